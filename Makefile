@@ -1,0 +1,115 @@
+# Makefile - builds tric, runs its tests, checks its rules and runs its benchmarks.
+#
+#   make            build build/tric (installs missing Debian packages first: make deps)
+#   make example    compile examples/*.tri, link them into examples/demo.c and run it
+#   make test       every test; the last line is "N passed, N failed"
+#   make test-asan  the same suite with tric built under ASan + UBSan
+#   make check      enforce the no-mutable-globals rule on frontend/typecheck/codegen
+#   make bench      benchmarks (ratios against baselines run side by side)
+#
+# Generated sources (re2c, lemon) and objects live under $(BUILD), never in git.
+
+BUILD ?= build
+CC ?= cc
+LLVM_CONFIG ?= llvm-config-19
+PYTHON ?= /usr/bin/python3
+SAN ?=
+
+DEBIAN_PACKAGES = re2c lemon llvm-19-dev libxxhash-dev libuv1-dev libzstd-dev zlib1g-dev \
+                  libxml2-dev libz3-dev python3-numpy make gcc
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c17 $(WARN) $(CFLAGS) -D_GNU_SOURCE -I. -I$(BUILD) -MMD -MP
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_LDFLAGS = -fsanitize=address,undefined
+endif
+
+LLVM_INC = $(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
+LLVM_LIBDIR = $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
+LLVM_LIBS = $(shell $(LLVM_CONFIG) --link-static --libs core passes native x86 aarch64 2>/dev/null)
+LLVM_SYSLIBS = $(shell $(LLVM_CONFIG) --link-static --system-libs 2>/dev/null)
+LDLIBS = -L$(LLVM_LIBDIR) $(LLVM_LIBS) $(LLVM_SYSLIBS) -lxxhash -luv -lstdc++ -lm -lpthread
+
+FRONTEND = $(BUILD)/frontend/lexer.o $(BUILD)/frontend/parser.o $(BUILD)/frontend/parse.o \
+           $(BUILD)/frontend/support.o
+TYPECHECK = $(patsubst %.c,$(BUILD)/%.o,$(wildcard typecheck/*.c))
+CODEGEN = $(patsubst %.c,$(BUILD)/%.o,$(wildcard codegen/*.c))
+CMD = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/*.c))
+OBJS = $(CMD) $(CODEGEN) $(TYPECHECK) $(FRONTEND)
+
+all: $(BUILD)/tric
+
+$(BUILD)/.deps-ok:
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(BUILD) && touch $@
+
+# Installs the Debian packages tric needs when run as root; otherwise prints the command.
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null) \
+	  || { echo "deps: apt-get failed" >&2; exit 1; }; \
+	else echo "deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; fi
+
+$(BUILD)/frontend/parser.c $(BUILD)/frontend/parser.h: frontend/parser.y | $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)/frontend
+	lemon -q -T/usr/share/lemon/lempar.c -d$(BUILD)/frontend frontend/parser.y
+
+$(BUILD)/frontend/lexer.c: frontend/lexer.re | $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)/frontend
+	re2c -W -Werror --no-generation-date -o $@ $<
+
+$(BUILD)/frontend/lexer.o: $(BUILD)/frontend/lexer.c $(BUILD)/frontend/parser.h frontend/tokens.def
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# NDEBUG drops lemon's tracing, the only static mutable state in its template.
+$(BUILD)/frontend/parser.o: $(BUILD)/frontend/parser.c
+	$(CC) $(ALL_CFLAGS) -DNDEBUG -c -o $@ $<
+
+$(BUILD)/frontend/parse.o: $(BUILD)/frontend/parser.h
+
+$(BUILD)/codegen/%.o: codegen/%.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -I$(LLVM_INC) -c -o $@ $<
+
+$(BUILD)/%.o: %.c | $(BUILD)/.deps-ok $(BUILD)/frontend/parser.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tric: $(OBJS)
+	$(CC) $(SAN_LDFLAGS) -Wl,--gc-sections -o $@ $(OBJS) $(LDLIBS)
+
+-include $(OBJS:.o=.d)
+
+# ---------------------------------------------------------------- example, tests
+
+example: $(BUILD)/tric
+	$(MAKE) --no-print-directory -C examples TRIC=$(abspath $(BUILD)/tric)
+
+test: $(BUILD)/tric check
+	$(PYTHON) tests/run.py --tric $(BUILD)/tric
+
+test-asan:
+	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tric
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(PYTHON) tests/run.py --tric build-asan/tric --sanitized
+
+# No writable data in the compiler layers: every module compiles on any thread.
+check: $(FRONTEND) $(TYPECHECK) $(CODEGEN)
+	@bad=$$(nm $(FRONTEND) $(TYPECHECK) $(CODEGEN) | grep -E ' [BbDdCGgSs] ' || true); \
+	if [ -n "$$bad" ]; then echo "check: mutable global state found:"; echo "$$bad"; exit 1; fi; \
+	echo "check: no mutable global state in frontend/typecheck/codegen"
+
+bench: $(BUILD)/tric
+	$(PYTHON) benchmarks/run.py --tric $(BUILD)/tric
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps example test test-asan check bench clean
