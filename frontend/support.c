@@ -189,11 +189,41 @@ static void print_one(const fe_Diag *g, FILE *out, bool colour) {
   fprintf(out, "%s\n", reset);
 }
 
+/* Orders diagnostics of one file by position (the lexer reports before the parser);
+ * files keep the order in which they first reported. */
+static int diag_before(const fe_Diag *a, int fa, const fe_Diag *b, int fb) {
+  if (fa != fb) return fa < fb;
+  return a->span.lo < b->span.lo;
+}
+
 void fe_diags_print(const fe_Diags *d, FILE *out, bool colour) {
-  for (const fe_Diag *g = d->first; g; g = g->next) {
-    print_one(g, out, colour);
-    for (const fe_Diag *n = g->notes; n; n = n->next) print_one(n, out, colour);
+  int n = 0;
+  for (const fe_Diag *g = d->first; g; g = g->next) n++;
+  if (!n) return;
+  const fe_Diag **v = malloc(sizeof *v * (size_t)n);
+  int *file = malloc(sizeof *file * (size_t)n);
+  if (!v || !file) abort();
+  int i = 0;
+  for (const fe_Diag *g = d->first; g; g = g->next, i++) {
+    int f = i;
+    for (int j = 0; j < i; j++)
+      if (v[j]->span.src == g->span.src) { f = file[j]; break; }
+    /* insertion sort keeps equal keys in emission order */
+    int k = i;
+    while (k > 0 && diag_before(g, f, v[k - 1], file[k - 1])) {
+      v[k] = v[k - 1];
+      file[k] = file[k - 1];
+      k--;
+    }
+    v[k] = g;
+    file[k] = f;
   }
+  for (i = 0; i < n; i++) {
+    print_one(v[i], out, colour);
+    for (const fe_Diag *nt = v[i]->notes; nt; nt = nt->next) print_one(nt, out, colour);
+  }
+  free(v);
+  free(file);
 }
 
 /* ---------------------------------------------------------------- tables */

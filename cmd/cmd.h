@@ -1,0 +1,53 @@
+/* cmd.h - private to cmd/: the module graph and the output writer used by the driver. */
+#ifndef TRIC_CMD_H
+#define TRIC_CMD_H
+
+#include "codegen/codegen.h"
+#include "frontend/frontend.h"
+#include "typecheck/typecheck.h"
+
+/* Exit statuses: each means one thing. */
+enum { EXIT_OK = 0, EXIT_COMPILE = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+
+/* One source file of the build, parsed and (once its imports are) checked. */
+typedef struct Module {
+  const char *path;     /* as shown in diagnostics */
+  const char *realpath; /* identity */
+  const char *name;     /* dotted import name, or the file stem for a root */
+  fe_Source *src;
+  fe_Module *ast;
+  tc_Module *tc;
+  tc_Func *funcs; /* exported functions, once checked */
+  int nfuncs;
+  int state; /* 0 new, 1 loading (on the DFS stack), 2 loaded */
+  bool failed;
+  fe_Vec deps; /* Module* in import order */
+} Module;
+
+/* All modules of one compile, with their shared arena and diagnostics. */
+typedef struct Graph {
+  fe_Arena *arena;
+  fe_Diags *diags;
+  const char *const *incdirs;
+  int nincdirs;
+  fe_Vec modules; /* Module*, dependencies before dependents */
+  bool io_error;
+} Graph;
+
+/* Loads path and, recursively, everything it imports; reports missing modules and
+ * cycles (with the whole cycle) as located errors. Returns the root module or NULL
+ * when the root itself cannot be read (g->io_error, message printed). */
+Module *graph_load(Graph *g, const char *path);
+/* Type-checks every loaded module, dependencies first. */
+void graph_check(Graph *g);
+
+/* Reads a whole file into arena memory, NUL-terminated; NULL with errno set on failure. */
+char *read_file(fe_Arena *a, const char *path, uint32_t *len);
+
+/* Writes data to path atomically (a temporary file in the same folder, renamed into
+ * place). Returns 0, or -1 with a message printed. */
+int write_atomic(const char *path, const void *data, size_t len);
+/* Installs handlers that remove unfinished temporary files on SIGINT/SIGTERM. */
+void install_signal_cleanup(void);
+
+#endif

@@ -1,0 +1,180 @@
+/* graph.c - the module graph: finding imports on disk, cycle detection, check order.
+ *
+ * `import models.blocks;` names models/blocks.tri, looked up relative to the importing
+ * file's folder, then in each -I folder in order. A module reached twice (a diamond) is
+ * loaded once, identified by its real path. The graph is walked depth first; an import
+ * of a module still on the stack is a cycle, reported once with its whole path.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd/cmd.h"
+
+char *read_file(fe_Arena *a, const char *path, uint32_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  struct stat st;
+  if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+    fclose(f);
+    errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    return NULL;
+  }
+  if (st.st_size > (off_t)(256u << 20)) {
+    fclose(f);
+    errno = EFBIG;
+    return NULL;
+  }
+  size_t n = (size_t)st.st_size;
+  char *buf = fe_alloc(a, n + 1);
+  size_t got = fread(buf, 1, n, f);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad || got != n) {
+    errno = EIO;
+    return NULL;
+  }
+  buf[n] = 0;
+  *len = (uint32_t)n;
+  return buf;
+}
+
+static const char *dir_of(fe_Arena *a, const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return ".";
+  if (slash == path) return "/";
+  return fe_strndup(a, path, (size_t)(slash - path));
+}
+
+static const char *join(fe_Arena *a, const char *dir, const char *rel) {
+  if (strcmp(dir, ".") == 0) return rel;
+  return fe_sprintf(a, "%s/%s", dir, rel);
+}
+
+/* Modules currently being loaded, in DFS order, for cycle messages. */
+typedef struct Stack {
+  Module *items[256];
+  const fe_Node *via[256];
+  int n;
+} Stack;
+
+
+static Module *new_module(Graph *g, fe_Vec *all, const char *path, const char *real, const char *name) {
+  Module *m = fe_alloc(g->arena, sizeof *m);
+  m->path = path;
+  m->realpath = real;
+  m->name = name;
+  fe_vec_push(g->arena, all, m);
+  return m;
+}
+
+static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const char *name, const fe_Node *from) {
+  char rbuf[PATH_MAX];
+  const char *real = realpath(path, rbuf) ? fe_strndup(g->arena, rbuf, strlen(rbuf)) : path;
+  for (int i = 0; i < all->n; i++) {
+    Module *m = all->items[i];
+    if (strcmp(m->realpath, real) != 0) continue;
+    if (m->state == 1) { /* a cycle: from m's place on the stack back to m */
+      int k = st->n - 1;
+      while (k >= 0 && st->items[k] != m) k--;
+      char buf[2048];
+      size_t len = 0;
+      for (int j = k; j >= 0 && j < st->n && len < sizeof buf; j++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s -> ", st->items[j]->name);
+      if (len < sizeof buf) snprintf(buf + len, sizeof buf - len, "%s", m->name);
+      fe_Diag *d = fe_error(g->diags, from->span, "import cycle: %s", buf);
+      for (int j = k + 1; j < st->n; j++)
+        fe_note(g->diags, d, st->via[j]->span, "'%s' is imported here", st->items[j]->name);
+      return NULL;
+    }
+    return m;
+  }
+  uint32_t len;
+  char *text = read_file(g->arena, path, &len);
+  if (!text) {
+    if (from) fe_error(g->diags, from->span, "cannot read module '%s' (%s): %s", name, path, strerror(errno));
+    else {
+      fprintf(stderr, "tric: error: cannot read '%s': %s\n", path, strerror(errno));
+      g->io_error = true;
+    }
+    return NULL;
+  }
+  Module *m = new_module(g, all, path, real, name);
+  m->src = fe_source_new(g->arena, path, text, len);
+  m->ast = fe_parse(g->arena, g->diags, m->src);
+  int before = g->diags->nerrors;
+  m->state = 1;
+  if (st->n >= 256) {
+    fe_error(g->diags, from->span, "imports nested too deeply");
+    return NULL;
+  }
+  st->items[st->n] = m;
+  st->via[st->n++] = from;
+  const char *dir = dir_of(g->arena, path);
+  for (const fe_Node *d = m->ast->decls; d; d = d->next) {
+    if (d->kind != FE_IMPORT) continue;
+    char *rel = fe_sprintf(g->arena, "%s.tri", d->name);
+    for (char *p = rel; *p && p < rel + strlen(d->name); p++)
+      if (*p == '.') *p = '/';
+    const char *cand = join(g->arena, dir, rel);
+    struct stat sb;
+    bool found = stat(cand, &sb) == 0;
+    for (int i = 0; !found && i < g->nincdirs; i++) {
+      cand = join(g->arena, g->incdirs[i], rel);
+      found = stat(cand, &sb) == 0;
+    }
+    if (!found) {
+      fe_Diag *e = fe_error(g->diags, d->span, "cannot find module '%s'", d->name);
+      fe_note(g->diags, e, d->span, "looked for %s", join(g->arena, dir, rel));
+      for (int i = 0; i < g->nincdirs; i++) fe_note(g->diags, e, d->span, "and %s", join(g->arena, g->incdirs[i], rel));
+      m->failed = true;
+      continue;
+    }
+    Module *dep = load(g, st, all, cand, d->name, d);
+    if (!dep || dep->failed) {
+      m->failed = true;
+      continue;
+    }
+    fe_vec_push(g->arena, &m->deps, dep);
+    fe_vec_push(g->arena, &m->deps, (void *)d);
+  }
+  st->n--;
+  m->state = 2;
+  if (g->diags->nerrors > before) m->failed = true;
+  fe_vec_push(g->arena, &g->modules, m); /* post-order: dependencies first */
+  return m;
+}
+
+Module *graph_load(Graph *g, const char *path) {
+  Stack *st = calloc(1, sizeof *st);
+  if (!st) abort();
+  fe_Vec all = {0};
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  size_t n = strlen(base);
+  if (n > 4 && strcmp(base + n - 4, ".tri") == 0) n -= 4;
+  Module *root = load(g, st, &all, path, fe_strndup(g->arena, base, n), NULL);
+  free(st);
+  return root;
+}
+
+void graph_check(Graph *g) {
+  for (int i = 0; i < g->modules.n; i++) {
+    Module *m = g->modules.items[i];
+    m->tc = tc_module_new(g->arena, m->ast, m->name);
+    bool deps_ok = !m->failed;
+    for (int k = 0; k + 1 < m->deps.n; k += 2) {
+      Module *dep = m->deps.items[k];
+      if (!dep->tc || dep->failed) deps_ok = false;
+      else tc_module_add_import(m->tc, g->diags, m->deps.items[k + 1], dep->tc);
+    }
+    if (!deps_ok) { /* a module with syntax errors or broken imports is not checked: no cascades */
+      m->failed = true;
+      continue;
+    }
+    int before = g->diags->nerrors;
+    m->nfuncs = tc_check_module(m->tc, g->arena, g->diags, &m->funcs);
+    if (g->diags->nerrors > before) m->failed = true;
+  }
+}

@@ -1,0 +1,72 @@
+/* output.c - atomic output files.
+ *
+ * Every output is written to a temporary file beside its destination and renamed into
+ * place, so a reader never sees a partial object or header. Temporary files still open
+ * when SIGINT or SIGTERM arrives are removed before the process dies; this table is the
+ * driver's, the only mutable global state tric has, and lives in cmd/ on purpose.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+
+enum { MAX_PENDING = 16 };
+static char pending[MAX_PENDING][4096];
+static volatile sig_atomic_t npending;
+
+static void on_signal(int sig) {
+  for (int i = 0; i < npending; i++)
+    if (pending[i][0]) unlink(pending[i]);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void install_signal_cleanup(void) {
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGHUP, on_signal);
+}
+
+int write_atomic(const char *path, const void *data, size_t len) {
+  int slot = npending < MAX_PENDING ? npending : MAX_PENDING - 1;
+  if (snprintf(pending[slot], sizeof pending[slot], "%s.tmp.XXXXXX", path) >= (int)sizeof pending[slot]) {
+    fprintf(stderr, "tric: error: output path too long: %s\n", path);
+    return -1;
+  }
+  int fd = mkstemp(pending[slot]);
+  if (fd < 0) {
+    fprintf(stderr, "tric: error: cannot create '%s': %s\n", pending[slot], strerror(errno));
+    pending[slot][0] = 0;
+    return -1;
+  }
+  npending = slot + 1;
+  const char *p = data;
+  size_t left = len;
+  int err = 0;
+  while (left) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  mode_t mask = umask(0); /* mkstemp makes 0600; give outputs the usual 0666 & ~umask */
+  umask(mask);
+  if (!err && fchmod(fd, 0666 & ~mask) != 0) err = errno;
+  if (close(fd) != 0 && !err) err = errno;
+  if (!err && rename(pending[slot], path) != 0) err = errno;
+  if (err) {
+    unlink(pending[slot]);
+    fprintf(stderr, "tric: error: cannot write '%s': %s\n", path, strerror(err));
+  }
+  pending[slot][0] = 0;
+  npending = slot;
+  return err ? -1 : 0;
+}

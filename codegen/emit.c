@@ -1,0 +1,905 @@
+/* emit.c - lowers the TIR of an exported function to loop nests in LLVM IR.
+ *
+ * Planning decides which nodes get a buffer: reductions, matmuls and concats always;
+ * the input of a reshape (which then only re-indexes it); a costly matmul operand; and
+ * a costly node that a consumer broadcasts (it would be recomputed per copy). Every
+ * other node is fused: emit_at evaluates it at an index inside the loop of whatever
+ * consumes it, so a chain of elementwise operations ending in a reduction or an output
+ * is one loop with no intermediate memory. Loops are plain scalar IR over int64
+ * indices with noalias pointers; LLVM's loop vectoriser widens them to the target's
+ * full SIMD width.
+ *
+ * The generated function checks its size arguments (and every runtime size rule the
+ * checker recorded) and allocates its temporaries before it writes anything, so an
+ * invalid call returns a negative code and leaves the outputs untouched.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/internal.h"
+
+enum { ERR_SIZE = -1, ERR_NOMEM = -2, MEMO_MAX = 512 };
+
+typedef struct Ix {
+  int rank;
+  LLVMValueRef v[TC_MAXRANK]; /* per-dimension indices (NULL in flat loops) */
+  LLVMValueRef lin;           /* linear index in the node's own shape, when known */
+} Ix;
+
+typedef struct Memo {
+  const tc_Node *n;
+  Ix ix;
+  LLVMValueRef v;
+} Memo;
+
+typedef struct Fn {
+  cg_Emit *e;
+  tc_Func *f;
+  LLVMValueRef fn;
+  LLVMValueRef *sym;    /* per size symbol: i64 */
+  LLVMValueRef *buf;    /* per node: pointer to its buffer (params, materialised) */
+  LLVMValueRef *scalar; /* per node: by-value scalar parameters */
+  uint8_t *reach, *mat;
+  int nmemo;
+  Memo memo[MEMO_MAX];
+  LLVMBasicBlockRef fail_size, entry;
+} Fn;
+
+/* ---------------------------------------------------------------- types */
+
+static LLVMTypeRef ctype(cg_Emit *e, int dt) {
+  switch (dt) {
+  case FE_F64: return e->f64;
+  case FE_F32: case FE_F16: case FE_BF16: return e->f32;
+  case FE_I8: case FE_U8: return e->i8;
+  case FE_I32: return e->i32;
+  case FE_I64: return e->i64;
+  default: return e->i1;
+  }
+}
+
+static LLVMTypeRef stype(cg_Emit *e, int dt) {
+  switch (dt) {
+  case FE_F16: case FE_BF16: return e->i16;
+  case FE_BOOL: return e->i8;
+  default: return ctype(e, dt);
+  }
+}
+
+static LLVMValueRef i64c(Fn *F, int64_t v) { return LLVMConstInt(F->e->i64, (unsigned long long)v, 1); }
+
+/* Converts a stored element to its compute type. */
+static LLVMValueRef from_storage(cg_Emit *e, int dt, LLVMValueRef v) {
+  switch (dt) {
+  case FE_F16: return LLVMBuildFPExt(e->b, LLVMBuildBitCast(e->b, v, e->f16, ""), e->f32, "");
+  case FE_BF16:
+    return LLVMBuildBitCast(e->b, LLVMBuildShl(e->b, LLVMBuildZExt(e->b, v, e->i32, ""), LLVMConstInt(e->i32, 16, 0), ""),
+                            e->f32, "");
+  case FE_BOOL: return LLVMBuildICmp(e->b, LLVMIntNE, v, LLVMConstInt(e->i8, 0, 0), "");
+  default: return v;
+  }
+}
+
+/* bf16 bits of an f32 value, rounding to nearest even (NaN stays NaN). */
+static LLVMValueRef to_bf16(cg_Emit *e, LLVMValueRef v) {
+  LLVMBuilderRef b = e->b;
+  LLVMValueRef bits = LLVMBuildBitCast(b, v, e->i32, "");
+  LLVMValueRef lsb = LLVMBuildAnd(b, LLVMBuildLShr(b, bits, LLVMConstInt(e->i32, 16, 0), ""), LLVMConstInt(e->i32, 1, 0), "");
+  LLVMValueRef r = LLVMBuildAdd(b, bits, LLVMBuildAdd(b, lsb, LLVMConstInt(e->i32, 0x7fff, 0), ""), "");
+  LLVMValueRef hi = LLVMBuildLShr(b, r, LLVMConstInt(e->i32, 16, 0), "");
+  LLVMValueRef qnan = LLVMBuildOr(b, LLVMBuildLShr(b, bits, LLVMConstInt(e->i32, 16, 0), ""), LLVMConstInt(e->i32, 0x40, 0), "");
+  LLVMValueRef isnan = LLVMBuildFCmp(b, LLVMRealUNO, v, v, "");
+  return LLVMBuildTrunc(b, LLVMBuildSelect(b, isnan, qnan, hi, ""), e->i16, "");
+}
+
+/* Converts a compute value to its stored form. */
+static LLVMValueRef to_storage(cg_Emit *e, int dt, LLVMValueRef v) {
+  switch (dt) {
+  case FE_F16: return LLVMBuildBitCast(e->b, LLVMBuildFPTrunc(e->b, v, e->f16, ""), e->i16, "");
+  case FE_BF16: return to_bf16(e, v);
+  case FE_BOOL: return LLVMBuildZExt(e->b, v, e->i8, "");
+  default: return v;
+  }
+}
+
+/* Rounds an f32 compute value to what dtype dt can hold (f16, bf16); others unchanged. */
+static LLVMValueRef round_to(cg_Emit *e, int dt, LLVMValueRef v) {
+  if (dt == FE_F16 || dt == FE_BF16) return from_storage(e, dt, to_storage(e, dt, v));
+  return v;
+}
+
+static LLVMValueRef load_at(Fn *F, int dt, LLVMValueRef ptr, LLVMValueRef lin) {
+  cg_Emit *e = F->e;
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(e->b, stype(e, dt), ptr, &lin, 1, "");
+  return from_storage(e, dt, LLVMBuildLoad2(e->b, stype(e, dt), p, ""));
+}
+
+static void store_at(Fn *F, int dt, LLVMValueRef ptr, LLVMValueRef lin, LLVMValueRef v) {
+  cg_Emit *e = F->e;
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(e->b, stype(e, dt), ptr, &lin, 1, "");
+  LLVMBuildStore(e->b, to_storage(e, dt, v), p);
+}
+
+/* ---------------------------------------------------------------- sizes */
+
+static LLVMValueRef poly(Fn *F, const tc_Poly *p) {
+  LLVMBuilderRef b = F->e->b;
+  LLVMValueRef sum = i64c(F, 0);
+  for (int i = 0; i < p->n; i++) {
+    LLVMValueRef t = i64c(F, p->t[i].coef);
+    for (int k = 0; k < p->t[i].n; k++) t = LLVMBuildMul(b, t, F->sym[p->t[i].s[k]], "");
+    sum = i == 0 ? t : LLVMBuildAdd(b, sum, t, "");
+  }
+  return sum;
+}
+
+/* Row-major linear index of idx in dims. */
+static LLVMValueRef linear(Fn *F, int rank, const tc_Poly **dims, LLVMValueRef *idx) {
+  LLVMBuilderRef b = F->e->b;
+  if (rank == 0) return i64c(F, 0);
+  LLVMValueRef l = idx[0];
+  for (int i = 1; i < rank; i++) l = LLVMBuildAdd(b, LLVMBuildMul(b, l, poly(F, dims[i]), ""), idx[i], "");
+  return l;
+}
+
+static LLVMValueRef numel(Fn *F, int rank, const tc_Poly **dims) {
+  LLVMValueRef n = i64c(F, 1);
+  for (int i = 0; i < rank; i++) n = LLVMBuildMul(F->e->b, n, poly(F, dims[i]), "");
+  return n;
+}
+
+static bool same_shape(const tc_Node *a, const tc_Node *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (!tc_poly_eq(a->dims[i], b->dims[i])) return false;
+  return true;
+}
+
+static bool is_const1(const tc_Poly *p) {
+  int64_t v;
+  return tc_poly_is_const(p, &v) && v == 1;
+}
+
+/* ---------------------------------------------------------------- loops */
+
+typedef struct Loop {
+  LLVMBasicBlockRef header, exit;
+  LLVMValueRef i;
+} Loop;
+
+static void loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
+  cg_Emit *e = F->e;
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
+  L->header = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "loop");
+  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "body");
+  L->exit = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "done");
+  LLVMBuildBr(e->b, L->header);
+  LLVMPositionBuilderAtEnd(e->b, L->header);
+  L->i = LLVMBuildPhi(e->b, e->i64, "i");
+  LLVMValueRef zero = i64c(F, 0);
+  LLVMAddIncoming(L->i, &zero, &pre, 1);
+  LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, L->i, n, ""), body, L->exit);
+  LLVMPositionBuilderAtEnd(e->b, body);
+  F->nmemo = 0;
+}
+
+static void loop_end(Fn *F, Loop *L) {
+  cg_Emit *e = F->e;
+  LLVMValueRef next = LLVMBuildNSWAdd(e->b, L->i, i64c(F, 1), "");
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->b);
+  LLVMBuildBr(e->b, L->header);
+  LLVMAddIncoming(L->i, &next, &latch, 1);
+  LLVMPositionBuilderAtEnd(e->b, L->exit);
+  F->nmemo = 0;
+}
+
+/* An alloca at the top of the entry block, where mem2reg promotes it to a register. */
+static LLVMValueRef entry_alloca(Fn *F, LLVMTypeRef ty) {
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(F->e->ctx);
+  LLVMValueRef first = LLVMGetFirstInstruction(F->entry);
+  if (first) LLVMPositionBuilderBefore(b, first);
+  else LLVMPositionBuilderAtEnd(b, F->entry);
+  LLVMValueRef a = LLVMBuildAlloca(b, ty, "acc");
+  LLVMDisposeBuilder(b);
+  return a;
+}
+
+/* ---------------------------------------------------------------- elementwise ops */
+
+static bool is_unsigned(int dt) { return dt == FE_U8; }
+
+static LLVMValueRef int_intrinsic(Fn *F, const char *name, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef args[2] = {a, b};
+  return cg_intrinsic(F->e, name, LLVMTypeOf(a), args, 2);
+}
+
+/* Integer floor division and modulo as NumPy's // and %, with x/0 == 0 and x%0 == 0 and
+ * no trap on MIN/-1. */
+static LLVMValueRef int_divmod(Fn *F, int dt, LLVMValueRef a, LLVMValueRef b, bool mod) {
+  LLVMBuilderRef bd = F->e->b;
+  LLVMTypeRef ty = LLVMTypeOf(a);
+  LLVMValueRef zero = LLVMConstInt(ty, 0, 0), one = LLVMConstInt(ty, 1, 0);
+  LLVMValueRef b0 = LLVMBuildICmp(bd, LLVMIntEQ, b, zero, "");
+  if (is_unsigned(dt)) {
+    LLVMValueRef sb = LLVMBuildSelect(bd, b0, one, b, "");
+    LLVMValueRef r = mod ? LLVMBuildURem(bd, a, sb, "") : LLVMBuildUDiv(bd, a, sb, "");
+    return LLVMBuildSelect(bd, b0, zero, r, "");
+  }
+  LLVMValueRef bm1 = LLVMBuildICmp(bd, LLVMIntEQ, b, LLVMConstAllOnes(ty), "");
+  LLVMValueRef sb = LLVMBuildSelect(bd, LLVMBuildOr(bd, b0, bm1, ""), one, b, "");
+  LLVMValueRef q = LLVMBuildSDiv(bd, a, sb, ""), r = LLVMBuildSRem(bd, a, sb, "");
+  LLVMValueRef adjust = LLVMBuildAnd(bd, LLVMBuildICmp(bd, LLVMIntNE, r, zero, ""),
+                                     LLVMBuildICmp(bd, LLVMIntSLT, LLVMBuildXor(bd, r, sb, ""), zero, ""), "");
+  LLVMValueRef res;
+  if (mod) {
+    res = LLVMBuildSelect(bd, adjust, LLVMBuildAdd(bd, r, sb, ""), r, "");
+    return LLVMBuildSelect(bd, LLVMBuildOr(bd, b0, bm1, ""), zero, res, "");
+  }
+  res = LLVMBuildSelect(bd, adjust, LLVMBuildSub(bd, q, one, ""), q, "");
+  res = LLVMBuildSelect(bd, bm1, LLVMBuildSub(bd, zero, a, ""), res, "");
+  return LLVMBuildSelect(bd, b0, zero, res, "");
+}
+
+/* Integer power by square-and-multiply over every exponent bit; a negative exponent
+ * gives 0 except for bases 1 and -1. */
+static LLVMValueRef int_pow(Fn *F, int dt, LLVMValueRef a, LLVMValueRef b) {
+  LLVMBuilderRef bd = F->e->b;
+  LLVMTypeRef ty = LLVMTypeOf(a);
+  unsigned bits = LLVMGetIntTypeWidth(ty);
+  LLVMValueRef zero = LLVMConstInt(ty, 0, 0), one = LLVMConstInt(ty, 1, 0);
+  LLVMValueRef r = one, base = a;
+  for (unsigned k = 0; k < bits; k++) {
+    LLVMValueRef bit = LLVMBuildTrunc(bd, LLVMBuildLShr(bd, b, LLVMConstInt(ty, k, 0), ""), F->e->i1, "");
+    r = LLVMBuildSelect(bd, bit, LLVMBuildMul(bd, r, base, ""), r, "");
+    base = LLVMBuildMul(bd, base, base, "");
+  }
+  if (is_unsigned(dt)) return r;
+  LLVMValueRef neg = LLVMBuildICmp(bd, LLVMIntSLT, b, zero, "");
+  LLVMValueRef odd = LLVMBuildTrunc(bd, b, F->e->i1, "");
+  LLVMValueRef negres = LLVMBuildSelect(bd, LLVMBuildICmp(bd, LLVMIntEQ, a, one, ""), one,
+                                        LLVMBuildSelect(bd, LLVMBuildICmp(bd, LLVMIntEQ, a, LLVMConstAllOnes(ty), ""),
+                                                        LLVMBuildSelect(bd, odd, LLVMConstAllOnes(ty), one, ""), zero, ""),
+                                        "");
+  return LLVMBuildSelect(bd, neg, negres, r, "");
+}
+
+static LLVMValueRef cast_value(Fn *F, int from, int to, LLVMValueRef v) {
+  cg_Emit *e = F->e;
+  LLVMTypeRef ft = ctype(e, from), tt = ctype(e, to);
+  if (to == FE_BOOL) {
+    if (from == FE_BOOL) return v;
+    if (fe_dtype_is_float(from)) return LLVMBuildFCmp(e->b, LLVMRealUNE, v, LLVMConstReal(ft, 0), "");
+    return LLVMBuildICmp(e->b, LLVMIntNE, v, LLVMConstInt(ft, 0, 0), "");
+  }
+  if (fe_dtype_is_float(to)) {
+    LLVMValueRef r;
+    if (from == FE_BOOL || is_unsigned(from)) r = LLVMBuildUIToFP(e->b, v, tt, "");
+    else if (fe_dtype_is_int(from)) r = LLVMBuildSIToFP(e->b, v, tt, "");
+    else if (ft == tt) r = v;
+    else if (tt == e->f64) r = LLVMBuildFPExt(e->b, v, tt, "");
+    else r = LLVMBuildFPTrunc(e->b, v, tt, "");
+    return round_to(e, to, r);
+  }
+  /* to an integer */
+  if (fe_dtype_is_float(from)) {
+    LLVMTypeRef tys[2] = {tt, ft};
+    const char *name = is_unsigned(to) ? "llvm.fptoui.sat" : "llvm.fptosi.sat";
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(e->mod, id, tys, 2);
+    return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, tys, 2), fn, &v, 1, "");
+  }
+  unsigned fw = LLVMGetIntTypeWidth(ft), tw = LLVMGetIntTypeWidth(tt);
+  if (fw == tw) return v;
+  if (fw > tw) return LLVMBuildTrunc(e->b, v, tt, "");
+  if (from == FE_BOOL || is_unsigned(from)) return LLVMBuildZExt(e->b, v, tt, "");
+  return LLVMBuildSExt(e->b, v, tt, "");
+}
+
+static LLVMValueRef binop(Fn *F, const tc_Node *n, int dt, LLVMValueRef a, LLVMValueRef b) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef bd = e->b;
+  bool fl = fe_dtype_is_float(dt), un = is_unsigned(dt);
+  LLVMTypeRef ty = ctype(e, dt);
+  switch (n->op) {
+  case TC_ADD: return fl ? LLVMBuildFAdd(bd, a, b, "") : LLVMBuildAdd(bd, a, b, "");
+  case TC_SUB: return fl ? LLVMBuildFSub(bd, a, b, "") : LLVMBuildSub(bd, a, b, "");
+  case TC_MUL: return fl ? LLVMBuildFMul(bd, a, b, "") : LLVMBuildMul(bd, a, b, "");
+  case TC_DIV: return fl ? LLVMBuildFDiv(bd, a, b, "") : int_divmod(F, dt, a, b, false);
+  case TC_MOD:
+    if (!fl) return int_divmod(F, dt, a, b, true);
+    {
+      LLVMValueRef q = LLVMBuildFDiv(bd, a, b, "");
+      LLVMValueRef fq = cg_intrinsic(e, "llvm.floor", ty, &q, 1);
+      return LLVMBuildFSub(bd, a, LLVMBuildFMul(bd, b, fq, ""), "");
+    }
+  case TC_POW: return fl ? cg_pow(e, a, b) : int_pow(F, dt, a, b);
+  case TC_MIN:
+    if (fl) { LLVMValueRef args[2] = {a, b}; return cg_intrinsic(e, "llvm.minimum", ty, args, 2); }
+    return int_intrinsic(F, un ? "llvm.umin" : "llvm.smin", a, b);
+  case TC_MAX:
+    if (fl) { LLVMValueRef args[2] = {a, b}; return cg_intrinsic(e, "llvm.maximum", ty, args, 2); }
+    return int_intrinsic(F, un ? "llvm.umax" : "llvm.smax", a, b);
+  case TC_AND: return LLVMBuildAnd(bd, a, b, "");
+  case TC_OR: return LLVMBuildOr(bd, a, b, "");
+  default: break;
+  }
+  static const LLVMRealPredicate fp[] = {[TC_EQ] = LLVMRealOEQ, [TC_NE] = LLVMRealUNE, [TC_LT] = LLVMRealOLT,
+                                         [TC_LE] = LLVMRealOLE, [TC_GT] = LLVMRealOGT, [TC_GE] = LLVMRealOGE};
+  static const LLVMIntPredicate sp[] = {[TC_EQ] = LLVMIntEQ, [TC_NE] = LLVMIntNE, [TC_LT] = LLVMIntSLT,
+                                        [TC_LE] = LLVMIntSLE, [TC_GT] = LLVMIntSGT, [TC_GE] = LLVMIntSGE};
+  static const LLVMIntPredicate up[] = {[TC_EQ] = LLVMIntEQ, [TC_NE] = LLVMIntNE, [TC_LT] = LLVMIntULT,
+                                        [TC_LE] = LLVMIntULE, [TC_GT] = LLVMIntUGT, [TC_GE] = LLVMIntUGE};
+  if (fl) return LLVMBuildFCmp(bd, fp[n->op], a, b, "");
+  return LLVMBuildICmp(bd, (un || dt == FE_BOOL) ? up[n->op] : sp[n->op], a, b, "");
+}
+
+static LLVMValueRef unop(Fn *F, const tc_Node *n, LLVMValueRef a) {
+  cg_Emit *e = F->e;
+  int dt = n->dtype;
+  bool fl = fe_dtype_is_float(dt);
+  LLVMTypeRef ty = ctype(e, dt);
+  switch (n->op) {
+  case TC_NEG: return fl ? LLVMBuildFNeg(e->b, a, "") : LLVMBuildNeg(e->b, a, "");
+  case TC_NOT: return LLVMBuildNot(e->b, a, "");
+  case TC_ABS:
+    if (fl) return cg_intrinsic(e, "llvm.fabs", ty, &a, 1);
+    if (is_unsigned(dt)) return a;
+    {
+      LLVMValueRef args[2] = {a, LLVMConstInt(e->i1, 0, 0)};
+      return cg_intrinsic(e, "llvm.abs", ty, args, 2);
+    }
+  case TC_SQRT: return cg_intrinsic(e, "llvm.sqrt", ty, &a, 1);
+  case TC_RSQRT: return LLVMBuildFDiv(e->b, LLVMConstReal(ty, 1), cg_intrinsic(e, "llvm.sqrt", ty, &a, 1), "");
+  case TC_FLOOR: return cg_intrinsic(e, "llvm.floor", ty, &a, 1);
+  case TC_CEIL: return cg_intrinsic(e, "llvm.ceil", ty, &a, 1);
+  default: return cg_math(e, n->op, a);
+  }
+}
+
+/* ---------------------------------------------------------------- evaluation */
+
+static LLVMValueRef emit_at(Fn *F, const tc_Node *n, const Ix *ix);
+
+/* The index of argument a when node n (at ix) broadcasts it NumPy-style. */
+static void bcast_ix(const tc_Node *n, const tc_Node *a, const Ix *ix, Ix *out, Fn *F) {
+  out->rank = a->rank;
+  out->lin = same_shape(a, n) ? ix->lin : NULL;
+  for (int j = 0; j < a->rank; j++) {
+    int k = n->rank - a->rank + j;
+    out->v[j] = is_const1(a->dims[j]) && !is_const1(n->dims[k]) ? i64c(F, 0) : ix->v[k];
+  }
+}
+
+static LLVMValueRef buffer_load(Fn *F, const tc_Node *n, const Ix *ix) {
+  LLVMValueRef lin = ix->lin ? ix->lin : linear(F, n->rank, (const tc_Poly **)n->dims, (LLVMValueRef *)ix->v);
+  return load_at(F, n->dtype, F->buf[n->id], lin);
+}
+
+/* The value of node n computed from its arguments (not from its own buffer). */
+static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
+  cg_Emit *e = F->e;
+  Ix ai;
+  switch (n->op) {
+  case TC_PARAM: return F->scalar[n->id];
+  case TC_CONST:
+    if (fe_dtype_is_float(n->dtype)) return round_to(e, n->dtype, LLVMConstReal(ctype(e, n->dtype), n->f0));
+    return LLVMConstInt(ctype(e, n->dtype), (unsigned long long)n->i0, 1);
+  case TC_DIMVAL: return poly(F, n->size);
+  case TC_CAST:
+    bcast_ix(n, n->args[0], ix, &ai, F);
+    return cast_value(F, n->args[0]->dtype, n->dtype, emit_at(F, n->args[0], &ai));
+  case TC_BROADCAST:
+    bcast_ix(n, n->args[0], ix, &ai, F);
+    return emit_at(F, n->args[0], &ai);
+  case TC_SELECT: {
+    LLVMValueRef v[3];
+    for (int i = 0; i < 3; i++) {
+      bcast_ix(n, n->args[i], ix, &ai, F);
+      v[i] = emit_at(F, n->args[i], &ai);
+    }
+    return LLVMBuildSelect(e->b, v[0], v[1], v[2], "");
+  }
+  case TC_SLICE: {
+    const tc_Node *a = n->args[0];
+    int k = 0;
+    ai.rank = a->rank;
+    ai.lin = NULL;
+    for (int j = 0; j < a->rank; j++) {
+      LLVMValueRef st = poly(F, n->starts[j]);
+      if (n->drop[j]) ai.v[j] = st;
+      else {
+        LLVMValueRef i = ix->v[k++];
+        if (n->ints[j] != 1) i = LLVMBuildMul(e->b, i, i64c(F, n->ints[j]), "");
+        ai.v[j] = LLVMBuildAdd(e->b, st, i, "");
+      }
+    }
+    return emit_at(F, a, &ai);
+  }
+  case TC_TRANSPOSE:
+    ai.rank = n->rank;
+    ai.lin = NULL;
+    for (int i = 0; i < n->rank; i++) ai.v[n->ints[i]] = ix->v[i];
+    return emit_at(F, n->args[0], &ai);
+  case TC_RESHAPE: {
+    const tc_Node *a = n->args[0];
+    if (a->rank == 0) {
+      ai.rank = 0;
+      ai.lin = NULL;
+      return emit_at(F, a, &ai);
+    }
+    LLVMValueRef lin = ix->lin ? ix->lin : linear(F, n->rank, (const tc_Poly **)n->dims, (LLVMValueRef *)ix->v);
+    return load_at(F, a->dtype, F->buf[a->id], lin);
+  }
+  default: break;
+  }
+  if (n->nargs == 1) {
+    bcast_ix(n, n->args[0], ix, &ai, F);
+    return unop(F, n, emit_at(F, n->args[0], &ai));
+  }
+  LLVMValueRef v[2];
+  for (int i = 0; i < 2; i++) {
+    bcast_ix(n, n->args[i], ix, &ai, F);
+    v[i] = emit_at(F, n->args[i], &ai);
+  }
+  return binop(F, n, n->args[0]->dtype, v[0], v[1]);
+}
+
+static bool ix_eq(const Ix *a, const Ix *b) {
+  if (a->rank != b->rank || a->lin != b->lin) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->v[i] != b->v[i]) return false;
+  return true;
+}
+
+/* The value of node n at index ix: loaded from its buffer, or computed in place. */
+static LLVMValueRef emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
+  if (F->buf[n->id]) return buffer_load(F, n, ix);
+  for (int i = 0; i < F->nmemo; i++)
+    if (F->memo[i].n == n && ix_eq(&F->memo[i].ix, ix)) return F->memo[i].v;
+  LLVMValueRef v = emit_expr(F, n, ix);
+  if (F->nmemo < MEMO_MAX) {
+    Memo *m = &F->memo[F->nmemo++];
+    m->n = n;
+    m->ix = *ix;
+    m->v = v;
+  }
+  return v;
+}
+
+/* ---------------------------------------------------------------- planning */
+
+static bool is_reduce(tc_Op op) { return op == TC_RSUM || op == TC_RMAX || op == TC_RMIN || op == TC_RPROD; }
+
+/* Cheap to recompute: leaves, buffers, and index remaps or casts of cheap nodes. */
+static bool cheap(Fn *F, const tc_Node *n) {
+  if (n->op == TC_PARAM || n->op == TC_CONST || n->op == TC_DIMVAL || F->mat[n->id]) return true;
+  if (n->op == TC_SLICE || n->op == TC_TRANSPOSE || n->op == TC_BROADCAST || n->op == TC_RESHAPE || n->op == TC_CAST)
+    return cheap(F, n->args[0]);
+  return false;
+}
+
+static bool has_buffer(Fn *F, const tc_Node *n) { return (n->op == TC_PARAM && n->rank > 0) || F->mat[n->id]; }
+
+static void plan(Fn *F) {
+  tc_Func *f = F->f;
+  for (int i = 0; i < f->nresults; i++) F->reach[f->results[i]->id] = 1;
+  for (int i = f->nnodes - 1; i >= 0; i--) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id]) continue;
+    for (int j = 0; j < n->nargs; j++) F->reach[n->args[j]->id] = 1;
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < f->nnodes; i++) {
+      const tc_Node *n = f->nodes[i];
+      if (!F->reach[n->id]) continue;
+      if (is_reduce(n->op) || n->op == TC_MATMUL || n->op == TC_CONCAT) F->mat[n->id] = 1;
+      if (n->op == TC_RESHAPE && n->args[0]->rank > 0 && !has_buffer(F, n->args[0])) F->mat[n->args[0]->id] = 1;
+      if (n->op == TC_MATMUL)
+        for (int j = 0; j < 2; j++)
+          if (!cheap(F, n->args[j])) F->mat[n->args[j]->id] = 1;
+      bool elementwise = !is_reduce(n->op) && n->op != TC_MATMUL && n->op != TC_CONCAT && n->op != TC_RESHAPE &&
+                         n->op != TC_SLICE && n->op != TC_TRANSPOSE;
+      if (elementwise)
+        for (int j = 0; j < n->nargs; j++)
+          if (!cheap(F, n->args[j]) && n->args[j]->rank > 0 && !same_shape(n->args[j], n))
+            F->mat[n->args[j]->id] = 1;
+    }
+  for (int i = 0; i < f->nnodes; i++)
+    if (f->nodes[i]->op == TC_PARAM) F->mat[f->nodes[i]->id] = 0;
+}
+
+/* Can n be evaluated over a flat index in its own shape (no per-dimension index)? */
+static bool flat_ok(Fn *F, const tc_Node *n, const tc_Node *shape) {
+  if (n->rank == 0 && n != shape) return true; /* scalars need no index */
+  if (!same_shape(n, shape)) return false;
+  if (F->buf[n->id]) return true;
+  switch (n->op) {
+  case TC_PARAM: case TC_CONST: case TC_DIMVAL: return true;
+  case TC_SLICE: case TC_TRANSPOSE: return false;
+  case TC_RESHAPE: return true; /* reads its argument's buffer linearly */
+  default: break;
+  }
+  if (is_reduce(n->op) || n->op == TC_MATMUL || n->op == TC_CONCAT) return false;
+  for (int j = 0; j < n->nargs; j++)
+    if (!flat_ok(F, n->args[j], n->args[j]->rank == 0 ? n->args[j] : shape)) return false;
+  return true;
+}
+
+/* ---------------------------------------------------------------- loop nests */
+
+/* Opens loops over dims (all of them, or those selected by mask), filling ix. */
+static void open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen) {
+  for (int i = 0; i < rank; i++) {
+    if (!(mask & (1ll << i))) continue;
+    loop_begin(F, &L[*nopen], poly(F, dims[i]));
+    ix->v[i] = L[*nopen].i;
+    (*nopen)++;
+  }
+}
+
+static void close_loops(Fn *F, Loop *L, int *nopen, int downto) {
+  while (*nopen > downto) loop_end(F, &L[--*nopen]);
+}
+
+/* dst[...] = value of n over its whole shape (n computed from its arguments). */
+static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
+  Loop L[TC_MAXRANK + 1];
+  int nopen = 0;
+  Ix ix = {.rank = n->rank};
+  F->buf[n->id] = NULL; /* compute, do not load */
+  if (n->rank == 0) {
+    F->nmemo = 0;
+    store_at(F, n->dtype, dst, i64c(F, 0), emit_expr(F, n, &ix));
+  } else if (flat_ok(F, n, n)) {
+    loop_begin(F, &L[0], numel(F, n->rank, (const tc_Poly **)n->dims));
+    ix.lin = L[0].i;
+    store_at(F, n->dtype, dst, ix.lin, emit_expr(F, n, &ix));
+    loop_end(F, &L[0]);
+  } else {
+    open_loops(F, L, n->rank, (const tc_Poly **)n->dims, -1, &ix, &nopen);
+    LLVMValueRef lin = linear(F, n->rank, (const tc_Poly **)n->dims, ix.v);
+    store_at(F, n->dtype, dst, lin, emit_expr(F, n, &ix));
+    close_loops(F, L, &nopen, 0);
+  }
+}
+
+static LLVMValueRef reduce_identity(Fn *F, tc_Op op, int dt) {
+  LLVMTypeRef ty = ctype(F->e, dt);
+  if (fe_dtype_is_float(dt)) {
+    double v = op == TC_RSUM ? 0 : op == TC_RPROD ? 1 : op == TC_RMAX ? -__builtin_inf() : __builtin_inf();
+    return LLVMConstReal(ty, v);
+  }
+  unsigned w = LLVMGetIntTypeWidth(ty);
+  if (op == TC_RSUM) return LLVMConstInt(ty, 0, 0);
+  if (op == TC_RPROD) return LLVMConstInt(ty, 1, 0);
+  unsigned long long smax = (1ull << (w - 1)) - 1, umax = w == 64 ? ~0ull : (1ull << w) - 1;
+  if (is_unsigned(dt)) return LLVMConstInt(ty, op == TC_RMAX ? 0 : umax, 0);
+  return LLVMConstInt(ty, op == TC_RMAX ? smax + 1 : smax, 0);
+}
+
+static LLVMValueRef reduce_combine(Fn *F, tc_Op op, int dt, LLVMValueRef acc, LLVMValueRef v, bool reassoc) {
+  tc_Node tmp = {.op = op == TC_RSUM ? TC_ADD : op == TC_RPROD ? TC_MUL : op == TC_RMAX ? TC_MAX : TC_MIN};
+  LLVMValueRef r = binop(F, &tmp, dt, acc, v);
+  if (reassoc && fe_dtype_is_float(dt) && (op == TC_RSUM || op == TC_RPROD))
+    LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
+  return r;
+}
+
+static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
+  cg_Emit *e = F->e;
+  const tc_Node *a = n->args[0];
+  int64_t mask = n->i0;
+  int r = a->rank;
+  Loop L[TC_MAXRANK + 1];
+  int nopen = 0;
+  Ix ix = {.rank = r};
+  bool last_reduced = r > 0 && (mask & (1ll << (r - 1)));
+  bool storage = n->dtype == FE_F16 || n->dtype == FE_BF16;
+  LLVMTypeRef ct = ctype(e, n->dtype);
+  /* the output index of input index ix: kept dimensions, zeros for kept-dims of size 1 */
+  if (r == 0 || last_reduced || storage) {
+    /* register accumulator: kept dims outside, reduced dims inside */
+    int64_t all = r ? (int64_t)((1ull << r) - 1) : 0;
+    open_loops(F, L, r, (const tc_Poly **)a->dims, all & ~mask, &ix, &nopen);
+    int outer = nopen;
+    LLVMValueRef accp = entry_alloca(F, ct);
+    LLVMBuildStore(e->b, reduce_identity(F, n->op, n->dtype), accp);
+    open_loops(F, L, r, (const tc_Poly **)a->dims, mask, &ix, &nopen);
+    LLVMValueRef v = emit_at(F, a, &ix);
+    LLVMValueRef acc = LLVMBuildLoad2(e->b, ct, accp, "");
+    LLVMBuildStore(e->b, reduce_combine(F, n->op, n->dtype, acc, v, true), accp);
+    close_loops(F, L, &nopen, outer);
+    LLVMValueRef oi[TC_MAXRANK];
+    int k = 0;
+    for (int i = 0; i < r; i++) {
+      if (!(mask & (1ll << i))) oi[k++] = ix.v[i];
+      else if (n->i1) oi[k++] = i64c(F, 0);
+    }
+    store_at(F, n->dtype, dst, linear(F, n->rank, (const tc_Poly **)n->dims, oi), LLVMBuildLoad2(e->b, ct, accp, ""));
+    close_loops(F, L, &nopen, 0);
+    return;
+  }
+  /* accumulate in the output, in input order: vectorises along the kept last dim */
+  Loop z;
+  loop_begin(F, &z, numel(F, n->rank, (const tc_Poly **)n->dims));
+  store_at(F, n->dtype, dst, z.i, reduce_identity(F, n->op, n->dtype));
+  loop_end(F, &z);
+  open_loops(F, L, r, (const tc_Poly **)a->dims, -1, &ix, &nopen);
+  LLVMValueRef oi[TC_MAXRANK];
+  int k = 0;
+  for (int i = 0; i < r; i++) {
+    if (!(mask & (1ll << i))) oi[k++] = ix.v[i];
+    else if (n->i1) oi[k++] = i64c(F, 0);
+  }
+  LLVMValueRef lin = linear(F, n->rank, (const tc_Poly **)n->dims, oi);
+  LLVMValueRef v = emit_at(F, a, &ix);
+  LLVMValueRef acc = load_at(F, n->dtype, dst, lin);
+  store_at(F, n->dtype, dst, lin, reduce_combine(F, n->op, n->dtype, acc, v, false));
+  close_loops(F, L, &nopen, 0);
+}
+
+/* out[b..., i, j] = sum_k a[b..., i, k] * b[b..., k, j], row by row through a scratch row
+ * of compute-typed accumulators (the j loop vectorises). */
+static void emit_matmul(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
+  cg_Emit *e = F->e;
+  const tc_Node *A = n->args[0], *B = n->args[1];
+  int r = n->rank, nb = r - 2;
+  int dt = n->dtype;
+  bool fl = fe_dtype_is_float(dt);
+  LLVMTypeRef ct = ctype(e, dt);
+  Loop L[TC_MAXRANK + 4];
+  int nopen = 0;
+  Ix ix = {.rank = r};
+  open_loops(F, L, nb + 1, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims and i */
+  LLVMValueRef i = ix.v[nb];
+  LLVMValueRef N = poly(F, n->dims[r - 1]);
+  Loop lj, lk;
+  loop_begin(F, &lj, N);
+  LLVMBuildStore(e->b, fl ? LLVMConstReal(ct, 0) : LLVMConstInt(ct, 0, 0),
+                 LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, ""));
+  loop_end(F, &lj);
+  loop_begin(F, &lk, poly(F, A->dims[A->rank - 1]));
+  Ix ia = {.rank = A->rank}, ib = {.rank = B->rank};
+  for (int d = 0; d < A->rank - 2; d++) {
+    int k = nb - (A->rank - 2) + d;
+    ia.v[d] = is_const1(A->dims[d]) && !is_const1(n->dims[k]) ? i64c(F, 0) : ix.v[k];
+  }
+  for (int d = 0; d < B->rank - 2; d++) {
+    int k = nb - (B->rank - 2) + d;
+    ib.v[d] = is_const1(B->dims[d]) && !is_const1(n->dims[k]) ? i64c(F, 0) : ix.v[k];
+  }
+  ia.v[A->rank - 2] = i;
+  ia.v[A->rank - 1] = lk.i;
+  LLVMValueRef aik = emit_at(F, A, &ia);
+  loop_begin(F, &lj, N);
+  ib.v[B->rank - 2] = lk.i;
+  ib.v[B->rank - 1] = lj.i;
+  LLVMValueRef bkj = emit_at(F, B, &ib);
+  LLVMValueRef sp = LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, "");
+  LLVMValueRef acc = LLVMBuildLoad2(e->b, ct, sp, "");
+  LLVMValueRef nv;
+  if (fl) {
+    LLVMValueRef args[3] = {aik, bkj, acc};
+    nv = cg_intrinsic(e, "llvm.fmuladd", ct, args, 3);
+  } else nv = LLVMBuildAdd(e->b, acc, LLVMBuildMul(e->b, aik, bkj, ""), "");
+  LLVMBuildStore(e->b, nv, sp);
+  loop_end(F, &lj);
+  loop_end(F, &lk);
+  loop_begin(F, &lj, N);
+  ix.v[r - 1] = lj.i;
+  LLVMValueRef v = LLVMBuildLoad2(e->b, ct, LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, ""), "");
+  store_at(F, dt, dst, linear(F, r, (const tc_Poly **)n->dims, ix.v), v);
+  loop_end(F, &lj);
+  close_loops(F, L, &nopen, 0);
+}
+
+static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
+  LLVMValueRef off = i64c(F, 0);
+  int ax = (int)n->i0;
+  for (int k = 0; k < n->nargs; k++) {
+    const tc_Node *a = n->args[k];
+    Loop L[TC_MAXRANK + 1];
+    int nopen = 0;
+    Ix ix = {.rank = a->rank};
+    open_loops(F, L, a->rank, (const tc_Poly **)a->dims, -1, &ix, &nopen);
+    LLVMValueRef v = emit_at(F, a, &ix);
+    LLVMValueRef oi[TC_MAXRANK];
+    memcpy(oi, ix.v, sizeof oi);
+    oi[ax] = LLVMBuildAdd(F->e->b, ix.v[ax], off, "");
+    store_at(F, n->dtype, dst, linear(F, n->rank, (const tc_Poly **)n->dims, oi), v);
+    close_loops(F, L, &nopen, 0);
+    off = LLVMBuildAdd(F->e->b, off, poly(F, a->dims[ax]), "");
+  }
+}
+
+/* ---------------------------------------------------------------- the function */
+
+static LLVMValueRef declare(cg_Emit *e, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n) {
+  LLVMValueRef f = LLVMGetNamedFunction(e->mod, name);
+  if (f) return f;
+  f = LLVMAddFunction(e->mod, name, LLVMFunctionType(ret, params, (unsigned)n, 0));
+  LLVMSetLinkage(f, LLVMExternalLinkage);
+  return f;
+}
+
+static void add_attr(cg_Emit *e, LLVMValueRef fn, unsigned idx, const char *name) {
+  unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(e->ctx, kind, 0));
+}
+
+/* Branches to the size-error exit unless ok holds. */
+static void require(Fn *F, LLVMValueRef ok) {
+  cg_Emit *e = F->e;
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "ok");
+  LLVMBuildCondBr(e->b, ok, next, F->fail_size);
+  LLVMPositionBuilderAtEnd(e->b, next);
+}
+
+/* bytes = numel * size, failing on overflow past 2^62. */
+static LLVMValueRef checked_bytes(Fn *F, int rank, const tc_Poly **dims, int elsize) {
+  cg_Emit *e = F->e;
+  LLVMValueRef total = LLVMConstInt(e->i64, (unsigned long long)elsize, 0);
+  for (int i = 0; i < rank; i++) {
+    LLVMValueRef args[2] = {total, poly(F, dims[i])};
+    LLVMTypeRef ty = e->i64;
+    LLVMValueRef r = cg_intrinsic(e, "llvm.umul.with.overflow", ty, args, 2);
+    require(F, LLVMBuildNot(e->b, LLVMBuildExtractValue(e->b, r, 1, ""), ""));
+    total = LLVMBuildExtractValue(e->b, r, 0, "");
+  }
+  require(F, LLVMBuildICmp(e->b, LLVMIntULE, total, LLVMConstInt(e->i64, 1ull << 62, 0), ""));
+  return total;
+}
+
+static void emit_function(cg_Emit *e, tc_Func *f, const char *cpu, const char *features) {
+  int np = f->nparams, nr = f->nresults, ns = f->nparam_syms;
+  int nall = np + nr + ns;
+  LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)(nall + 1));
+  for (int i = 0; i < np; i++) {
+    const tc_Node *p = f->params[i].node;
+    pt[i] = p->rank ? e->ptr : stype(e, p->dtype);
+  }
+  for (int i = 0; i < nr; i++) pt[np + i] = e->ptr;
+  for (int i = 0; i < ns; i++) pt[np + nr + i] = e->i64;
+  LLVMValueRef fn = LLVMAddFunction(e->mod, f->name, LLVMFunctionType(e->i32, pt, (unsigned)nall, 0));
+  add_attr(e, fn, LLVMAttributeFunctionIndex, "nounwind");
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(e->ctx, "target-cpu", 10, cpu, (unsigned)strlen(cpu)));
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                          LLVMCreateStringAttribute(e->ctx, "target-features", 15, features, (unsigned)strlen(features)));
+  for (int i = 0; i < np + nr; i++)
+    if (pt[i] == e->ptr) {
+      add_attr(e, fn, (unsigned)i + 1, "noalias");
+      add_attr(e, fn, (unsigned)i + 1, "nocapture");
+      if (i < np) add_attr(e, fn, (unsigned)i + 1, "readonly");
+    }
+
+  Fn *F = calloc(1, sizeof *F);
+  if (!F) abort();
+  F->e = e;
+  F->f = f;
+  F->fn = fn;
+  size_t nn = (size_t)f->nnodes + 1;
+  F->sym = fe_alloc(e->arena, sizeof(LLVMValueRef) * ((size_t)f->nsyms + 1));
+  F->buf = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+  F->scalar = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+  F->reach = fe_alloc(e->arena, nn);
+  F->mat = fe_alloc(e->arena, nn);
+
+  LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(e->ctx, fn, "entry");
+  F->entry = entry;
+  F->fail_size = LLVMAppendBasicBlockInContext(e->ctx, fn, "bad_size");
+  LLVMPositionBuilderAtEnd(e->b, F->fail_size);
+  LLVMBuildRet(e->b, LLVMConstInt(e->i32, (unsigned long long)ERR_SIZE, 1));
+  LLVMPositionBuilderAtEnd(e->b, entry);
+
+  /* sizes: the arguments, then derived sizes, then every rule */
+  for (int i = 0; i < ns; i++) {
+    F->sym[i] = LLVMGetParam(fn, (unsigned)(np + nr + i));
+    require(F, LLVMBuildICmp(e->b, LLVMIntSGE, F->sym[i], i64c(F, 0), ""));
+  }
+  for (int i = ns; i < f->nsyms; i++) {
+    const tc_Sym *s = &f->syms[i];
+    LLVMValueRef num = poly(F, s->num), den = poly(F, s->den);
+    if (s->kind == TC_SYM_QUOT) {
+      LLVMValueRef d0 = LLVMBuildICmp(e->b, LLVMIntEQ, den, i64c(F, 0), "");
+      require(F, LLVMBuildNot(e->b, d0, ""));
+      LLVMValueRef sd = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLE, den, i64c(F, 0), ""), i64c(F, 1), den, "");
+      F->sym[i] = LLVMBuildSDiv(e->b, num, sd, "");
+    } else {
+      LLVMValueRef nn2 = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, num, i64c(F, 0), ""), i64c(F, 0), num, "");
+      F->sym[i] = LLVMBuildSDiv(e->b, LLVMBuildAdd(e->b, nn2, LLVMBuildSub(e->b, den, i64c(F, 1), ""), ""), den, "");
+    }
+  }
+  for (int i = 0; i < f->nchecks; i++) {
+    const tc_Check *c = &f->checks[i];
+    LLVMValueRef a = poly(F, c->a);
+    if (c->kind == TC_CHECK_EQ) require(F, LLVMBuildICmp(e->b, LLVMIntEQ, a, poly(F, c->b), ""));
+    else require(F, LLVMBuildICmp(e->b, LLVMIntSGE, a, i64c(F, 0), ""));
+  }
+
+  plan(F);
+  for (int i = 0; i < np; i++) {
+    const tc_Node *p = f->params[i].node;
+    LLVMValueRef v = LLVMGetParam(fn, (unsigned)i);
+    if (p->rank) F->buf[p->id] = v;
+    else F->scalar[p->id] = from_storage(e, p->dtype, v);
+  }
+  /* every tensor's byte size must be representable; then allocate temporaries */
+  for (int i = 0; i < np; i++) {
+    const tc_Node *p = f->params[i].node;
+    checked_bytes(F, p->rank, (const tc_Poly **)p->dims, fe_dtype_size(p->dtype));
+  }
+  int *out_of = fe_alloc(e->arena, sizeof(int) * nn);
+  for (size_t i = 0; i < nn; i++) out_of[i] = -1;
+  for (int i = 0; i < nr; i++) {
+    const tc_Node *r = f->results[i];
+    checked_bytes(F, r->rank, (const tc_Poly **)r->dims, fe_dtype_size(r->dtype));
+    if (F->mat[r->id] && out_of[r->id] < 0) out_of[r->id] = i;
+  }
+  LLVMTypeRef mt[1] = {e->i64}, ft[1] = {e->ptr};
+  LLVMValueRef fmalloc = declare(e, "malloc", e->ptr, mt, 1), ffree = declare(e, "free", e->vd, ft, 1);
+  LLVMTypeRef malloc_ty = LLVMFunctionType(e->ptr, mt, 1, 0), free_ty = LLVMFunctionType(e->vd, ft, 1, 0);
+  fe_Vec temps = {0};
+  LLVMValueRef *scratch = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+  LLVMValueRef allok = LLVMConstInt(e->i1, 1, 0);
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id] || !F->mat[n->id]) continue;
+    LLVMValueRef sizes[2] = {checked_bytes(F, n->rank, (const tc_Poly **)n->dims, fe_dtype_size(n->dtype)), NULL};
+    if (n->op == TC_MATMUL)
+      sizes[1] = checked_bytes(F, 1, (const tc_Poly **)&n->dims[n->rank - 1], fe_dtype_size(FE_F64));
+    for (int k = 0; k < 2; k++) {
+      if (!sizes[k] || (k == 0 && out_of[n->id] >= 0)) continue;
+      LLVMValueRef sz = LLVMBuildAdd(e->b, sizes[k], i64c(F, 64), "");
+      LLVMValueRef p = LLVMBuildCall2(e->b, malloc_ty, fmalloc, &sz, 1, "tmp");
+      allok = LLVMBuildAnd(e->b, allok, LLVMBuildIsNotNull(e->b, p, ""), "");
+      fe_vec_push(e->arena, &temps, p);
+      if (k == 0) F->buf[n->id] = p;
+      else scratch[n->id] = p;
+    }
+    if (out_of[n->id] >= 0) F->buf[n->id] = LLVMGetParam(fn, (unsigned)(np + out_of[n->id]));
+  }
+  LLVMBasicBlockRef nomem = LLVMAppendBasicBlockInContext(e->ctx, fn, "no_memory");
+  LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(e->ctx, fn, "run");
+  LLVMBuildCondBr(e->b, allok, run, nomem);
+  LLVMPositionBuilderAtEnd(e->b, nomem);
+  for (int i = 0; i < temps.n; i++) LLVMBuildCall2(e->b, free_ty, ffree, (LLVMValueRef *)&temps.items[i], 1, "");
+  LLVMBuildRet(e->b, LLVMConstInt(e->i32, (unsigned long long)ERR_NOMEM, 1));
+  LLVMPositionBuilderAtEnd(e->b, run);
+
+  /* compute every buffer, in order */
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id] || !F->mat[n->id]) continue;
+    LLVMValueRef dst = F->buf[n->id];
+    if (is_reduce(n->op)) emit_reduce(F, n, dst);
+    else if (n->op == TC_MATMUL) emit_matmul(F, n, dst, scratch[n->id]);
+    else if (n->op == TC_CONCAT) emit_concat(F, n, dst);
+    else {
+      emit_fill(F, n, dst);
+      F->buf[n->id] = dst;
+    }
+  }
+  /* results that are not computed in place */
+  for (int i = 0; i < nr; i++) {
+    const tc_Node *r = f->results[i];
+    if (out_of[r->id] == i) continue;
+    LLVMValueRef dst = LLVMGetParam(fn, (unsigned)(np + i));
+    LLVMValueRef saved = F->buf[r->id];
+    if (saved) { /* copy a buffer (a parameter, or another result) */
+      Loop L;
+      loop_begin(F, &L, numel(F, r->rank, (const tc_Poly **)r->dims));
+      Ix ix = {.rank = r->rank, .lin = L.i};
+      store_at(F, r->dtype, dst, L.i, emit_at(F, r, &ix));
+      loop_end(F, &L);
+    } else emit_fill(F, r, dst);
+  }
+  for (int i = 0; i < temps.n; i++) LLVMBuildCall2(e->b, free_ty, ffree, (LLVMValueRef *)&temps.items[i], 1, "");
+  LLVMBuildRet(e->b, LLVMConstInt(e->i32, 0, 0));
+  free(F);
+}
+
+/* Emits every exported function of a module into e->mod. */
+void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const char *features);
+void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const char *features) {
+  for (int i = 0; i < n; i++) emit_function(e, &funcs[i], cpu, features);
+}

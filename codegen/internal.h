@@ -1,0 +1,29 @@
+/* internal.h - private to codegen/: the LLVM emission state shared by emit.c (loops,
+ * buffers, fusion) and mathfn.c (the vectorisable math library). */
+#ifndef TRIC_CODEGEN_INTERNAL_H
+#define TRIC_CODEGEN_INTERNAL_H
+
+#include <llvm-c/Core.h>
+
+#include "codegen/codegen.h"
+
+/* The state of emitting one LLVM module. */
+typedef struct cg_Emit {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr, vd;
+  fe_Arena *arena;
+} cg_Emit;
+
+/* Calls the overloaded intrinsic `name` (llvm.fma, ...) on type ty. */
+LLVMValueRef cg_intrinsic(cg_Emit *e, const char *name, LLVMTypeRef ty, LLVMValueRef *args, int n);
+/* Emits op(x) for a float value x of type f32 or f64 (op: TC_EXP, TC_LOG, TC_TANH,
+ * TC_SIGMOID, TC_ERF, TC_SIN, TC_COS): straight-line arithmetic, no libm call, so the
+ * loop vectoriser widens it. */
+LLVMValueRef cg_math(cg_Emit *e, int op, LLVMValueRef x);
+/* pow(x, y) for floats, through exp2/log2 with exact handling of integer exponents of
+ * negative bases, zeros, infinities and NaN as C's pow. */
+LLVMValueRef cg_pow(cg_Emit *e, LLVMValueRef x, LLVMValueRef y);
+
+#endif

@@ -1,0 +1,19 @@
+/* internal.h - private to typecheck/: the size algebra shared by the checker files. */
+#ifndef TRIC_TYPECHECK_INTERNAL_H
+#define TRIC_TYPECHECK_INTERNAL_H
+
+#include "typecheck/typecheck.h"
+
+/* The constant v. */
+const tc_Poly *tc_poly_const(fe_Arena *a, int64_t v);
+/* The symbol with id sym. */
+const tc_Poly *tc_poly_sym(fe_Arena *a, int sym);
+/* x + y, x - y, x * y, x + k*y: NULL on overflow (or when an argument is NULL). */
+const tc_Poly *tc_poly_add(fe_Arena *a, const tc_Poly *x, const tc_Poly *y);
+const tc_Poly *tc_poly_sub(fe_Arena *a, const tc_Poly *x, const tc_Poly *y);
+const tc_Poly *tc_poly_mul(fe_Arena *a, const tc_Poly *x, const tc_Poly *y);
+const tc_Poly *tc_poly_addmul(fe_Arena *a, const tc_Poly *x, const tc_Poly *y, int64_t k);
+/* x / y when y is a monomial dividing every term of x; NULL otherwise. */
+const tc_Poly *tc_poly_divexact(fe_Arena *a, const tc_Poly *x, const tc_Poly *y);
+
+#endif

@@ -1,0 +1,96 @@
+/* tir.c - printing of sizes, types and the tensor IR (the --dump=types and --dump=ir
+ * formats, which golden tests compare: keep them stable). */
+#include <string.h>
+
+#include "typecheck/internal.h"
+
+static const char *const op_names[] = {
+#define X(id, name) name,
+    TC_OPS(X)
+#undef X
+};
+
+const char *tc_op_name(tc_Op op) { return op_names[op]; }
+
+const char *tc_type_str(fe_Arena *a, int dtype, int rank, const tc_Poly **dims, const tc_Sym *syms) {
+  char buf[1024], p[256];
+  size_t len = (size_t)snprintf(buf, sizeof buf, "%s", fe_dtype_name(dtype));
+  if (rank) len += (size_t)snprintf(buf + len, sizeof buf - len, "[");
+  for (int i = 0; i < rank && len < sizeof buf; i++) {
+    tc_poly_str(dims[i], syms, p, sizeof p);
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", p, i + 1 < rank ? ", " : "]");
+  }
+  return fe_strndup(a, buf, strlen(buf) < sizeof buf ? strlen(buf) : sizeof buf - 1);
+}
+
+static void dump_header(FILE *out, const tc_Func *f) {
+  fprintf(out, "%s\n", f->signature);
+  fprintf(out, "  sizes:");
+  for (int i = 0; i < f->nparam_syms; i++) fprintf(out, " %s", f->syms[i].name);
+  fputc('\n', out);
+  for (int i = f->nparam_syms; i < f->nsyms; i++) fprintf(out, "  derived %s\n", f->syms[i].name);
+  char a[256], b[256];
+  for (int i = 0; i < f->nchecks; i++) {
+    tc_poly_str(f->checks[i].a, f->syms, a, sizeof a);
+    if (f->checks[i].kind == TC_CHECK_EQ) {
+      tc_poly_str(f->checks[i].b, f->syms, b, sizeof b);
+      fprintf(out, "  check %s == %s (%s)\n", a, b, f->checks[i].why);
+    } else fprintf(out, "  check %s >= 0 (%s)\n", a, f->checks[i].why);
+  }
+}
+
+void tc_dump_types(FILE *out, tc_Func *funcs, int n, fe_Arena *a) {
+  for (int k = 0; k < n; k++) {
+    tc_Func *f = &funcs[k];
+    dump_header(out, f);
+    for (int i = 0; i < f->nbindings; i++) {
+      const tc_Node *t = f->binding_nodes[i];
+      fprintf(out, "  %s: %s\n", f->binding_names[i], tc_type_str(a, t->dtype, t->rank, t->dims, f->syms));
+    }
+    for (int i = 0; i < f->nresults; i++) {
+      const tc_Node *t = f->results[i];
+      fprintf(out, "  result %d: %s\n", i, tc_type_str(a, t->dtype, t->rank, t->dims, f->syms));
+    }
+  }
+}
+
+void tc_dump_ir(FILE *out, tc_Func *funcs, int n, fe_Arena *a) {
+  char p[256];
+  for (int k = 0; k < n; k++) {
+    tc_Func *f = &funcs[k];
+    dump_header(out, f);
+    for (int i = 0; i < f->nnodes; i++) {
+      const tc_Node *t = f->nodes[i];
+      fprintf(out, "  %%%d = %s %s", t->id, tc_op_name(t->op), tc_type_str(a, t->dtype, t->rank, t->dims, f->syms));
+      for (int j = 0; j < t->nargs; j++) fprintf(out, "%s%%%d", j ? ", " : " ", t->args[j]->id);
+      switch (t->op) {
+      case TC_PARAM: fprintf(out, " #%lld", (long long)t->i0); break;
+      case TC_CONST:
+        if (fe_dtype_is_float(t->dtype)) fprintf(out, " %.17g", t->f0);
+        else fprintf(out, " %lld", (long long)t->i0);
+        break;
+      case TC_DIMVAL: tc_poly_str(t->size, f->syms, p, sizeof p); fprintf(out, " %s", p); break;
+      case TC_RSUM: case TC_RMAX: case TC_RMIN: case TC_RPROD:
+        fprintf(out, " axes=0x%llx keepdims=%lld", (unsigned long long)t->i0, (long long)t->i1);
+        break;
+      case TC_CONCAT: fprintf(out, " axis=%lld", (long long)t->i0); break;
+      case TC_TRANSPOSE:
+        fprintf(out, " perm=[");
+        for (int j = 0; j < t->rank; j++) fprintf(out, "%s%lld", j ? "," : "", (long long)t->ints[j]);
+        fprintf(out, "]");
+        break;
+      case TC_SLICE:
+        fprintf(out, " [");
+        for (int j = 0; j < t->args[0]->rank; j++) {
+          tc_poly_str(t->starts[j], f->syms, p, sizeof p);
+          fprintf(out, "%s%s%s:%lld", j ? ", " : "", t->drop[j] ? "at " : "", p, (long long)t->ints[j]);
+        }
+        fprintf(out, "]");
+        break;
+      default: break;
+      }
+      fputc('\n', out);
+    }
+    for (int i = 0; i < f->nresults; i++) fprintf(out, "  return %%%d\n", f->results[i]->id);
+  }
+}
