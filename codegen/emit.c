@@ -765,6 +765,9 @@ static void emit_function(cg_Emit *e, tc_Func *f, const char *cpu, const char *f
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(e->ctx, "target-cpu", 10, cpu, (unsigned)strlen(cpu)));
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                           LLVMCreateStringAttribute(e->ctx, "target-features", 15, features, (unsigned)strlen(features)));
+  if (strstr(features, "+avx512f")) /* use the full width, not LLVM's 256-bit default tuning */
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(e->ctx, "prefer-vector-width", 19, "512", 3));
   for (int i = 0; i < np + nr; i++)
     if (pt[i] == e->ptr) {
       add_attr(e, fn, (unsigned)i + 1, "noalias");

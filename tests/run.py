@@ -1,0 +1,339 @@
+#!/usr/bin/python3
+"""run.py - tric's one test runner. The last line it prints is "N passed, N failed".
+
+Kinds of test, each picked by where the file lives:
+  tests/diag/**/X.tri   + X.err       `tric check X.tri` must print exactly X.err and exit 1
+  tests/dump/X.tri      + X.tokens/.ast/.types/.ir   `--dump=KIND` must print exactly that
+  tests/e2e/X.tri       + X.py        compiled, linked into a generated C driver, run on
+                                      random inputs; every output element compared with NumPy
+  tests/cli/*.py        each function test_*(ctx) exercises the command line
+  tests/math/           max ULP error of the vector math against libm (C program)
+
+Usage: run.py --tric build/tric [--sanitized] [--update] [-k SUBSTRING]
+"""
+import argparse
+import concurrent.futures
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+import zlib
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.join(ROOT, "tests")
+
+CTYPE = {"float32": "float", "float64": "double", "int8": "int8_t", "uint8": "uint8_t",
+         "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t", "f16": "uint16_t", "bf16": "uint16_t"}
+
+
+class Tagged:
+    """An array of raw f16/bf16 bits (uint16) with its tri dtype, or a value to compare as such."""
+    def __init__(self, bits, dtype):
+        self.bits = np.ascontiguousarray(bits, dtype=np.uint16)
+        self.dtype = dtype
+
+
+def bf16_bits(x):
+    """f32 values rounded to bf16 (nearest even), as raw bits."""
+    b = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    r = ((b + 0x7FFF + ((b >> 16) & 1)) >> 16).astype(np.uint16)
+    return r
+
+
+def bf16_to_f32(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+class Case:
+    """One call of an exported function: inputs (arrays or scalars, in parameter order),
+    sizes (the int64 size arguments), expected outputs (arrays; their dtype and shape size the
+    output buffers), tolerances, and the expected return code."""
+    def __init__(self, fn, inputs, sizes, expected, rtol=1e-6, atol=1e-6, rc=0, name=""):
+        self.fn, self.inputs, self.sizes, self.expected = fn, inputs, sizes, expected
+        self.rtol, self.atol, self.rc, self.name = rtol, atol, rc, name
+
+
+def tag_dtype(v):
+    if isinstance(v, Tagged):
+        return v.dtype
+    return str(np.asarray(v).dtype)
+
+
+def raw(v):
+    if isinstance(v, Tagged):
+        return v.bits
+    a = np.ascontiguousarray(v)
+    return a.astype(np.uint8) if a.dtype == np.bool_ else a
+
+
+def is_scalar(v):
+    return np.ndim(raw(v)) == 0
+
+
+def c_scalar(v):
+    t = tag_dtype(v)
+    if t in ("f16", "bf16"):
+        return "(uint16_t)%d" % int(v.bits)
+    a = np.asarray(v)
+    if t == "float32":
+        return "%sf" % float(a).hex()
+    if t == "float64":
+        return float(a).hex()
+    if t == "bool":
+        return "1" if bool(a) else "0"
+    return "(%s)%dLL" % (CTYPE[t], int(a))
+
+
+class Ctx:
+    def __init__(self, args):
+        self.tric = os.path.abspath(args.tric)
+        self.sanitized = args.sanitized
+        self.update = args.update
+        self.cc = os.environ.get("CC", "cc")
+        self.cflags = ["-O1", "-g", "-std=c17", "-Wall", "-Werror", "-I", os.path.join(ROOT, "runtime")]
+        if self.sanitized:
+            self.cflags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+
+    def run(self, argv, cwd=None, timeout=120, env=None):
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+    def tmpdir(self):
+        return tempfile.mkdtemp(prefix="tric-test-")
+
+
+# ---------------------------------------------------------------- golden tests
+
+def golden(ctx, expected_path, actual):
+    if ctx.update or not os.path.exists(expected_path):
+        if not ctx.update:
+            return "missing golden file %s (run with --update to create it, then review it)" % expected_path
+        with open(expected_path, "w") as f:
+            f.write(actual)
+        return None
+    with open(expected_path) as f:
+        want = f.read()
+    if want != actual:
+        import difflib
+        diff = "".join(difflib.unified_diff(want.splitlines(True), actual.splitlines(True),
+                                            "expected", "actual"))
+        return "output differs from %s:\n%s" % (os.path.relpath(expected_path, ROOT), diff)
+    return None
+
+
+def test_diag(ctx, path):
+    d, name = os.path.split(path)
+    r = ctx.run([ctx.tric, "check", "--color=never", name], cwd=d)
+    if r.returncode != 1:
+        return "expected exit status 1, got %d\nstderr:\n%s" % (r.returncode, r.stderr)
+    return golden(ctx, path[:-4] + ".err", r.stderr)
+
+
+def test_dump(ctx, path, kind):
+    d, name = os.path.split(path)
+    r = ctx.run([ctx.tric, "check", "--dump=" + kind, name], cwd=d)
+    if r.returncode != 0:
+        return "exit status %d\n%s" % (r.returncode, r.stderr)
+    return golden(ctx, path[:-4] + "." + kind, r.stdout)
+
+
+# ---------------------------------------------------------------- end-to-end tests
+
+def load_spec(path):
+    spec = importlib.util.spec_from_file_location("spec_" + os.path.basename(path)[:-3], path)
+    mod = importlib.util.module_from_spec(spec)
+    mod.Case, mod.Tagged, mod.bf16_bits, mod.bf16_to_f32 = Case, Tagged, bf16_bits, bf16_to_f32
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def driver_source(header, cases, outs_dir):
+    lines = ['#include "%s"' % header, "#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>",
+             "#include <stdint.h>",
+             "static void *load(const char *p, size_t n) {",
+             "  void *b = malloc(n ? n : 1); FILE *f = fopen(p, \"rb\");",
+             "  if (!b || !f || fread(b, 1, n, f) != n) { fprintf(stderr, \"cannot load %s\\n\", p); exit(99); }",
+             "  fclose(f); return b; }",
+             "static void save(const char *p, const void *b, size_t n) {",
+             "  FILE *f = fopen(p, \"wb\"); if (!f || fwrite(b, 1, n, f) != n) exit(98); fclose(f); }",
+             "int main(void) {", "  int rc;"]
+    for k, c in enumerate(cases):
+        args = []
+        for j, v in enumerate(c.inputs):
+            if is_scalar(v):
+                args.append(c_scalar(v))
+            else:
+                nb = raw(v).nbytes
+                lines.append('  %s *c%d_in%d = load("%s/c%d_in%d.bin", %d);' % (CTYPE[tag_dtype(v)], k, j, outs_dir, k, j, nb))
+                args.append("c%d_in%d" % (k, j))
+        for j, e in enumerate(c.expected):
+            nb = raw(e).nbytes
+            lines.append("  %s *c%d_out%d = malloc(%d + 64); memset(c%d_out%d, 0xAB, %d + 64);" % (
+                CTYPE[tag_dtype(e)], k, j, nb, k, j, nb))
+            args.append("c%d_out%d" % (k, j))
+        args += ["(int64_t)%dLL" % s for s in c.sizes]
+        lines.append("  rc = %s(%s);" % (c.fn, ", ".join(args)))
+        lines.append('  printf("%d\\n", rc);')
+        for j, e in enumerate(c.expected):
+            nb = raw(e).nbytes
+            lines.append('  save("%s/c%d_out%d.bin", c%d_out%d, %d + 64);' % (outs_dir, k, j, k, j, nb))
+            lines.append("  free(c%d_out%d);" % (k, j))
+        for j, v in enumerate(c.inputs):
+            if not is_scalar(v):
+                lines.append("  free(c%d_in%d);" % (k, j))
+    lines += ["  return 0;", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def compare(c, j, got_bytes, e):
+    """Compares one output: every element within tolerance, nothing past the end touched."""
+    nb = raw(e).nbytes
+    if got_bytes[nb:] != b"\xab" * 64:
+        return "output %d: bytes past the end of the buffer were written" % j
+    if c.rc != 0:
+        if got_bytes[:nb] != b"\xab" * nb:
+            return "output %d was written although the call failed" % j
+        return None
+    t = tag_dtype(e)
+    if t in ("f16", "bf16"):
+        bits = np.frombuffer(got_bytes[:nb], dtype=np.uint16).reshape(np.shape(e.bits))
+        got = bits.view(np.float16).astype(np.float64) if t == "f16" else bf16_to_f32(bits).astype(np.float64)
+        want = e.bits.view(np.float16).astype(np.float64) if t == "f16" else bf16_to_f32(e.bits).astype(np.float64)
+    else:
+        arr = np.asarray(e)
+        dt = np.dtype(np.uint8) if arr.dtype == np.bool_ else arr.dtype
+        got = np.frombuffer(got_bytes[:nb], dtype=dt).reshape(arr.shape)
+        want = arr.astype(dt)
+        if dt.kind in "iub":
+            bad = np.nonzero(got != want)
+            if len(bad[0]):
+                i = tuple(x[0] for x in bad)
+                return "output %d: %d of %d elements differ; first at %s: got %s, want %s" % (
+                    j, len(bad[0]), got.size, i, got[i], want[i])
+            return None
+        got, want = got.astype(np.float64), want.astype(np.float64)
+    close = np.isclose(got, want, rtol=c.rtol, atol=c.atol, equal_nan=True)
+    if not close.all():
+        bad = np.nonzero(~close)
+        i = tuple(x[0] for x in bad)
+        err = np.abs(got - want)
+        return "output %d: %d of %d elements outside rtol=%g atol=%g; first at %s: got %r, want %r (max abs err %g)" % (
+            j, len(bad[0]), got.size, c.rtol, c.atol, i, got[i], want[i], np.nanmax(np.where(close, 0, err)))
+    return None
+
+
+def test_e2e(ctx, path):
+    spec = load_spec(path[:-4] + ".py")
+    rng = np.random.default_rng(zlib.crc32(os.path.basename(path).encode()))
+    cases = list(spec.cases(rng))
+    work = ctx.tmpdir()
+    try:
+        name = os.path.basename(path)[:-4]
+        flags = getattr(spec, "FLAGS", [])
+        r = ctx.run([ctx.tric, "build", path, "-o", os.path.join(work, name + ".o")] + flags, cwd=work)
+        if r.returncode != 0:
+            return "tric build failed (%d):\n%s" % (r.returncode, r.stderr)
+        for k, c in enumerate(cases):
+            for j, v in enumerate(c.inputs):
+                if not is_scalar(v):
+                    raw(v).tofile(os.path.join(work, "c%d_in%d.bin" % (k, j)))
+        with open(os.path.join(work, "driver.c"), "w") as f:
+            f.write(driver_source(name + ".h", cases, work))
+        exe = os.path.join(work, "driver")
+        r = ctx.run([ctx.cc] + ctx.cflags + ["-o", exe, os.path.join(work, "driver.c"),
+                                              os.path.join(work, name + ".o"), "-lm", "-lpthread"], cwd=work)
+        if r.returncode != 0:
+            return "driver did not compile:\n%s" % r.stderr
+        r = ctx.run([exe], cwd=work)
+        if r.returncode != 0:
+            return "driver exited with %d:\n%s%s" % (r.returncode, r.stdout, r.stderr)
+        rcs = [int(x) for x in r.stdout.split()]
+        errors = []
+        for k, c in enumerate(cases):
+            label = "case %d%s (%s)" % (k, " " + c.name if c.name else "", c.fn)
+            if rcs[k] != c.rc:
+                errors.append("%s: returned %d, expected %d" % (label, rcs[k], c.rc))
+                continue
+            for j, e in enumerate(c.expected):
+                with open(os.path.join(work, "c%d_out%d.bin" % (k, j)), "rb") as f:
+                    msg = compare(c, j, f.read(), e)
+                if msg:
+                    errors.append("%s: %s" % (label, msg))
+        return "\n".join(errors) or None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- collection
+
+def collect(ctx, only):
+    tests = []
+    for dirpath, _, files in sorted(os.walk(os.path.join(TESTS, "diag"))):
+        for f in sorted(files):
+            p = os.path.join(dirpath, f)
+            if f.endswith(".tri") and os.path.exists(p[:-4] + ".err"):
+                tests.append(("diag/" + os.path.relpath(p, os.path.join(TESTS, "diag")), lambda p=p: test_diag(ctx, p)))
+    ddir = os.path.join(TESTS, "dump")
+    for f in sorted(os.listdir(ddir)) if os.path.isdir(ddir) else []:
+        if f.endswith(".tri"):
+            p = os.path.join(ddir, f)
+            for kind in ("tokens", "ast", "types", "ir"):
+                if os.path.exists(p[:-4] + "." + kind):
+                    tests.append(("dump/%s.%s" % (f[:-4], kind), lambda p=p, k=kind: test_dump(ctx, p, k)))
+    edir = os.path.join(TESTS, "e2e")
+    for f in sorted(os.listdir(edir)):
+        if f.endswith(".tri") and os.path.exists(os.path.join(edir, f[:-4] + ".py")):
+            p = os.path.join(edir, f)
+            tests.append(("e2e/" + f[:-4], lambda p=p: test_e2e(ctx, p)))
+    for f in sorted(os.listdir(os.path.join(TESTS, "cli"))):
+        if f.endswith(".py"):
+            spec = importlib.util.spec_from_file_location("cli_" + f[:-3], os.path.join(TESTS, "cli", f))
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            for name in sorted(dir(mod)):
+                if name.startswith("test_"):
+                    fn = getattr(mod, name)
+                    tests.append(("cli/%s:%s" % (f[:-3], name), lambda fn=fn: fn(ctx)))
+    if only:
+        tests = [t for t in tests if only in t[0]]
+    return tests
+
+
+def run_one(t):
+    name, fn = t
+    try:
+        err = fn()
+    except Exception:
+        err = traceback.format_exc()
+    return name, err
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tric", required=True)
+    ap.add_argument("--sanitized", action="store_true")
+    ap.add_argument("--update", action="store_true")
+    ap.add_argument("-k", default="")
+    ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+    ctx = Ctx(args)
+    tests = collect(ctx, args.k)
+    passed = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.j) as ex:
+        for name, err in ex.map(run_one, tests):
+            if err:
+                failed += 1
+                print("FAIL %s\n%s\n" % (name, "\n".join("    " + l for l in err.splitlines())), flush=True)
+            else:
+                passed += 1
+                print("ok   %s" % name, flush=True)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed or not passed else 0)
+
+
+if __name__ == "__main__":
+    main()
