@@ -34,7 +34,7 @@ CTYPE = {"float32": "float", "float64": "double", "int8": "int8_t", "uint8": "ui
 class Tagged:
     """An array of raw f16/bf16 bits (uint16) with its tri dtype, or a value to compare as such."""
     def __init__(self, bits, dtype):
-        self.bits = np.ascontiguousarray(bits, dtype=np.uint16)
+        self.bits = np.array(bits, dtype=np.uint16, order="C")
         self.dtype = dtype
 
 
@@ -67,7 +67,7 @@ def tag_dtype(v):
 def raw(v):
     if isinstance(v, Tagged):
         return v.bits
-    a = np.ascontiguousarray(v)
+    a = np.array(v, order="C")  # keeps 0-d scalars 0-d, unlike ascontiguousarray
     return a.astype(np.uint8) if a.dtype == np.bool_ else a
 
 
