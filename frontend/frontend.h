@@ -156,6 +156,7 @@ bool fe_dtype_is_int(int dt);   /* i8 u8 i32 i64 */
   X(DIM_INT)     /* ival */                                                                  \
   X(DIM_SYM)     /* name */                                                                  \
   X(DIM_ELLIPSIS)                                                                            \
+  X(DIM_BIN)     /* op (+ - *), a, b: a size expression in a result type */                  \
   X(LET)         /* name, a: value */                                                        \
   X(LET_TUPLE)   /* a: NAME list, b: value */                                                \
   X(RETURN)      /* a: value */                                                              \

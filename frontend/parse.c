@@ -121,7 +121,7 @@ static void dump_node(FILE *out, const fe_Node *n, int depth, const char *role) 
   case FE_FLOAT_LIT: fprintf(out, " %.17g", n->fval); break;
   case FE_BOOL_LIT: fprintf(out, " %s", n->ival ? "true" : "false"); break;
   case FE_TYPE: case FE_DTYPE_LIT: fprintf(out, " %s", fe_dtype_name((int)n->ival)); break;
-  case FE_UNARY: case FE_BINARY: fprintf(out, " %s", fe_op_name(n->op)); break;
+  case FE_UNARY: case FE_BINARY: case FE_DIM_BIN: fprintf(out, " %s", fe_op_name(n->op)); break;
   default: break;
   }
   if (n->name) fprintf(out, " %s", n->name);

@@ -114,9 +114,16 @@ dims(L) ::= dimlist(M). { L = M; }
 %type dimlist { fe_List }
 dimlist(L) ::= dim(D). { L.head = L.tail = D; }
 dimlist(L) ::= dimlist(M) COMMA dim(D). { L = fe_append(M, D); }
-dim(D) ::= INT(I). { D = fe_mk(ps, FE_DIM_INT, I->span, I->span); D->ival = I->ival; }
-dim(D) ::= IDENT(N). { D = fe_mk(ps, FE_DIM_SYM, N->span, N->span); D->name = N->text; }
+dim(D) ::= dexpr(E). { D = E; }
 dim(D) ::= ELLIPSIS(E). { D = fe_mk(ps, FE_DIM_ELLIPSIS, E->span, E->span); }
+
+/* Size expressions (an extension: N + M, N * 784, N - 1), for result types. */
+dexpr(D) ::= INT(I). { D = fe_mk(ps, FE_DIM_INT, I->span, I->span); D->ival = I->ival; }
+dexpr(D) ::= IDENT(N). { D = fe_mk(ps, FE_DIM_SYM, N->span, N->span); D->name = N->text; }
+dexpr(D) ::= LPAREN dexpr(E) RPAREN. { D = E; }
+dexpr(D) ::= dexpr(A) PLUS dexpr(B). { D = fe_binary(ps, FE_OP_ADD, A, B); D->kind = FE_DIM_BIN; }
+dexpr(D) ::= dexpr(A) MINUS dexpr(B). { D = fe_binary(ps, FE_OP_SUB, A, B); D->kind = FE_DIM_BIN; }
+dexpr(D) ::= dexpr(A) STAR dexpr(B). { D = fe_binary(ps, FE_OP_MUL, A, B); D->kind = FE_DIM_BIN; }
 
 /* ---------------------------------------------------------------- statements */
 

@@ -1230,6 +1230,13 @@ static Val eval_const(Ctx *c, tc_Module *m, ConstVal *cv) {
  * when bind is set. */
 static const tc_Poly *dim_of(Ctx *c, Scope *s, const fe_Node *d, const tc_Poly *actual, bool bind) {
   if (d->kind == FE_DIM_INT) return pconst(c, d->ival);
+  if (d->kind == FE_DIM_BIN) {
+    const tc_Poly *x = dim_of(c, s, d->a, NULL, false), *y = dim_of(c, s, d->b, NULL, false);
+    if (!x || !y) return NULL;
+    const tc_Poly *r = d->op == FE_OP_ADD ? tc_poly_add(c->a, x, y)
+                       : d->op == FE_OP_SUB ? tc_poly_sub(c->a, x, y) : tc_poly_mul(c->a, x, y);
+    return pchk(c, r, d->span) ? r : NULL;
+  }
   for (int i = 0; i < s->nsyms; i++)
     if (strcmp(s->symnames[i], d->name) == 0) return s->symvals[i];
   if (!bind || s->nsyms >= 64) return NULL;
@@ -1240,14 +1247,27 @@ static const tc_Poly *dim_of(Ctx *c, Scope *s, const fe_Node *d, const tc_Poly *
   return actual;
 }
 
+/* A declared dimension as written. */
+static const char *dim_str(Ctx *c, const fe_Node *d) {
+  switch (d->kind) {
+  case FE_DIM_INT: return fe_sprintf(c->a, "%lld", (long long)d->ival);
+  case FE_DIM_SYM: return d->name;
+  case FE_DIM_BIN: {
+    bool pa = d->a->kind == FE_DIM_BIN && d->op == FE_OP_MUL, pb = d->b->kind == FE_DIM_BIN;
+    return fe_sprintf(c->a, "%s%s%s %s %s%s%s", pa ? "(" : "", dim_str(c, d->a), pa ? ")" : "", fe_op_name(d->op),
+                      pb ? "(" : "", dim_str(c, d->b), pb ? ")" : "");
+  }
+  default: return "...";
+  }
+}
+
 /* The declared type of a parameter or result as a string, for messages. */
 static const char *decl_type_s(Ctx *c, const fe_Node *ty) {
   if (!(ty->flags & FE_RANKED)) return fe_dtype_name((int)ty->ival);
   char buf[512];
   size_t len = (size_t)snprintf(buf, sizeof buf, "%s[", fe_dtype_name((int)ty->ival));
   for (const fe_Node *d = ty->a; d && len < sizeof buf; d = d->next) {
-    const char *t = d->kind == FE_DIM_INT ? fe_sprintf(c->a, "%lld", (long long)d->ival)
-                    : d->kind == FE_DIM_SYM ? d->name : "...";
+    const char *t = dim_str(c, d);
     len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", t, d->next ? ", " : "");
   }
   if (len < sizeof buf) snprintf(buf + len, sizeof buf - len, "]");
@@ -1290,7 +1310,7 @@ static bool match_type(Ctx *c, Scope *s, const fe_Node *ty, tc_Node *t, bool bin
   for (const fe_Node *d = ell ? ty->a->next : ty->a; d; d = d->next, i++) {
     const tc_Poly *p = dim_of(c, s, d, t->dims[i], bind);
     if (!p) {
-      err(c, d->span, "size '%s' is not bound by any parameter", d->name);
+      err(c, d->span, "size '%s' is not bound by any parameter", dim_str(c, d));
       return false;
     }
     if (!tc_poly_eq(p, t->dims[i])) {
@@ -1445,6 +1465,16 @@ static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call,
 
 /* ---------------------------------------------------------------- declarations */
 
+/* Every size name in a result dimension must come from a parameter. */
+static bool result_syms_ok(Ctx *c, const fe_Node *d, const char **seen, int nseen) {
+  if (d->kind == FE_DIM_BIN) return result_syms_ok(c, d->a, seen, nseen) & result_syms_ok(c, d->b, seen, nseen);
+  if (d->kind != FE_DIM_SYM) return true;
+  for (int i = 0; i < nseen; i++)
+    if (strcmp(seen[i], d->name) == 0) return true;
+  err(c, d->span, "size '%s' appears only in the result type; every result size must come from a parameter", d->name);
+  return false;
+}
+
 /* Checks a function's signature on its own: `...` placement, symbols of results. */
 static bool check_signature(Ctx *c, const fe_Node *fn) {
   bool ok = true, exported = fn->flags & FE_EXPORT, param_ell = false;
@@ -1458,6 +1488,9 @@ static bool check_signature(Ctx *c, const fe_Node *fn) {
         if (exported) { err(c, d->span, "'...' is only allowed in internal functions; an exported function needs named sizes"); ok = false; }
         else if (d != p->a->a) { err(c, d->span, "'...' may only be the first dimension"); ok = false; }
         param_ell = true;
+      } else if (d->kind == FE_DIM_BIN) {
+        err(c, d->span, "a parameter's dimension must be a size name or an integer; size expressions belong in result types");
+        ok = false;
       } else if (d->kind == FE_DIM_SYM) {
         bool dup = false;
         for (int i = 0; i < nseen; i++) dup |= strcmp(seen[i], d->name) == 0;
@@ -1471,11 +1504,7 @@ static bool check_signature(Ctx *c, const fe_Node *fn) {
         if (exported) { err(c, d->span, "'...' is only allowed in internal functions"); ok = false; }
         else if (d != r->a) { err(c, d->span, "'...' may only be the first dimension"); ok = false; }
         else if (!param_ell) { err(c, d->span, "'...' in the result needs a parameter with '...'"); ok = false; }
-      } else if (d->kind == FE_DIM_SYM) {
-        bool found = false;
-        for (int i = 0; i < nseen; i++) found |= strcmp(seen[i], d->name) == 0;
-        if (!found) { err(c, d->span, "size '%s' appears only in the result type; every result size must come from a parameter", d->name); ok = false; }
-      }
+      } else if (!result_syms_ok(c, d, seen, nseen)) ok = false;
     }
   return ok;
 }
