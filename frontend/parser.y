@@ -124,6 +124,7 @@ dexpr(D) ::= LPAREN dexpr(E) RPAREN. { D = E; }
 dexpr(D) ::= dexpr(A) PLUS dexpr(B). { D = fe_binary(ps, FE_OP_ADD, A, B); D->kind = FE_DIM_BIN; }
 dexpr(D) ::= dexpr(A) MINUS dexpr(B). { D = fe_binary(ps, FE_OP_SUB, A, B); D->kind = FE_DIM_BIN; }
 dexpr(D) ::= dexpr(A) STAR dexpr(B). { D = fe_binary(ps, FE_OP_MUL, A, B); D->kind = FE_DIM_BIN; }
+dexpr(D) ::= dexpr(A) SLASH dexpr(B). { D = fe_binary(ps, FE_OP_DIV, A, B); D->kind = FE_DIM_BIN; }
 
 /* ---------------------------------------------------------------- statements */
 

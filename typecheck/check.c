@@ -179,6 +179,10 @@ static int new_sym(Ctx *c, const char *name, tc_SymKind k, const tc_Poly *num, c
   return c->syms.n - 1;
 }
 
+/* The size num / den (exact): a polynomial when it divides symbolically, else the derived
+ * symbol for it (one per distinct quotient, with its runtime divisibility rule). */
+static const tc_Poly *quotient(Ctx *c, const tc_Poly *num, const tc_Poly *den, fe_Span span);
+
 static void add_check(Ctx *c, tc_CheckKind k, const tc_Poly *a, const tc_Poly *b, fe_Span span,
                       const char *why) {
   int64_t va, vb;
@@ -750,6 +754,30 @@ static bool get_dims(Ctx *c, const Val *v, const tc_Poly **dims, int *rank, int 
   return true;
 }
 
+static const tc_Poly *quotient(Ctx *c, const tc_Poly *num, const tc_Poly *den, fe_Span span) {
+  const tc_Poly *q = tc_poly_divexact(c->a, num, den);
+  if (q) return q;
+  int64_t nv, dv;
+  if (tc_poly_is_const(num, &nv) && tc_poly_is_const(den, &dv)) {
+    if (dv == 0 || nv % dv) {
+      err(c, span, "%lld is not divisible by %lld", (long long)nv, (long long)dv);
+      return NULL;
+    }
+    return pconst(c, nv / dv);
+  }
+  for (int i = 0; i < c->syms.n; i++) {
+    tc_Sym *s = sym_at(c, i);
+    if (s->kind == TC_SYM_QUOT && tc_poly_eq(s->num, num) && tc_poly_eq(s->den, den)) return tc_poly_sym(c->a, i);
+  }
+  const char *ns = poly_s(c, num), *ds = poly_s(c, den);
+  const char *name = fe_sprintf(c->a, num->n > 1 ? "(%s)" : "%s", ns);
+  name = fe_sprintf(c->a, den->n > 1 || (den->n == 1 && den->t[0].n && den->t[0].coef != 1) ? "%s/(%s)" : "%s/%s", name, ds);
+  int s = new_sym(c, name, TC_SYM_QUOT, num, den);
+  q = tc_poly_sym(c->a, s);
+  add_check(c, TC_CHECK_EQ, num, pchk(c, tc_poly_mul(c->a, q, den), span), span, "sizes must divide evenly");
+  return q;
+}
+
 static const tc_Poly *numel(Ctx *c, int rank, const tc_Poly **dims, fe_Span span) {
   const tc_Poly *p = pconst(c, 1);
   for (int i = 0; i < rank && p; i++) p = tc_poly_mul(c->a, p, dims[i]);
@@ -881,21 +909,13 @@ static Val call_builtin(Ctx *c, int b, const fe_Node *call, Val *args, const cha
         if (i != m1) known = pchk(c, tc_poly_mul(c->a, known, dims[i]), span);
       if (!known) return ERR;
       int64_t kv, tv;
-      const tc_Poly *q = tc_poly_divexact(c->a, total, known);
-      if (q) dims[m1] = q;
-      else if (tc_poly_is_const(known, &kv) && tc_poly_is_const(total, &tv)) {
-        if (kv == 0 || tv % kv) {
-          err(c, a[1].span, "cannot reshape %s (%lld elements) into a shape with %lld elements per -1",
-              type_s(c, x), (long long)tv, (long long)kv);
-          return ERR;
-        }
-        dims[m1] = pconst(c, tv / kv);
-      } else {
-        int s = new_sym(c, fe_sprintf(c->a, "(%s)/(%s)", poly_s(c, total), poly_s(c, known)), TC_SYM_QUOT, total, known);
-        dims[m1] = tc_poly_sym(c->a, s);
-        add_check(c, TC_CHECK_EQ, total, pchk(c, tc_poly_mul(c->a, dims[m1], known), span), span,
-                  "reshape: the element count must divide evenly");
+      if (tc_poly_is_const(known, &kv) && tc_poly_is_const(total, &tv) && (kv == 0 || tv % kv)) {
+        err(c, a[1].span, "cannot reshape %s (%lld elements) into a shape with %lld elements per -1",
+            type_s(c, x), (long long)tv, (long long)kv);
+        return ERR;
       }
+      dims[m1] = quotient(c, total, known, span);
+      if (!dims[m1]) return ERR;
     } else {
       const tc_Poly *out = numel(c, r, dims, span);
       if (!out) return ERR;
@@ -1233,6 +1253,7 @@ static const tc_Poly *dim_of(Ctx *c, Scope *s, const fe_Node *d, const tc_Poly *
   if (d->kind == FE_DIM_BIN) {
     const tc_Poly *x = dim_of(c, s, d->a, NULL, false), *y = dim_of(c, s, d->b, NULL, false);
     if (!x || !y) return NULL;
+    if (d->op == FE_OP_DIV) return quotient(c, x, y, d->span);
     const tc_Poly *r = d->op == FE_OP_ADD ? tc_poly_add(c->a, x, y)
                        : d->op == FE_OP_SUB ? tc_poly_sub(c->a, x, y) : tc_poly_mul(c->a, x, y);
     return pchk(c, r, d->span) ? r : NULL;
