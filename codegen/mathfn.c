@@ -232,8 +232,10 @@ static LLVMValueRef m_sincos64(M *m, LLVMValueRef x, bool is_cos) {
   LLVMValueRef odd = LLVMBuildOr(m->e->b, cmp(m, LLVMRealOEQ, q, K(m, 1)), cmp(m, LLVMRealOEQ, q, K(m, 3)), "");
   LLVMValueRef v = sel(m, odd, c, s);
   v = sel(m, cmp(m, LLVMRealOGE, q, K(m, 2)), LLVMBuildFNeg(m->e->b, v, ""), v);
-  LLVMValueRef inf = cmp(m, LLVMRealOEQ, un(m, "llvm.fabs", x), K(m, INFINITY));
-  v = sel(m, inf, K(m, NAN), v);
+  /* past about 1e15 the Cody-Waite reduction no longer finds r in [-pi/4, pi/4]; say so
+     with NaN rather than return a wrong number (documented) */
+  LLVMValueRef lost = cmp(m, LLVMRealUGT, un(m, "llvm.fabs", r), K(m, 1.0));
+  v = sel(m, lost, K(m, NAN), v);
   return sel(m, isnan_(m, x), x, v);
 }
 

@@ -125,7 +125,7 @@ typedef struct Ctx {
   bool quiet;      /* counting errors of a probe: do not report */
   int errors;
   fe_Vec nodes, syms, checks;
-  int depth;
+  int depth, note_from; /* frames below note_from (an export's own entry) get no note */
   fe_Span call_spans[MAX_DEPTH];
   const fe_Node *call_fns[MAX_DEPTH];
   fe_Vec bind_names, bind_nodes;
@@ -139,7 +139,7 @@ __attribute__((format(printf, 3, 4))) static void err(Ctx *c, fe_Span span, cons
   char *msg = fe_vsprintf(c->a, fmt, ap);
   va_end(ap);
   fe_Diag *g = fe_error(c->d, span, "%s", msg);
-  for (int i = c->depth - 1; i >= 0; i--)
+  for (int i = c->depth - 1; i >= c->note_from; i--)
     fe_note(c->d, g, c->call_spans[i], "in this call of '%s'", c->call_fns[i]->name);
 }
 
@@ -352,8 +352,6 @@ static tc_Node *elementwise(Ctx *c, tc_Op op, int dtype, int nargs, tc_Node **ar
 }
 
 /* ---------------------------------------------------------------- weak folding */
-
-static bool is_cmp(int op) { return op >= FE_OP_EQ && op <= FE_OP_GE; }
 
 static Val weak_int(int64_t i, fe_Span s) { Val v = {.k = V_WEAK, .wk = W_INT, .i = i, .span = s}; return v; }
 static Val weak_float(double f, fe_Span s) { Val v = {.k = V_WEAK, .wk = W_FLOAT, .f = f, .span = s}; return v; }
@@ -1148,10 +1146,6 @@ static Val check_expr(Ctx *c, Scope *s, const fe_Node *e) {
       if (c->const_mode) { err(c, e->span, "a const must be a literal expression"); return ERR; }
       return matmul(c, x, y, e->span);
     }
-    if (is_cmp(e->op) && (e->a->kind == FE_BINARY && is_cmp(e->a->op))) {
-      err(c, e->span, "comparisons do not chain; combine them with &&");
-      return ERR;
-    }
     return binary(c, e->op, binop_tir[e->op], x, y, e->span);
   }
   case FE_CALL: {
@@ -1343,7 +1337,7 @@ static bool match_type(Ctx *c, Scope *s, const fe_Node *ty, tc_Node *t, bool bin
         for (int k = 0; k < s->nsyms; k++)
           if (strcmp(s->symnames[k], d->name) == 0)
             fe_note(c->d, g, s->symspans[k], "%s was bound to %s here", d->name, poly_s(c, p));
-      for (int k = c->depth - 1; k >= 0; k--)
+      for (int k = c->depth - 1; k >= c->note_from; k--)
         fe_note(c->d, g, c->call_spans[k], "in this call of '%s'", c->call_fns[k]->name);
       return false;
     }
@@ -1648,7 +1642,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   for (int i = 0; i < m->consts.n; i++) eval_const(&base, m, m->consts.items[i]);
   for (int i = 0; i < m->fns.n; i++) {
     const fe_Node *fn = m->fns.items[i];
-    Ctx c = {.a = a, .d = d};
+    Ctx c = {.a = a, .d = d, .note_from = 1};
     if (!check_signature(&c, fn) || (!(fn->flags & FE_EXPORT) && !check_generic(&c, m, fn))) m->fn_bad[i] = 1;
     base.errors += c.errors;
   }
@@ -1659,7 +1653,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   for (int i = 0; i < m->fns.n; i++) {
     const fe_Node *fn = m->fns.items[i];
     if (!(fn->flags & FE_EXPORT) || m->fn_bad[i]) continue;
-    Ctx c = {.a = a, .d = d};
+    Ctx c = {.a = a, .d = d, .note_from = 1};
     if (check_export(&c, m, fn, &fs[k])) k++;
   }
   *funcs = fs;
