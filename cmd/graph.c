@@ -102,9 +102,9 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
     return NULL;
   }
   Module *m = new_module(g, all, path, real, name);
+  int before = g->diags->nerrors; /* syntax errors too: such a module is not type-checked */
   m->src = fe_source_new(g->arena, path, text, len);
   m->ast = fe_parse(g->arena, g->diags, m->src);
-  int before = g->diags->nerrors;
   m->state = 1;
   if (st->n >= 256) {
     fe_error(g->diags, from->span, "imports nested too deeply");

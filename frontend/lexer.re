@@ -161,7 +161,8 @@ fe_Token *fe_lex(fe_Arena *a, fe_Diags *d, const fe_Source *src, int *ntokens) {
         t.span.hi = (uint32_t)(cur - base);
         if (*tok >= 0x80) fe_error(d, t.span, "non-ASCII character outside a comment");
         else fe_error(d, t.span, "unexpected character '%c'", *tok);
-        continue;
+        kind = TK_LEXERROR; /* the parser stays quiet about it and recovers */
+        goto emit;
       }
     */
   emit:

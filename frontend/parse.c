@@ -59,8 +59,27 @@ void fe_parser_add_decl(fe_Parser *ps, fe_Node *d) {
   ps->last_decl = d;
 }
 
+/* Is the token the first on its line? */
+static bool starts_line(const fe_Token *t) {
+  const char *text = t->span.src->text;
+  for (uint32_t i = t->span.lo; i > 0; i--) {
+    char c = text[i - 1];
+    if (c == '\n') return true;
+    if (c != ' ' && c != '\t' && c != '\r') return false;
+  }
+  return true;
+}
+
 void fe_parser_syntax_error(fe_Parser *ps, fe_Token *tok) {
   ps->nsyntax++;
+  if (tok->kind == TK_LEXERROR) return; /* reported by the lexer */
+  const fe_Token *prev = tok > ps->tokens ? tok - 1 : NULL;
+  if (prev && tok->kind != 0 && starts_line(tok) && prev->kind != TK_SEMI && prev->kind != TK_LBRACE &&
+      prev->kind != TK_RBRACE && prev->kind != TK_COMMA && prev->kind != TK_LPAREN && prev->kind != TK_LBRACKET) {
+    fe_Span at = {prev->span.src, prev->span.hi, prev->span.hi + 1};
+    fe_error(ps->diags, at, "expected ';' at the end of this line");
+    return;
+  }
   if (tok->kind == 0) fe_error(ps->diags, tok->span, "unexpected end of input");
   else if (tok->kind == TK_IDENT)
     fe_error(ps->diags, tok->span, "unexpected identifier '%s'", tok->text);
@@ -76,7 +95,7 @@ void fe_parser_overflow(fe_Parser *ps) {
 fe_Module *fe_parse(fe_Arena *a, fe_Diags *d, const fe_Source *src) {
   int n;
   fe_Token *toks = fe_lex(a, d, src, &n);
-  fe_Parser ps = {.arena = a, .diags = d};
+  fe_Parser ps = {.arena = a, .diags = d, .tokens = toks};
   ps.module = fe_alloc(a, sizeof *ps.module);
   ps.module->src = src;
   void *p = fe_ParseAlloc(malloc, &ps);

@@ -13,6 +13,7 @@ typedef struct fe_Parser {
   fe_Node *last_decl;
   int failed;
   int nsyntax; /* syntax errors reported */
+  const fe_Token *tokens; /* the whole token array, to look behind an error */
 } fe_Parser;
 
 /* A list under construction: first and last node of a next-linked list. */

@@ -40,7 +40,7 @@ int fe_ParseFallback(int token);
 %token IMPORT CONST FN EXPORT LET RETURN TRUE FALSE DTYPE IDENT INT FLOAT
        LPAREN RPAREN LBRACKET RBRACKET LBRACE RBRACE COMMA SEMI COLON DOT ELLIPSIS
        ARROW ASSIGN OROR ANDAND EQ NE LT LE GT GE PLUS MINUS STAR SLASH PERCENT AT
-       POW NOT.
+       POW NOT LEXERROR.
 
 /* ================================================================ precedence
  * From loose to tight, as in the reference: || ; && ; comparisons (non-associative);

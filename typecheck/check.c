@@ -301,6 +301,8 @@ static tc_Node *as_tensor(Ctx *c, const Val *v, int dtype) {
       err(c, v->span, "a size cannot be used as bool");
       return NULL;
     }
+    int64_t k;
+    if (tc_poly_is_const(v->dim, &k)) return mk_const(c, dtype, (double)k, k, v->span);
     tc_Node *n = mk(c, TC_DIMVAL, FE_I64, 0, NULL, v->span, 0, NULL);
     n->size = v->dim;
     return mk_cast(c, n, dtype, v->span);
@@ -1333,7 +1335,7 @@ static bool match_type(Ctx *c, Scope *s, const fe_Node *ty, tc_Node *t, bool bin
       c->errors++;
       g = fe_error(c->d, span, "%s has shape %s, but %s is declared: dimension %d is %s, expected %s", what,
                    type_s(c, t), want, i, poly_s(c, t->dims[i]), poly_s(c, p));
-      if (d->kind == FE_DIM_SYM)
+      if (d->kind == FE_DIM_SYM && strcmp(d->name, poly_s(c, p)) != 0)
         for (int k = 0; k < s->nsyms; k++)
           if (strcmp(s->symnames[k], d->name) == 0)
             fe_note(c->d, g, s->symspans[k], "%s was bound to %s here", d->name, poly_s(c, p));
@@ -1381,7 +1383,11 @@ static Val check_body(Ctx *c, Scope *s, const fe_Node *fn) {
     }
     if (st->kind == FE_LET) {
       Val v = check_expr(c, s, st->a);
-      if (v.k == V_TUPLE) { err(c, st->a->span, "this call returns %d results: bind them with let (a, b) = ...", v.n); v = ERR; }
+      if (v.k == V_TUPLE) {
+        err(c, st->a->span, "%s %d results: bind them with let (a, b) = ...",
+            st->a->kind == FE_CALL ? "this call returns" : "this tuple holds", v.n);
+        v = ERR;
+      }
       if (v.k == V_LIST) { err(c, st->a->span, "a list cannot be bound to a name"); v = ERR; }
       if (v.k == V_ERR) failed = true;
       bind_local(c, s, st->name, v, st->span);
@@ -1480,6 +1486,13 @@ static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call,
 
 /* ---------------------------------------------------------------- declarations */
 
+/* Adds the size names of a dimension expression to seen. */
+static int collect_syms(const fe_Node *d, const char **seen, int nseen) {
+  if (d->kind == FE_DIM_BIN) return collect_syms(d->b, seen, collect_syms(d->a, seen, nseen));
+  if (d->kind == FE_DIM_SYM && nseen < 64) seen[nseen++] = d->name;
+  return nseen;
+}
+
 /* Every size name in a result dimension must come from a parameter. */
 static bool result_syms_ok(Ctx *c, const fe_Node *d, const char **seen, int nseen) {
   if (d->kind == FE_DIM_BIN) return result_syms_ok(c, d->a, seen, nseen) & result_syms_ok(c, d->b, seen, nseen);
@@ -1506,6 +1519,7 @@ static bool check_signature(Ctx *c, const fe_Node *fn) {
       } else if (d->kind == FE_DIM_BIN) {
         err(c, d->span, "a parameter's dimension must be a size name or an integer; size expressions belong in result types");
         ok = false;
+        nseen = collect_syms(d, seen, nseen); /* no follow-on error for the result */
       } else if (d->kind == FE_DIM_SYM) {
         bool dup = false;
         for (int i = 0; i < nseen; i++) dup |= strcmp(seen[i], d->name) == 0;

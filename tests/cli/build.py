@@ -1,0 +1,242 @@
+"""The command line: usage, outputs, exit statuses, atomic and deterministic outputs,
+headers usable from C and C++, vectorised code, cross targets."""
+import glob
+import os
+import shutil
+import subprocess
+
+MODEL = """
+fn gelu(x: f32[...]) -> f32[...] { return 0.5 * x * (1.0 + tanh(0.7978845608 * (x + 0.044715 * x * x * x))); }
+export fn gelu_f32(x: f32[N]) -> f32[N] { return gelu(x); }
+export fn scale(x: f32[N], s: f32) -> f32[N] { return x * s; }
+"""
+
+
+def setup(ctx, text=MODEL, name="model.tri"):
+    d = ctx.tmpdir()
+    with open(os.path.join(d, name), "w") as f:
+        f.write(text)
+    return d
+
+
+def expect(r, status, what):
+    if r.returncode != status:
+        return "%s: expected exit %d, got %d\nstdout: %s\nstderr: %s" % (what, status, r.returncode, r.stdout, r.stderr)
+    return None
+
+
+def test_help_and_version(ctx):
+    for argv, status in (([], 2), (["--help"], 0), (["--version"], 0), (["build"], 2), (["frobnicate", "x.tri"], 2),
+                         (["build", "--emit=exe", "x.tri"], 2), (["build", "--bogus", "x.tri"], 2),
+                         (["build", "-o", "a.o", "x.tri", "y.tri"], 2), (["build", "--dump=nothing", "x.tri"], 2)):
+        r = ctx.run([ctx.tric] + argv)
+        e = expect(r, status, " ".join(argv) or "no arguments")
+        if e:
+            return e
+    if "usage" not in ctx.run([ctx.tric, "--help"]).stdout:
+        return "--help prints no usage"
+
+
+def test_outputs_in_current_folder(ctx):
+    d = setup(ctx)
+    r = ctx.run([ctx.tric, "build", "model.tri"], cwd=d)
+    if r.returncode or sorted(os.listdir(d)) != ["model.h", "model.o", "model.tri"]:
+        return "build wrote %s (exit %d): %s" % (sorted(os.listdir(d)), r.returncode, r.stderr)
+    shutil.rmtree(d)
+
+
+def test_o_and_emit(ctx):
+    d = setup(ctx)
+    os.mkdir(os.path.join(d, "out"))
+    r = ctx.run([ctx.tric, "build", "model.tri", "-o", "out/m.o", "--emit=obj,header,llvm-ir,asm"], cwd=d)
+    got = sorted(os.listdir(os.path.join(d, "out")))
+    if r.returncode or got != ["m.h", "m.ll", "m.o", "m.s"]:
+        return "wrote %s (exit %d) %s" % (got, r.returncode, r.stderr)
+    r = ctx.run([ctx.tric, "build", "model.tri", "-o", "only.ll", "--emit=llvm-ir"], cwd=d)
+    if r.returncode or not os.path.exists(os.path.join(d, "only.ll")) or os.path.exists(os.path.join(d, "only.o")):
+        return "--emit=llvm-ir wrote %s" % sorted(os.listdir(d))
+    if "define" not in open(os.path.join(d, "only.ll")).read():
+        return "the .ll file holds no function"
+    shutil.rmtree(d)
+
+
+def test_errors_leave_no_outputs(ctx):
+    d = setup(ctx)
+    r = ctx.run([ctx.tric, "build", "model.tri"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    with open(os.path.join(d, "model.tri"), "a") as f:
+        f.write("export fn broken(x: f32[N]) -> f32[N] { return x + y; }\n")
+    r = ctx.run([ctx.tric, "build", "model.tri", "--color=never"], cwd=d)
+    e = expect(r, 1, "build with an error")
+    if e:
+        return e
+    if "model.tri:5:" not in r.stderr or "error: unknown name 'y'" not in r.stderr:
+        return "diagnostic not in FILE:LINE:COL form: %s" % r.stderr
+    left = sorted(os.listdir(d))
+    if left != ["model.tri"]:
+        return "a failed build left %s (stale or partial outputs)" % left
+    shutil.rmtree(d)
+
+
+def test_check_writes_nothing(ctx):
+    d = setup(ctx)
+    r = ctx.run([ctx.tric, "check", "model.tri"], cwd=d)
+    if r.returncode or os.listdir(d) != ["model.tri"]:
+        return "check: exit %d, files %s" % (r.returncode, os.listdir(d))
+    shutil.rmtree(d)
+
+
+def test_io_errors(ctx):
+    d = setup(ctx)
+    r = ctx.run([ctx.tric, "build", "missing.tri"], cwd=d)
+    e = expect(r, 3, "missing input") or expect(ctx.run([ctx.tric, "build", "."], cwd=d), 3, "a folder as input")
+    if e:
+        return e
+    r = ctx.run([ctx.tric, "build", "model.tri", "-o", "no/such/dir/m.o"], cwd=d)
+    e = expect(r, 3, "unwritable output")
+    if e:
+        return e
+    if "cannot" not in r.stderr:
+        return "no clear message for an unwritable output: %r" % r.stderr
+    if glob.glob(os.path.join(d, "**", "*.tmp.*"), recursive=True):
+        return "temporary files left behind"
+    shutil.rmtree(d)
+
+
+def test_color(ctx):
+    d = setup(ctx, "export fn f(x: f32[N]) -> f32[N] { return x + z; }\n")
+    on = ctx.run([ctx.tric, "check", "--color=always", "model.tri"], cwd=d).stderr
+    off = ctx.run([ctx.tric, "check", "--color=never", "model.tri"], cwd=d).stderr
+    auto = ctx.run([ctx.tric, "check", "model.tri"], cwd=d).stderr  # stderr is a pipe here
+    if "\033[" not in on or "\033[" in off or "\033[" in auto:
+        return "colour flags not honoured"
+    shutil.rmtree(d)
+
+
+def test_deterministic(ctx):
+    d1, d2 = setup(ctx), setup(ctx)
+    outs = []
+    for d in (d1, d2):
+        r = ctx.run([ctx.tric, "build", "model.tri"], cwd=d)
+        if r.returncode:
+            return r.stderr
+        outs.append((open(os.path.join(d, "model.o"), "rb").read(), open(os.path.join(d, "model.h"), "rb").read()))
+    if outs[0] != outs[1]:
+        return "two builds of the same source in different folders differ"
+    shutil.rmtree(d1)
+    shutil.rmtree(d2)
+
+
+def test_header_in_c_and_cpp_and_two_objects(ctx):
+    d = setup(ctx)
+    other = "export fn twice(x: f64[N, M]) -> f64[N, M] { return x * 2.0 + exp(x); }\n"
+    with open(os.path.join(d, "other.tri"), "w") as f:
+        f.write(other)
+    for m in ("model.tri", "other.tri"):
+        r = ctx.run([ctx.tric, "build", m], cwd=d)
+        if r.returncode:
+            return r.stderr
+    prog = ('#include "model.h"\n#include "other.h"\n#include "model.h"\n#include <stdio.h>\n'
+            "int main(void) { float x[3] = {1, 2, 3}, y[3]; double a[2] = {0, 1}, b[2];\n"
+            "  if (gelu_f32(x, y, 3) || twice(a, b, 1, 2) || scale(x, 2.0f, y, 3)) return 1;\n"
+            '  printf("%g %g\\n", y[2], b[1]); return gelu_f32(x, y, -5) == TRIC_ERR_SIZE ? 0 : 2; }\n')
+    with open(os.path.join(d, "main.c"), "w") as f:
+        f.write(prog)
+    with open(os.path.join(d, "main.cpp"), "w") as f:
+        f.write(prog)
+    r = ctx.run(["cc", "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "main.c", "model.o", "other.o", "-lm",
+                 "-lpthread", "-o", "c_prog"], cwd=d)
+    if r.returncode:
+        return "C: %s" % r.stderr
+    r = ctx.run(["./c_prog"], cwd=d)
+    if r.returncode or r.stdout.split() != ["6", "4.71828"]:
+        return "C program: %d %r" % (r.returncode, r.stdout)
+    if shutil.which("g++") or shutil.which("c++"):
+        cxx = shutil.which("g++") or shutil.which("c++")
+        r = ctx.run([cxx, "-Wall", "-Wextra", "-Werror", "main.cpp", "model.o", "other.o", "-o", "cpp_prog"], cwd=d)
+        if r.returncode:
+            return "C++: %s" % r.stderr
+    shutil.rmtree(d)
+
+
+def has_avx512():
+    try:
+        return " avx512f " in open("/proc/cpuinfo").read().replace("\n", " ")
+    except OSError:
+        return False
+
+
+def function_asm(asm, name):
+    lines = asm.split("\n")
+    start = lines.index(name + ":")
+    out = []
+    for l in lines[start + 1:]:
+        if l.startswith(".Lfunc_end"):
+            break
+        out.append(l)
+    return out
+
+
+def test_elementwise_chain_is_one_vector_loop(ctx):
+    """A 10-operation GELU chain: one loop, full SIMD width, no calls (no libm, no temporaries)."""
+    d = setup(ctx)
+    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=asm,llvm-ir"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    body = function_asm(open(os.path.join(d, "model.s")).read(), "gelu_f32")
+    calls = [l for l in body if "call" in l]
+    if calls:
+        return "calls in the fused GELU kernel: %s" % calls
+    reg = "zmm" if has_avx512() else "ymm"
+    if not any(reg in l for l in body):
+        return "no %s registers in the GELU kernel" % reg
+    ir = open(os.path.join(d, "model.ll")).read()
+    fn = ir[ir.index("define") : ir.index("\n}\n", ir.index("define"))]
+    if "llvm.tanh" in fn or "@tanhf" in fn:
+        return "tanh was not expanded inline"
+    loops = [l for l in fn.split("\n") if l.startswith("vector.body") and ":" in l.split()[0]]
+    if len(loops) != 1:
+        return "expected one vectorised loop, found %d" % len(loops)
+    shutil.rmtree(d)
+
+
+def test_cross_target(ctx):
+    d = setup(ctx)
+    r = ctx.run([ctx.tric, "build", "model.tri", "--target", "aarch64-linux-gnu", "--emit=obj,asm"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    asm = open(os.path.join(d, "model.s")).read()
+    if "fmla" not in asm and "fmul\tv" not in asm:
+        return "no NEON vector code for aarch64"
+    with open(os.path.join(d, "model.o"), "rb") as f:
+        head = f.read(20)
+    if head[:4] != b"\x7fELF" or int.from_bytes(head[18:20], "little") != 183:  # EM_AARCH64
+        return "the object is not an AArch64 ELF file"
+    r = ctx.run([ctx.tric, "build", "model.tri", "--target", "no-such-target"], cwd=d)
+    e = expect(r, 2, "unknown target")
+    if e:
+        return e
+    shutil.rmtree(d)
+
+
+def test_opt_levels_agree(ctx):
+    d = setup(ctx)
+    prog = ('#include "m.h"\n#include <stdio.h>\nint main(void) { float x[37], y[37];\n'
+            "  for (int i = 0; i < 37; i++) x[i] = (i - 18) * 0.37f;\n"
+            '  if (gelu_f32(x, y, 37)) return 1; for (int i = 0; i < 37; i++) printf("%.9g\\n", y[i]); return 0; }\n')
+    with open(os.path.join(d, "p.c"), "w") as f:
+        f.write(prog)
+    results = []
+    for o in ("-O0", "-O1", "-O2", "-O3"):
+        r = ctx.run([ctx.tric, "build", "model.tri", o, "-o", "m.o"], cwd=d)
+        if r.returncode:
+            return r.stderr
+        r = ctx.run(["cc", "p.c", "m.o", "-lm", "-o", "p"], cwd=d)
+        if r.returncode:
+            return r.stderr
+        results.append([float(v) for v in ctx.run(["./p"], cwd=d).stdout.split()])
+    for res in results[1:]:
+        if any(abs(a - b) > 1e-6 * max(1.0, abs(a)) for a, b in zip(results[0], res)):
+            return "-O levels disagree"
+    shutil.rmtree(d)
