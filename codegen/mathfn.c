@@ -186,15 +186,15 @@ static LLVMValueRef m_log(M *m, LLVMValueRef x) {
 
 static LLVMValueRef m_erf64(M *m, LLVMValueRef x) {
   LLVMValueRef a = un(m, "llvm.fabs", x);
-  /* |x| < 1: Taylor series x * sum (-1)^n x^2n * 2/sqrt(pi) / (n! (2n+1)) */
-  double c[18], fact = 1;
-  for (int n = 0; n < 18; n++) {
+  /* |x| < 1.25: Taylor series x * sum (-1)^n x^2n * 2/sqrt(pi) / (n! (2n+1)) */
+  double c[26], fact = 1;
+  for (int n = 0; n < 26; n++) {
     if (n) fact *= n;
     c[n] = (n & 1 ? -1 : 1) * 1.1283791670955126 / (fact * (2 * n + 1));
   }
-  LLVMValueRef small = mul(m, a, horner(m, mul(m, a, a), c, 18));
-  /* 1 <= |x| < 3.5: Chebyshev series of erf */
-  LLVMValueRef t1 = mul(m, sub(m, add(m, a, a), K(m, 4.5)), K(m, 1 / 2.5));
+  LLVMValueRef small = mul(m, a, horner(m, mul(m, a, a), c, 26));
+  /* 1.25 <= |x| < 3.5: Chebyshev series of erf */
+  LLVMValueRef t1 = mul(m, sub(m, add(m, a, a), K(m, 4.75)), K(m, 1 / 2.25));
   LLVMValueRef mid = clenshaw(m, t1, erf_mid, (int)(sizeof erf_mid / sizeof *erf_mid));
   /* 3.5 <= |x| < 6: 1 - exp(-x^2) R(x) */
   LLVMValueRef t2 = mul(m, sub(m, add(m, a, a), K(m, 9.5)), K(m, 1 / 2.5));
@@ -203,7 +203,7 @@ static LLVMValueRef m_erf64(M *m, LLVMValueRef x) {
                                           clenshaw(m, t2, erfc_tail, (int)(sizeof erfc_tail / sizeof *erfc_tail))));
   LLVMValueRef r = sel(m, cmp(m, LLVMRealOLT, a, K(m, 6)), tail, K(m, 1));
   r = sel(m, cmp(m, LLVMRealOLT, a, K(m, 3.5)), mid, r);
-  r = sel(m, cmp(m, LLVMRealOLT, a, K(m, 1)), small, r);
+  r = sel(m, cmp(m, LLVMRealOLT, a, K(m, 1.25)), small, r);
   r = bin(m, "llvm.copysign", r, x);
   return sel(m, isnan_(m, x), x, r);
 }
