@@ -2,8 +2,9 @@
 #
 #   make            build build/tric (installs missing Debian packages first: make deps)
 #   make example    compile examples/*.tri, link them into examples/demo.c and run it
-#   make test       every test; the last line is "N passed, N failed"
-#   make test-asan  the same suite with tric built under ASan + UBSan
+#   make test       `make check`, then every test twice: with build/tric and with tric built
+#                   under ASan + UBSan; the last line is "N passed, N failed" over both
+#   make test-asan  only the sanitized run
 #   make check      enforce the no-mutable-globals rule on frontend/typecheck/codegen
 #   make bench      benchmarks (ratios against baselines run side by side)
 #
@@ -92,13 +93,17 @@ $(BUILD)/tric: $(OBJS)
 example: $(BUILD)/tric
 	$(MAKE) --no-print-directory -C examples TRIC=$(abspath $(BUILD)/tric)
 
-test: $(BUILD)/tric check
-	$(PYTHON) tests/run.py --tric $(BUILD)/tric
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 
-test-asan:
-	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tric
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(PYTHON) tests/run.py --tric build-asan/tric --sanitized
+test: $(BUILD)/tric check asan
+	$(SAN_ENV) $(PYTHON) tests/run.py --tric $(BUILD)/tric --sanitized-tric build-asan/tric
+
+test-asan: asan
+	$(SAN_ENV) $(PYTHON) tests/run.py --sanitized-tric build-asan/tric
+
+# tric built with ASan + UBSan, in its own folder
+asan: $(BUILD)/.deps-ok
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tric
 
 # No writable data in the compiler layers: every module compiles on any thread.
 check: $(FRONTEND) $(TYPECHECK) $(CODEGEN)
@@ -112,4 +117,4 @@ bench: $(BUILD)/tric
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps example test test-asan check bench clean
+.PHONY: all deps example test test-asan asan check bench clean

@@ -9,7 +9,9 @@ Kinds of test, each picked by where the file lives:
   tests/cli/*.py        each function test_*(ctx) exercises the command line
   tests/math/           max ULP error of the vector math against libm (C program)
 
-Usage: run.py --tric build/tric [--sanitized] [--update] [-k SUBSTRING]
+Usage: run.py [--tric build/tric] [--sanitized-tric build-asan/tric] [--update] [-k SUBSTRING]
+With both binaries every test runs twice, the second time as "asan:NAME" with the
+sanitized tric (and sanitized C drivers); the closing line counts both runs.
 """
 import argparse
 import concurrent.futures
@@ -90,9 +92,9 @@ def c_scalar(v):
 
 
 class Ctx:
-    def __init__(self, args):
-        self.tric = os.path.abspath(args.tric)
-        self.sanitized = args.sanitized
+    def __init__(self, args, tric, sanitized):
+        self.tric = os.path.abspath(tric)
+        self.sanitized = sanitized
         self.update = args.update
         self.cc = os.environ.get("CC", "cc")
         self.cflags = ["-O1", "-g", "-std=c17", "-Wall", "-Werror", "-I", os.path.join(ROOT, "runtime")]
@@ -314,14 +316,19 @@ def run_one(t):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tric", required=True)
-    ap.add_argument("--sanitized", action="store_true")
+    ap.add_argument("--tric")
+    ap.add_argument("--sanitized-tric")
     ap.add_argument("--update", action="store_true")
     ap.add_argument("-k", default="")
     ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
-    ctx = Ctx(args)
-    tests = collect(ctx, args.k)
+    tests = []
+    if args.tric:
+        tests += collect(Ctx(args, args.tric, False), args.k)
+    if args.sanitized_tric:
+        tests += [("asan:" + n, f) for n, f in collect(Ctx(args, args.sanitized_tric, True), args.k)]
+    if not tests:
+        ap.error("give --tric, --sanitized-tric or both")
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.j) as ex:
         for name, err in ex.map(run_one, tests):
