@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>
+
 #include "codegen/internal.h"
 
 enum { ERR_SIZE = -1, ERR_NOMEM = -2, MEMO_MAX = 512 };
@@ -165,7 +167,10 @@ static bool is_const1(const tc_Poly *p) {
 typedef struct Loop {
   LLVMBasicBlockRef header, exit;
   LLVMValueRef i;
+  int interleave; /* >1: ask the vectoriser for that many vectors per iteration */
 } Loop;
+
+enum { INTERLEAVE = 4 };
 
 static void loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
   cg_Emit *e = F->e;
@@ -183,11 +188,26 @@ static void loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
   F->nmemo = 0;
 }
 
+/* Loop metadata asking the vectoriser to interleave `count` independent vectors per
+ * iteration: long math chains (tanh, exp) are latency-bound otherwise. */
+static void set_interleave(Fn *F, LLVMValueRef br, unsigned count) {
+  LLVMContextRef c = F->e->ctx;
+  LLVMMetadataRef self = LLVMTemporaryMDNode(c, NULL, 0);
+  LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(c, "llvm.loop.interleave.count", 26),
+                           LLVMValueAsMetadata(LLVMConstInt(F->e->i32, count, 0))};
+  LLVMMetadataRef prop = LLVMMDNodeInContext2(c, kv, 2);
+  LLVMMetadataRef ops[2] = {self, prop};
+  LLVMMetadataRef id = LLVMMDNodeInContext2(c, ops, 2);
+  LLVMMetadataReplaceAllUsesWith(self, id);
+  LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c, "llvm.loop", 9), LLVMMetadataAsValue(c, id));
+}
+
 static void loop_end(Fn *F, Loop *L) {
   cg_Emit *e = F->e;
   LLVMValueRef next = LLVMBuildNSWAdd(e->b, L->i, i64c(F, 1), "");
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->b);
-  LLVMBuildBr(e->b, L->header);
+  LLVMValueRef br = LLVMBuildBr(e->b, L->header);
+  if (L->interleave > 1) set_interleave(F, br, (unsigned)L->interleave);
   LLVMAddIncoming(L->i, &next, &latch, 1);
   LLVMPositionBuilderAtEnd(e->b, L->exit);
   F->nmemo = 0;
@@ -543,7 +563,7 @@ static void close_loops(Fn *F, Loop *L, int *nopen, int downto) {
 
 /* dst[...] = value of n over its whole shape (n computed from its arguments). */
 static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
-  Loop L[TC_MAXRANK + 1];
+  Loop L[TC_MAXRANK + 1] = {0};
   int nopen = 0;
   Ix ix = {.rank = n->rank};
   F->buf[n->id] = NULL; /* compute, do not load */
@@ -551,6 +571,7 @@ static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
     F->nmemo = 0;
     store_at(F, n->dtype, dst, i64c(F, 0), emit_expr(F, n, &ix));
   } else if (flat_ok(F, n, n)) {
+    L[0].interleave = INTERLEAVE;
     loop_begin(F, &L[0], numel(F, n->rank, (const tc_Poly **)n->dims));
     ix.lin = L[0].i;
     store_at(F, n->dtype, dst, ix.lin, emit_expr(F, n, &ix));
@@ -590,7 +611,7 @@ static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   const tc_Node *a = n->args[0];
   int64_t mask = n->i0;
   int r = a->rank;
-  Loop L[TC_MAXRANK + 1];
+  Loop L[TC_MAXRANK + 1] = {0};
   int nopen = 0;
   Ix ix = {.rank = r};
   bool last_reduced = r > 0 && (mask & (1ll << (r - 1)));
@@ -620,7 +641,7 @@ static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
     return;
   }
   /* accumulate in the output, in input order: vectorises along the kept last dim */
-  Loop z;
+  Loop z = {0};
   loop_begin(F, &z, numel(F, n->rank, (const tc_Poly **)n->dims));
   store_at(F, n->dtype, dst, z.i, reduce_identity(F, n->op, n->dtype));
   loop_end(F, &z);
@@ -647,13 +668,13 @@ static void emit_matmul(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef 
   int dt = n->dtype;
   bool fl = fe_dtype_is_float(dt);
   LLVMTypeRef ct = ctype(e, dt);
-  Loop L[TC_MAXRANK + 4];
+  Loop L[TC_MAXRANK + 4] = {0};
   int nopen = 0;
   Ix ix = {.rank = r};
   open_loops(F, L, nb + 1, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims and i */
   LLVMValueRef i = ix.v[nb];
   LLVMValueRef N = poly(F, n->dims[r - 1]);
-  Loop lj, lk;
+  Loop lj = {0}, lk = {0};
   loop_begin(F, &lj, N);
   LLVMBuildStore(e->b, fl ? LLVMConstReal(ct, 0) : LLVMConstInt(ct, 0, 0),
                  LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, ""));
@@ -698,7 +719,7 @@ static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   int ax = (int)n->i0;
   for (int k = 0; k < n->nargs; k++) {
     const tc_Node *a = n->args[k];
-    Loop L[TC_MAXRANK + 1];
+    Loop L[TC_MAXRANK + 1] = {0};
     int nopen = 0;
     Ix ix = {.rank = a->rank};
     open_loops(F, L, a->rank, (const tc_Poly **)a->dims, -1, &ix, &nopen);
@@ -889,7 +910,7 @@ static void emit_function(cg_Emit *e, tc_Func *f, const char *cpu, const char *f
     LLVMValueRef dst = LLVMGetParam(fn, (unsigned)(np + i));
     LLVMValueRef saved = F->buf[r->id];
     if (saved) { /* copy a buffer (a parameter, or another result) */
-      Loop L;
+      Loop L = {0};
       loop_begin(F, &L, numel(F, r->rank, (const tc_Poly **)r->dims));
       Ix ix = {.rank = r->rank, .lin = L.i};
       store_at(F, r->dtype, dst, L.i, emit_at(F, r, &ix));

@@ -1495,7 +1495,10 @@ static int collect_syms(const fe_Node *d, const char **seen, int nseen) {
 
 /* Every size name in a result dimension must come from a parameter. */
 static bool result_syms_ok(Ctx *c, const fe_Node *d, const char **seen, int nseen) {
-  if (d->kind == FE_DIM_BIN) return result_syms_ok(c, d->a, seen, nseen) & result_syms_ok(c, d->b, seen, nseen);
+  if (d->kind == FE_DIM_BIN) {
+    bool a = result_syms_ok(c, d->a, seen, nseen), b = result_syms_ok(c, d->b, seen, nseen); /* report both */
+    return a && b;
+  }
   if (d->kind != FE_DIM_SYM) return true;
   for (int i = 0; i < nseen; i++)
     if (strcmp(seen[i], d->name) == 0) return true;
