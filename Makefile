@@ -37,8 +37,9 @@ FRONTEND = $(BUILD)/frontend/lexer.o $(BUILD)/frontend/parser.o $(BUILD)/fronten
            $(BUILD)/frontend/support.o
 TYPECHECK = $(patsubst %.c,$(BUILD)/%.o,$(wildcard typecheck/*.c))
 CODEGEN = $(patsubst %.c,$(BUILD)/%.o,$(wildcard codegen/*.c))
+CACHE = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cache/*.c))
 CMD = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/*.c))
-OBJS = $(CMD) $(CODEGEN) $(TYPECHECK) $(FRONTEND)
+OBJS = $(CMD) $(CACHE) $(CODEGEN) $(TYPECHECK) $(FRONTEND)
 
 all: $(BUILD)/tric
 
@@ -84,7 +85,7 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps-ok $(BUILD)/frontend/parser.h
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tric: $(OBJS)
-	$(CC) $(SAN_LDFLAGS) -Wl,--gc-sections -o $@ $(OBJS) $(LDLIBS)
+	$(CC) $(SAN_LDFLAGS) -Wl,--gc-sections -Wl,--build-id -o $@ $(OBJS) $(LDLIBS)
 
 -include $(OBJS:.o=.d)
 

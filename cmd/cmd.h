@@ -2,6 +2,7 @@
 #ifndef TRIC_CMD_H
 #define TRIC_CMD_H
 
+#include "cache/cache.h"
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
 #include "typecheck/typecheck.h"
@@ -20,6 +21,8 @@ typedef struct Module {
   tc_Func *funcs; /* exported functions, once checked */
   int nfuncs;
   int state; /* 0 new, 1 loading (on the DFS stack), 2 loaded */
+  ca_Key key; /* cache key, once computed */
+  bool keyed;
   bool failed;
   fe_Vec deps; /* Module* in import order */
 } Module;

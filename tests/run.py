@@ -51,6 +51,12 @@ def bf16_to_f32(bits):
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
+class Skip:
+    """Returned by a test that cannot run here; counted as skipped, never as passed."""
+    def __init__(self, why):
+        self.why = why
+
+
 class Case:
     """One call of an exported function: inputs (arrays or scalars, in parameter order),
     sizes (the int64 size arguments), expected outputs (arrays; their dtype and shape size the
@@ -97,11 +103,14 @@ class Ctx:
         self.sanitized = sanitized
         self.update = args.update
         self.cc = os.environ.get("CC", "cc")
+        self.cache_dir = tempfile.mkdtemp(prefix="tric-test-cache-")
         self.cflags = ["-O1", "-g", "-std=c17", "-Wall", "-Werror", "-I", os.path.join(ROOT, "runtime")]
         if self.sanitized:
             self.cflags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
     def run(self, argv, cwd=None, timeout=120, env=None):
+        if env is None:  # a cache of the test run's own, never the user's
+            env = dict(os.environ, TRIC_CACHE_DIR=self.cache_dir)
         return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
     def tmpdir(self):
@@ -295,6 +304,7 @@ def collect(ctx, only):
         if f.endswith(".py"):
             spec = importlib.util.spec_from_file_location("cli_" + f[:-3], os.path.join(TESTS, "cli", f))
             mod = importlib.util.module_from_spec(spec)
+            mod.Skip = Skip
             spec.loader.exec_module(mod)
             for name in sorted(dir(mod)):
                 if name.startswith("test_"):
@@ -329,16 +339,19 @@ def main():
         tests += [("asan:" + n, f) for n, f in collect(Ctx(args, args.sanitized_tric, True), args.k)]
     if not tests:
         ap.error("give --tric, --sanitized-tric or both")
-    passed = failed = 0
+    passed = failed = skipped = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.j) as ex:
         for name, err in ex.map(run_one, tests):
-            if err:
+            if isinstance(err, Skip):
+                skipped += 1
+                print("skip %s: %s" % (name, err.why), flush=True)
+            elif err:
                 failed += 1
                 print("FAIL %s\n%s\n" % (name, "\n".join("    " + l for l in err.splitlines())), flush=True)
             else:
                 passed += 1
                 print("ok   %s" % name, flush=True)
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed" % (passed, failed) + (", %d skipped" % skipped if skipped else ""))
     sys.exit(1 if failed or not passed else 0)
 
 

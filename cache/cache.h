@@ -1,0 +1,112 @@
+/* cache.h - the contract of the content-hashed compilation cache.
+ *
+ * An entry holds everything a later build needs from one module compile (object, header,
+ * and the IR or assembly when asked for), keyed by XXH3-128 over every input that
+ * changes those bytes; cmd/ computes the key (it knows the module graph and options),
+ * this layer stores, validates, counts and prunes entries. The on-disk format is
+ * documented in docs/cache.md. All functions are safe against other processes using the
+ * same folder at the same time: entries appear by rename, statistics are O_APPEND lines,
+ * pruning takes an flock. Failures never fail a build: they return an error code and the
+ * caller compiles without the cache.
+ */
+#ifndef TRIC_CACHE_H
+#define TRIC_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---------------------------------------------------------------- keys */
+
+typedef struct ca_Key {
+  uint8_t b[16];
+} ca_Key;
+
+typedef struct ca_Hasher ca_Hasher;
+
+/* A new XXH3-128 hasher (malloc'd). */
+ca_Hasher *ca_hasher_new(void);
+/* Feeds bytes; ca_hash_str feeds a string with its length, so "ab"+"c" != "a"+"bc". */
+void ca_hash(ca_Hasher *h, const void *p, size_t n);
+void ca_hash_str(ca_Hasher *h, const char *s);
+void ca_hash_u64(ca_Hasher *h, uint64_t v);
+/* The digest; frees the hasher. */
+ca_Key ca_hasher_finish(ca_Hasher *h);
+/* 32 lowercase hex digits and a NUL. */
+void ca_key_hex(const ca_Key *k, char out[33]);
+/* The GNU build id of the running tric binary, as hex (or "" when it has none). */
+const char *ca_build_id(char *buf, size_t cap);
+
+/* ---------------------------------------------------------------- entries */
+
+/* Sections of an entry. */
+enum { CA_OBJ = 1, CA_HEADER = 2, CA_LLVM_IR = 3, CA_ASM = 4, CA_NSECTIONS = 5 };
+
+typedef struct ca_Entry {
+  void *data[CA_NSECTIONS]; /* malloc'd, indexed by section kind; NULL when absent */
+  size_t len[CA_NSECTIONS];
+} ca_Entry;
+
+typedef enum { CA_HIT, CA_MISS, CA_CORRUPT, CA_UNAVAILABLE } ca_Lookup;
+
+/* An open cache folder. */
+typedef struct ca_Cache {
+  char dir[2048];
+  bool usable;      /* false after a failure that disables it for this run */
+  bool warned;      /* the one warning of this run was printed */
+  uint64_t max_size; /* bytes; pruning keeps the cache under it */
+} ca_Cache;
+
+/* Opens (creating if needed) the cache at dir. On failure prints one warning to stderr
+ * and returns false; c->usable is then false and every other call is a no-op. */
+bool ca_open(ca_Cache *c, const char *dir, uint64_t max_size);
+/* Reads and validates the entry for key. CA_CORRUPT entries are removed (with a warning)
+ * and must be rebuilt. Counts a hit or a miss. */
+ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e);
+/* Stores an entry (temporary file, then rename; another process writing the same key
+ * first is fine). Returns 0, or -1 after a warning (the build goes on). */
+int ca_put(ca_Cache *c, const ca_Key *key, const ca_Entry *e);
+/* Frees the sections of an entry. */
+void ca_entry_free(ca_Entry *e);
+/* Prunes least recently used entries first until the cache holds at most max_size bytes
+ * and no entry was last used max_age or more seconds ago (negative: no age limit). Returns the
+ * number of entries removed. */
+int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age);
+/* Prunes only when the running total says the cache is past its limit (cheap). */
+void ca_maybe_prune(ca_Cache *c);
+
+/* ---------------------------------------------------------------- manifests */
+
+/* What a module's last build was made of, remembered per module identity so that
+ * --explain can say why it is rebuilt. */
+typedef struct ca_Manifest {
+  ca_Key key, source, options;
+  int nimports;
+  char import_names[64][128];
+  ca_Key import_keys[64];
+} ca_Manifest;
+
+/* Reads the manifest for identity (a relative path): false when there is none. */
+bool ca_manifest_get(ca_Cache *c, const char *identity, ca_Manifest *m);
+/* Records the manifest of a build. */
+void ca_manifest_put(ca_Cache *c, const char *identity, const ca_Manifest *m);
+
+/* ---------------------------------------------------------------- commands */
+
+/* tric cache stats [--json] */
+int ca_cmd_stats(ca_Cache *c, FILE *out, bool json);
+/* tric cache list: one line per entry (key, bytes, last use). */
+int ca_cmd_list(ca_Cache *c, FILE *out);
+/* tric cache verify: checks every entry; removes and reports bad ones. Returns the
+ * number of bad entries. */
+int ca_cmd_verify(ca_Cache *c, FILE *out);
+/* tric cache clear: removes every entry and the statistics. */
+int ca_cmd_clear(ca_Cache *c);
+
+/* Parses "2G", "500M", "1024" (bytes) into *out. */
+bool ca_parse_size(const char *s, uint64_t *out);
+/* Parses "30d", "12h", "90m", "45s" into seconds. */
+bool ca_parse_duration(const char *s, int64_t *out);
+
+#endif

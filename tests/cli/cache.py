@@ -1,0 +1,290 @@
+"""The compilation cache: hits, invalidation through imports, options, relocation,
+corruption, killed writers, concurrent writers, unusable folders, commands, depfiles."""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+
+LEAF = "const K = 2;\nfn scale(x: f32[...]) -> f32[...] { return x * K; }\nexport fn leaf(x: f32[N]) -> f32[N] { return scale(x); }\n"
+MID = "import leaf;\nfn twice(x: f32[...]) -> f32[...] { return leaf.scale(leaf.scale(x)); }\nexport fn mid(x: f32[N]) -> f32[N] { return twice(x) + 1; }\n"
+TOP = "import mid;\nexport fn top(x: f32[N, M]) -> f32[N] { return sum(mid.twice(x), axis=1); }\n"
+OTHER = "export fn other(x: f64[N]) -> f64[N] { return exp(x); }\n"
+FILES = ["leaf.tri", "mid.tri", "top.tri", "other.tri"]
+
+
+def project(ctx):
+    d = ctx.tmpdir()
+    for name, text in zip(FILES, (LEAF, MID, TOP, OTHER)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    return d
+
+
+def build(ctx, d, cache, *extra):
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    return ctx.run([ctx.tric, "build", "--explain"] + list(extra) + FILES, cwd=d, env=env)
+
+
+def explained(r):
+    """{file: 'reused' | 'rebuilt: REASON'} from --explain lines."""
+    out = {}
+    for line in r.stderr.splitlines():
+        if line.startswith("tric: explain: ") and ".tri:" in line:
+            name, what = line[len("tric: explain: "):].split(": ", 1)
+            out[name] = "reused" if what.startswith("reused") else what
+    return out
+
+
+def outputs(d):
+    return {f: open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d)) if f.endswith((".o", ".h"))}
+
+
+def stats(ctx, cache):
+    r = ctx.run([ctx.tric, "cache", "stats", "--json"], env=dict(os.environ, TRIC_CACHE_DIR=cache))
+    return json.loads(r.stdout)
+
+
+def test_second_build_hits_without_llvm(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    r1 = build(ctx, d, cache)
+    first = outputs(d)
+    r2 = build(ctx, d, cache)
+    if r1.returncode or r2.returncode:
+        return r1.stderr + r2.stderr
+    if set(explained(r1).values()) != {"rebuilt: no entry"} or set(explained(r2).values()) != {"reused"}:
+        return "explain: %s / %s" % (explained(r1), explained(r2))
+    if "LLVM was not started" not in r2.stderr:
+        return "a build served entirely from the cache started LLVM"
+    if outputs(d) != first:
+        return "cached outputs differ from fresh ones"
+    s = stats(ctx, cache)
+    if (s["hits"], s["misses"], s["entries"]) != (4, 4, 4):
+        return "stats: %s" % s
+
+
+def test_leaf_edit_rebuilds_exactly_its_importers(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    with open(os.path.join(d, "leaf.tri"), "a") as f:
+        f.write("// an edit\n")
+    got = explained(build(ctx, d, cache))
+    want = {"leaf.tri": "rebuilt: source changed", "mid.tri": "rebuilt: import leaf changed",
+            "top.tri": "rebuilt: import mid changed", "other.tri": "reused"}
+    if got != want:
+        return "after editing leaf.tri: %s" % got
+
+
+def test_option_change_rebuilds_everything(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    got = explained(build(ctx, d, cache, "-O3"))
+    if set(got.values()) != {"rebuilt: options changed"} or len(got) != 4:
+        return "after -O3: %s" % got
+    got = explained(build(ctx, d, cache, "-O2"))
+    if set(got.values()) != {"reused"}:
+        return "back at -O2 nothing should rebuild: %s" % got
+
+
+def test_copy_in_another_folder_hits(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    e = ctx.tmpdir()
+    for f in FILES:
+        shutil.copy(os.path.join(d, f), e)
+    got = explained(build(ctx, e, cache))
+    if set(got.values()) != {"reused"}:
+        return "a copy of the project elsewhere did not hit: %s" % got
+    if outputs(d) != outputs(e):
+        return "outputs differ between folders"
+
+
+def entry_files(cache):
+    out = []
+    for root, _, files in os.walk(os.path.join(cache, "v1", "entries")):
+        out += [os.path.join(root, f) for f in files if f.endswith(".tce")]
+    return sorted(out)
+
+
+def test_corrupt_entries_are_rebuilt(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    fresh = outputs(d)
+    for how in ("truncate", "bitflip", "garbage", "empty"):
+        for p in entry_files(cache):
+            data = bytearray(open(p, "rb").read())
+            if how == "truncate":
+                data = data[: len(data) // 2]
+            elif how == "bitflip":
+                data[len(data) // 2] ^= 0x10
+            elif how == "garbage":
+                data = bytearray(random.Random(1).randbytes(len(data)))
+            else:
+                data = b""
+            open(p, "wb").write(data)
+        r = build(ctx, d, cache)
+        if r.returncode:
+            return "%s: build failed: %s" % (how, r.stderr)
+        if r.stderr.count("is corrupt") != 4 or set(explained(r).values()) != {"rebuilt: entry corrupt"}:
+            return "%s: expected one warning and a rebuild per entry:\n%s" % (how, r.stderr)
+        if outputs(d) != fresh:
+            return "%s: rebuilt outputs differ" % how
+        r = build(ctx, d, cache)
+        if set(explained(r).values()) != {"reused"}:
+            return "%s: the rebuilt entries were not stored again" % how
+
+
+def test_killed_builds_leave_a_usable_cache(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    rng = random.Random(7)
+    for i in range(12):
+        p = subprocess.Popen([ctx.tric, "build", "--recache"] + FILES, cwd=d, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 0.15))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    r = build(ctx, d, cache)
+    if r.returncode or "corrupt" in r.stderr:
+        return "after killed builds: %s" % r.stderr
+    v = ctx.run([ctx.tric, "cache", "verify"], env=env)
+    if v.returncode or "0 corrupt" not in v.stdout:
+        return "verify after killed builds: %s" % v.stdout
+
+
+def test_eight_concurrent_builds(ctx):
+    cache = ctx.tmpdir()
+    dirs = [project(ctx) for _ in range(8)]
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    procs = [subprocess.Popen([ctx.tric, "build"] + FILES, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for d in dirs]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        if p.returncode or err:
+            return "a concurrent build failed or warned (%d): %s" % (p.returncode, err.decode())
+    first = outputs(dirs[0])
+    if any(outputs(d) != first for d in dirs[1:]):
+        return "concurrent builds produced different outputs"
+    s = stats(ctx, cache)
+    if s["hits"] + s["misses"] != 32 or s["entries"] != 4:
+        return "statistics lost or entries duplicated: %s" % s
+
+
+def can_mount():
+    return os.geteuid() == 0 and shutil.which("mount")
+
+
+def test_read_only_and_full_cache_folders(ctx):
+    if not can_mount():
+        return Skip("needs root to mount a read-only and a full tmpfs")
+    d = project(ctx)
+    for opts, what in (("ro,size=1m", "read-only"), ("size=12k", "full")):
+        m = ctx.tmpdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", m]).returncode:
+            return Skip("mount -t tmpfs is not permitted here")
+        try:
+            if what == "full":  # fill it but for a little room
+                with open(os.path.join(m, "filler"), "wb") as f:
+                    try:
+                        f.write(b"\0" * 11 * 1024)
+                    except OSError:
+                        pass
+            r = build(ctx, d, os.path.join(m, "cache"))
+            if r.returncode:
+                return "%s cache: build failed: %s" % (what, r.stderr)
+            warnings = [l for l in r.stderr.splitlines() if "warning" in l]
+            if len(warnings) != 1:
+                return "%s cache: expected exactly one warning, got:\n%s" % (what, r.stderr)
+            if sorted(outputs(d)) != ["leaf.h", "leaf.o", "mid.h", "mid.o", "other.h", "other.o", "top.h", "top.o"]:
+                return "%s cache: outputs missing" % what
+        finally:
+            subprocess.run(["umount", m])
+
+
+def test_cache_commands(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    build(ctx, d, cache)
+    r = ctx.run([ctx.tric, "cache", "dir"], env=env)
+    if r.stdout.strip() != cache:
+        return "cache dir: %r" % r.stdout
+    r = ctx.run([ctx.tric, "cache", "list"], env=env)
+    if len(r.stdout.splitlines()) != 4:
+        return "cache list: %r" % r.stdout
+    r = ctx.run([ctx.tric, "cache", "stats"], env=env)
+    if "entries:    4" not in r.stdout or "hit rate" not in r.stdout:
+        return "cache stats: %r" % r.stdout
+    r = ctx.run([ctx.tric, "--cache-dir", cache, "cache", "stats"], env=env)
+    r = ctx.run([ctx.tric, "cache", "prune", "--max-size", "6k"], env=env)
+    left = stats(ctx, cache)
+    if r.returncode or left["bytes"] > 6 * 1024 or left["evictions"] < 1 or left["entries"] >= 4:
+        return "prune --max-size: %s %s" % (r.stdout, left)
+    build(ctx, d, cache)
+    r = ctx.run([ctx.tric, "cache", "prune", "--max-age", "1h"], env=env)
+    if stats(ctx, cache)["entries"] != 4:
+        return "prune --max-age 1h removed recently used entries"
+    time.sleep(1.1)
+    r = ctx.run([ctx.tric, "cache", "prune", "--max-age", "1s"], env=env)
+    if stats(ctx, cache)["entries"] != 0:
+        return "prune --max-age left entries"
+    build(ctx, d, cache)
+    r = ctx.run([ctx.tric, "cache", "clear"], env=env)
+    s = stats(ctx, cache)
+    if r.returncode or s["entries"] or s["hits"] or s["misses"]:
+        return "clear: %s" % s
+    r = ctx.run([ctx.tric, "cache", "prune", "--max-size", "lots"], env=env)
+    if r.returncode != 2:
+        return "a bad size should be a usage error"
+    r = ctx.run([ctx.tric, "cache", "frob"], env=env)
+    if r.returncode != 2:
+        return "an unknown subcommand should be a usage error"
+
+
+def test_size_limit_enforced_after_builds(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache, TRIC_CACHE_MAX_SIZE="10k")
+    r = ctx.run([ctx.tric, "build"] + FILES, cwd=d, env=env)
+    if r.returncode:
+        return r.stderr
+    s = stats(ctx, cache)
+    if s["bytes"] > 10 * 1024:
+        return "cache over its 10k limit after a build: %s" % s
+
+
+def test_no_cache_and_recache(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    r = build(ctx, d, cache, "--no-cache")
+    if r.returncode or os.path.exists(os.path.join(cache, "v1")):
+        return "--no-cache touched the cache"
+    build(ctx, d, cache)
+    r = build(ctx, d, cache, "--recache")
+    if set(explained(r).values()) != {"rebuilt: --recache"}:
+        return "--recache: %s" % explained(r)
+
+
+def test_depfile(ctx):
+    d, cache = project(ctx), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    for extra, dfile in ((["-MD"], "top.d"), (["-MF", "deps/top.dep"], "deps/top.dep")):
+        os.makedirs(os.path.join(d, "deps"), exist_ok=True)
+        for _ in range(2):  # fresh, then from the cache
+            r = ctx.run([ctx.tric, "build", "top.tri"] + extra, cwd=d, env=env)
+            if r.returncode:
+                return r.stderr
+            text = open(os.path.join(d, dfile)).read()
+            if text.splitlines()[0] != "top.o: top.tri mid.tri leaf.tri" or "\nleaf.tri:\n" not in text:
+                return "depfile %s:\n%s" % (dfile, text)
+    # make reads it: touching the leaf makes top.o out of date
+    with open(os.path.join(d, "Makefile"), "w") as f:
+        f.write("top.o: top.tri\n\t%s build top.tri -MD\n-include top.d\n" % ctx.tric)
+    if shutil.which("make"):
+        q = subprocess.run(["make", "-q", "top.o"], cwd=d, env=env, capture_output=True)
+        past = time.time() - 100  # everything else into the past, so the touched leaf is newer
+        for f in os.listdir(d):
+            if f != "leaf.tri":
+                os.utime(os.path.join(d, f), (past, past))
+        q2 = subprocess.run(["make", "-q", "top.o"], cwd=d, env=env, capture_output=True)
+        if q.returncode != 0 or q2.returncode != 1:
+            return "make does not see leaf.tri through the depfile (%d, %d)" % (q.returncode, q2.returncode)
