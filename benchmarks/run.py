@@ -2,8 +2,10 @@
 """run.py - tric's benchmarks (make bench). Every figure is a ratio against a baseline run
 side by side in the same process or the same script, never an absolute target.
 
-  gelu: the GELU tanh chain on 16M floats, one thread, against a plain copy loop moving the
-        same bytes (goal: at least 0.90), and for scale C with libm tanhf and NumPy.
+  gelu:  the GELU tanh chain on 16M floats, one thread, against a plain copy loop moving the
+         same bytes (goal: at least 0.90), and for scale C with libm tanhf and NumPy.
+  cache: a generated 200-module project: the time of a no-change rebuild (everything from
+         the cache) against the time of the cold build, and of a one-leaf edit.
 """
 import argparse
 import os
@@ -49,11 +51,52 @@ def bench_gelu(tric):
     del y
 
 
+def gen_project(d, n):
+    """n modules; module k imports up to two earlier ones and defines a small layer."""
+    rng = np.random.default_rng(5)
+    for k in range(n):
+        deps = sorted(set(int(j) for j in rng.integers(0, k, 2))) if k else []
+        lines = ["import m%d;" % j for j in deps]
+        lines.append("fn g%d(x: f32[...]) -> f32[...] { return tanh(x * %d.5) + x; }" % (k, k % 7))
+        body = "g%d(x)" % k
+        for j in deps:
+            body = "m%d.g%d(%s)" % (j, j, body)
+        lines.append("export fn layer%d(x: f32[B, 64], w: f32[64, 64]) -> f32[B, 64] { return softmax(%s @ w); }" % (k, body))
+        with open(os.path.join(d, "m%d.tri" % k), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def timed(argv, cwd, env):
+    t0 = time.perf_counter()
+    sh(argv, cwd=cwd, env=env)
+    return time.perf_counter() - t0
+
+
+def bench_cache(tric, n=200):
+    d = tempfile.mkdtemp(prefix="tric-bench-project-")
+    gen_project(d, n)
+    files = ["m%d.tri" % k for k in range(n)]
+    cold, warm, edit = [], [], []
+    for rep in range(3):
+        env = dict(os.environ, TRIC_CACHE_DIR=tempfile.mkdtemp(prefix="tric-bench-cache-"))
+        cold.append(timed([tric, "build"] + files, d, env))
+        warm.append(timed([tric, "build"] + files, d, env))
+        with open(os.path.join(d, "m0.tri"), "a") as f:
+            f.write("// edit %d\n" % rep)
+        edit.append(timed([tric, "build"] + files, d, env))
+    c, w, e = sorted(cold)[1], sorted(warm)[1], sorted(edit)[1]
+    print("cache, %d-module project (median of 3; one tric process building every module):" % n)
+    print("  cold build             %7.1f ms" % (c * 1e3))
+    print("  no-change rebuild      %7.1f ms   ratio to cold %.3f" % (w * 1e3, w / c))
+    print("  after editing m0.tri   %7.1f ms   ratio to cold %.3f (m0 and every module importing it rebuild)" % (e * 1e3, e / c))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tric", required=True)
     args = ap.parse_args()
     bench_gelu(os.path.abspath(args.tric))
+    bench_cache(os.path.abspath(args.tric))
 
 
 if __name__ == "__main__":
