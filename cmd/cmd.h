@@ -21,6 +21,7 @@ typedef struct Module {
   tc_Func *funcs; /* exported functions, once checked */
   int nfuncs;
   int state; /* 0 new, 1 loading (on the DFS stack), 2 loaded */
+  double t_parse, t_check; /* seconds spent lexing and parsing, checking */
   ca_Key key; /* cache key, once computed */
   bool keyed;
   bool failed;
@@ -34,6 +35,7 @@ typedef struct Graph {
   const char *const *incdirs;
   int nincdirs;
   fe_Vec modules; /* Module*, dependencies before dependents */
+  fe_Vec all;     /* Module*, in load order (for finding one loaded before) */
   bool io_error;
 } Graph;
 
@@ -43,6 +45,43 @@ typedef struct Graph {
 Module *graph_load(Graph *g, const char *path);
 /* Type-checks every loaded module, dependencies first. */
 void graph_check(Graph *g);
+
+#define TRIC_VERSION "0.1.0"
+
+/* The command line. */
+typedef struct Opts {
+  const char *cmd;
+  const char *files[256];
+  int nfiles;
+  int jobs;          /* -j N, 0: the cores available */
+  bool keep_going, verbose;
+  const char *time_report; /* NULL, "text" or "json" */
+  const char *time_trace;  /* --time-trace=FILE */
+  const char *out;
+  const char *incdirs[64];
+  int nincdirs;
+  unsigned emit;
+  const char *dump;
+  int color; /* -1 auto, 0 never, 1 always */
+  cg_Options cg;
+  const char *cache_dir; /* --cache-dir */
+  bool no_cache, recache, explain, md;
+  const char *mf; /* -MF FILE */
+  const char *cache_args[8]; /* tric cache SUBCOMMAND ARGS */
+  int ncache_args;
+} Opts;
+
+
+
+/* Builds (or, for `check`, only checks) every input; returns the exit status. */
+int run_build(const Opts *o, bool colour);
+/* The cache folder the options and environment name, or NULL. */
+const char *cache_dir(const Opts *o, char *buf, size_t cap);
+/* The cache size limit: TRIC_CACHE_MAX_SIZE or 2 GiB. */
+uint64_t cache_max_size(void);
+
+/* Monotonic time in seconds. */
+double now_seconds(void);
 
 /* Reads a whole file into arena memory, NUL-terminated; NULL with errno set on failure. */
 char *read_file(fe_Arena *a, const char *path, uint32_t *len);

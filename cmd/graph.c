@@ -10,8 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cmd/cmd.h"
+
+double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 char *read_file(fe_Arena *a, const char *path, uint32_t *len) {
   FILE *f = fopen(path, "rb");
@@ -104,7 +111,9 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
   Module *m = new_module(g, all, path, real, name);
   int before = g->diags->nerrors; /* syntax errors too: such a module is not type-checked */
   m->src = fe_source_new(g->arena, path, text, len);
+  double t0 = now_seconds();
   m->ast = fe_parse(g->arena, g->diags, m->src);
+  m->t_parse = now_seconds() - t0;
   m->state = 1;
   if (st->n >= 256) {
     fe_error(g->diags, from->span, "imports nested too deeply");
@@ -150,11 +159,10 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
 Module *graph_load(Graph *g, const char *path) {
   Stack *st = calloc(1, sizeof *st);
   if (!st) abort();
-  fe_Vec all = {0};
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   size_t n = strlen(base);
   if (n > 4 && strcmp(base + n - 4, ".tri") == 0) n -= 4;
-  Module *root = load(g, st, &all, path, fe_strndup(g->arena, base, n), NULL);
+  Module *root = load(g, st, &g->all, path, fe_strndup(g->arena, base, n), NULL);
   free(st);
   return root;
 }
@@ -174,7 +182,9 @@ void graph_check(Graph *g) {
       continue;
     }
     int before = g->diags->nerrors;
+    double t0 = now_seconds();
     m->nfuncs = tc_check_module(m->tc, g->arena, g->diags, &m->funcs);
+    m->t_check = now_seconds() - t0;
     if (g->diags->nerrors > before) m->failed = true;
   }
 }

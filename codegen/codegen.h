@@ -31,6 +31,8 @@ typedef struct cg_Blob {
 
 typedef struct cg_Result {
   cg_Blob obj, ir, asm_text;
+  double t_ir, t_opt, t_codegen; /* seconds: lowering to LLVM IR, optimising, emitting */
+  int nkernels;                  /* functions emitted */
 } cg_Result;
 
 /* Initialises LLVM's targets once per process, before any thread compiles. */

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
@@ -34,6 +35,12 @@ void cg_init(void) {
 void cg_shutdown(void) { LLVMShutdown(); }
 
 const char *cg_llvm_version(void) { return LLVM_VERSION_STRING; }
+
+static double seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static char *dupstr(const char *s) {
   size_t n = strlen(s);
@@ -115,7 +122,9 @@ int cg_compile(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Opt
   LLVMDisposeMessage(layout);
   LLVMDisposeTargetData(td);
   /* a module without exports still gets a valid, empty object */
+  double t0 = seconds();
   cg_emit_module(&e, funcs, nfuncs, cpu, features);
+  out->nkernels = nfuncs;
   if (LLVMVerifyModule(e.mod, LLVMReturnStatusAction, &msg)) {
     rc = fail(err, "internal error: invalid LLVM IR generated", msg);
     goto done;
@@ -129,8 +138,12 @@ int cg_compile(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Opt
   LLVMPassBuilderOptionsSetSLPVectorization(po, o->opt_level >= 2);
   LLVMPassBuilderOptionsSetLoopInterleaving(po, o->opt_level >= 2);
   LLVMPassBuilderOptionsSetLoopUnrolling(po, o->opt_level >= 2);
+  double t1 = seconds();
+  out->t_ir = t1 - t0;
   LLVMErrorRef perr = LLVMRunPasses(e.mod, passes, tm, po);
   LLVMDisposePassBuilderOptions(po);
+  double t2 = seconds();
+  out->t_opt = t2 - t1;
   if (perr) {
     rc = fail(err, "internal error: LLVM optimisation failed", LLVMGetErrorMessage(perr));
     goto done;
@@ -156,6 +169,7 @@ int cg_compile(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Opt
     }
     blob_from_buffer(buf, &out->obj);
   }
+  out->t_codegen = seconds() - t2;
 done:
   if (rc) cg_result_free(out);
   LLVMDisposeBuilder(e.b);

@@ -1,0 +1,614 @@
+/* build.c - the parallel module builder.
+ *
+ * One run loads every input (files, or folders searched for *.tri) into one module graph,
+ * so a module imported by many is read and parsed once. Each input module is a target
+ * with its own object and header. Targets are looked up in the cache first; a hit is
+ * written out without checking or LLVM. The misses are checked (the whole graph once,
+ * dependencies first) and then compiled on libuv's thread pool, one LLVMContext per
+ * compile. The loop thread alone owns the graph, the targets and the outputs: workers
+ * only read the checked TIR and fill their own target's result, and the loop thread
+ * writes files, stores cache entries and prints progress as each one completes. Outputs
+ * are byte-identical for any -j.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cmd/cmd.h"
+
+/* Stages of the time report, in pipeline order. */
+enum { ST_READ, ST_CHECK, ST_IR, ST_OPT, ST_CODEGEN, ST_CACHE, ST_WRITE, NSTAGES };
+static const char *const stage_names[NSTAGES] = {"read, lex, parse", "typecheck", "lower/fuse, LLVM IR build",
+                                                 "LLVM optimize", "code generation", "cache lookup/store", "write"};
+
+typedef struct Target {
+  Module *m;
+  const char *file, *stem;
+  const char *obj, *hdr, *ll, *as, *dep;
+  ca_Key key;
+  ca_Manifest man;
+  ca_Lookup got;
+  bool from_cache, failed, compile;
+  cg_Result res;
+  char *err, *header;
+  fe_Arena arena; /* the worker's own, for the header text */
+  double stage[NSTAGES];
+  double t_start, t_end; /* of the compile, for the trace */
+  pthread_t thread;
+  uv_work_t work;
+  struct Build *b;
+} Target;
+
+typedef struct Build {
+  const Opts *o;
+  bool colour, tty;
+  Graph g;
+  ca_Cache cache;
+  bool cache_on;
+  ca_Key opts;
+  Target *t;
+  int nt, done, built, cached, failed;
+  double t0;
+  int status;
+} Build;
+
+/* ---------------------------------------------------------------- paths */
+
+/* path with its extension (if any) replaced by ext. */
+static char *with_ext(fe_Arena *a, const char *path, const char *ext) {
+  const char *slash = strrchr(path, '/');
+  const char *dot = strrchr(path, '.');
+  size_t n = dot && (!slash || dot > slash) && dot != path ? (size_t)(dot - path) : strlen(path);
+  return fe_sprintf(a, "%.*s%s", (int)n, path, ext);
+}
+
+static char *base_stem(fe_Arena *a, const char *path) {
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  return with_ext(a, base, "");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Every *.tri under dir (sorted), as paths relative to dir. */
+static void find_sources(fe_Arena *a, const char *dir, const char *rel, fe_Vec *out) {
+  const char *full = rel[0] ? fe_sprintf(a, "%s/%s", dir, rel) : dir;
+  DIR *d = opendir(full);
+  if (!d) return;
+  fe_Vec names = {0};
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (de->d_name[0] != '.') fe_vec_push(a, &names, fe_strndup(a, de->d_name, strlen(de->d_name)));
+  closedir(d);
+  qsort(names.items, (size_t)names.n, sizeof(void *), cmp_str);
+  for (int i = 0; i < names.n; i++) {
+    const char *r = rel[0] ? fe_sprintf(a, "%s/%s", rel, (char *)names.items[i]) : names.items[i];
+    const char *p = fe_sprintf(a, "%s/%s", dir, r);
+    struct stat st;
+    if (stat(p, &st)) continue;
+    size_t n = strlen(r);
+    if (S_ISDIR(st.st_mode)) find_sources(a, dir, r, out);
+    else if (n > 4 && !strcmp(r + n - 4, ".tri")) fe_vec_push(a, out, (void *)r);
+  }
+}
+
+static int mkdirs_for(const char *file) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", file);
+  for (char *s = buf + 1; *s; s++)
+    if (*s == '/') {
+      *s = 0;
+      if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+      *s = '/';
+    }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- cache keys */
+
+/* Everything that changes the output besides the sources: tric itself, LLVM, the target
+ * and the options. No path and no time goes in, so clones elsewhere hit. */
+static ca_Key options_key(const Opts *o) {
+  char bid[128], *triple, *cpu, *features;
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash_str(h, "tric-cache-key-v1");
+  ca_hash_str(h, TRIC_VERSION);
+  ca_hash_str(h, ca_build_id(bid, sizeof bid));
+  ca_hash_str(h, cg_llvm_version());
+  cg_describe_target(&o->cg, &triple, &cpu, &features);
+  ca_hash_str(h, triple);
+  ca_hash_str(h, cpu);
+  ca_hash_str(h, features);
+  free(triple), free(cpu), free(features);
+  ca_hash_u64(h, (uint64_t)o->cg.opt_level);
+  ca_hash_u64(h, o->emit);
+  return ca_hasher_finish(h);
+}
+
+/* The key of m: options, its name, its source, and its imports' keys, recursively. */
+static ca_Key module_key(Module *m, const ca_Key *opts) {
+  if (m->keyed) return m->key;
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash(h, opts->b, 16);
+  ca_hash_str(h, m->name);
+  ca_hash_u64(h, m->src->len);
+  ca_hash(h, m->src->text, m->src->len);
+  for (int k = 0; k + 1 < m->deps.n; k += 2) {
+    ca_Key dk = module_key(m->deps.items[k], opts);
+    ca_hash_str(h, ((const fe_Node *)m->deps.items[k + 1])->name);
+    ca_hash(h, dk.b, 16);
+  }
+  m->key = ca_hasher_finish(h);
+  m->keyed = true;
+  return m->key;
+}
+
+/* A target's key: its module's key and the stem its outputs are named after. */
+static ca_Key target_key(Target *t, const ca_Key *opts) {
+  ca_Key mk = module_key(t->m, opts);
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash(h, mk.b, 16);
+  ca_hash_str(h, t->stem);
+  return ca_hasher_finish(h);
+}
+
+static void make_manifest(Target *t, const ca_Key *opts, ca_Manifest *man) {
+  memset(man, 0, sizeof *man);
+  man->key = t->key;
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash(h, t->m->src->text, t->m->src->len);
+  man->source = ca_hasher_finish(h);
+  man->options = *opts;
+  for (int k = 0; k + 1 < t->m->deps.n && man->nimports < 64; k += 2) {
+    Module *dep = t->m->deps.items[k];
+    snprintf(man->import_names[man->nimports], sizeof man->import_names[0], "%s", dep->name);
+    man->import_keys[man->nimports++] = dep->key;
+  }
+}
+
+/* Why a target is rebuilt, from what its last build was made of. */
+static const char *miss_reason(Build *b, Target *t, char *buf, size_t cap) {
+  if (b->o->recache) return "--recache";
+  if (t->got == CA_CORRUPT) return "entry corrupt";
+  ca_Manifest old;
+  if (!ca_manifest_get(&b->cache, t->file, &old)) return "no entry";
+  if (memcmp(old.options.b, t->man.options.b, 16)) return "options changed";
+  if (memcmp(old.source.b, t->man.source.b, 16)) return "source changed";
+  for (int i = 0; i < t->man.nimports; i++) {
+    bool same = false;
+    for (int j = 0; j < old.nimports; j++)
+      if (!strcmp(old.import_names[j], t->man.import_names[i]))
+        same = !memcmp(old.import_keys[j].b, t->man.import_keys[i].b, 16);
+    if (!same) {
+      snprintf(buf, cap, "import %s changed", t->man.import_names[i]);
+      return buf;
+    }
+  }
+  if (old.nimports != t->man.nimports) return "imports changed";
+  return "no entry (evicted or never stored)";
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+static void dep_append(char **buf, size_t *len, size_t *cap, const char *s, bool path) {
+  for (; *s; s++) {
+    if (*len + 3 >= *cap) {
+      *cap *= 2;
+      *buf = realloc(*buf, *cap);
+      if (!*buf) abort();
+    }
+    if (path && (*s == ' ' || *s == '#')) (*buf)[(*len)++] = '\\';
+    if (path && *s == '$') (*buf)[(*len)++] = '$';
+    (*buf)[(*len)++] = *s;
+  }
+}
+
+/* The modules m depends on (itself first), each once. */
+static void closure(Module *m, fe_Vec *seen, fe_Arena *a) {
+  for (int i = 0; i < seen->n; i++)
+    if (seen->items[i] == m) return;
+  fe_vec_push(a, seen, m);
+  for (int k = 0; k + 1 < m->deps.n; k += 2) closure(m->deps.items[k], seen, a);
+}
+
+/* Writes the depfile: the object depends on its source and every module it imports;
+ * each import also gets an empty rule, so deleting one is no error for make. */
+static int write_depfile(Build *b, Target *t) {
+  fe_Vec mods = {0};
+  closure(t->m, &mods, b->g.arena);
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) abort();
+  dep_append(&buf, &len, &cap, t->obj, true);
+  dep_append(&buf, &len, &cap, ":", false);
+  for (int i = 0; i < mods.n; i++) {
+    dep_append(&buf, &len, &cap, " ", false);
+    dep_append(&buf, &len, &cap, ((Module *)mods.items[i])->path, true);
+  }
+  dep_append(&buf, &len, &cap, "\n", false);
+  for (int i = 1; i < mods.n; i++) {
+    dep_append(&buf, &len, &cap, "\n", false);
+    dep_append(&buf, &len, &cap, ((Module *)mods.items[i])->path, true);
+    dep_append(&buf, &len, &cap, ":\n", false);
+  }
+  int rc = write_atomic(t->dep, buf, len);
+  free(buf);
+  return rc;
+}
+
+/* Writes a target's outputs from its sections (cache entry or fresh compile). */
+static int write_outputs(Build *b, Target *t, const void *const data[CA_NSECTIONS], const size_t len[CA_NSECTIONS]) {
+  const Opts *o = b->o;
+  double t0 = now_seconds();
+  if (mkdirs_for(t->obj)) {
+    fprintf(stderr, "tric: error: cannot create the folder of '%s': %s\n", t->obj, strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  if ((o->emit & CG_EMIT_OBJ) && write_atomic(t->obj, data[CA_OBJ], len[CA_OBJ])) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_HEADER) && write_atomic(t->hdr, data[CA_HEADER], len[CA_HEADER])) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_LLVM_IR) && write_atomic(t->ll, data[CA_LLVM_IR], len[CA_LLVM_IR])) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_ASM) && write_atomic(t->as, data[CA_ASM], len[CA_ASM])) rc = -1;
+  if (!rc && o->md && write_depfile(b, t)) rc = -1;
+  t->stage[ST_WRITE] += now_seconds() - t0;
+  return rc;
+}
+
+static void remove_outputs(const Opts *o, Target *t) {
+  if (o->emit & CG_EMIT_OBJ) unlink(t->obj);
+  if (o->emit & CG_EMIT_HEADER) unlink(t->hdr);
+  if (o->emit & CG_EMIT_LLVM_IR) unlink(t->ll);
+  if (o->emit & CG_EMIT_ASM) unlink(t->as);
+}
+
+/* ---------------------------------------------------------------- progress */
+
+static void progress(Build *b, Target *t, const char *what) {
+  const Opts *o = b->o;
+  b->done++;
+  bool show = b->nt > 1 || o->verbose;
+  if (!show) return;
+  if (b->tty && !o->verbose) {
+    fprintf(stderr, "\r\033[K[%d/%d] %s %s", b->done, b->nt, what, t->file);
+    if (b->done == b->nt) fputc('\n', stderr);
+  } else {
+    fprintf(stderr, "[%d/%d] %s %s", b->done, b->nt, what, t->file);
+    if (o->verbose) {
+      double total = 0;
+      for (int s = 0; s < NSTAGES; s++) total += t->stage[s];
+      fprintf(stderr, " (%.1f ms, cache %s)", total * 1e3,
+              !b->cache_on ? "off" : t->from_cache ? "hit" : "miss");
+    }
+    fputc('\n', stderr);
+  }
+  fflush(stderr);
+}
+
+/* ---------------------------------------------------------------- compiling */
+
+static void compile_work(uv_work_t *w) {
+  Target *t = w->data;
+  const Opts *o = t->b->o;
+  t->thread = pthread_self();
+  t->t_start = now_seconds();
+  unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
+  if (cgemit && cg_compile(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, &t->res, &t->err)) return;
+  t->stage[ST_IR] += t->res.t_ir;
+  t->stage[ST_OPT] += t->res.t_opt;
+  t->stage[ST_CODEGEN] += t->res.t_codegen;
+  if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->m->funcs, t->m->nfuncs, &t->arena);
+  t->t_end = now_seconds();
+}
+
+static void compile_done(uv_work_t *w, int status) {
+  Target *t = w->data;
+  Build *b = t->b;
+  (void)status;
+  if (t->err) {
+    fprintf(stderr, "tric: error: %s: %s\n", t->file, t->err);
+    int s = !strncmp(t->err, "unknown target", 14) ? EXIT_USAGE : EXIT_IO;
+    if (s > b->status) b->status = s;
+    t->failed = true;
+    b->failed++;
+    progress(b, t, "failed");
+    return;
+  }
+  const void *data[CA_NSECTIONS] = {0};
+  size_t len[CA_NSECTIONS] = {0};
+  data[CA_OBJ] = t->res.obj.data, len[CA_OBJ] = t->res.obj.len;
+  data[CA_HEADER] = t->header, len[CA_HEADER] = t->header ? strlen(t->header) : 0;
+  data[CA_LLVM_IR] = t->res.ir.data, len[CA_LLVM_IR] = t->res.ir.len;
+  data[CA_ASM] = t->res.asm_text.data, len[CA_ASM] = t->res.asm_text.len;
+  if (write_outputs(b, t, data, len)) {
+    if (EXIT_IO > b->status) b->status = EXIT_IO;
+    t->failed = true;
+    b->failed++;
+  } else {
+    b->built++;
+    if (b->cache_on) {
+      double t0 = now_seconds();
+      ca_Entry e;
+      memset(&e, 0, sizeof e);
+      for (int s = 1; s < CA_NSECTIONS; s++) e.data[s] = (void *)data[s], e.len[s] = len[s];
+      if (ca_put(&b->cache, &t->key, &e) == 0) ca_manifest_put(&b->cache, t->file, &t->man);
+      t->stage[ST_CACHE] += now_seconds() - t0;
+    }
+  }
+  progress(b, t, "build");
+  cg_result_free(&t->res);
+  free(t->header);
+  t->header = NULL;
+  fe_arena_free(&t->arena);
+}
+
+/* ---------------------------------------------------------------- reports */
+
+static void time_report(Build *b, double wall) {
+  double stage[NSTAGES] = {0}, total = 0;
+  int kernels = 0, hits = 0, misses = 0;
+  for (int i = 0; i < b->g.modules.n; i++) {
+    Module *m = b->g.modules.items[i];
+    stage[ST_READ] += m->t_parse;
+    stage[ST_CHECK] += m->t_check;
+  }
+  for (int i = 0; i < b->nt; i++) {
+    for (int s = ST_IR; s < NSTAGES; s++) stage[s] += b->t[i].stage[s];
+    kernels += b->t[i].compile ? b->t[i].m->nfuncs : 0;
+    hits += b->t[i].from_cache;
+    misses += b->cache_on && !b->t[i].from_cache && !b->t[i].failed;
+  }
+  for (int s = 0; s < NSTAGES; s++) total += stage[s];
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  if (!strcmp(b->o->time_report, "json")) {
+    fprintf(stderr, "{\"wall_s\": %.6f, \"stages\": {", wall);
+    for (int s = 0; s < NSTAGES; s++) fprintf(stderr, "%s\"%s\": %.6f", s ? ", " : "", stage_names[s], stage[s]);
+    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"modules\": %d}\n",
+            ru.ru_maxrss, hits, misses, kernels, b->nt);
+    return;
+  }
+  fprintf(stderr, "time report (%d modules, wall %.1f ms; stage times add up over threads):\n", b->nt, wall * 1e3);
+  for (int s = 0; s < NSTAGES; s++)
+    fprintf(stderr, "  %-28s %9.2f ms %5.1f%%\n", stage_names[s], stage[s] * 1e3, total > 0 ? 100 * stage[s] / total : 0);
+  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses, %d kernels emitted\n", ru.ru_maxrss, hits, misses,
+          kernels);
+}
+
+/* Chrome trace-event JSON: one track per thread, one event per module and stage. */
+static void time_trace(Build *b) {
+  FILE *f = fopen(b->o->time_trace, "w");
+  if (!f) {
+    fprintf(stderr, "tric: error: cannot write '%s': %s\n", b->o->time_trace, strerror(errno));
+    if (EXIT_IO > b->status) b->status = EXIT_IO;
+    return;
+  }
+  pthread_t threads[64];
+  int nthreads = 0;
+  fprintf(f, "{\"traceEvents\": [\n");
+  bool first = true;
+#define EVENT(name, tid, start, dur) \
+  do { \
+    fprintf(f, "%s{\"name\": \"%s\", \"cat\": \"tric\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, \"ts\": %.1f, \"dur\": %.1f}", \
+            first ? "" : ",\n", name, tid, ((start) - b->t0) * 1e6, (dur) * 1e6); \
+    first = false; \
+  } while (0)
+  for (int i = 0; i < b->nt; i++) {
+    Target *t = &b->t[i];
+    if (!t->compile || t->failed) continue;
+    int tid = -1;
+    for (int k = 0; k < nthreads; k++)
+      if (pthread_equal(threads[k], t->thread)) tid = k;
+    if (tid < 0 && nthreads < 64) threads[nthreads] = t->thread, tid = nthreads++;
+    char name[512];
+    snprintf(name, sizeof name, "%s", t->file);
+    for (char *p = name; *p; p++)
+      if (*p == '"' || *p == '\\') *p = '_';
+    EVENT(name, tid + 1, t->t_start, t->t_end - t->t_start);
+    double s = t->t_start;
+    static const int stages[] = {ST_IR, ST_OPT, ST_CODEGEN};
+    for (int k = 0; k < 3; k++) {
+      EVENT(stage_names[stages[k]], tid + 1, s, t->stage[stages[k]]);
+      s += t->stage[stages[k]];
+    }
+  }
+  fprintf(f, "%s{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, \"args\": {\"name\": \"main\"}}",
+          first ? "" : ",\n");
+  for (int k = 0; k < nthreads; k++)
+    fprintf(f, ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": %d, \"args\": {\"name\": \"worker %d\"}}",
+            k + 1, k + 1);
+  fprintf(f, "\n]}\n");
+#undef EVENT
+  if (fclose(f)) {
+    fprintf(stderr, "tric: error: cannot write '%s'\n", b->o->time_trace);
+    if (EXIT_IO > b->status) b->status = EXIT_IO;
+  }
+}
+
+/* ---------------------------------------------------------------- the run */
+
+/* Adds the targets of one input (a file, or every *.tri under a folder). */
+static int add_inputs(Build *b, const char *input, fe_Vec *targets) {
+  const Opts *o = b->o;
+  fe_Arena *a = b->g.arena;
+  struct stat st;
+  bool many = o->nfiles > 1;
+  if (!stat(input, &st) && S_ISDIR(st.st_mode)) {
+    fe_Vec rels = {0};
+    find_sources(a, input, "", &rels);
+    if (!rels.n) {
+      fprintf(stderr, "tric: error: no .tri files under '%s'\n", input);
+      return EXIT_IO;
+    }
+    for (int i = 0; i < rels.n; i++) {
+      const char *rel = rels.items[i];
+      Target *t = fe_alloc(a, sizeof *t);
+      t->file = fe_sprintf(a, "%s/%s", input, rel);
+      t->stem = base_stem(a, rel);
+      t->obj = o->out ? fe_sprintf(a, "%s/%s", o->out, with_ext(a, rel, ".o")) : with_ext(a, t->file, ".o");
+      fe_vec_push(a, targets, t);
+    }
+    return 0;
+  }
+  Target *t = fe_alloc(a, sizeof *t);
+  t->file = input;
+  t->stem = base_stem(a, input);
+  if (o->out && many) t->obj = fe_sprintf(a, "%s/%s.o", o->out, t->stem);
+  else t->obj = o->out ? o->out : fe_sprintf(a, "%s.o", t->stem);
+  fe_vec_push(a, targets, t);
+  return 0;
+}
+
+int run_build(const Opts *o, bool colour) {
+  fe_Arena arena = {0};
+  fe_Diags diags = {.arena = &arena};
+  Build *b = calloc(1, sizeof *b);
+  if (!b) abort();
+  b->o = o;
+  b->colour = colour;
+  b->tty = isatty(2);
+  b->t0 = now_seconds();
+  b->g = (Graph){.arena = &arena, .diags = &diags, .incdirs = o->incdirs, .nincdirs = o->nincdirs};
+  bool building = !strcmp(o->cmd, "build");
+
+  /* targets and the module graph */
+  fe_Vec targets = {0};
+  for (int i = 0; i < o->nfiles && !b->status; i++) b->status = add_inputs(b, o->files[i], &targets);
+  b->nt = targets.n;
+  b->t = calloc((size_t)targets.n + 1, sizeof *b->t);
+  if (!b->t) abort();
+  for (int i = 0; i < targets.n && !b->status; i++) {
+    Target *t = &b->t[i];
+    *t = *(Target *)targets.items[i];
+    t->b = b;
+    t->hdr = with_ext(&arena, t->obj, ".h");
+    t->ll = with_ext(&arena, t->obj, ".ll");
+    t->as = with_ext(&arena, t->obj, ".s");
+    t->dep = o->mf ? o->mf : with_ext(&arena, t->obj, ".d");
+    t->m = graph_load(&b->g, t->file);
+    if (!t->m) b->status = b->g.io_error ? EXIT_IO : EXIT_COMPILE;
+  }
+  if (b->status) {
+    fe_diags_print(&diags, stderr, colour);
+    goto out;
+  }
+  for (int i = 0; i < b->nt && o->dump; i++) {
+    if (!strcmp(o->dump, "tokens")) {
+      int n;
+      fe_Diags scratch = {.arena = &arena};
+      fe_Token *toks = fe_lex(&arena, &scratch, b->t[i].m->src, &n);
+      fe_dump_tokens(stdout, toks, n);
+    } else if (!strcmp(o->dump, "ast")) fe_dump_ast(stdout, b->t[i].m->ast);
+  }
+
+  /* the cache: a hit needs no checking and no LLVM */
+  char dbuf[4096];
+  const char *dir = cache_dir(o, dbuf, sizeof dbuf);
+  b->cache_on = building && !o->no_cache && !o->dump && dir && !diags.nerrors && ca_open(&b->cache, dir, cache_max_size());
+  if (b->cache_on) b->opts = options_key(o);
+  int misses = 0;
+  for (int i = 0; i < b->nt; i++) {
+    Target *t = &b->t[i];
+    t->compile = building;
+    if (!b->cache_on) {
+      misses++;
+      continue;
+    }
+    double t0 = now_seconds();
+    t->key = target_key(t, &b->opts);
+    make_manifest(t, &b->opts, &t->man);
+    ca_Entry e;
+    t->got = o->recache ? CA_MISS : ca_get(&b->cache, &t->key, &e);
+    t->stage[ST_CACHE] += now_seconds() - t0;
+    bool complete = t->got == CA_HIT;
+    for (int s = 1; complete && s < CA_NSECTIONS; s++) {
+      static const unsigned need[CA_NSECTIONS] = {0, CG_EMIT_OBJ, CG_EMIT_HEADER, CG_EMIT_LLVM_IR, CG_EMIT_ASM};
+      if ((o->emit & need[s]) && !e.data[s]) complete = false;
+    }
+    if (complete) {
+      t->from_cache = true;
+      t->compile = false;
+      if (o->explain) fprintf(stderr, "tric: explain: %s: reused from the cache\n", t->file);
+      if (write_outputs(b, t, (const void *const *)e.data, e.len)) b->status = EXIT_IO, t->failed = true, b->failed++;
+      else b->cached++;
+      progress(b, t, "cached");
+    } else {
+      if (t->got == CA_HIT) t->got = CA_MISS;
+      misses++;
+      if (o->explain) {
+        char buf[256];
+        fprintf(stderr, "tric: explain: %s: rebuilt: %s\n", t->file, miss_reason(b, t, buf, sizeof buf));
+      }
+    }
+    if (t->got == CA_HIT) ca_entry_free(&e);
+  }
+
+  /* check what must be built (the whole graph, once, dependencies first) */
+  if (misses || !building || (o->dump && diags.nerrors == 0)) {
+    graph_check(&b->g);
+    for (int i = 0; i < b->nt && o->dump && !diags.nerrors; i++) {
+      if (!strcmp(o->dump, "types")) tc_dump_types(stdout, b->t[i].m->funcs, b->t[i].m->nfuncs, &arena);
+      if (!strcmp(o->dump, "ir")) tc_dump_ir(stdout, b->t[i].m->funcs, b->t[i].m->nfuncs, &arena);
+    }
+  }
+  fe_diags_print(&diags, stderr, colour);
+  for (int i = 0; i < b->nt; i++) {
+    Target *t = &b->t[i];
+    if (!t->m->failed) continue;
+    t->failed = true;
+    t->compile = false;
+    b->failed++;
+    b->status = EXIT_COMPILE;
+    if (building) remove_outputs(o, t); /* no stale outputs from an earlier build */
+    if (building && b->nt > 1) progress(b, t, "failed");
+  }
+  if (building && b->status && !o->keep_going) /* without --keep-going nothing more is built */
+    for (int i = 0; i < b->nt; i++) b->t[i].compile = false;
+
+  /* compile the misses on the thread pool; the loop thread writes the results */
+  int ncompile = 0;
+  for (int i = 0; i < b->nt; i++) ncompile += b->t[i].compile;
+  if (ncompile) {
+    int jobs = o->jobs;
+    if (jobs <= 0) {
+      const char *e = getenv("TRIC_JOBS");
+      jobs = e && atoi(e) > 0 ? atoi(e) : (int)uv_available_parallelism();
+    }
+    if (jobs > ncompile) jobs = ncompile;
+    if (jobs < 1) jobs = 1;
+    char n[16];
+    snprintf(n, sizeof n, "%d", jobs);
+    setenv("UV_THREADPOOL_SIZE", n, 1); /* read by libuv when its pool starts */
+    cg_init();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    for (int i = 0; i < b->nt; i++) {
+      Target *t = &b->t[i];
+      if (!t->compile) continue;
+      t->work.data = t;
+      uv_queue_work(&loop, &t->work, compile_work, compile_done);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    cg_shutdown();
+  }
+  if (b->cache_on) ca_maybe_prune(&b->cache);
+  double wall = now_seconds() - b->t0;
+  if (building && (b->nt > 1 || o->verbose))
+    fprintf(stderr, "tric: %d module%s: %d built, %d from cache, %d failed, %.1f ms\n", b->nt, b->nt == 1 ? "" : "s",
+            b->built, b->cached, b->failed, wall * 1e3);
+  if (o->explain && building)
+    fprintf(stderr, "tric: explain: LLVM was %s\n", ncompile ? "started" : "not started (everything came from the cache)");
+  if (o->time_report) time_report(b, wall);
+  if (o->time_trace) time_trace(b);
+out:;
+  int status = b->status;
+  free(b->t);
+  free(b);
+  fe_arena_free(&arena);
+  return status;
+}
