@@ -94,7 +94,7 @@ def test_io_errors(ctx):
     e = expect(r, 3, "missing input") or expect(ctx.run([ctx.tric, "build", "empty"], cwd=d), 3, "a folder without sources")
     if e:
         return e
-    r = ctx.run([ctx.tric, "build", "model.tri", "-o", "no/such/dir/m.o"], cwd=d)
+    r = ctx.run([ctx.tric, "build", "model.tri", "-o", "model.tri/m.o"], cwd=d)  # a file where a folder must be
     e = expect(r, 3, "unwritable output")
     if e:
         return e
