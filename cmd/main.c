@@ -126,7 +126,23 @@ static int parse_args(int argc, char **argv, Opts *o) {
       else if (!strcmp(val, "always")) o->color = 1;
       else if (!strcmp(val, "never")) o->color = 0;
       else return usage_error("--color takes auto, always or never, not '%s'", val);
-    } else if (TAKES("--cache-dir")) o->cache_dir = val;
+    } else if (!strncmp(a, "-j", 2) && a[2]) {
+      char *end;
+      long j = strtol(a + 2, &end, 10);
+      if (*end || j < 1 || j > 1024) return usage_error("-j takes a number of jobs from 1 to 1024, not '%s'", a + 2);
+      o->jobs = (int)j;
+    } else if (!strcmp(a, "-j") && i + 1 < argc) {
+      char *end;
+      long j = strtol(argv[++i], &end, 10);
+      if (*end || j < 1 || j > 1024) return usage_error("-j takes a number of jobs from 1 to 1024, not '%s'", argv[i]);
+      o->jobs = (int)j;
+    } else if (!strcmp(a, "--keep-going") || !strcmp(a, "-k")) o->keep_going = true;
+    else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) o->verbose = true;
+    else if (!strcmp(a, "--time-report")) o->time_report = "text";
+    else if (!strcmp(a, "--time-report=json")) o->time_report = "json";
+    else if (!strcmp(a, "--time-report=text")) o->time_report = "text";
+    else if (TAKES("--time-trace")) o->time_trace = val;
+    else if (TAKES("--cache-dir")) o->cache_dir = val;
     else if (!strcmp(a, "--no-cache")) o->no_cache = true;
     else if (!strcmp(a, "--recache")) o->recache = true;
     else if (!strcmp(a, "--explain")) o->explain = true;
