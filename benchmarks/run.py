@@ -6,6 +6,12 @@ side by side in the same process or the same script, never an absolute target.
          same bytes (goal: at least 0.90), and for scale C with libm tanhf and NumPy.
   cache: a generated 200-module project: the time of a no-change rebuild (everything from
          the cache) against the time of the cold build, and of a one-leaf edit.
+  build: generated projects of 1, 64 and 1000 modules (cold, no change, one edit; -j2
+         against -j1 on 64) and generated models of 8, 50 and 160 layers (cold compile
+         at -O2, time per stage and peak RSS from --time-report=json).
+
+Targets (issue 4): a 50-layer model under 250 ms with peak RSS under 60 MB; -j2 at least
+1.8x faster than -j1 on 64 modules; a no-change rebuild of 1000 modules under 50 ms.
 """
 import argparse
 import os
@@ -91,12 +97,82 @@ def bench_cache(tric, n=200):
     print("  after editing m0.tri   %7.1f ms   ratio to cold %.3f (m0 and every module importing it rebuild)" % (e * 1e3, e / c))
 
 
+def gen_model(path, layers):
+    """One module: a residual MLP of `layers` blocks (matmul, GELU, layer norm)."""
+    params = ", ".join("w%d: f32[64, 64], b%d: f32[64]" % (i, i) for i in range(layers))
+    lines = ["fn gelu(x: f32[...]) -> f32[...] { return 0.5 * x * (1.0 + tanh(0.7978845608 * (x + 0.044715 * x * x * x))); }",
+             "fn ln(x: f32[B, D]) -> f32[B, D] {",
+             "  let mu = mean(x, axis=-1, keepdims=true);",
+             "  let d = x - mu;",
+             "  return d * rsqrt(mean(d * d, axis=-1, keepdims=true) + 1e-5);",
+             "}",
+             "export fn model(x: f32[B, 64], %s) -> f32[B, 64] {" % params, "  let h0 = x;"]
+    for i in range(layers):
+        lines.append("  let h%d = ln(h%d + gelu(h%d @ w%d + b%d));" % (i + 1, i, i, i, i))
+    lines += ["  return softmax(h%d);" % layers, "}"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def report(tric, argv, cwd, env):
+    """Runs a build with --time-report=json; returns (wall seconds, report dict)."""
+    t0 = time.perf_counter()
+    r = subprocess.run([tric, "build", "--time-report=json"] + argv, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if r.returncode:
+        sys.exit("build failed: %s" % r.stderr)
+    import json
+    return wall, json.loads(r.stderr.strip().splitlines()[-1])
+
+
+def bench_build(tric):
+    print("build, generated projects (process wall time, cache in a fresh folder):")
+    for n in (1, 64, 1000):
+        d = tempfile.mkdtemp(prefix="tric-bench-p%d-" % n)
+        gen_project(d, n)
+        files = ["m%d.tri" % k for k in range(n)]
+        env = dict(os.environ, TRIC_CACHE_DIR=tempfile.mkdtemp(prefix="tric-bench-cache-"))
+        cold, rc = report(tric, files, d, env)
+        warm, rw = report(tric, files, d, env)
+        with open(os.path.join(d, "m%d.tri" % (n - 1)), "a") as f:
+            f.write("// edit\n")
+        edit, _ = report(tric, files, d, env)
+        print("  %4d modules: cold %8.1f ms (peak RSS %5.1f MB)  no-change %6.1f ms%s  edit of a module nothing imports %7.1f ms" % (
+            n, cold * 1e3, rc["peak_rss_kb"] / 1024, warm * 1e3,
+            "  (goal < 50 ms)" if n == 1000 else "", edit * 1e3))
+        if n == 64:
+            times = {}
+            for j in ("1", "2"):
+                ts = []
+                for _ in range(2):
+                    env = dict(os.environ, TRIC_CACHE_DIR=tempfile.mkdtemp(prefix="tric-bench-cache-"))
+                    ts.append(report(tric, ["-j" + j] + files, d, env)[0])
+                times[j] = min(ts)
+            print("        64 modules cold: -j1 %.1f ms, -j2 %.1f ms: speed-up %.2fx (goal >= 1.8x)" % (
+                times["1"] * 1e3, times["2"] * 1e3, times["1"] / times["2"]))
+    print("build, generated models (one module, cold, -O2, no cache):")
+    for layers in (8, 50, 160):
+        d = tempfile.mkdtemp(prefix="tric-bench-model-")
+        gen_model(os.path.join(d, "model.tri"), layers)
+        best = None
+        for _ in range(3):
+            wall, rep = report(tric, ["--no-cache", "model.tri"], d, dict(os.environ))
+            if best is None or wall < best[0]:
+                best = (wall, rep)
+        wall, rep = best
+        st = rep["stages"]
+        goal = "  (goal: < 250 ms, < 60 MB)" if layers == 50 else ""
+        print("  %3d layers: %7.1f ms, peak RSS %5.1f MB%s" % (layers, wall * 1e3, rep["peak_rss_kb"] / 1024, goal))
+        print("             " + ", ".join("%s %.1f ms" % (k, v * 1e3) for k, v in st.items() if v > 0.0005))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tric", required=True)
     args = ap.parse_args()
     bench_gelu(os.path.abspath(args.tric))
     bench_cache(os.path.abspath(args.tric))
+    bench_build(os.path.abspath(args.tric))
 
 
 if __name__ == "__main__":

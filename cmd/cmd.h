@@ -51,7 +51,7 @@ void graph_check(Graph *g);
 /* The command line. */
 typedef struct Opts {
   const char *cmd;
-  const char *files[256];
+  const char **files; /* argc entries at most */
   int nfiles;
   int jobs;          /* -j N, 0: the cores available */
   bool keep_going, verbose;

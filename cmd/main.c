@@ -75,6 +75,8 @@ static bool parse_emit(const char *list, unsigned *emit) {
 /* Parses argv; returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, Opts *o) {
   o->emit = CG_EMIT_OBJ | CG_EMIT_HEADER;
+  o->files = calloc((size_t)argc + 1, sizeof *o->files);
+  if (!o->files) abort();
   o->color = -1;
   o->cg.opt_level = 2;
   if (argc < 2) {
@@ -152,8 +154,7 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (TAKES("--cpu")) o->cg.cpu = val;
     else if (TAKES("--features")) o->cg.features = val;
     else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
-    else if (o->nfiles < 256) o->files[o->nfiles++] = a;
-    else return usage_error("too many input files (the limit is 256)%s", "");
+    else o->files[o->nfiles++] = a;
 #undef TAKES
   }
   if (!o->nfiles) return usage_error("no input file%s", "");

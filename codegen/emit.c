@@ -13,6 +13,8 @@
  * checker recorded) and allocates its temporaries before it writes anything, so an
  * invalid call returns a negative code and leaves the outputs untouched.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,15 @@ typedef struct Memo {
   LLVMValueRef v;
 } Memo;
 
+enum { SIZE_MEMO = 64 };
+
+/* A byte size already checked in the entry block. */
+typedef struct SizeMemo {
+  int rank, elsize;
+  const tc_Poly **dims;
+  LLVMValueRef bytes;
+} SizeMemo;
+
 typedef struct Fn {
   cg_Emit *e;
   tc_Func *f;
@@ -45,6 +56,8 @@ typedef struct Fn {
   int nmemo;
   Memo memo[MEMO_MAX];
   LLVMBasicBlockRef fail_size, entry;
+  int nsizes;
+  SizeMemo sizes[SIZE_MEMO];
 } Fn;
 
 /* ---------------------------------------------------------------- types */
@@ -733,6 +746,199 @@ static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   }
 }
 
+/* ---------------------------------------------------------------- kernels
+ *
+ * Every loop nest is emitted as a kernel: an internal, never-inlined function taking its
+ * output, its input buffers and scalars, and the size symbols. LLVM's passes then work on
+ * many small functions instead of one huge one (their cost grows faster than linearly
+ * with function size), and two loop nests with the same signature -- the same fused
+ * expression over the same shapes, as in the repeated layers of a model -- share one
+ * kernel, generated once per module.
+ */
+
+enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY };
+
+typedef struct Sig {
+  Fn *F;
+  char *s;
+  size_t len, cap;
+  fe_Vec inputs; /* const tc_Node*: buffers and scalars, in order of first use */
+  int *visit;    /* per node: its number in this signature, 0 before its first visit */
+  int nvisit;
+} Sig;
+
+__attribute__((format(printf, 2, 3))) static void sig_put(Sig *g, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    int n = vsnprintf(g->s + g->len, g->cap - g->len, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && g->len + (size_t)n < g->cap) {
+      g->len += (size_t)n;
+      return;
+    }
+    size_t cap = g->cap * 2 + (size_t)n + 64;
+    char *s = fe_alloc(g->F->e->arena, cap);
+    memcpy(s, g->s, g->len);
+    g->s = s;
+    g->cap = cap;
+  }
+}
+
+static void sig_poly(Sig *g, const tc_Poly *p) {
+  sig_put(g, "{");
+  for (int i = 0; i < p->n; i++) {
+    sig_put(g, "%+lld", (long long)p->t[i].coef);
+    for (int k = 0; k < p->t[i].n; k++) sig_put(g, "*s%d", p->t[i].s[k]);
+  }
+  sig_put(g, "}");
+}
+
+static bool is_input(Fn *F, const tc_Node *n) { return F->buf[n->id] || (n->op == TC_PARAM && n->rank == 0); }
+
+/* Serialises what the loop nest computing n reads and does, with its inputs numbered in
+ * order of first use and shared subexpressions written once. */
+static void sig_node(Sig *g, const tc_Node *n, bool top) {
+  if (!top && is_input(g->F, n)) {
+    int k = -1;
+    for (int i = 0; i < g->inputs.n; i++)
+      if (g->inputs.items[i] == n) k = i;
+    if (k < 0) {
+      k = g->inputs.n;
+      fe_vec_push(g->F->e->arena, &g->inputs, (void *)n);
+    }
+    sig_put(g, "I%d:%d", k, n->dtype);
+    if (n->rank) {
+      sig_put(g, "[");
+      for (int i = 0; i < n->rank; i++) sig_poly(g, n->dims[i]);
+      sig_put(g, "]");
+    }
+    return;
+  }
+  if (g->visit[n->id]) {
+    sig_put(g, "#%d", g->visit[n->id]);
+    return;
+  }
+  g->visit[n->id] = ++g->nvisit;
+  sig_put(g, "(%d:%d[", (int)n->op, n->dtype);
+  for (int i = 0; i < n->rank; i++) sig_poly(g, n->dims[i]);
+  sig_put(g, "]");
+  switch (n->op) {
+  case TC_CONST: sig_put(g, " %a %lld", n->f0, (long long)n->i0); break;
+  case TC_DIMVAL: sig_poly(g, n->size); break;
+  case TC_RSUM: case TC_RMAX: case TC_RMIN: case TC_RPROD: case TC_CONCAT:
+    sig_put(g, " %lld %lld", (long long)n->i0, (long long)n->i1);
+    break;
+  case TC_TRANSPOSE:
+    for (int i = 0; i < n->rank; i++) sig_put(g, " %lld", (long long)n->ints[i]);
+    break;
+  case TC_SLICE:
+    for (int i = 0; i < n->args[0]->rank; i++) {
+      sig_poly(g, n->starts[i]);
+      sig_put(g, "%lld%s", (long long)n->ints[i], n->drop[i] ? "d" : "");
+    }
+    break;
+  default: break;
+  }
+  for (int i = 0; i < n->nargs; i++) {
+    sig_put(g, " ");
+    sig_node(g, n->args[i], false);
+  }
+  sig_put(g, ")");
+}
+
+/* Emits the body of a kernel of the given kind into K (its own function). */
+static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
+  switch (kind) {
+  case K_REDUCE: emit_reduce(K, n, dst); break;
+  case K_MATMUL: emit_matmul(K, n, dst, scratch); break;
+  case K_CONCAT: emit_concat(K, n, dst); break;
+  case K_FILL: emit_fill(K, n, dst); break;
+  default: { /* K_COPY: n is the kernel's input 0 */
+    Loop L = {0};
+    L.interleave = INTERLEAVE;
+    loop_begin(K, &L, numel(K, n->rank, (const tc_Poly **)n->dims));
+    Ix ix = {.rank = n->rank, .lin = L.i};
+    store_at(K, n->dtype, dst, L.i, emit_at(K, n, &ix));
+    loop_end(K, &L);
+  }
+  }
+}
+
+static void add_fn_attrs(cg_Emit *e, LLVMValueRef fn);
+static void add_attr(cg_Emit *e, LLVMValueRef fn, unsigned idx, const char *name);
+
+/* Computes node n into dst (a K_* loop nest) through a kernel, creating the kernel
+ * unless one with the same signature exists. */
+static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
+  cg_Emit *e = F->e;
+  Sig g = {.F = F, .cap = 256};
+  g.s = fe_alloc(e->arena, g.cap);
+  g.visit = fe_alloc(e->arena, sizeof(int) * ((size_t)F->f->nnodes + 1));
+  sig_put(&g, "k%d s%d m%d ", kind, F->f->nsyms, scratch != NULL);
+  if (kind == K_COPY) sig_node(&g, n, false);
+  else sig_node(&g, n, true);
+  LLVMValueRef kfn = NULL;
+  for (int i = 0; i < e->kernel_sigs.n && !kfn; i++)
+    if (!strcmp(e->kernel_sigs.items[i], g.s)) kfn = e->kernel_fns.items[i];
+  int nin = g.inputs.n, ns = F->f->nsyms, np = 1 + (scratch != NULL) + nin + ns;
+  LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)np);
+  LLVMValueRef *args = fe_alloc(e->arena, sizeof *args * (size_t)np);
+  int k = 0;
+  pt[k] = e->ptr, args[k++] = dst;
+  if (scratch) pt[k] = e->ptr, args[k++] = scratch;
+  for (int i = 0; i < nin; i++) {
+    const tc_Node *in = g.inputs.items[i];
+    if (F->buf[in->id]) pt[k] = e->ptr, args[k++] = F->buf[in->id];
+    else pt[k] = stype(e, in->dtype), args[k++] = LLVMGetParam(F->fn, (unsigned)in->i0);
+  }
+  for (int i = 0; i < ns; i++) pt[k] = e->i64, args[k++] = F->sym[i];
+  LLVMTypeRef fty = LLVMFunctionType(e->vd, pt, (unsigned)np, 0);
+  if (!kfn) {
+    char name[32];
+    snprintf(name, sizeof name, "tric.kernel.%d", e->kernel_fns.n);
+    kfn = LLVMAddFunction(e->mod, name, fty);
+    LLVMSetLinkage(kfn, LLVMInternalLinkage);
+    add_fn_attrs(e, kfn);
+    add_attr(e, kfn, LLVMAttributeFunctionIndex, "noinline");
+    for (int i = 0; i < np; i++)
+      if (pt[i] == e->ptr) {
+        add_attr(e, kfn, (unsigned)i + 1, "noalias");
+        add_attr(e, kfn, (unsigned)i + 1, "nocapture");
+        if (i >= 1 + (scratch != NULL)) add_attr(e, kfn, (unsigned)i + 1, "readonly");
+      }
+    fe_vec_push(e->arena, &e->kernel_sigs, g.s);
+    fe_vec_push(e->arena, &e->kernel_fns, kfn);
+    Fn *K = calloc(1, sizeof *K);
+    if (!K) abort();
+    size_t nn = (size_t)F->f->nnodes + 1;
+    K->e = e;
+    K->f = F->f;
+    K->fn = kfn;
+    K->reach = F->reach;
+    K->mat = F->mat;
+    K->buf = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+    K->scalar = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+    K->sym = fe_alloc(e->arena, sizeof(LLVMValueRef) * ((size_t)ns + 1));
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(e->b);
+    K->entry = LLVMAppendBasicBlockInContext(e->ctx, kfn, "entry");
+    LLVMPositionBuilderAtEnd(e->b, K->entry);
+    k = 1 + (scratch != NULL);
+    for (int i = 0; i < nin; i++, k++) {
+      const tc_Node *in = g.inputs.items[i];
+      LLVMValueRef p = LLVMGetParam(kfn, (unsigned)k);
+      if (F->buf[in->id]) K->buf[in->id] = p;
+      else K->scalar[in->id] = from_storage(e, in->dtype, p);
+    }
+    for (int i = 0; i < ns; i++) K->sym[i] = LLVMGetParam(kfn, (unsigned)(k + i));
+    emit_kernel_body(K, kind, n, LLVMGetParam(kfn, 0), scratch ? LLVMGetParam(kfn, 1) : NULL);
+    LLVMBuildRetVoid(e->b);
+    LLVMPositionBuilderAtEnd(e->b, saved);
+    free(K);
+  }
+  LLVMBuildCall2(e->b, fty, kfn, args, (unsigned)np, "");
+}
+
 /* ---------------------------------------------------------------- the function */
 
 static LLVMValueRef declare(cg_Emit *e, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, int n) {
@@ -748,6 +954,8 @@ static void add_attr(cg_Emit *e, LLVMValueRef fn, unsigned idx, const char *name
   LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(e->ctx, kind, 0));
 }
 
+static LLVMValueRef checked_bytes_new(Fn *F, int rank, const tc_Poly **dims, int elsize);
+
 /* Branches to the size-error exit unless ok holds. */
 static void require(Fn *F, LLVMValueRef ok) {
   cg_Emit *e = F->e;
@@ -756,8 +964,20 @@ static void require(Fn *F, LLVMValueRef ok) {
   LLVMPositionBuilderAtEnd(e->b, next);
 }
 
-/* bytes = numel * size, failing on overflow past 2^62. */
+/* bytes = numel * size, failing on overflow past 2^62; computed once per distinct shape. */
 static LLVMValueRef checked_bytes(Fn *F, int rank, const tc_Poly **dims, int elsize) {
+  for (int i = 0; i < F->nsizes; i++) {
+    SizeMemo *m = &F->sizes[i];
+    bool same = m->rank == rank && m->elsize == elsize;
+    for (int k = 0; same && k < rank; k++) same = tc_poly_eq(m->dims[k], dims[k]);
+    if (same) return m->bytes;
+  }
+  LLVMValueRef bytes = checked_bytes_new(F, rank, dims, elsize);
+  if (F->nsizes < SIZE_MEMO) F->sizes[F->nsizes++] = (SizeMemo){rank, elsize, dims, bytes};
+  return bytes;
+}
+
+static LLVMValueRef checked_bytes_new(Fn *F, int rank, const tc_Poly **dims, int elsize) {
   cg_Emit *e = F->e;
   LLVMValueRef total = LLVMConstInt(e->i64, (unsigned long long)elsize, 0);
   for (int i = 0; i < rank; i++) {
@@ -771,7 +991,19 @@ static LLVMValueRef checked_bytes(Fn *F, int rank, const tc_Poly **dims, int els
   return total;
 }
 
-static void emit_function(cg_Emit *e, tc_Func *f, const char *cpu, const char *features) {
+/* nounwind, the target CPU and features, and the full vector width where AVX-512 exists. */
+static void add_fn_attrs(cg_Emit *e, LLVMValueRef fn) {
+  add_attr(e, fn, LLVMAttributeFunctionIndex, "nounwind");
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                          LLVMCreateStringAttribute(e->ctx, "target-cpu", 10, e->cpu, (unsigned)strlen(e->cpu)));
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                          LLVMCreateStringAttribute(e->ctx, "target-features", 15, e->features, (unsigned)strlen(e->features)));
+  if (strstr(e->features, "+avx512f")) /* use the full width, not LLVM's 256-bit default tuning */
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(e->ctx, "prefer-vector-width", 19, "512", 3));
+}
+
+static void emit_function(cg_Emit *e, tc_Func *f) {
   int np = f->nparams, nr = f->nresults, ns = f->nparam_syms;
   int nall = np + nr + ns;
   LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)(nall + 1));
@@ -782,13 +1014,12 @@ static void emit_function(cg_Emit *e, tc_Func *f, const char *cpu, const char *f
   for (int i = 0; i < nr; i++) pt[np + i] = e->ptr;
   for (int i = 0; i < ns; i++) pt[np + nr + i] = e->i64;
   LLVMValueRef fn = LLVMAddFunction(e->mod, f->name, LLVMFunctionType(e->i32, pt, (unsigned)nall, 0));
-  add_attr(e, fn, LLVMAttributeFunctionIndex, "nounwind");
-  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(e->ctx, "target-cpu", 10, cpu, (unsigned)strlen(cpu)));
-  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                          LLVMCreateStringAttribute(e->ctx, "target-features", 15, features, (unsigned)strlen(features)));
-  if (strstr(features, "+avx512f")) /* use the full width, not LLVM's 256-bit default tuning */
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateStringAttribute(e->ctx, "prefer-vector-width", 19, "512", 3));
+  add_fn_attrs(e, fn);
+  /* The entry function only checks sizes, allocates and calls kernels: optimising it
+     buys microseconds per call but costs most of the compile time of a large model (its
+     length grows with the layers while the kernels are shared). */
+  add_attr(e, fn, LLVMAttributeFunctionIndex, "optnone");
+  add_attr(e, fn, LLVMAttributeFunctionIndex, "noinline");
   for (int i = 0; i < np + nr; i++)
     if (pt[i] == e->ptr) {
       add_attr(e, fn, (unsigned)i + 1, "noalias");
@@ -862,9 +1093,13 @@ static void emit_function(cg_Emit *e, tc_Func *f, const char *cpu, const char *f
   LLVMTypeRef mt[1] = {e->i64}, ft[1] = {e->ptr};
   LLVMValueRef fmalloc = declare(e, "malloc", e->ptr, mt, 1), ffree = declare(e, "free", e->vd, ft, 1);
   LLVMTypeRef malloc_ty = LLVMFunctionType(e->ptr, mt, 1, 0), free_ty = LLVMFunctionType(e->vd, ft, 1, 0);
-  fe_Vec temps = {0};
+  /* one allocation holds every temporary (64-byte aligned slices), so a model with many
+     layers makes one malloc per call, not hundreds */
   LLVMValueRef *scratch = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
-  LLVMValueRef allok = LLVMConstInt(e->i1, 1, 0);
+  LLVMValueRef *offset = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+  LLVMValueRef *soffset = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+  LLVMValueRef total = i64c(F, 0);
+  LLVMValueRef limit = LLVMConstInt(e->i64, 1ull << 62, 0);
   for (int i = 0; i < f->nnodes; i++) {
     const tc_Node *n = f->nodes[i];
     if (!F->reach[n->id] || !F->mat[n->id]) continue;
@@ -873,51 +1108,48 @@ static void emit_function(cg_Emit *e, tc_Func *f, const char *cpu, const char *f
       sizes[1] = checked_bytes(F, 1, (const tc_Poly **)&n->dims[n->rank - 1], fe_dtype_size(FE_F64));
     for (int k = 0; k < 2; k++) {
       if (!sizes[k] || (k == 0 && out_of[n->id] >= 0)) continue;
-      LLVMValueRef sz = LLVMBuildAdd(e->b, sizes[k], i64c(F, 64), "");
-      LLVMValueRef p = LLVMBuildCall2(e->b, malloc_ty, fmalloc, &sz, 1, "tmp");
-      allok = LLVMBuildAnd(e->b, allok, LLVMBuildIsNotNull(e->b, p, ""), "");
-      fe_vec_push(e->arena, &temps, p);
-      if (k == 0) F->buf[n->id] = p;
-      else scratch[n->id] = p;
+      if (k == 0) offset[n->id] = total;
+      else soffset[n->id] = total;
+      LLVMValueRef rounded = LLVMBuildAnd(e->b, LLVMBuildAdd(e->b, sizes[k], i64c(F, 63), ""), i64c(F, ~(int64_t)63), "");
+      total = LLVMBuildAdd(e->b, total, rounded, ""); /* each term <= 2^62: no unsigned overflow */
+      require(F, LLVMBuildICmp(e->b, LLVMIntULE, total, limit, ""));
     }
-    if (out_of[n->id] >= 0) F->buf[n->id] = LLVMGetParam(fn, (unsigned)(np + out_of[n->id]));
   }
+  LLVMValueRef sz = LLVMBuildAdd(e->b, total, i64c(F, 64), "");
+  LLVMValueRef base = LLVMBuildCall2(e->b, malloc_ty, fmalloc, &sz, 1, "temps");
   LLVMBasicBlockRef nomem = LLVMAppendBasicBlockInContext(e->ctx, fn, "no_memory");
   LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(e->ctx, fn, "run");
-  LLVMBuildCondBr(e->b, allok, run, nomem);
+  LLVMBuildCondBr(e->b, LLVMBuildIsNotNull(e->b, base, ""), run, nomem);
   LLVMPositionBuilderAtEnd(e->b, nomem);
-  for (int i = 0; i < temps.n; i++) LLVMBuildCall2(e->b, free_ty, ffree, (LLVMValueRef *)&temps.items[i], 1, "");
   LLVMBuildRet(e->b, LLVMConstInt(e->i32, (unsigned long long)ERR_NOMEM, 1));
   LLVMPositionBuilderAtEnd(e->b, run);
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id] || !F->mat[n->id]) continue;
+    if (offset[n->id]) F->buf[n->id] = LLVMBuildInBoundsGEP2(e->b, e->i8, base, &offset[n->id], 1, "");
+    if (soffset[n->id]) scratch[n->id] = LLVMBuildInBoundsGEP2(e->b, e->i8, base, &soffset[n->id], 1, "");
+    if (out_of[n->id] >= 0) F->buf[n->id] = LLVMGetParam(fn, (unsigned)(np + out_of[n->id]));
+  }
 
   /* compute every buffer, in order */
   for (int i = 0; i < f->nnodes; i++) {
     const tc_Node *n = f->nodes[i];
     if (!F->reach[n->id] || !F->mat[n->id]) continue;
     LLVMValueRef dst = F->buf[n->id];
-    if (is_reduce(n->op)) emit_reduce(F, n, dst);
-    else if (n->op == TC_MATMUL) emit_matmul(F, n, dst, scratch[n->id]);
-    else if (n->op == TC_CONCAT) emit_concat(F, n, dst);
-    else {
-      emit_fill(F, n, dst);
-      F->buf[n->id] = dst;
-    }
+    F->buf[n->id] = NULL; /* computed, not read, by its own kernel */
+    int kind = is_reduce(n->op) ? K_REDUCE : n->op == TC_MATMUL ? K_MATMUL : n->op == TC_CONCAT ? K_CONCAT : K_FILL;
+    run_kernel(F, kind, n, dst, kind == K_MATMUL ? scratch[n->id] : NULL);
+    F->buf[n->id] = dst;
   }
   /* results that are not computed in place */
   for (int i = 0; i < nr; i++) {
     const tc_Node *r = f->results[i];
     if (out_of[r->id] == i) continue;
     LLVMValueRef dst = LLVMGetParam(fn, (unsigned)(np + i));
-    LLVMValueRef saved = F->buf[r->id];
-    if (saved) { /* copy a buffer (a parameter, or another result) */
-      Loop L = {0};
-      loop_begin(F, &L, numel(F, r->rank, (const tc_Poly **)r->dims));
-      Ix ix = {.rank = r->rank, .lin = L.i};
-      store_at(F, r->dtype, dst, L.i, emit_at(F, r, &ix));
-      loop_end(F, &L);
-    } else emit_fill(F, r, dst);
+    if (F->buf[r->id]) run_kernel(F, K_COPY, r, dst, NULL); /* a parameter, or another result */
+    else run_kernel(F, K_FILL, r, dst, NULL);
   }
-  for (int i = 0; i < temps.n; i++) LLVMBuildCall2(e->b, free_ty, ffree, (LLVMValueRef *)&temps.items[i], 1, "");
+  LLVMBuildCall2(e->b, free_ty, ffree, &base, 1, "");
   LLVMBuildRet(e->b, LLVMConstInt(e->i32, 0, 0));
   free(F);
 }
@@ -925,5 +1157,7 @@ static void emit_function(cg_Emit *e, tc_Func *f, const char *cpu, const char *f
 /* Emits every exported function of a module into e->mod. */
 void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const char *features);
 void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const char *features) {
-  for (int i = 0; i < n; i++) emit_function(e, &funcs[i], cpu, features);
+  e->cpu = cpu;
+  e->features = features;
+  for (int i = 0; i < n; i++) emit_function(e, &funcs[i]);
 }

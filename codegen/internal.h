@@ -14,6 +14,8 @@ typedef struct cg_Emit {
   LLVMBuilderRef b;
   LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr, vd;
   fe_Arena *arena;
+  const char *cpu, *features;
+  fe_Vec kernel_sigs, kernel_fns; /* loop-nest kernels emitted so far: signature -> function */
 } cg_Emit;
 
 /* Calls the overloaded intrinsic `name` (llvm.fma, ...) on type ty. */

@@ -101,7 +101,7 @@ void tc_module_add_import(tc_Module *m, fe_Diags *d, const fe_Node *decl, tc_Mod
 
 /* ---------------------------------------------------------------- checking context */
 
-enum { MAX_DEPTH = 64, MAX_LOCALS = 256 };
+enum { MAX_DEPTH = 64, MAX_LOCALS = 4096 };
 
 typedef struct Scope {
   tc_Module *mod;
@@ -644,14 +644,15 @@ static int builtin_lookup(const char *name) {
  * optional parameter was not passed. */
 static bool bind_args(Ctx *c, const char *what, const char *plist, const fe_Node *fnparams,
                       Val *args, const char **kw, int nargs, fe_Span span, Val *out, int *nout) {
-  const char *names[16];
-  bool opt[16];
+  int cap = fnparams ? fe_list_len(fnparams) : 16;
+  const char **names = fe_alloc(c->a, sizeof *names * (size_t)(cap + 1));
+  bool *opt = fe_alloc(c->a, sizeof *opt * (size_t)(cap + 1));
   int np = 0;
   if (fnparams) {
-    for (const fe_Node *p = fnparams; p && np < 16; p = p->next) { names[np] = p->name; opt[np++] = false; }
+    for (const fe_Node *p = fnparams; p; p = p->next) { names[np] = p->name; opt[np++] = false; }
   } else {
     const char *p = plist;
-    while (*p && np < 16) {
+    while (*p && np < cap) {
       const char *e = strchr(p, ',');
       size_t len = e ? (size_t)(e - p) : strlen(p);
       opt[np] = len && p[len - 1] == '?';
@@ -807,7 +808,7 @@ static Val call_builtin(Ctx *c, int b, const fe_Node *call, Val *args, const cha
   fe_Span span = call->span;
   const char *name = builtins[b].name;
   const char *what = fe_sprintf(c->a, "'%s'", name);
-  Val a[16];
+  Val a[16]; /* builtins take at most 16 parameters */
   int np;
   if (builtins[b].kind == B_NEURAL) {
     err(c, span, "'%s' is not supported yet by this version of tric", name);
@@ -1451,10 +1452,9 @@ static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call,
       return ERR;
     }
   if (c->depth >= MAX_DEPTH) { err(c, call->span, "calls nested too deeply"); return ERR; }
-  Val a[16];
+  Val *a = fe_alloc(c->a, sizeof *a * (size_t)(fe_list_len(fn->a) + 1));
   int np;
   const char *what = fe_sprintf(c->a, "'%s'", fn->name);
-  if (fe_list_len(fn->a) > 16) { err(c, fn->span, "too many parameters (the limit is 16)"); return ERR; }
   if (!bind_args(c, what, NULL, fn->a, args, kw, nargs, call->span, a, &np)) return ERR;
   Scope *s = calloc(1, sizeof *s);
   if (!s) abort();
@@ -1563,12 +1563,13 @@ static void check_dup_decls(Ctx *c, tc_Module *m) {
 
 /* Builds the TIR of one exported function. */
 static bool check_export(Ctx *c, tc_Module *m, const fe_Node *fn, tc_Func *f) {
-  Val args[16];
-  const char *kw[16] = {0};
+  int np_ = fe_list_len(fn->a);
+  Val *args = fe_alloc(c->a, sizeof *args * (size_t)(np_ + 1));
+  const char **kw = fe_alloc(c->a, sizeof *kw * (size_t)(np_ + 1));
   int n = 0;
-  f->nparams = fe_list_len(fn->a);
+  f->nparams = np_;
   f->params = fe_alloc(c->a, sizeof *f->params * (size_t)(f->nparams + 1));
-  for (const fe_Node *p = fn->a; p && n < 16; p = p->next, n++) {
+  for (const fe_Node *p = fn->a; p; p = p->next, n++) {
     const fe_Node *ty = p->a;
     const tc_Poly *dims[TC_MAXRANK];
     int r = 0;
@@ -1620,10 +1621,11 @@ static bool check_export(Ctx *c, tc_Module *m, const fe_Node *fn, tc_Func *f) {
 
 /* Checks an internal function's body once with fresh sizes ('...' as one dimension). */
 static bool check_generic(Ctx *c, tc_Module *m, const fe_Node *fn) {
-  Val args[16];
-  const char *kw[16] = {0};
+  int np_ = fe_list_len(fn->a);
+  Val *args = fe_alloc(c->a, sizeof *args * (size_t)(np_ + 1));
+  const char **kw = fe_alloc(c->a, sizeof *kw * (size_t)(np_ + 1));
   int n = 0;
-  for (const fe_Node *p = fn->a; p && n < 16; p = p->next, n++) {
+  for (const fe_Node *p = fn->a; p; p = p->next, n++) {
     const fe_Node *ty = p->a;
     const tc_Poly *dims[TC_MAXRANK];
     int r = 0;

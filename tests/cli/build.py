@@ -179,26 +179,64 @@ def function_asm(asm, name):
     return out
 
 
+def kernels_called(ir, fn):
+    """Names of the tric.kernel.N functions that the IR of exported function fn calls."""
+    start = ir_define(ir, fn)
+    body = ir[start: ir.index("\n}\n", start)]
+    return sorted(set(w.split("(")[0][1:] for w in body.split() if w.startswith("@tric.kernel.")))
+
+
+def ir_define(ir, name):
+    """Offset of the line defining function name in textual IR."""
+    import re
+    return re.search(r"^define [^\n]*@%s\(" % re.escape(name), ir, re.M).start()
+
+
+def ir_function(ir, name):
+    start = ir_define(ir, name)
+    return ir[start: ir.index("\n}\n", start)]
+
+
 def test_elementwise_chain_is_one_vector_loop(ctx):
-    """A 10-operation GELU chain: one loop, full SIMD width, no calls (no libm, no temporaries)."""
+    """A 10-operation GELU chain: one kernel with one vector loop at full SIMD width, and no
+    calls at all inside it (no libm, no temporaries)."""
     d = setup(ctx)
     r = ctx.run([ctx.tric, "build", "model.tri", "--emit=asm,llvm-ir"], cwd=d)
     if r.returncode:
         return r.stderr
-    body = function_asm(open(os.path.join(d, "model.s")).read(), "gelu_f32")
+    ir = open(os.path.join(d, "model.ll")).read()
+    ks = kernels_called(ir, "gelu_f32")
+    if len(ks) != 1:
+        return "expected the GELU chain in one kernel, found %s" % ks
+    body = function_asm(open(os.path.join(d, "model.s")).read(), ks[0])
     calls = [l for l in body if "call" in l]
     if calls:
         return "calls in the fused GELU kernel: %s" % calls
     reg = "zmm" if has_avx512() else "ymm"
     if not any(reg in l for l in body):
         return "no %s registers in the GELU kernel" % reg
-    ir = open(os.path.join(d, "model.ll")).read()
-    fn = ir[ir.index("define") : ir.index("\n}\n", ir.index("define"))]
+    fn = ir_function(ir, ks[0])
     if "llvm.tanh" in fn or "@tanhf" in fn:
         return "tanh was not expanded inline"
     loops = [l for l in fn.split("\n") if l.startswith("vector.body") and ":" in l.split()[0]]
     if len(loops) != 1:
         return "expected one vectorised loop, found %d" % len(loops)
+    shutil.rmtree(d)
+
+
+def test_identical_kernels_generated_once(ctx):
+    """Ten structurally identical layers share their kernels."""
+    body = "\n".join("  let h%d = tanh(h%d @ w + b) * 2;" % (i + 1, i) for i in range(10))
+    src = ("export fn deep(x: f32[B, 16], w: f32[16, 16], b: f32[16]) -> f32[B, 16] {\n  let h0 = x;\n%s\n"
+           "  return h10;\n}\n" % body)
+    d = setup(ctx, src)
+    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=llvm-ir"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    ir = open(os.path.join(d, "model.ll")).read()
+    n = ir.count("define internal void @tric.kernel.")
+    if n > 3:
+        return "10 identical layers produced %d kernels" % n
     shutil.rmtree(d)
 
 
