@@ -1,0 +1,138 @@
+"""Project builds: several modules and folders, diamonds and chains, cycles, a failing
+module with and without --keep-going, identical outputs at any -j, progress lines on a
+pipe, and the time report and trace."""
+import json
+import os
+import shutil
+
+LIB = "fn base(x: f32[...]) -> f32[...] { return x * 2; }\nexport fn lib(x: f32[N]) -> f32[N] { return base(x); }\n"
+
+
+def write(d, files):
+    for name, text in files.items():
+        p = os.path.join(d, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(text)
+
+
+def diamond():
+    return {
+        "src/lib.tri": LIB,
+        "src/left.tri": "import lib;\nfn l(x: f32[...]) -> f32[...] { return lib.base(x) + 1; }\nexport fn left(x: f32[N]) -> f32[N] { return l(x); }\n",
+        "src/right.tri": "import lib;\nfn r(x: f32[...]) -> f32[...] { return lib.base(x) - 1; }\nexport fn right(x: f32[N]) -> f32[N] { return r(x); }\n",
+        "src/top.tri": "import left;\nimport right;\nexport fn top(x: f32[N]) -> f32[N] { return left.l(x) * right.r(x); }\n",
+        "src/deep/chain.tri": "import c1;\nexport fn chain(x: f32[N]) -> f32[N] { return c1.f1(x); }\n",
+        "src/deep/c1.tri": "import c2;\nfn f1(x: f32[...]) -> f32[...] { return c2.f2(x) + 1; }\n",
+        "src/deep/c2.tri": "import c3;\nfn f2(x: f32[...]) -> f32[...] { return c3.f3(x) + 1; }\n",
+        "src/deep/c3.tri": "fn f3(x: f32[...]) -> f32[...] { return exp(x); }\n",
+    }
+
+
+def tree(d):
+    out = {}
+    for root, _, files in os.walk(d):
+        for f in files:
+            p = os.path.join(root, f)
+            out[os.path.relpath(p, d)] = open(p, "rb").read()
+    return out
+
+
+def test_folder_build_mirrors_the_tree(ctx):
+    d = ctx.tmpdir()
+    write(d, diamond())
+    r = ctx.run([ctx.tric, "build", "src/", "-o", "out"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    got = sorted(tree(os.path.join(d, "out")))
+    want = sorted(["%s.%s" % (m, e) for m in ("lib", "left", "right", "top", "deep/chain", "deep/c1", "deep/c2", "deep/c3")
+                   for e in ("o", "h")])
+    if got != want:
+        return "outputs %s, expected %s" % (got, want)
+    lines = [l for l in r.stderr.splitlines() if l.startswith("[")]
+    if len(lines) != 8 or not lines[-1].startswith("[8/8] "):
+        return "expected one progress line per module on a pipe:\n%s" % r.stderr
+    if "tric: 8 modules: 8 built, 0 from cache, 0 failed" not in r.stderr:
+        return "no summary line:\n%s" % r.stderr
+    shutil.rmtree(d)
+
+
+def test_same_outputs_for_any_jobs(ctx):
+    results = []
+    for j in ("-j1", "-j8"):
+        d = ctx.tmpdir()
+        write(d, diamond())
+        r = ctx.run([ctx.tric, "build", j, "--no-cache", "src", "-o", "out"], cwd=d)
+        if r.returncode:
+            return r.stderr
+        results.append(tree(os.path.join(d, "out")))
+    if results[0] != results[1]:
+        return "outputs differ between -j1 and -j8"
+
+
+def test_cycle_reported_whole(ctx):
+    d = ctx.tmpdir()
+    write(d, {"a.tri": "import b;\nexport fn fa(x: f32[N]) -> f32[N] { return x; }\n",
+              "b.tri": "import c;\nfn fb(x: f32[N]) -> f32[N] { return x; }\n",
+              "c.tri": "import a;\nfn fc(x: f32[N]) -> f32[N] { return x; }\n"})
+    r = ctx.run([ctx.tric, "build", "a.tri", "b.tri", "c.tri", "--color=never"], cwd=d)
+    if r.returncode != 1 or "import cycle: a -> b -> c -> a" not in r.stderr:
+        return "cycle: %d\n%s" % (r.returncode, r.stderr)
+    if [f for f in os.listdir(d) if f.endswith(".o")]:
+        return "objects written despite the cycle"
+
+
+def failing_project(d):
+    files = diamond()
+    files["src/right.tri"] = "import lib;\nfn r(x: f32[...]) -> f32[...] { return lib.base(x) - undefined; }\n"
+    write(d, files)
+
+
+def test_failure_stops_the_build(ctx):
+    d = ctx.tmpdir()
+    failing_project(d)
+    r = ctx.run([ctx.tric, "build", "--no-cache", "src", "-o", "out", "--color=never"], cwd=d)
+    if r.returncode != 1 or "right.tri:2:" not in r.stderr or r.stderr.count("error:") != 1:
+        return "expected one located error and exit 1:\n%s" % r.stderr
+    if os.path.exists(os.path.join(d, "out", "left.o")):
+        return "modules were built after a failure without --keep-going"
+
+
+def test_keep_going_builds_the_rest(ctx):
+    d = ctx.tmpdir()
+    failing_project(d)
+    r = ctx.run([ctx.tric, "build", "--no-cache", "--keep-going", "src", "-o", "out", "--color=never"], cwd=d)
+    got = sorted(f for f in tree(os.path.join(d, "out")) if f.endswith(".o"))
+    want = ["deep/c1.o", "deep/c2.o", "deep/c3.o", "deep/chain.o", "left.o", "lib.o"]
+    if r.returncode != 1 or got != want:
+        return "--keep-going: exit %d, built %s, expected %s\n%s" % (r.returncode, got, want, r.stderr)
+    if "2 failed" not in r.stderr:
+        return "summary should count right and top as failed:\n%s" % r.stderr
+
+
+def test_time_report_and_trace(ctx):
+    d = ctx.tmpdir()
+    write(d, diamond())
+    r = ctx.run([ctx.tric, "build", "--no-cache", "src", "-o", "out", "--time-report=json", "--time-trace=trace.json",
+                 "-j2"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    rep = json.loads(r.stderr.strip().splitlines()[-1])
+    for key in ("wall_s", "stages", "peak_rss_kb", "cache_hits", "cache_misses", "kernels"):
+        if key not in rep:
+            return "time report lacks %s: %s" % (key, rep)
+    if rep["kernels"] != 5 or rep["stages"]["LLVM optimize"] <= 0:
+        return "time report: %s" % rep
+    trace = json.load(open(os.path.join(d, "trace.json")))
+    events = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    names = {e["name"] for e in events}
+    if not {"src/top.tri", "LLVM optimize", "code generation"} <= names:
+        return "trace lacks module or stage events: %s" % sorted(names)
+    if any(e["dur"] < 0 or e["ts"] < 0 for e in events):
+        return "negative times in the trace"
+    r = ctx.run([ctx.tric, "build", "--no-cache", "src", "-o", "out", "--time-report"], cwd=d)
+    if "time report" not in r.stderr or "peak RSS" not in r.stderr:
+        return "text time report: %s" % r.stderr
+    r = ctx.run([ctx.tric, "build", "src", "-o", "out", "-v"], cwd=d)
+    if "cache hit" not in r.stderr and "cache miss" not in r.stderr:
+        return "-v lacks per-module cache status: %s" % r.stderr
