@@ -85,7 +85,7 @@ static void find_sources(fe_Arena *a, const char *dir, const char *rel, fe_Vec *
   while ((de = readdir(d)))
     if (de->d_name[0] != '.') fe_vec_push(a, &names, fe_strndup(a, de->d_name, strlen(de->d_name)));
   closedir(d);
-  qsort(names.items, (size_t)names.n, sizeof(void *), cmp_str);
+  if (names.n) qsort(names.items, (size_t)names.n, sizeof(void *), cmp_str);
   for (int i = 0; i < names.n; i++) {
     const char *r = rel[0] ? fe_sprintf(a, "%s/%s", rel, (char *)names.items[i]) : names.items[i];
     const char *p = fe_sprintf(a, "%s/%s", dir, r);
@@ -312,6 +312,8 @@ static void compile_done(uv_work_t *w, int status) {
   if (t->err) {
     fprintf(stderr, "tric: error: %s: %s\n", t->file, t->err);
     int s = !strncmp(t->err, "unknown target", 14) ? EXIT_USAGE : EXIT_IO;
+    free(t->err);
+    t->err = NULL;
     if (s > b->status) b->status = s;
     t->failed = true;
     b->failed++;

@@ -225,13 +225,22 @@ static int cache_command(const Opts *o) {
 int main(int argc, char **argv) {
   Opts o = {0};
   int rc = parse_args(argc, argv, &o);
-  if (rc >= 0) return rc;
+  if (rc >= 0) {
+    free(o.files);
+    return rc;
+  }
   bool colour = o.color == 1;
   if (o.color < 0) {
     const char *term = getenv("TERM");
     colour = isatty(2) && !getenv("NO_COLOR") && term && strcmp(term, "dumb");
   }
-  if (!strcmp(o.cmd, "cache")) return cache_command(&o);
+  if (!strcmp(o.cmd, "cache")) {
+    rc = cache_command(&o);
+    free(o.files);
+    return rc;
+  }
   install_signal_cleanup();
-  return run_build(&o, colour);
+  int status = run_build(&o, colour);
+  free(o.files);
+  return status;
 }
