@@ -164,6 +164,12 @@ static void *read_all(const char *p, size_t *len) {
   return buf;
 }
 
+/* Reads the file at rel under the cache (its full path left in p). */
+static void *read_rel(ca_Cache *c, const char *rel, char *p, size_t cap, size_t *len) {
+  path(p, cap, c, rel);
+  return read_all(p, len);
+}
+
 /* Appends one statistics line under a shared lock (compaction takes it exclusively). */
 static void stat_event(ca_Cache *c, const char *line) {
   if (!c->usable) return;
@@ -263,9 +269,8 @@ ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) {
   if (!c->usable) return CA_UNAVAILABLE;
   char rel[128], p[4096];
   entry_rel(key, rel, sizeof rel);
-  path(p, sizeof p, c, rel);
   size_t len;
-  uint8_t *buf = read_all(p, &len);
+  uint8_t *buf = read_rel(c, rel, p, sizeof p, &len);
   if (!buf) {
     stat_event(c, "m\n");
     return CA_MISS;
@@ -502,9 +507,8 @@ bool ca_manifest_get(ca_Cache *c, const char *identity, ca_Manifest *m) {
   if (!c->usable) return false;
   char rel[128], p[4096];
   manifest_rel(identity, rel, sizeof rel);
-  path(p, sizeof p, c, rel);
   size_t len;
-  uint8_t *buf = read_all(p, &len);
+  uint8_t *buf = read_rel(c, rel, p, sizeof p, &len);
   if (!buf) return false;
   bool ok = len == sizeof *m + 8 && !memcmp(buf, "TRICMAN1", 8);
   if (ok) memcpy(m, buf + 8, sizeof *m);

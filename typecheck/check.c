@@ -359,6 +359,18 @@ static Val weak_int(int64_t i, fe_Span s) { Val v = {.k = V_WEAK, .wk = W_INT, .
 static Val weak_float(double f, fe_Span s) { Val v = {.k = V_WEAK, .wk = W_FLOAT, .f = f, .span = s}; return v; }
 static Val weak_bool(bool b, fe_Span s) { Val v = {.k = V_WEAK, .wk = W_BOOL, .i = b, .span = s}; return v; }
 
+/* A literal comparison from the three relations of its operands. */
+static Val fold_cmp(int op, bool lt, bool eq, bool gt, fe_Span span) {
+  switch (op) {
+  case FE_OP_EQ: return weak_bool(eq, span);
+  case FE_OP_NE: return weak_bool(!eq, span);
+  case FE_OP_LT: return weak_bool(lt, span);
+  case FE_OP_LE: return weak_bool(lt || eq, span);
+  case FE_OP_GT: return weak_bool(gt, span);
+  default: return weak_bool(gt || eq, span);
+  }
+}
+
 static Val fold_binary(Ctx *c, int op, const Val *x, const Val *y, fe_Span span) {
   bool logic = op == FE_OP_AND || op == FE_OP_OR;
   if (logic || x->wk == W_BOOL || y->wk == W_BOOL) {
@@ -388,12 +400,8 @@ static Val fold_binary(Ctx *c, int op, const Val *x, const Val *y, fe_Span span)
       r = 1;
       for (int64_t k = 0; k < b && !ovf; k++) ovf = __builtin_mul_overflow(r, a, &r);
       break;
-    case FE_OP_EQ: return weak_bool(a == b, span);
-    case FE_OP_NE: return weak_bool(a != b, span);
-    case FE_OP_LT: return weak_bool(a < b, span);
-    case FE_OP_LE: return weak_bool(a <= b, span);
-    case FE_OP_GT: return weak_bool(a > b, span);
-    case FE_OP_GE: return weak_bool(a >= b, span);
+    case FE_OP_EQ: case FE_OP_NE: case FE_OP_LT: case FE_OP_LE: case FE_OP_GT: case FE_OP_GE:
+      return fold_cmp(op, a < b, a == b, a > b, span);
     default: err(c, span, "operator '%s' cannot combine literals", fe_op_name(op)); return ERR;
     }
     if (ovf) { err(c, span, "integer overflow in a literal expression"); return ERR; }
@@ -407,12 +415,8 @@ static Val fold_binary(Ctx *c, int op, const Val *x, const Val *y, fe_Span span)
   case FE_OP_DIV: return weak_float(a / b, span);
   case FE_OP_MOD: return weak_float(a - b * floor(a / b), span);
   case FE_OP_POW: return weak_float(pow(a, b), span);
-  case FE_OP_EQ: return weak_bool(a == b, span);
-  case FE_OP_NE: return weak_bool(a != b, span);
-  case FE_OP_LT: return weak_bool(a < b, span);
-  case FE_OP_LE: return weak_bool(a <= b, span);
-  case FE_OP_GT: return weak_bool(a > b, span);
-  case FE_OP_GE: return weak_bool(a >= b, span);
+  case FE_OP_EQ: case FE_OP_NE: case FE_OP_LT: case FE_OP_LE: case FE_OP_GT: case FE_OP_GE:
+    return fold_cmp(op, a < b, a == b, a > b, span); /* NaN: all three false */
   default: err(c, span, "operator '%s' cannot combine literals", fe_op_name(op)); return ERR;
   }
 }
