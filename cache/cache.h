@@ -56,6 +56,7 @@ typedef struct ca_Cache {
   bool usable;      /* false after a failure that disables it for this run */
   bool warned;      /* the one warning of this run was printed */
   uint64_t max_size; /* bytes; pruning keeps the cache under it */
+  uint64_t hits, misses, corrupt, written, written_bytes; /* this run's, not yet in stats.log */
 } ca_Cache;
 
 /* Opens (creating if needed) the cache at dir. On failure prints one warning to stderr
@@ -73,7 +74,10 @@ void ca_entry_free(ca_Entry *e);
  * and no entry was last used max_age or more seconds ago (negative: no age limit). Returns the
  * number of entries removed. */
 int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age);
-/* Prunes only when the running total says the cache is past its limit (cheap). */
+/* Appends this run's counts to the statistics (one line under the shared lock). */
+void ca_flush_stats(ca_Cache *c);
+/* Flushes the statistics, then prunes only when the running total says the cache is past
+ * its limit (cheap). Call once at the end of a run. */
 void ca_maybe_prune(ca_Cache *c);
 
 /* ---------------------------------------------------------------- manifests */

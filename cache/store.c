@@ -125,13 +125,16 @@ static int write_file(ca_Cache *c, const char *rel, const void *data, size_t len
     else if (w > 0) p += w, left -= (size_t)w;
   }
   if (close(fd) && !err) err = errno;
-  if (!err) {
-    char *slash = strrchr(dst, '/');
-    *slash = 0;
-    if (mkdir_p(dst)) err = errno;
-    *slash = '/';
+  if (!err && rename(tmp, dst)) {
+    err = errno;
+    if (err == ENOENT) { /* the fan-out folder does not exist yet */
+      char *slash = strrchr(dst, '/');
+      *slash = 0;
+      err = mkdir_p(dst) ? errno : 0;
+      *slash = '/';
+      if (!err && rename(tmp, dst)) err = errno;
+    }
   }
-  if (!err && rename(tmp, dst)) err = errno;
   if (err) {
     unlink(tmp);
     errno = err;
@@ -272,7 +275,7 @@ ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) {
   size_t len;
   uint8_t *buf = read_rel(c, rel, p, sizeof p, &len);
   if (!buf) {
-    stat_event(c, "m\n");
+    c->misses++;
     return CA_MISS;
   }
   bool ok = parse_entry(buf, len, e);
@@ -281,12 +284,12 @@ ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) {
     ca_entry_free(e);
     fprintf(stderr, "tric: warning: cache entry %s is corrupt; removed, rebuilding\n", p);
     unlink(p);
-    stat_event(c, "c\n");
-    stat_event(c, "m\n");
+    c->corrupt++;
+    c->misses++;
     return CA_CORRUPT;
   }
   utimensat(AT_FDCWD, p, NULL, 0); /* last use, for least-recently-used pruning */
-  stat_event(c, "h\n");
+  c->hits++;
   return CA_HIT;
 }
 
@@ -322,10 +325,19 @@ int ca_put(ca_Cache *c, const ca_Key *key, const ca_Entry *e) {
     c->usable = false;
     return -1;
   }
-  char line[64];
-  snprintf(line, sizeof line, "w %zu\n", (size_t)HEADER_SIZE + plen);
-  stat_event(c, line);
+  c->written++;
+  c->written_bytes += HEADER_SIZE + plen;
   return 0;
+}
+
+void ca_flush_stats(ca_Cache *c) {
+  if (!c->usable || !(c->hits || c->misses || c->corrupt || c->written)) return;
+  char line[256];
+  snprintf(line, sizeof line, "S %llu %llu %llu %llu 0 0 %llu\n", (unsigned long long)c->hits,
+           (unsigned long long)c->misses, (unsigned long long)c->corrupt, (unsigned long long)c->written,
+           (unsigned long long)c->written_bytes);
+  stat_event(c, line);
+  c->hits = c->misses = c->corrupt = c->written = c->written_bytes = 0;
 }
 
 /* ---------------------------------------------------------------- statistics */
@@ -458,6 +470,7 @@ static void clean_tmp(ca_Cache *c) {
 
 int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age) {
   if (!c->usable) return 0;
+  ca_flush_stats(c);
   int lk = lock_exclusive(c);
   int n, removed = 0;
   Item *v = walk(c, &n);
@@ -488,6 +501,7 @@ int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age) {
 }
 
 void ca_maybe_prune(ca_Cache *c) {
+  ca_flush_stats(c);
   if (!c->usable) return;
   Stats s;
   read_stats(c, &s);

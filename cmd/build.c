@@ -100,6 +100,12 @@ static void find_sources(fe_Arena *a, const char *dir, const char *rel, fe_Vec *
 static int mkdirs_for(const char *file) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", file);
+  char *slash = strrchr(buf, '/');
+  struct stat st;
+  if (!slash) return 0;
+  *slash = 0;
+  if (!stat(buf, &st) && S_ISDIR(st.st_mode)) return 0; /* the common case: it exists */
+  *slash = '/';
   for (char *s = buf + 1; *s; s++)
     if (*s == '/') {
       *s = 0;
@@ -350,6 +356,23 @@ static void compile_done(uv_work_t *w, int status) {
 
 /* ---------------------------------------------------------------- reports */
 
+/* Peak resident memory of this process in KB (VmHWM: unlike getrusage's ru_maxrss it is
+ * not inherited from the parent across exec). */
+static long peak_rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) kb = strtol(line + 6, NULL, 10);
+  if (f) fclose(f);
+  if (kb < 0) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    kb = ru.ru_maxrss;
+  }
+  return kb;
+}
+
 static void time_report(Build *b, double wall) {
   double stage[NSTAGES] = {0}, total = 0;
   int kernels = 0, hits = 0, misses = 0;
@@ -365,20 +388,18 @@ static void time_report(Build *b, double wall) {
     misses += b->cache_on && !b->t[i].from_cache && !b->t[i].failed;
   }
   for (int s = 0; s < NSTAGES; s++) total += stage[s];
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
+  long rss = peak_rss_kb();
   if (!strcmp(b->o->time_report, "json")) {
     fprintf(stderr, "{\"wall_s\": %.6f, \"stages\": {", wall);
     for (int s = 0; s < NSTAGES; s++) fprintf(stderr, "%s\"%s\": %.6f", s ? ", " : "", stage_names[s], stage[s]);
     fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"modules\": %d}\n",
-            ru.ru_maxrss, hits, misses, kernels, b->nt);
+            rss, hits, misses, kernels, b->nt);
     return;
   }
   fprintf(stderr, "time report (%d modules, wall %.1f ms; stage times add up over threads):\n", b->nt, wall * 1e3);
   for (int s = 0; s < NSTAGES; s++)
     fprintf(stderr, "  %-28s %9.2f ms %5.1f%%\n", stage_names[s], stage[s] * 1e3, total > 0 ? 100 * stage[s] / total : 0);
-  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses, %d kernels emitted\n", ru.ru_maxrss, hits, misses,
-          kernels);
+  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses, %d kernels emitted\n", rss, hits, misses, kernels);
 }
 
 /* Chrome trace-event JSON: one track per thread, one event per module and stage. */

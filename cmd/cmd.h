@@ -35,7 +35,9 @@ typedef struct Graph {
   const char *const *incdirs;
   int nincdirs;
   fe_Vec modules; /* Module*, dependencies before dependents */
-  fe_Vec all;     /* Module*, in load order (for finding one loaded before) */
+  fe_Vec all;     /* Module*, in load order */
+  Module **slots; /* hash table of all by real path */
+  int nslots;
   bool io_error;
 } Graph;
 

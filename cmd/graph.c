@@ -68,11 +68,49 @@ typedef struct Stack {
 } Stack;
 
 
+static uint64_t str_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* The module loaded from real path `real`, if any (open addressing on the real path). */
+static Module *find_module(Graph *g, const char *real) {
+  if (!g->nslots) return NULL;
+  for (uint64_t i = str_hash(real) & (g->nslots - 1);; i = (i + 1) & (g->nslots - 1)) {
+    Module *m = g->slots[i];
+    if (!m) return NULL;
+    if (!strcmp(m->realpath, real)) return m;
+  }
+}
+
+static void index_module(Graph *g, Module *m) {
+  if ((g->all.n + 1) * 2 > g->nslots) { /* keep the table at most half full */
+    int n = g->nslots ? g->nslots * 2 : 256;
+    Module **slots = fe_alloc(g->arena, sizeof *slots * (size_t)n);
+    for (int i = 0; i < g->nslots; i++)
+      if (g->slots[i])
+        for (uint64_t k = str_hash(g->slots[i]->realpath) & (uint64_t)(n - 1);; k = (k + 1) & (uint64_t)(n - 1))
+          if (!slots[k]) {
+            slots[k] = g->slots[i];
+            break;
+          }
+    g->slots = slots;
+    g->nslots = n;
+  }
+  for (uint64_t k = str_hash(m->realpath) & (uint64_t)(g->nslots - 1);; k = (k + 1) & (uint64_t)(g->nslots - 1))
+    if (!g->slots[k]) {
+      g->slots[k] = m;
+      return;
+    }
+}
+
 static Module *new_module(Graph *g, fe_Vec *all, const char *path, const char *real, const char *name) {
   Module *m = fe_alloc(g->arena, sizeof *m);
   m->path = path;
   m->realpath = real;
   m->name = name;
+  index_module(g, m);
   fe_vec_push(g->arena, all, m);
   return m;
 }
@@ -80,23 +118,22 @@ static Module *new_module(Graph *g, fe_Vec *all, const char *path, const char *r
 static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const char *name, const fe_Node *from) {
   char rbuf[PATH_MAX];
   const char *real = realpath(path, rbuf) ? fe_strndup(g->arena, rbuf, strlen(rbuf)) : path;
-  for (int i = 0; i < all->n; i++) {
-    Module *m = all->items[i];
-    if (strcmp(m->realpath, real) != 0) continue;
-    if (m->state == 1) { /* a cycle: from m's place on the stack back to m */
+  Module *seen = find_module(g, real);
+  if (seen) {
+    if (seen->state == 1) { /* a cycle: from its place on the stack back to it */
       int k = st->n - 1;
-      while (k >= 0 && st->items[k] != m) k--;
+      while (k >= 0 && st->items[k] != seen) k--;
       char buf[2048];
       size_t len = 0;
       for (int j = k; j >= 0 && j < st->n && len < sizeof buf; j++)
         len += (size_t)snprintf(buf + len, sizeof buf - len, "%s -> ", st->items[j]->name);
-      if (len < sizeof buf) snprintf(buf + len, sizeof buf - len, "%s", m->name);
+      if (len < sizeof buf) snprintf(buf + len, sizeof buf - len, "%s", seen->name);
       fe_Diag *d = fe_error(g->diags, from->span, "import cycle: %s", buf);
       for (int j = k + 1; j < st->n; j++)
         fe_note(g->diags, d, st->via[j]->span, "'%s' is imported here", st->items[j]->name);
       return NULL;
     }
-    return m;
+    return seen;
   }
   uint32_t len;
   char *text = read_file(g->arena, path, &len);
