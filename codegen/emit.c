@@ -513,6 +513,8 @@ static bool cheap(Fn *F, const tc_Node *n) {
 
 static bool has_buffer(Fn *F, const tc_Node *n) { return (n->op == TC_PARAM && n->rank > 0) || F->mat[n->id]; }
 
+enum { MAX_FUSED_DEPTH = 200 };
+
 static void plan(Fn *F) {
   tc_Func *f = F->f;
   for (int i = 0; i < f->nresults; i++) F->reach[f->results[i]->id] = 1;
@@ -539,6 +541,23 @@ static void plan(Fn *F) {
     }
   for (int i = 0; i < f->nnodes; i++)
     if (f->nodes[i]->op == TC_PARAM) F->mat[f->nodes[i]->id] = 0;
+  /* A fused expression deeper than MAX_FUSED_DEPTH (a long chain of lets) gets a buffer
+     part way: evaluation recurses over the expression, and this bounds the recursion. */
+  int *depth = calloc((size_t)f->nnodes + 1, sizeof *depth);
+  if (!depth) abort();
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id] || n->op == TC_PARAM || F->mat[n->id]) continue;
+    int d = 0;
+    for (int j = 0; j < n->nargs; j++)
+      if (depth[n->args[j]->id] > d) d = depth[n->args[j]->id];
+    depth[n->id] = d + 1;
+    if (d + 1 > MAX_FUSED_DEPTH && n->rank > 0) {
+      F->mat[n->id] = 1;
+      depth[n->id] = 0;
+    }
+  }
+  free(depth);
 }
 
 /* Can n be evaluated over a flat index in its own shape (no per-dimension index)? */

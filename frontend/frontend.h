@@ -196,11 +196,16 @@ typedef enum {
 
 enum { FE_EXPORT = 1, FE_RANKED = 2 };
 
+/* The deepest operator nesting an expression may have: checking and code generation
+ * recurse over expressions, and this keeps them within any thread's stack. */
+enum { FE_MAX_DEPTH = 1000 };
+
 typedef struct fe_Node fe_Node;
 struct fe_Node {
   fe_Kind kind;
   int op;    /* fe_Op for UNARY and BINARY */
   int flags; /* FE_EXPORT, FE_RANKED */
+  int depth; /* operator nesting of an expression (bounded, so later passes may recurse) */
   fe_Span span;
   const char *name;
   int64_t ival;

@@ -37,6 +37,12 @@ fe_Node *fe_binary(fe_Parser *ps, int op, fe_Node *a, fe_Node *b) {
   n->op = op;
   n->a = a;
   n->b = b;
+  n->depth = (a->depth > b->depth ? a->depth : b->depth) + 1;
+  if (n->depth == FE_MAX_DEPTH + 1) { /* reported once, at the operator that crosses it */
+    fe_error(ps->diags, n->span, "expression too long: more than %d nested operations (split it with let)",
+             FE_MAX_DEPTH);
+    ps->failed = 1;
+  }
   return n;
 }
 

@@ -164,9 +164,9 @@ expr(E) ::= expr(A) PERCENT expr(B). { E = fe_binary(ps, FE_OP_MOD, A, B); }
 expr(E) ::= expr(A) AT expr(B). { E = fe_binary(ps, FE_OP_MATMUL, A, B); }
 expr(E) ::= expr(A) POW expr(B). { E = fe_binary(ps, FE_OP_POW, A, B); }
 expr(E) ::= MINUS(K) expr(A). [NOT]
-  { E = fe_mk(ps, FE_UNARY, K->span, A->span); E->op = FE_OP_NEG; E->a = A; }
+  { E = fe_mk(ps, FE_UNARY, K->span, A->span); E->op = FE_OP_NEG; E->a = A; E->depth = A->depth + 1; }
 expr(E) ::= NOT(K) expr(A).
-  { E = fe_mk(ps, FE_UNARY, K->span, A->span); E->op = FE_OP_NOT; E->a = A; }
+  { E = fe_mk(ps, FE_UNARY, K->span, A->span); E->op = FE_OP_NOT; E->a = A; E->depth = A->depth + 1; }
 expr(E) ::= postfix(P). { E = P; }
 
 postfix(E) ::= primary(P). { E = P; }

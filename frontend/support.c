@@ -180,8 +180,13 @@ static void print_one(const fe_Diag *g, FILE *out, bool colour) {
   uint32_t ls = s->line_starts[line - 1], le = ls;
   while (le < s->len && s->text[le] != '\n') le++;
   if (le > ls && s->text[le - 1] == '\r') le--;
-  fprintf(out, "%5d | %.*s\n", line, (int)(le - ls), s->text + ls);
-  fprintf(out, "      | ");
+  /* a very long line is shown as a window around the span */
+  const char *pre = "", *post = "";
+  if (g->span.lo > ls + 100) ls = g->span.lo - 60, pre = "...";
+  if (le > ls + 200) le = (g->span.hi > ls + 140 ? g->span.lo + 80 : ls + 200), post = "...";
+  if (le < g->span.lo) le = g->span.lo;
+  fprintf(out, "%5d | %s%.*s%s\n", line, pre, (int)(le - ls), s->text + ls, post);
+  fprintf(out, "      | %s", *pre ? "   " : "");
   for (uint32_t i = ls; i < g->span.lo && i < le; i++) fputc(s->text[i] == '\t' ? '\t' : ' ', out);
   uint32_t hi = g->span.hi > le ? le : g->span.hi;
   fprintf(out, "%s^", colour ? "\033[1;32m" : "");

@@ -101,14 +101,14 @@ void tc_module_add_import(tc_Module *m, fe_Diags *d, const fe_Node *decl, tc_Mod
 
 /* ---------------------------------------------------------------- checking context */
 
-enum { MAX_DEPTH = 64, MAX_LOCALS = 4096 };
+enum { MAX_DEPTH = 64 };
 
 typedef struct Scope {
   tc_Module *mod;
   const fe_Node *fn;
-  int nlocals;
-  const char *names[MAX_LOCALS];
-  Val vals[MAX_LOCALS];
+  int nlocals, caplocals; /* bindings, newest last (malloc'd, grown as needed) */
+  const char **names;
+  Val *vals;
   int nsyms;
   const char *symnames[64];
   const tc_Poly *symvals[64];
@@ -1358,9 +1358,14 @@ static bool bind_local(Ctx *c, Scope *s, const char *name, Val v, fe_Span span) 
       err(c, span, "'%s' is already bound in this function (bindings are immutable)", name);
       return false;
     }
-  if (s->nlocals >= MAX_LOCALS) {
-    err(c, span, "too many bindings in one function (the limit is %d)", MAX_LOCALS);
-    return false;
+  if (s->nlocals == s->caplocals) {
+    int cap = s->caplocals ? s->caplocals * 2 : 32;
+    const char **names = realloc(s->names, sizeof *names * (size_t)cap);
+    Val *vals = names ? realloc(s->vals, sizeof *vals * (size_t)cap) : NULL;
+    if (!names || !vals) abort();
+    s->names = names;
+    s->vals = vals;
+    s->caplocals = cap;
   }
   s->names[s->nlocals] = name;
   s->vals[s->nlocals++] = v;
@@ -1484,6 +1489,8 @@ static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call,
     result = check_results(c, s, fn, r, call->span);
   }
   c->depth--;
+  free(s->names);
+  free(s->vals);
   free(s);
   return result;
 }
