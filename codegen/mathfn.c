@@ -105,9 +105,21 @@ static LLVMValueRef m_exp(M *m, LLVMValueRef x) {
 
 /* expm1(x) for x in [0, 20] (the range tanh needs); accurate near 0. */
 static LLVMValueRef m_expm1_pos(M *m, LLVMValueRef x) {
-  LLVMValueRef k = un(m, "llvm.rint", mul(m, x, K(m, 1.4426950408889634)));
+  cg_Emit *e = m->e;
   double ln2hi = m->d ? 6.93147180369123816490e-01 : 0.693145751953125;
   double ln2lo = m->d ? 1.90821492927058770002e-10 : 1.428606765330187045e-06;
+  LLVMValueRef k, t;
+  if (m->d) {
+    k = un(m, "llvm.rint", mul(m, x, K(m, 1.4426950408889634)));
+    t = exp2i(m, to_int(m, k));
+  } else {
+    /* round x/ln2 by adding 1.5 * 2^23: the integer lands in the low mantissa bits, whose
+       shift by 23 is then 2^k's exponent field (two integer operations, no conversion) */
+    LLVMValueRef kf = fma3(m, x, K(m, 1.4426950408889634), K(m, 12582912.0));
+    k = sub(m, kf, K(m, 12582912.0));
+    LLVMValueRef bits = LLVMBuildShl(e->b, LLVMBuildBitCast(e->b, kf, m->ity, ""), LLVMConstInt(m->ity, 23, 0), "");
+    t = LLVMBuildBitCast(e->b, LLVMBuildAdd(e->b, bits, LLVMConstInt(m->ity, 127u << 23, 0), ""), m->ty, "");
+  }
   LLVMValueRef r = fma3(m, k, K(m, -ln2hi), x);
   r = fma3(m, k, K(m, -ln2lo), r);
   LLVMValueRef p; /* expm1(r) */
@@ -122,20 +134,19 @@ static LLVMValueRef m_expm1_pos(M *m, LLVMValueRef x) {
                                 0.008366608060896397, 0.0013873479329049587};
     p = fma3(m, mul(m, r, r), horner(m, r, q, 5), r);
   }
-  LLVMValueRef t = exp2i(m, to_int(m, k));
   return fma3(m, t, p, sub(m, t, K(m, 1)));
 }
 
 static LLVMValueRef m_tanh(M *m, LLVMValueRef x) {
   double lim = m->d ? 19.1 : 9.1;
   LLVMValueRef a = un(m, "llvm.fabs", x);
-  LLVMValueRef ac = bin(m, "llvm.minnum", a, K(m, lim));
+  /* a select, not minnum: a NaN stays NaN through the rest (one x86 min either way) */
+  LLVMValueRef ac = sel(m, cmp(m, LLVMRealOGT, a, K(m, lim)), K(m, lim), a);
   LLVMValueRef t = m_expm1_pos(m, add(m, ac, ac));
   LLVMValueRef y = dv(m, t, add(m, t, K(m, 2)));
   /* in f32, t/(t+2) at the clamp already rounds to exactly 1 */
   if (m->d) y = sel(m, cmp(m, LLVMRealOGT, a, K(m, lim)), K(m, 1), y);
-  y = bin(m, "llvm.copysign", y, x);
-  return sel(m, isnan_(m, x), x, y);
+  return bin(m, "llvm.copysign", y, x);
 }
 
 static LLVMValueRef m_sigmoid(M *m, LLVMValueRef x) {
