@@ -570,51 +570,65 @@ int run_build(const Opts *o, bool colour) {
     if (t->got == CA_HIT) ca_entry_free(&e);
   }
 
-  /* check what must be built (the whole graph, once, dependencies first) */
-  if (misses || !building || (o->dump && diags.nerrors == 0)) {
-    graph_check(&b->g);
-    for (int i = 0; i < b->nt && o->dump && !diags.nerrors; i++) {
-      if (!strcmp(o->dump, "types")) tc_dump_types(stdout, b->t[i].m->funcs, b->t[i].m->nfuncs, &arena);
-      if (!strcmp(o->dump, "ir")) tc_dump_ir(stdout, b->t[i].m->funcs, b->t[i].m->nfuncs, &arena);
-    }
-  }
+  /* Check the graph module by module, dependencies first; a target's compile is queued on
+     the thread pool as soon as its module is checked, while the loop thread goes on
+     checking, and completions (writes, cache stores, progress) are handled in between. */
+  bool need_check = misses || !building || (o->dump && diags.nerrors == 0);
+  const fe_Diag *printed = diags.last;
   fe_diags_print(&diags, stderr, colour);
-  for (int i = 0; i < b->nt; i++) {
-    Target *t = &b->t[i];
-    if (!t->m->failed) continue;
-    t->failed = true;
-    t->compile = false;
-    b->failed++;
-    b->status = EXIT_COMPILE;
-    if (building) remove_outputs(o, t); /* no stale outputs from an earlier build */
-    if (building && b->nt > 1) progress(b, t, "failed");
-  }
-  if (building && b->status && !o->keep_going) /* without --keep-going nothing more is built */
-    for (int i = 0; i < b->nt; i++) b->t[i].compile = false;
-
-  /* compile the misses on the thread pool; the loop thread writes the results */
   int ncompile = 0;
-  for (int i = 0; i < b->nt; i++) ncompile += b->t[i].compile;
-  if (ncompile) {
-    int jobs = o->jobs;
-    if (jobs <= 0) {
-      const char *e = getenv("TRIC_JOBS");
-      jobs = e && atoi(e) > 0 ? atoi(e) : (int)uv_available_parallelism();
+  uv_loop_t loop;
+  bool pool = false;
+  for (int mi = 0; need_check && mi < b->g.modules.n; mi++) {
+    Module *m = b->g.modules.items[mi];
+    graph_check_one(&b->g, m);
+    if (diags.last != printed) { /* this module's diagnostics, whole */
+      fe_diags_print_from(&diags, printed ? printed->next : diags.first, stderr, colour);
+      printed = diags.last;
     }
-    if (jobs > ncompile) jobs = ncompile;
-    if (jobs < 1) jobs = 1;
-    char n[16];
-    snprintf(n, sizeof n, "%d", jobs);
-    setenv("UV_THREADPOOL_SIZE", n, 1); /* read by libuv when its pool starts */
-    cg_init();
-    uv_loop_t loop;
-    uv_loop_init(&loop);
     for (int i = 0; i < b->nt; i++) {
       Target *t = &b->t[i];
-      if (!t->compile) continue;
+      if (t->m != m) continue;
+      if (m->failed) {
+        t->failed = true;
+        t->compile = false;
+        b->failed++;
+        b->status = EXIT_COMPILE;
+        if (building) remove_outputs(o, t); /* no stale outputs from an earlier build */
+        if (building && b->nt > 1) progress(b, t, "failed");
+        continue;
+      }
+      if (o->dump && !strcmp(o->dump, "types")) tc_dump_types(stdout, m->funcs, m->nfuncs, &arena);
+      if (o->dump && !strcmp(o->dump, "ir")) tc_dump_ir(stdout, m->funcs, m->nfuncs, &arena);
+      if (!t->compile || (b->status && !o->keep_going)) { /* without --keep-going nothing more is built */
+        t->compile = false;
+        continue;
+      }
+      if (!pool) {
+        int jobs = o->jobs;
+        if (jobs <= 0) {
+          const char *e = getenv("TRIC_JOBS");
+          jobs = e && atoi(e) > 0 ? atoi(e) : (int)uv_available_parallelism();
+        }
+        if (jobs > misses) jobs = misses;
+        if (jobs < 1) jobs = 1;
+        char n[16];
+        snprintf(n, sizeof n, "%d", jobs);
+        setenv("UV_THREADPOOL_SIZE", n, 1); /* read by libuv when its pool starts */
+        cg_init();
+        uv_loop_init(&loop);
+        pool = true;
+      }
       t->work.data = t;
       uv_queue_work(&loop, &t->work, compile_work, compile_done);
+      ncompile++;
     }
+    if (pool) uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  if (building && b->status && !o->keep_going)
+    for (int i = 0; i < b->nt; i++)
+      if (!b->t[i].work.data) b->t[i].compile = false;
+  if (pool) {
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     cg_shutdown();

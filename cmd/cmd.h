@@ -47,6 +47,8 @@ typedef struct Graph {
 Module *graph_load(Graph *g, const char *path);
 /* Type-checks every loaded module, dependencies first. */
 void graph_check(Graph *g);
+/* Type-checks one module whose imports are checked already. */
+void graph_check_one(Graph *g, Module *m);
 
 #define TRIC_VERSION "0.1.0"
 

@@ -205,8 +205,11 @@ Module *graph_load(Graph *g, const char *path) {
 }
 
 void graph_check(Graph *g) {
-  for (int i = 0; i < g->modules.n; i++) {
-    Module *m = g->modules.items[i];
+  for (int i = 0; i < g->modules.n; i++) graph_check_one(g, g->modules.items[i]);
+}
+
+void graph_check_one(Graph *g, Module *m) {
+  {
     m->tc = tc_module_new(g->arena, m->ast, m->name);
     bool deps_ok = !m->failed;
     for (int k = 0; k + 1 < m->deps.n; k += 2) {
@@ -216,7 +219,7 @@ void graph_check(Graph *g) {
     }
     if (!deps_ok) { /* a module with syntax errors or broken imports is not checked: no cascades */
       m->failed = true;
-      continue;
+      return;
     }
     int before = g->diags->nerrors;
     double t0 = now_seconds();

@@ -96,6 +96,8 @@ void fe_note(fe_Diags *d, fe_Diag *diag, fe_Span span, const char *fmt, ...)
 /* Prints every diagnostic in order as FILE:LINE:COL: severity: message, the source line
  * and a caret/tilde span. colour adds ANSI colours. */
 void fe_diags_print(const fe_Diags *d, FILE *out, bool colour);
+/* Prints the diagnostics from `from` (an element of d's list, or NULL for none) on. */
+void fe_diags_print_from(const fe_Diags *d, const fe_Diag *from, FILE *out, bool colour);
 
 /* ---------------------------------------------------------------- tokens */
 

@@ -201,15 +201,18 @@ static int diag_before(const fe_Diag *a, int fa, const fe_Diag *b, int fb) {
   return a->span.lo < b->span.lo;
 }
 
-void fe_diags_print(const fe_Diags *d, FILE *out, bool colour) {
+void fe_diags_print(const fe_Diags *d, FILE *out, bool colour) { fe_diags_print_from(d, d->first, out, colour); }
+
+void fe_diags_print_from(const fe_Diags *d, const fe_Diag *from, FILE *out, bool colour) {
+  (void)d;
   int n = 0;
-  for (const fe_Diag *g = d->first; g; g = g->next) n++;
+  for (const fe_Diag *g = from; g; g = g->next) n++;
   if (!n) return;
   const fe_Diag **v = malloc(sizeof *v * (size_t)n);
   int *file = malloc(sizeof *file * (size_t)n);
   if (!v || !file) abort();
   int i = 0;
-  for (const fe_Diag *g = d->first; g; g = g->next, i++) {
+  for (const fe_Diag *g = from; g; g = g->next, i++) {
     int f = i;
     for (int j = 0; j < i; j++)
       if (v[j]->span.src == g->span.src) { f = file[j]; break; }
