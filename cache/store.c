@@ -143,7 +143,7 @@ static int write_file(ca_Cache *c, const char *rel, const void *data, size_t len
   return 0;
 }
 
-static void *read_all(const char *p, size_t *len) {
+static void *read_all_m(const char *p, size_t *len, time_t *mtime) {
   int fd = open(p, O_RDONLY);
   if (fd < 0) return NULL;
   struct stat st;
@@ -151,6 +151,7 @@ static void *read_all(const char *p, size_t *len) {
     close(fd);
     return NULL;
   }
+  if (mtime) *mtime = st.st_mtime;
   uint8_t *buf = malloc((size_t)st.st_size + 1);
   size_t got = 0;
   while (buf && got < (size_t)st.st_size) {
@@ -166,6 +167,8 @@ static void *read_all(const char *p, size_t *len) {
   *len = got;
   return buf;
 }
+
+static void *read_all(const char *p, size_t *len) { return read_all_m(p, len, NULL); }
 
 /* Reads the file at rel under the cache (its full path left in p). */
 static void *read_rel(ca_Cache *c, const char *rel, char *p, size_t cap, size_t *len) {
@@ -273,7 +276,9 @@ ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) {
   char rel[128], p[4096];
   entry_rel(key, rel, sizeof rel);
   size_t len;
-  uint8_t *buf = read_rel(c, rel, p, sizeof p, &len);
+  time_t mtime = 0;
+  path(p, sizeof p, c, rel);
+  uint8_t *buf = read_all_m(p, &len, &mtime);
   if (!buf) {
     c->misses++;
     return CA_MISS;
@@ -288,7 +293,8 @@ ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) {
     c->misses++;
     return CA_CORRUPT;
   }
-  utimensat(AT_FDCWD, p, NULL, 0); /* last use, for least-recently-used pruning */
+  if (time(NULL) - mtime > 600) /* last use, for least-recently-used pruning (10-minute grain) */
+    utimensat(AT_FDCWD, p, NULL, 0);
   c->hits++;
   return CA_HIT;
 }

@@ -292,7 +292,7 @@ static void progress(Build *b, Target *t, const char *what) {
     }
     fputc('\n', stderr);
   }
-  fflush(stderr);
+  if (b->tty) fflush(stderr);
 }
 
 /* ---------------------------------------------------------------- compiling */
@@ -494,6 +494,8 @@ int run_build(const Opts *o, bool colour) {
   b->o = o;
   b->colour = colour;
   b->tty = isatty(2);
+  static char errbuf[1 << 16]; /* the driver's own: on a pipe, progress lines go out in blocks */
+  if (!b->tty) setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
   b->t0 = now_seconds();
   b->g = (Graph){.arena = &arena, .diags = &diags, .incdirs = o->incdirs, .nincdirs = o->nincdirs};
   bool building = !strcmp(o->cmd, "build");
@@ -643,6 +645,7 @@ int run_build(const Opts *o, bool colour) {
   if (o->time_report) time_report(b, wall);
   if (o->time_trace) time_trace(b);
 out:;
+  fflush(stderr);
   int status = b->status;
   free(b->t);
   free(b);
