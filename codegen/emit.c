@@ -1165,7 +1165,7 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     const tc_Node *r = f->results[i];
     if (out_of[r->id] == i) continue;
     LLVMValueRef dst = LLVMGetParam(fn, (unsigned)(np + i));
-    if (F->buf[r->id]) run_kernel(F, K_COPY, r, dst, NULL); /* a parameter, or another result */
+    if (F->buf[r->id] || r->op == TC_PARAM) run_kernel(F, K_COPY, r, dst, NULL); /* a parameter, or another result */
     else run_kernel(F, K_FILL, r, dst, NULL);
   }
   LLVMBuildCall2(e->b, free_ty, ffree, &base, 1, "");

@@ -648,11 +648,11 @@ static int builtin_lookup(const char *name) {
  * optional parameter was not passed. */
 static bool bind_args(Ctx *c, const char *what, const char *plist, const fe_Node *fnparams,
                       Val *args, const char **kw, int nargs, fe_Span span, Val *out, int *nout) {
-  int cap = fnparams ? fe_list_len(fnparams) : 16;
+  int cap = !plist ? fe_list_len(fnparams) : 16; /* a user function (maybe without parameters), or a builtin */
   const char **names = fe_alloc(c->a, sizeof *names * (size_t)(cap + 1));
   bool *opt = fe_alloc(c->a, sizeof *opt * (size_t)(cap + 1));
   int np = 0;
-  if (fnparams) {
+  if (!plist) {
     for (const fe_Node *p = fnparams; p; p = p->next) { names[np] = p->name; opt[np++] = false; }
   } else {
     const char *p = plist;
