@@ -20,7 +20,7 @@ typedef struct cg_Options {
   int opt_level;        /* 0..3 */
   const char *triple;   /* NULL: the host */
   const char *cpu;      /* NULL: the host CPU when triple is NULL, else "generic" */
-  const char *features; /* NULL: the host features when triple is NULL, else "" */
+  const char *features; /* NULL: the host's features for the host CPU, else the CPU's own */
 } cg_Options;
 
 /* A produced file in memory (malloc-owned). */

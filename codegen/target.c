@@ -60,7 +60,8 @@ void cg_describe_target(const cg_Options *o, char **triple, char **cpu, char **f
   char *t = LLVMGetDefaultTargetTriple(), *c = LLVMGetHostCPUName(), *f = LLVMGetHostCPUFeatures();
   *triple = dupstr(t);
   *cpu = dupstr(o->cpu ? o->cpu : c);
-  *features = dupstr(o->features ? o->features : f);
+  /* a named CPU brings its own features; the host's apply only to the host CPU */
+  *features = dupstr(o->features ? o->features : o->cpu ? "" : f);
   LLVMDisposeMessage(t);
   LLVMDisposeMessage(c);
   LLVMDisposeMessage(f);

@@ -116,6 +116,10 @@ class Ctx:
     def tmpdir(self):
         return tempfile.mkdtemp(prefix="tric-test-")
 
+    def e2e(self, name, flags):
+        """Runs the end-to-end program tests/e2e/NAME with extra tric flags."""
+        return test_e2e(self, os.path.join(TESTS, "e2e", name + ".tri"), flags)
+
 
 # ---------------------------------------------------------------- golden tests
 
@@ -237,14 +241,14 @@ def compare(c, j, got_bytes, e):
     return None
 
 
-def test_e2e(ctx, path):
+def test_e2e(ctx, path, extra_flags=()):
     spec = load_spec(path[:-4] + ".py")
     rng = np.random.default_rng(zlib.crc32(os.path.basename(path).encode()))
     cases = list(spec.cases(rng))
     work = ctx.tmpdir()
     try:
         name = os.path.basename(path)[:-4]
-        flags = getattr(spec, "FLAGS", [])
+        flags = getattr(spec, "FLAGS", []) + list(extra_flags)
         r = ctx.run([ctx.tric, "build", path, "-o", os.path.join(work, name + ".o")] + flags, cwd=work)
         if r.returncode != 0:
             return "tric build failed (%d):\n%s" % (r.returncode, r.stderr)
