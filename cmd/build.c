@@ -527,6 +527,7 @@ int run_build(const Opts *o, bool colour) {
       fe_Diags scratch = {.arena = &arena};
       fe_Token *toks = fe_lex(&arena, &scratch, b->t[i].m->src, &n);
       fe_dump_tokens(stdout, toks, n);
+      free(toks);
     } else if (!strcmp(o->dump, "ast")) fe_dump_ast(stdout, b->t[i].m->ast);
   }
 

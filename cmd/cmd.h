@@ -13,7 +13,7 @@ enum { EXIT_OK = 0, EXIT_COMPILE = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
 /* One source file of the build, parsed and (once its imports are) checked. */
 typedef struct Module {
   const char *path;     /* as shown in diagnostics */
-  const char *realpath; /* identity */
+  const char *realpath; /* identity: device and inode of the file */
   const char *name;     /* dotted import name, or the file stem for a root */
   fe_Source *src;
   fe_Module *ast;

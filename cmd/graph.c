@@ -6,11 +6,13 @@
  * of a module still on the stack is a cycle, reported once with its whole path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 
@@ -21,25 +23,29 @@ double now_seconds(void) {
 }
 
 char *read_file(fe_Arena *a, const char *path, uint32_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return NULL;
   struct stat st;
-  if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-    fclose(f);
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    close(fd);
     errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
     return NULL;
   }
   if (st.st_size > (off_t)(256u << 20)) {
-    fclose(f);
+    close(fd);
     errno = EFBIG;
     return NULL;
   }
-  size_t n = (size_t)st.st_size;
+  size_t n = (size_t)st.st_size, got = 0;
   char *buf = fe_alloc(a, n + 1);
-  size_t got = fread(buf, 1, n, f);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad || got != n) {
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (got != n) {
     errno = EIO;
     return NULL;
   }
@@ -116,8 +122,12 @@ static Module *new_module(Graph *g, fe_Vec *all, const char *path, const char *r
 }
 
 static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const char *name, const fe_Node *from) {
-  char rbuf[PATH_MAX];
-  const char *real = realpath(path, rbuf) ? fe_strndup(g->arena, rbuf, strlen(rbuf)) : path;
+  /* a module's identity is its file (device and inode): the same file reached by two
+     paths is one module */
+  struct stat ist;
+  const char *real = stat(path, &ist) == 0
+                         ? fe_sprintf(g->arena, "%llx:%llx", (unsigned long long)ist.st_dev, (unsigned long long)ist.st_ino)
+                         : path;
   Module *seen = find_module(g, real);
   if (seen) {
     if (seen->state == 1) { /* a cycle: from its place on the stack back to it */

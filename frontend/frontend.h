@@ -110,8 +110,9 @@ typedef struct fe_Token {
   double fval;      /* float literal value */
 } fe_Token;
 
-/* Lexes src into an array of tokens ending with an end-of-input token (kind 0).
- * Lexical errors go to diags; the result still covers the whole file. */
+/* Lexes src into a malloc'd array of tokens (the caller frees it; identifier texts live
+ * in arena a) ending with an end-of-input token (kind 0). Lexical errors go to diags;
+ * the result still covers the whole file. */
 fe_Token *fe_lex(fe_Arena *a, fe_Diags *d, const fe_Source *src, int *ntokens);
 /* The printable name of a token kind ("IDENT", "'+'"). */
 const char *fe_token_name(int kind);

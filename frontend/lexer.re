@@ -25,11 +25,14 @@ const char *fe_token_name(int kind) {
 }
 
 /* Appends one token to the growing array. */
-static void push(fe_Arena *a, fe_Token **toks, int *n, int *cap, fe_Token t) {
+static void push(fe_Token **toks, int *n, int *cap, fe_Token t) {
   if (*n == *cap) {
     int nc = *cap ? *cap * 2 : 256;
-    fe_Token *nt = fe_alloc(a, sizeof(fe_Token) * (size_t)nc);
-    if (*n) memcpy(nt, *toks, sizeof(fe_Token) * (size_t)*n);
+    fe_Token *nt = realloc(*toks, sizeof(fe_Token) * (size_t)nc);
+    if (!nt) {
+      fputs("tric: out of memory\n", stderr);
+      abort();
+    }
     *toks = nt;
     *cap = nc;
   }
@@ -169,7 +172,7 @@ fe_Token *fe_lex(fe_Arena *a, fe_Diags *d, const fe_Source *src, int *ntokens) {
     t.kind = kind;
     t.span.hi = (uint32_t)(cur - base);
     if (kind == 0) t.span.hi = t.span.lo = src->len;
-    push(a, &toks, &n, &cap, t);
+    push(&toks, &n, &cap, t);
     if (kind == 0) break;
   }
   *ntokens = n;

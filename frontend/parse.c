@@ -111,6 +111,7 @@ fe_Module *fe_parse(fe_Arena *a, fe_Diags *d, const fe_Source *src) {
   }
   for (int i = 0; i < n && !ps.failed; i++) fe_Parse(p, toks[i].kind, &toks[i]);
   fe_ParseFree(p, free);
+  free(toks); /* the AST keeps spans and texts, never tokens */
   return ps.module;
 }
 
