@@ -94,7 +94,7 @@ $(BUILD)/tric: $(OBJS)
 example: $(BUILD)/tric
 	$(MAKE) --no-print-directory -C examples TRIC=$(abspath $(BUILD)/tric)
 
-SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 
 test: $(BUILD)/tric check asan
 	$(SAN_ENV) $(PYTHON) tests/run.py --tric $(BUILD)/tric --sanitized-tric build-asan/tric

@@ -17,3 +17,20 @@ def cases(rng):
     yield Case("match", [v, v], [6, 6], [v + v])
     yield Case("match", [v, v], [6, 5], [np.zeros(6, f)], rc=-1, name="reshape count mismatch")
     yield Case("f", [x], [2**40, 2**40], [np.zeros((2, 3), f)], rc=-1, name="overflowing size")
+
+
+def nomem_cases(rng):
+    """A temporary of 2^44 bytes cannot be had (Linux refuses an allocation past RAM and
+    swap): TRIC_ERR_NOMEM, outputs untouched, inputs never read."""
+    f = np.float32
+    v = rng.standard_normal(4).astype(f)
+    yield Case("big", [v], [4], [(np.exp(v.astype(np.float64)) + 1).astype(f)], rtol=1e-6)
+    yield Case("big", [v], [2**42], [np.zeros(4, f)], rc=-2, name="temporary too large to allocate")
+
+
+_cases = cases
+
+
+def cases(rng):
+    yield from _cases(rng)
+    yield from nomem_cases(rng)
