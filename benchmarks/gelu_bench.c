@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "gelu.h"
@@ -36,8 +37,12 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(void) {
-  float *x = aligned_alloc(64, N * sizeof(float)), *y = aligned_alloc(64, N * sizeof(float));
+  /* 2 MiB aligned and backed by huge pages where the kernel allows, for both kernels alike:
+     fewer TLB misses and less run-to-run variance from page placement */
+  float *x = aligned_alloc(2 << 20, N * sizeof(float)), *y = aligned_alloc(2 << 20, N * sizeof(float));
   if (!x || !y) return 1;
+  madvise(x, N * sizeof(float), MADV_HUGEPAGE);
+  madvise(y, N * sizeof(float), MADV_HUGEPAGE);
   for (int64_t i = 0; i < N; i++) x[i] = (float)((i % 2001) - 1000) / 250.0f;
   memset(y, 0, N * sizeof(float));
   double t_copy[REPS], t_tric[REPS], t_libm[REPS];

@@ -328,15 +328,22 @@ static LLVMValueRef cast_value(Fn *F, int from, int to, LLVMValueRef v) {
   return LLVMBuildSExt(e->b, v, tt, "");
 }
 
+/* Allows a multiply and a dependent add to fuse into one FMA (one rounding instead of
+ * two), as C compilers do by default within an expression (docs/language.md). */
+static LLVMValueRef contract(LLVMValueRef v) {
+  if (LLVMCanValueUseFastMathFlags(v)) LLVMSetFastMathFlags(v, LLVMFastMathAllowContract);
+  return v;
+}
+
 static LLVMValueRef binop(Fn *F, const tc_Node *n, int dt, LLVMValueRef a, LLVMValueRef b) {
   cg_Emit *e = F->e;
   LLVMBuilderRef bd = e->b;
   bool fl = fe_dtype_is_float(dt), un = is_unsigned(dt);
   LLVMTypeRef ty = ctype(e, dt);
   switch (n->op) {
-  case TC_ADD: return fl ? LLVMBuildFAdd(bd, a, b, "") : LLVMBuildAdd(bd, a, b, "");
-  case TC_SUB: return fl ? LLVMBuildFSub(bd, a, b, "") : LLVMBuildSub(bd, a, b, "");
-  case TC_MUL: return fl ? LLVMBuildFMul(bd, a, b, "") : LLVMBuildMul(bd, a, b, "");
+  case TC_ADD: return fl ? contract(LLVMBuildFAdd(bd, a, b, "")) : LLVMBuildAdd(bd, a, b, "");
+  case TC_SUB: return fl ? contract(LLVMBuildFSub(bd, a, b, "")) : LLVMBuildSub(bd, a, b, "");
+  case TC_MUL: return fl ? contract(LLVMBuildFMul(bd, a, b, "")) : LLVMBuildMul(bd, a, b, "");
   case TC_DIV: return fl ? LLVMBuildFDiv(bd, a, b, "") : int_divmod(F, dt, a, b, false);
   case TC_MOD:
     if (!fl) return int_divmod(F, dt, a, b, true);
