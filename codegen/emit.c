@@ -58,6 +58,7 @@ typedef struct Fn {
   LLVMBasicBlockRef fail_size, entry;
   int nsizes;
   SizeMemo sizes[SIZE_MEMO];
+  bool to_output; /* in a kernel: its destination is an output of the exported function */
 } Fn;
 
 /* ---------------------------------------------------------------- types */
@@ -180,7 +181,7 @@ static bool is_const1(const tc_Poly *p) {
 typedef struct Loop {
   LLVMBasicBlockRef header, exit;
   LLVMValueRef i;
-  int interleave; /* >1: ask the vectoriser for that many vectors per iteration */
+  int interleave; /* >1: ask the vectoriser for that many vectors per iteration; <0: do not vectorise */
 } Loop;
 
 enum { INTERLEAVE = 4 };
@@ -201,13 +202,11 @@ static void loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
   F->nmemo = 0;
 }
 
-/* Loop metadata asking the vectoriser to interleave `count` independent vectors per
- * iteration: long math chains (tanh, exp) are latency-bound otherwise. */
-static void set_interleave(Fn *F, LLVMValueRef br, unsigned count) {
+/* Attaches llvm.loop metadata {key: value} to a loop's back edge. */
+static void set_loop_md(Fn *F, LLVMValueRef br, const char *key, LLVMValueRef value) {
   LLVMContextRef c = F->e->ctx;
   LLVMMetadataRef self = LLVMTemporaryMDNode(c, NULL, 0);
-  LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(c, "llvm.loop.interleave.count", 26),
-                           LLVMValueAsMetadata(LLVMConstInt(F->e->i32, count, 0))};
+  LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(c, key, strlen(key)), LLVMValueAsMetadata(value)};
   LLVMMetadataRef prop = LLVMMDNodeInContext2(c, kv, 2);
   LLVMMetadataRef ops[2] = {self, prop};
   LLVMMetadataRef id = LLVMMDNodeInContext2(c, ops, 2);
@@ -220,7 +219,11 @@ static void loop_end(Fn *F, Loop *L) {
   LLVMValueRef next = LLVMBuildNSWAdd(e->b, L->i, i64c(F, 1), "");
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->b);
   LLVMValueRef br = LLVMBuildBr(e->b, L->header);
-  if (L->interleave > 1) set_interleave(F, br, (unsigned)L->interleave);
+  /* interleave > 1: that many independent vectors per iteration (long math chains such as
+     tanh or exp are latency-bound otherwise); < 0: a short loop not worth vectorising */
+  if (L->interleave > 1)
+    set_loop_md(F, br, "llvm.loop.interleave.count", LLVMConstInt(e->i32, (unsigned)L->interleave, 0));
+  else if (L->interleave < 0) set_loop_md(F, br, "llvm.loop.vectorize.enable", LLVMConstInt(e->i1, 0, 0));
   LLVMAddIncoming(L->i, &next, &latch, 1);
   LLVMPositionBuilderAtEnd(e->b, L->exit);
   F->nmemo = 0;
@@ -600,6 +603,69 @@ static void close_loops(Fn *F, Loop *L, int *nopen, int downto) {
   while (*nopen > downto) loop_end(F, &L[--*nopen]);
 }
 
+/* dst[j] = n at flat index lo + j for j in [0, count) (lo NULL: 0); copy: n is an input
+   to read, otherwise an expression to compute. */
+static void flat_range(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef lo, LLVMValueRef count, bool copy,
+                       int interleave) {
+  Loop L = {.interleave = interleave};
+  loop_begin(F, &L, count);
+  Ix ix = {.rank = n->rank, .lin = lo ? LLVMBuildNSWAdd(F->e->b, lo, L.i, "") : L.i};
+  LLVMValueRef v = copy ? emit_at(F, n, &ix) : emit_expr(F, n, &ix);
+  store_at(F, n->dtype, dst, L.i, v);
+  loop_end(F, &L);
+}
+
+/* dst[i] = n at flat index i over n's whole shape, as one loop. An output of the exported
+ * function (not a temporary, which the next kernel reads back) of STREAM_MIN bytes or
+ * more is written with streaming (non-temporal) stores where the target has them
+ * (x86 at -O2 and up, cg_Emit.stream): it is far larger than the caches, so writing it
+ * around them saves the read of every destination line before its write (a third of the
+ * memory traffic of an elementwise map). The loop runs scalar up to the first 64-byte
+ * boundary of dst, then vectorised from there with dst's alignment assumed; after
+ * optimisation, cg_mark_streaming_stores marks the vector stores of that loop (the only
+ * ones to dst whose alignment LLVM can prove) non-temporal, and an sfence orders them
+ * before the kernel returns. Smaller outputs take the plain loop. */
+enum { STREAM_MIN = 16 << 20 };
+
+static void flat_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, bool copy) {
+  cg_Emit *e = F->e;
+  LLVMValueRef count = numel(F, n->rank, (const tc_Poly **)n->dims);
+  int es = fe_dtype_size(n->dtype);
+  if (n->dtype == FE_BOOL) es = 1;
+  long long min_count = STREAM_MIN / es;
+  if (!e->stream || !F->to_output || (LLVMIsAConstantInt(count) && LLVMConstIntGetSExtValue(count) < min_count)) {
+    flat_range(F, n, dst, NULL, count, copy, INTERLEAVE);
+    return;
+  }
+  LLVMValueRef addr = LLVMBuildPtrToInt(e->b, dst, e->i64, "");
+  LLVMValueRef big = LLVMBuildICmp(e->b, LLVMIntSGE, count, i64c(F, min_count), "");
+  LLVMValueRef whole = LLVMBuildICmp(e->b, LLVMIntEQ, LLVMBuildAnd(e->b, addr, i64c(F, es - 1), ""), i64c(F, 0), "");
+  LLVMBasicBlockRef sb = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "stream");
+  LLVMBasicBlockRef nb = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "plain");
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "filled");
+  LLVMBuildCondBr(e->b, LLVMBuildAnd(e->b, big, whole, ""), sb, nb);
+  LLVMPositionBuilderAtEnd(e->b, nb);
+  flat_range(F, n, dst, NULL, count, copy, INTERLEAVE);
+  LLVMBuildBr(e->b, join);
+  LLVMPositionBuilderAtEnd(e->b, sb);
+  /* head: elements up to the 64-byte boundary (fewer than 64, and count is far larger) */
+  LLVMValueRef head_bytes = LLVMBuildAnd(e->b, LLVMBuildNeg(e->b, addr, ""), i64c(F, 63), "");
+  LLVMValueRef head = LLVMBuildUDiv(e->b, head_bytes, i64c(F, es), "");
+  flat_range(F, n, dst, NULL, head, copy, -1);
+  LLVMValueRef body = LLVMBuildInBoundsGEP2(e->b, e->i8, dst, &head_bytes, 1, "");
+  LLVMValueRef bundle_args[2] = {body, i64c(F, 64)};
+  LLVMOperandBundleRef align = LLVMCreateOperandBundle("align", 5, bundle_args, 2);
+  LLVMValueRef yes = LLVMConstInt(e->i1, 1, 0);
+  LLVMValueRef assume = cg_intrinsic_decl(e, "llvm.assume");
+  LLVMBuildCallWithOperandBundles(e->b, LLVMGlobalGetValueType(assume), assume, &yes, 1, &align, 1, "");
+  LLVMDisposeOperandBundle(align);
+  flat_range(F, n, body, head, LLVMBuildNSWSub(e->b, count, head, ""), copy, INTERLEAVE);
+  LLVMValueRef sfence = cg_intrinsic_decl(e, "llvm.x86.sse.sfence");
+  LLVMBuildCall2(e->b, LLVMGlobalGetValueType(sfence), sfence, NULL, 0, "");
+  LLVMBuildBr(e->b, join);
+  LLVMPositionBuilderAtEnd(e->b, join);
+}
+
 /* dst[...] = value of n over its whole shape (n computed from its arguments). */
 static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   Loop L[TC_MAXRANK + 1] = {0};
@@ -610,11 +676,7 @@ static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
     F->nmemo = 0;
     store_at(F, n->dtype, dst, i64c(F, 0), emit_expr(F, n, &ix));
   } else if (flat_ok(F, n, n)) {
-    L[0].interleave = INTERLEAVE;
-    loop_begin(F, &L[0], numel(F, n->rank, (const tc_Poly **)n->dims));
-    ix.lin = L[0].i;
-    store_at(F, n->dtype, dst, ix.lin, emit_expr(F, n, &ix));
-    loop_end(F, &L[0]);
+    flat_fill(F, n, dst, false);
   } else {
     open_loops(F, L, n->rank, (const tc_Poly **)n->dims, -1, &ix, &nopen);
     LLVMValueRef lin = linear(F, n->rank, (const tc_Poly **)n->dims, ix.v);
@@ -880,14 +942,7 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, LLVMValueRef dst
   case K_MATMUL: emit_matmul(K, n, dst, scratch); break;
   case K_CONCAT: emit_concat(K, n, dst); break;
   case K_FILL: emit_fill(K, n, dst); break;
-  default: { /* K_COPY: n is the kernel's input 0 */
-    Loop L = {0};
-    L.interleave = INTERLEAVE;
-    loop_begin(K, &L, numel(K, n->rank, (const tc_Poly **)n->dims));
-    Ix ix = {.rank = n->rank, .lin = L.i};
-    store_at(K, n->dtype, dst, L.i, emit_at(K, n, &ix));
-    loop_end(K, &L);
-  }
+  default: flat_fill(K, n, dst, true); break; /* K_COPY: n is the kernel's input 0 */
   }
 }
 
@@ -901,7 +956,8 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
   Sig g = {.F = F, .cap = 256};
   g.s = fe_alloc(e->arena, g.cap);
   g.visit = fe_alloc(e->arena, sizeof(int) * ((size_t)F->f->nnodes + 1));
-  sig_put(&g, "k%d s%d m%d ", kind, F->f->nsyms, scratch != NULL);
+  bool to_output = LLVMIsAArgument(dst) != NULL;
+  sig_put(&g, "k%d s%d m%d o%d ", kind, F->f->nsyms, scratch != NULL, to_output);
   if (kind == K_COPY) sig_node(&g, n, false);
   else sig_node(&g, n, true);
   LLVMValueRef kfn = NULL;
@@ -941,6 +997,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
     K->e = e;
     K->f = F->f;
     K->fn = kfn;
+    K->to_output = to_output;
     K->reach = F->reach;
     K->mat = F->mat;
     K->buf = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
@@ -1186,4 +1243,30 @@ void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const ch
   e->cpu = cpu;
   e->features = features;
   for (int i = 0; i < n; i++) emit_function(e, &funcs[i]);
+}
+
+/* After optimisation: marks non-temporal the vector stores of flat_fill's streaming loops,
+ * found as the vector stores in a kernel to its destination (parameter 0) whose alignment
+ * is at least their size -- only the assumption in front of a streaming loop proves that. */
+void cg_mark_streaming_stores(cg_Emit *e, LLVMTargetDataRef td) {
+  unsigned nt = LLVMGetMDKindIDInContext(e->ctx, "nontemporal", 11);
+  LLVMMetadataRef one = LLVMValueAsMetadata(LLVMConstInt(e->i32, 1, 0));
+  LLVMValueRef md = LLVMMetadataAsValue(e->ctx, LLVMMDNodeInContext2(e->ctx, &one, 1));
+  for (LLVMValueRef fn = LLVMGetFirstFunction(e->mod); fn; fn = LLVMGetNextFunction(fn)) {
+    size_t len;
+    const char *name = LLVMGetValueName2(fn, &len);
+    if (len < 12 || strncmp(name, "tric.kernel.", 12) || !LLVMCountParams(fn)) continue;
+    LLVMValueRef dst = LLVMGetParam(fn, 0);
+    for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb))
+      for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) {
+        if (LLVMGetInstructionOpcode(in) != LLVMStore) continue;
+        LLVMTypeRef vt = LLVMTypeOf(LLVMGetOperand(in, 0));
+        if (LLVMGetTypeKind(vt) != LLVMVectorTypeKind) continue;
+        unsigned long long size = LLVMStoreSizeOfType(td, vt);
+        if (size < 16 || LLVMGetAlignment(in) < size) continue;
+        LLVMValueRef p = LLVMGetOperand(in, 1);
+        while (LLVMIsAGetElementPtrInst(p)) p = LLVMGetOperand(p, 0);
+        if (p == dst) LLVMSetMetadata(in, nt, md);
+      }
+  }
 }

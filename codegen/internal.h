@@ -4,6 +4,7 @@
 #define TRIC_CODEGEN_INTERNAL_H
 
 #include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
 
 #include "codegen/codegen.h"
 
@@ -15,11 +16,16 @@ typedef struct cg_Emit {
   LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr, vd;
   fe_Arena *arena;
   const char *cpu, *features;
+  bool stream; /* large flat outputs may use streaming stores (x86, -O2 and up) */
   fe_Vec kernel_sigs, kernel_fns; /* loop-nest kernels emitted so far: signature -> function */
 } cg_Emit;
 
 /* Calls the overloaded intrinsic `name` (llvm.fma, ...) on type ty. */
 LLVMValueRef cg_intrinsic(cg_Emit *e, const char *name, LLVMTypeRef ty, LLVMValueRef *args, int n);
+/* The declaration of a non-overloaded intrinsic (llvm.assume, ...). */
+LLVMValueRef cg_intrinsic_decl(cg_Emit *e, const char *name);
+/* After optimisation: marks the vector stores of large flat outputs non-temporal (emit.c). */
+void cg_mark_streaming_stores(cg_Emit *e, LLVMTargetDataRef td);
 /* Emits op(x) for a float value x of type f32 or f64 (op: TC_EXP, TC_LOG, TC_TANH,
  * TC_SIGMOID, TC_ERF, TC_SIN, TC_COS): straight-line arithmetic, no libm call, so the
  * loop vectoriser widens it. */

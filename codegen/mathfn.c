@@ -14,6 +14,11 @@
 #include "codegen/internal.h"
 #include "codegen/erf_table.h"
 
+LLVMValueRef cg_intrinsic_decl(cg_Emit *e, const char *name) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  return LLVMGetIntrinsicDeclaration(e->mod, id, NULL, 0);
+}
+
 LLVMValueRef cg_intrinsic(cg_Emit *e, const char *name, LLVMTypeRef ty, LLVMValueRef *args, int n) {
   unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
   LLVMValueRef f = LLVMGetIntrinsicDeclaration(e->mod, id, &ty, 1);

@@ -117,11 +117,11 @@ int cg_compile(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Opt
   e.ptr = LLVMPointerTypeInContext(e.ctx, 0);
   e.vd = LLVMVoidTypeInContext(e.ctx);
   LLVMSetTarget(e.mod, triple);
+  e.stream = o->opt_level >= 2 && (!strncmp(triple, "x86_64", 6) || (triple[0] == 'i' && !strncmp(triple + 2, "86", 2)));
   LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
   char *layout = LLVMCopyStringRepOfTargetData(td);
   LLVMSetDataLayout(e.mod, layout);
   LLVMDisposeMessage(layout);
-  LLVMDisposeTargetData(td);
   /* a module without exports still gets a valid, empty object */
   double t0 = seconds();
   cg_emit_module(&e, funcs, nfuncs, cpu, features);
@@ -151,6 +151,7 @@ int cg_compile(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Opt
     rc = fail(err, "internal error: LLVM optimisation failed", LLVMGetErrorMessage(perr));
     goto done;
   }
+  if (e.stream) cg_mark_streaming_stores(&e, td);
   if (emit & CG_EMIT_LLVM_IR) {
     char *ir = LLVMPrintModuleToString(e.mod);
     out->ir.len = strlen(ir);
@@ -178,6 +179,7 @@ done:
   LLVMDisposeBuilder(e.b);
   LLVMDisposeModule(e.mod);
   LLVMContextDispose(e.ctx);
+  LLVMDisposeTargetData(td);
   LLVMDisposeTargetMachine(tm);
   fe_arena_free(&arena);
   free(triple), free(cpu), free(features);

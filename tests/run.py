@@ -61,9 +61,10 @@ class Case:
     """One call of an exported function: inputs (arrays or scalars, in parameter order),
     sizes (the int64 size arguments), expected outputs (arrays; their dtype and shape size the
     output buffers), tolerances, and the expected return code."""
-    def __init__(self, fn, inputs, sizes, expected, rtol=1e-6, atol=1e-6, rc=0, name=""):
+    def __init__(self, fn, inputs, sizes, expected, rtol=1e-6, atol=1e-6, rc=0, name="", out_offset=0):
         self.fn, self.inputs, self.sizes, self.expected = fn, inputs, sizes, expected
         self.rtol, self.atol, self.rc, self.name = rtol, atol, rc, name
+        self.out_offset = out_offset  # elements between the start of each output allocation and the pointer passed
 
 
 def tag_dtype(v):
@@ -166,6 +167,12 @@ def load_spec(path):
     return mod
 
 
+def out_bytes(c, e):
+    """An output's allocation: out_offset elements before it and 64 bytes after it, all
+    filled with 0xAB so that a write outside the output shows."""
+    return c.out_offset * raw(e).itemsize + raw(e).nbytes + 64
+
+
 def driver_source(header, cases, outs_dir):
     lines = ['#include "%s"' % header, "#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>",
              "#include <stdint.h>",
@@ -186,16 +193,16 @@ def driver_source(header, cases, outs_dir):
                 lines.append('  %s *c%d_in%d = load("%s/c%d_in%d.bin", %d);' % (CTYPE[tag_dtype(v)], k, j, outs_dir, k, j, nb))
                 args.append("c%d_in%d" % (k, j))
         for j, e in enumerate(c.expected):
-            nb = raw(e).nbytes
-            lines.append("  %s *c%d_out%d = malloc(%d + 64); memset(c%d_out%d, 0xAB, %d + 64);" % (
+            nb = out_bytes(c, e)
+            lines.append("  %s *c%d_out%d = malloc(%d); memset(c%d_out%d, 0xAB, %d);" % (
                 CTYPE[tag_dtype(e)], k, j, nb, k, j, nb))
-            args.append("c%d_out%d" % (k, j))
+            args.append("c%d_out%d + %d" % (k, j, c.out_offset))
         args += ["(int64_t)%dLL" % s for s in c.sizes]
         lines.append("  rc = %s(%s);" % (c.fn, ", ".join(args)))
         lines.append('  printf("%d\\n", rc);')
         for j, e in enumerate(c.expected):
-            nb = raw(e).nbytes
-            lines.append('  save("%s/c%d_out%d.bin", c%d_out%d, %d + 64);' % (outs_dir, k, j, k, j, nb))
+            nb = out_bytes(c, e)
+            lines.append('  save("%s/c%d_out%d.bin", c%d_out%d, %d);' % (outs_dir, k, j, k, j, nb))
             lines.append("  free(c%d_out%d);" % (k, j))
         for j, v in enumerate(c.inputs):
             if not is_scalar(v):
@@ -205,8 +212,11 @@ def driver_source(header, cases, outs_dir):
 
 
 def compare(c, j, got_bytes, e):
-    """Compares one output: every element within tolerance, nothing past the end touched."""
-    nb = raw(e).nbytes
+    """Compares one output: every element within tolerance, nothing outside it touched."""
+    nb, pre = raw(e).nbytes, c.out_offset * raw(e).itemsize
+    if got_bytes[:pre] != b"\xab" * pre:
+        return "output %d: bytes before the start of the buffer were written" % j
+    got_bytes = got_bytes[pre:]
     if got_bytes[nb:] != b"\xab" * 64:
         return "output %d: bytes past the end of the buffer were written" % j
     if c.rc != 0:
