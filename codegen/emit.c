@@ -59,6 +59,13 @@ typedef struct Fn {
   int nsizes;
   SizeMemo sizes[SIZE_MEMO];
   bool to_output; /* in a kernel: its destination is an output of the exported function */
+  /* in the entry function: per node, the stack slot holding the offset of its temporary
+     in the one allocation `temps` (NULL: not a temporary). Offsets go through memory so
+     that none stays in a register across the whole function: the entry is not optimised,
+     and a thousand long live ranges made register allocation most of a large model's
+     compile time. */
+  LLVMValueRef *slot, temps;
+  LLVMValueRef *pslot; /* likewise, per tensor parameter: the slot holding its pointer */
 } Fn;
 
 /* ---------------------------------------------------------------- types */
@@ -935,6 +942,12 @@ static void sig_node(Sig *g, const tc_Node *n, bool top) {
   sig_put(g, ")");
 }
 
+/* The temporary whose offset is in slot: temps + offset. */
+static LLVMValueRef temp_ptr(Fn *F, LLVMValueRef slot) {
+  LLVMValueRef off = LLVMBuildLoad2(F->e->b, F->e->i64, slot, "");
+  return LLVMBuildInBoundsGEP2(F->e->b, F->e->i8, F->temps, &off, 1, "");
+}
+
 /* Emits the body of a kernel of the given kind into K (its own function). */
 static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
   switch (kind) {
@@ -948,6 +961,13 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, LLVMValueRef dst
 
 static void add_fn_attrs(cg_Emit *e, LLVMValueRef fn);
 static void add_attr(cg_Emit *e, LLVMValueRef fn, unsigned idx, const char *name);
+
+/* The pointer to n's buffer at the current point (a temporary's is formed here). */
+static LLVMValueRef buffer_ptr(Fn *F, const tc_Node *n) {
+  if (F->pslot && F->pslot[n->id]) return LLVMBuildLoad2(F->e->b, F->e->ptr, F->pslot[n->id], "");
+  if (!F->slot || !F->slot[n->id]) return F->buf[n->id];
+  return temp_ptr(F, F->slot[n->id]);
+}
 
 /* Computes node n into dst (a K_* loop nest) through a kernel, creating the kernel
  * unless one with the same signature exists. */
@@ -971,7 +991,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
   if (scratch) pt[k] = e->ptr, args[k++] = scratch;
   for (int i = 0; i < nin; i++) {
     const tc_Node *in = g.inputs.items[i];
-    if (F->buf[in->id]) pt[k] = e->ptr, args[k++] = F->buf[in->id];
+    if (F->buf[in->id]) pt[k] = e->ptr, args[k++] = buffer_ptr(F, in);
     else pt[k] = stype(e, in->dtype), args[k++] = LLVMGetParam(F->fn, (unsigned)in->i0);
   }
   for (int i = 0; i < ns; i++) pt[k] = e->i64, args[k++] = F->sym[i];
@@ -1062,14 +1082,32 @@ static LLVMValueRef checked_bytes(Fn *F, int rank, const tc_Poly **dims, int els
 
 static LLVMValueRef checked_bytes_new(Fn *F, int rank, const tc_Poly **dims, int elsize) {
   cg_Emit *e = F->e;
-  LLVMValueRef total = LLVMConstInt(e->i64, (unsigned long long)elsize, 0);
+  /* constant dimensions multiply here (the entry is not optimised, so nothing folds them
+     later); only symbolic ones get a checked multiplication at run time */
+  uint64_t known = (uint64_t)elsize;
+  bool overflow = false;
+  LLVMValueRef total = NULL;
   for (int i = 0; i < rank; i++) {
+    int64_t c;
+    if (tc_poly_is_const(dims[i], &c) && c >= 0) {
+      overflow |= __builtin_mul_overflow(known, (uint64_t)c, &known) || known > (1ull << 62);
+      continue;
+    }
+    if (!total) {
+      total = poly(F, dims[i]);
+      continue;
+    }
     LLVMValueRef args[2] = {total, poly(F, dims[i])};
-    LLVMTypeRef ty = e->i64;
-    LLVMValueRef r = cg_intrinsic(e, "llvm.umul.with.overflow", ty, args, 2);
+    LLVMValueRef r = cg_intrinsic(e, "llvm.umul.with.overflow", e->i64, args, 2);
     require(F, LLVMBuildNot(e->b, LLVMBuildExtractValue(e->b, r, 1, ""), ""));
     total = LLVMBuildExtractValue(e->b, r, 0, "");
   }
+  if (overflow) require(F, LLVMConstInt(e->i1, 0, 0));
+  if (!total) return LLVMConstInt(e->i64, known, 0);
+  LLVMValueRef args[2] = {total, LLVMConstInt(e->i64, known, 0)};
+  LLVMValueRef r = cg_intrinsic(e, "llvm.umul.with.overflow", e->i64, args, 2);
+  require(F, LLVMBuildNot(e->b, LLVMBuildExtractValue(e->b, r, 1, ""), ""));
+  total = LLVMBuildExtractValue(e->b, r, 0, "");
   require(F, LLVMBuildICmp(e->b, LLVMIntULE, total, LLVMConstInt(e->i64, 1ull << 62, 0), ""));
   return total;
 }
@@ -1155,11 +1193,17 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   }
 
   plan(F);
+  F->pslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
   for (int i = 0; i < np; i++) {
     const tc_Node *p = f->params[i].node;
     LLVMValueRef v = LLVMGetParam(fn, (unsigned)i);
-    if (p->rank) F->buf[p->id] = v;
-    else F->scalar[p->id] = from_storage(e, p->dtype, v);
+    if (p->rank) {
+      F->buf[p->id] = v;
+      if (!F->pslot[p->id]) {
+        F->pslot[p->id] = entry_alloca(F, e->ptr);
+        LLVMBuildStore(e->b, v, F->pslot[p->id]);
+      }
+    } else F->scalar[p->id] = from_storage(e, p->dtype, v);
   }
   /* every tensor's byte size must be representable; then allocate temporaries */
   for (int i = 0; i < np; i++) {
@@ -1178,9 +1222,8 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   LLVMTypeRef malloc_ty = LLVMFunctionType(e->ptr, mt, 1, 0), free_ty = LLVMFunctionType(e->vd, ft, 1, 0);
   /* one allocation holds every temporary (64-byte aligned slices), so a model with many
      layers makes one malloc per call, not hundreds */
-  LLVMValueRef *scratch = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
-  LLVMValueRef *offset = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
-  LLVMValueRef *soffset = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+  LLVMValueRef *sslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* matmul scratch rows */
+  F->slot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
   LLVMValueRef total = i64c(F, 0);
   LLVMValueRef limit = LLVMConstInt(e->i64, 1ull << 62, 0);
   for (int i = 0; i < f->nnodes; i++) {
@@ -1191,8 +1234,10 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
       sizes[1] = checked_bytes(F, 1, (const tc_Poly **)&n->dims[n->rank - 1], fe_dtype_size(FE_F64));
     for (int k = 0; k < 2; k++) {
       if (!sizes[k] || (k == 0 && out_of[n->id] >= 0)) continue;
-      if (k == 0) offset[n->id] = total;
-      else soffset[n->id] = total;
+      LLVMValueRef slot = entry_alloca(F, e->i64);
+      LLVMBuildStore(e->b, total, slot);
+      if (k == 0) F->slot[n->id] = slot;
+      else sslot[n->id] = slot;
       LLVMValueRef rounded = LLVMBuildAnd(e->b, LLVMBuildAdd(e->b, sizes[k], i64c(F, 63), ""), i64c(F, ~(int64_t)63), "");
       total = LLVMBuildAdd(e->b, total, rounded, ""); /* each term <= 2^62: no unsigned overflow */
       require(F, LLVMBuildICmp(e->b, LLVMIntULE, total, limit, ""));
@@ -1206,23 +1251,16 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   LLVMPositionBuilderAtEnd(e->b, nomem);
   LLVMBuildRet(e->b, LLVMConstInt(e->i32, (unsigned long long)ERR_NOMEM, 1));
   LLVMPositionBuilderAtEnd(e->b, run);
-  for (int i = 0; i < f->nnodes; i++) {
-    const tc_Node *n = f->nodes[i];
-    if (!F->reach[n->id] || !F->mat[n->id]) continue;
-    if (offset[n->id]) F->buf[n->id] = LLVMBuildInBoundsGEP2(e->b, e->i8, base, &offset[n->id], 1, "");
-    if (soffset[n->id]) scratch[n->id] = LLVMBuildInBoundsGEP2(e->b, e->i8, base, &soffset[n->id], 1, "");
-    if (out_of[n->id] >= 0) F->buf[n->id] = LLVMGetParam(fn, (unsigned)(np + out_of[n->id]));
-  }
+  F->temps = base;
 
   /* compute every buffer, in order */
   for (int i = 0; i < f->nnodes; i++) {
     const tc_Node *n = f->nodes[i];
     if (!F->reach[n->id] || !F->mat[n->id]) continue;
-    LLVMValueRef dst = F->buf[n->id];
-    F->buf[n->id] = NULL; /* computed, not read, by its own kernel */
+    LLVMValueRef dst = out_of[n->id] >= 0 ? LLVMGetParam(fn, (unsigned)(np + out_of[n->id])) : temp_ptr(F, F->slot[n->id]);
     int kind = is_reduce(n->op) ? K_REDUCE : n->op == TC_MATMUL ? K_MATMUL : n->op == TC_CONCAT ? K_CONCAT : K_FILL;
-    run_kernel(F, kind, n, dst, kind == K_MATMUL ? scratch[n->id] : NULL);
-    F->buf[n->id] = dst;
+    run_kernel(F, kind, n, dst, kind == K_MATMUL ? temp_ptr(F, sslot[n->id]) : NULL);
+    F->buf[n->id] = out_of[n->id] >= 0 ? dst : F->slot[n->id]; /* from now on read by consumers */
   }
   /* results that are not computed in place */
   for (int i = 0; i < nr; i++) {
