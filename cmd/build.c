@@ -32,7 +32,7 @@ typedef struct Target {
   const char *file, *stem;
   const char *obj, *hdr, *ll, *as, *dep;
   ca_Key key;
-  ca_Manifest man;
+  ca_Manifest *man; /* made on a cache miss, to record (and explain) it */
   ca_Lookup got;
   bool from_cache, failed, compile;
   cg_Result res;
@@ -56,6 +56,7 @@ typedef struct Build {
   int nt, done, built, cached, failed;
   double t0;
   int status;
+  char made_dir[4096]; /* the output folder known to exist last time (one stat per folder) */
 } Build;
 
 /* ---------------------------------------------------------------- paths */
@@ -97,14 +98,18 @@ static void find_sources(fe_Arena *a, const char *dir, const char *rel, fe_Vec *
   }
 }
 
-static int mkdirs_for(const char *file) {
+static int mkdirs_for(Build *b, const char *file) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", file);
   char *slash = strrchr(buf, '/');
   struct stat st;
   if (!slash) return 0;
   *slash = 0;
-  if (!stat(buf, &st) && S_ISDIR(st.st_mode)) return 0; /* the common case: it exists */
+  if (!strcmp(buf, b->made_dir)) return 0;
+  if (!stat(buf, &st) && S_ISDIR(st.st_mode)) { /* the common case: it exists */
+    memcpy(b->made_dir, buf, sizeof buf);
+    return 0;
+  }
   *slash = '/';
   for (char *s = buf + 1; *s; s++)
     if (*s == '/') {
@@ -183,19 +188,19 @@ static const char *miss_reason(Build *b, Target *t, char *buf, size_t cap) {
   if (t->got == CA_CORRUPT) return "entry corrupt";
   ca_Manifest old;
   if (!ca_manifest_get(&b->cache, t->file, &old)) return "no entry";
-  if (memcmp(old.options.b, t->man.options.b, 16)) return "options changed";
-  if (memcmp(old.source.b, t->man.source.b, 16)) return "source changed";
-  for (int i = 0; i < t->man.nimports; i++) {
+  if (memcmp(old.options.b, t->man->options.b, 16)) return "options changed";
+  if (memcmp(old.source.b, t->man->source.b, 16)) return "source changed";
+  for (int i = 0; i < t->man->nimports; i++) {
     bool same = false;
     for (int j = 0; j < old.nimports; j++)
-      if (!strcmp(old.import_names[j], t->man.import_names[i]))
-        same = !memcmp(old.import_keys[j].b, t->man.import_keys[i].b, 16);
+      if (!strcmp(old.import_names[j], t->man->import_names[i]))
+        same = !memcmp(old.import_keys[j].b, t->man->import_keys[i].b, 16);
     if (!same) {
-      snprintf(buf, cap, "import %s changed", t->man.import_names[i]);
+      snprintf(buf, cap, "import %s changed", t->man->import_names[i]);
       return buf;
     }
   }
-  if (old.nimports != t->man.nimports) return "imports changed";
+  if (old.nimports != t->man->nimports) return "imports changed";
   return "no entry (evicted or never stored)";
 }
 
@@ -242,7 +247,7 @@ static int write_depfile(Build *b, Target *t) {
     dep_append(&buf, &len, &cap, ((Module *)mods.items[i])->path, true);
     dep_append(&buf, &len, &cap, ":\n", false);
   }
-  int rc = write_atomic(t->dep, buf, len);
+  int rc = write_atomic(t->dep, buf, len, &t->m->newest);
   free(buf);
   return rc;
 }
@@ -251,15 +256,15 @@ static int write_depfile(Build *b, Target *t) {
 static int write_outputs(Build *b, Target *t, const void *const data[CA_NSECTIONS], const size_t len[CA_NSECTIONS]) {
   const Opts *o = b->o;
   double t0 = now_seconds();
-  if (mkdirs_for(t->obj)) {
+  if (mkdirs_for(b, t->obj)) {
     fprintf(stderr, "tric: error: cannot create the folder of '%s': %s\n", t->obj, strerror(errno));
     return -1;
   }
   int rc = 0;
-  if ((o->emit & CG_EMIT_OBJ) && write_atomic(t->obj, data[CA_OBJ], len[CA_OBJ])) rc = -1;
-  if (!rc && (o->emit & CG_EMIT_HEADER) && write_atomic(t->hdr, data[CA_HEADER], len[CA_HEADER])) rc = -1;
-  if (!rc && (o->emit & CG_EMIT_LLVM_IR) && write_atomic(t->ll, data[CA_LLVM_IR], len[CA_LLVM_IR])) rc = -1;
-  if (!rc && (o->emit & CG_EMIT_ASM) && write_atomic(t->as, data[CA_ASM], len[CA_ASM])) rc = -1;
+  if ((o->emit & CG_EMIT_OBJ) && write_atomic(t->obj, data[CA_OBJ], len[CA_OBJ], &t->m->newest)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_HEADER) && write_atomic(t->hdr, data[CA_HEADER], len[CA_HEADER], &t->m->newest)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_LLVM_IR) && write_atomic(t->ll, data[CA_LLVM_IR], len[CA_LLVM_IR], &t->m->newest)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_ASM) && write_atomic(t->as, data[CA_ASM], len[CA_ASM], &t->m->newest)) rc = -1;
   if (!rc && o->md && write_depfile(b, t)) rc = -1;
   t->stage[ST_WRITE] += now_seconds() - t0;
   return rc;
@@ -343,7 +348,7 @@ static void compile_done(uv_work_t *w, int status) {
       ca_Entry e;
       memset(&e, 0, sizeof e);
       for (int s = 1; s < CA_NSECTIONS; s++) e.data[s] = (void *)data[s], e.len[s] = len[s];
-      if (ca_put(&b->cache, &t->key, &e) == 0) ca_manifest_put(&b->cache, t->file, &t->man);
+      if (ca_put(&b->cache, &t->key, &e) == 0) ca_manifest_put(&b->cache, t->file, t->man);
       t->stage[ST_CACHE] += now_seconds() - t0;
     }
   }
@@ -546,7 +551,6 @@ int run_build(const Opts *o, bool colour) {
     }
     double t0 = now_seconds();
     t->key = target_key(t, &b->opts);
-    make_manifest(t, &b->opts, &t->man);
     ca_Entry e;
     t->got = o->recache ? CA_MISS : ca_get(&b->cache, &t->key, &e);
     t->stage[ST_CACHE] += now_seconds() - t0;
@@ -565,6 +569,8 @@ int run_build(const Opts *o, bool colour) {
     } else {
       if (t->got == CA_HIT) t->got = CA_MISS;
       misses++;
+      t->man = fe_alloc(b->g.arena, sizeof *t->man);
+      make_manifest(t, &b->opts, t->man);
       if (o->explain) {
         char buf[256];
         fprintf(stderr, "tric: explain: %s: rebuilt: %s\n", t->file, miss_reason(b, t, buf, sizeof buf));

@@ -2,6 +2,9 @@
 #ifndef TRIC_CMD_H
 #define TRIC_CMD_H
 
+#include <sys/stat.h>
+#include <time.h>
+
 #include "cache/cache.h"
 #include "codegen/codegen.h"
 #include "frontend/frontend.h"
@@ -26,6 +29,7 @@ typedef struct Module {
   bool keyed;
   bool failed;
   fe_Vec deps; /* Module* in import order */
+  struct timespec mtime, newest; /* of its file; of it and everything it imports */
 } Module;
 
 /* All modules of one compile, with their shared arena and diagnostics. */
@@ -38,6 +42,9 @@ typedef struct Graph {
   fe_Vec all;     /* Module*, in load order */
   Module **slots; /* hash table of all by real path */
   int nslots;
+  const char **pkeys; /* hash table of every path a module was reached by (no second stat) */
+  Module **pvals;
+  int npaths, npslots;
   bool io_error;
 } Graph;
 
@@ -87,12 +94,15 @@ uint64_t cache_max_size(void);
 /* Monotonic time in seconds. */
 double now_seconds(void);
 
-/* Reads a whole file into arena memory, NUL-terminated; NULL with errno set on failure. */
-char *read_file(fe_Arena *a, const char *path, uint32_t *len);
+/* Reads a whole file into arena memory, NUL-terminated; NULL with errno set on failure.
+ * st (may be NULL) receives the file's status. */
+char *read_file(fe_Arena *a, const char *path, uint32_t *len, struct stat *st);
 
 /* Writes data to path atomically (a temporary file in the same folder, renamed into
- * place). Returns 0, or -1 with a message printed. */
-int write_atomic(const char *path, const void *data, size_t len);
+ * place). A file that holds these bytes already is left alone, but touched when it is
+ * older than not_before (NULL: always), so that make sees it up to date with its
+ * sources. Returns 0, or -1 with a message printed. */
+int write_atomic(const char *path, const void *data, size_t len, const struct timespec *not_before);
 /* Installs handlers that remove unfinished temporary files on SIGINT/SIGTERM. */
 void install_signal_cleanup(void);
 

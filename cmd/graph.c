@@ -22,7 +22,7 @@ double now_seconds(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-char *read_file(fe_Arena *a, const char *path, uint32_t *len) {
+char *read_file(fe_Arena *a, const char *path, uint32_t *len, struct stat *stp) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return NULL;
   struct stat st;
@@ -51,6 +51,7 @@ char *read_file(fe_Arena *a, const char *path, uint32_t *len) {
   }
   buf[n] = 0;
   *len = (uint32_t)n;
+  if (stp) *stp = st;
   return buf;
 }
 
@@ -111,6 +112,41 @@ static void index_module(Graph *g, Module *m) {
     }
 }
 
+/* The module reached before by this very path, if any. */
+static Module *find_path(Graph *g, const char *path) {
+  if (!g->npslots) return NULL;
+  for (uint64_t i = str_hash(path) & (uint64_t)(g->npslots - 1);; i = (i + 1) & (uint64_t)(g->npslots - 1)) {
+    if (!g->pkeys[i]) return NULL;
+    if (!strcmp(g->pkeys[i], path)) return g->pvals[i];
+  }
+}
+
+static void put_path(Graph *g, const char *path, Module *m) {
+  if ((g->npaths + 1) * 2 > g->npslots) { /* at most half full */
+    int n = g->npslots ? g->npslots * 2 : 256;
+    const char **keys = fe_alloc(g->arena, sizeof *keys * (size_t)n);
+    Module **vals = fe_alloc(g->arena, sizeof *vals * (size_t)n);
+    for (int i = 0; i < g->npslots; i++)
+      if (g->pkeys[i])
+        for (uint64_t k = str_hash(g->pkeys[i]) & (uint64_t)(n - 1);; k = (k + 1) & (uint64_t)(n - 1))
+          if (!keys[k]) {
+            keys[k] = g->pkeys[i], vals[k] = g->pvals[i];
+            break;
+          }
+    g->pkeys = keys, g->pvals = vals, g->npslots = n;
+  }
+  for (uint64_t k = str_hash(path) & (uint64_t)(g->npslots - 1);; k = (k + 1) & (uint64_t)(g->npslots - 1)) {
+    if (g->pkeys[k] && strcmp(g->pkeys[k], path)) continue;
+    if (!g->pkeys[k]) g->npaths++;
+    g->pkeys[k] = path, g->pvals[k] = m;
+    return;
+  }
+}
+
+static bool ts_before(struct timespec a, struct timespec b) {
+  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
 static Module *new_module(Graph *g, fe_Vec *all, const char *path, const char *real, const char *name) {
   Module *m = fe_alloc(g->arena, sizeof *m);
   m->path = path;
@@ -123,21 +159,29 @@ static Module *new_module(Graph *g, fe_Vec *all, const char *path, const char *r
 
 static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const char *name, const fe_Node *from) {
   /* a module's identity is its file (device and inode): the same file reached by two
-     paths is one module */
+     paths is one module. A path seen before needs no system call at all. */
+  Module *seen = find_path(g, path);
+  char *text = NULL;
+  uint32_t len = 0;
   struct stat ist;
-  const char *real = stat(path, &ist) == 0
-                         ? fe_sprintf(g->arena, "%llx:%llx", (unsigned long long)ist.st_dev, (unsigned long long)ist.st_ino)
-                         : path;
-  Module *seen = find_module(g, real);
+  const char *real = path;
+  if (!seen) {
+    text = read_file(g->arena, path, &len, &ist);
+    if (text) {
+      real = fe_sprintf(g->arena, "%llx:%llx", (unsigned long long)ist.st_dev, (unsigned long long)ist.st_ino);
+      seen = find_module(g, real);
+      if (seen) put_path(g, path, seen);
+    }
+  }
   if (seen) {
     if (seen->state == 1) { /* a cycle: from its place on the stack back to it */
       int k = st->n - 1;
       while (k >= 0 && st->items[k] != seen) k--;
       char buf[2048];
-      size_t len = 0;
-      for (int j = k; j >= 0 && j < st->n && len < sizeof buf; j++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s -> ", st->items[j]->name);
-      if (len < sizeof buf) snprintf(buf + len, sizeof buf - len, "%s", seen->name);
+      size_t blen = 0;
+      for (int j = k; j >= 0 && j < st->n && blen < sizeof buf; j++)
+        blen += (size_t)snprintf(buf + blen, sizeof buf - blen, "%s -> ", st->items[j]->name);
+      if (blen < sizeof buf) snprintf(buf + blen, sizeof buf - blen, "%s", seen->name);
       fe_Diag *d = fe_error(g->diags, from->span, "import cycle: %s", buf);
       for (int j = k + 1; j < st->n; j++)
         fe_note(g->diags, d, st->via[j]->span, "'%s' is imported here", st->items[j]->name);
@@ -145,8 +189,6 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
     }
     return seen;
   }
-  uint32_t len;
-  char *text = read_file(g->arena, path, &len);
   if (!text) {
     if (from) fe_error(g->diags, from->span, "cannot read module '%s' (%s): %s", name, path, strerror(errno));
     else {
@@ -156,6 +198,8 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
     return NULL;
   }
   Module *m = new_module(g, all, path, real, name);
+  put_path(g, path, m);
+  m->mtime = m->newest = ist.st_mtim;
   int before = g->diags->nerrors; /* syntax errors too: such a module is not type-checked */
   m->src = fe_source_new(g->arena, path, text, len);
   double t0 = now_seconds();
@@ -176,10 +220,10 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
       if (*p == '.') *p = '/';
     const char *cand = join(g->arena, dir, rel);
     struct stat sb;
-    bool found = stat(cand, &sb) == 0;
+    bool found = find_path(g, cand) || stat(cand, &sb) == 0;
     for (int i = 0; !found && i < g->nincdirs; i++) {
       cand = join(g->arena, g->incdirs[i], rel);
-      found = stat(cand, &sb) == 0;
+      found = find_path(g, cand) || stat(cand, &sb) == 0;
     }
     if (!found) {
       fe_Diag *e = fe_error(g->diags, d->span, "cannot find module '%s'", d->name);
@@ -195,6 +239,7 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
     }
     fe_vec_push(g->arena, &m->deps, dep);
     fe_vec_push(g->arena, &m->deps, (void *)d);
+    if (ts_before(m->newest, dep->newest)) m->newest = dep->newest;
   }
   st->n--;
   m->state = 2;

@@ -32,12 +32,13 @@ void install_signal_cleanup(void) {
   signal(SIGHUP, on_signal);
 }
 
-/* Does path already hold exactly these bytes? Then only its time needs refreshing. */
-static bool same_content(const char *path, const void *data, size_t len) {
+/* Does path already hold exactly these bytes? (st receives its status.) */
+static bool same_content(const char *path, const void *data, size_t len, struct stat *st0) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return false;
   struct stat st;
   bool same = !fstat(fd, &st) && S_ISREG(st.st_mode) && (size_t)st.st_size == len;
+  *st0 = st;
   if (same && len) {
     char *buf = malloc(len);
     size_t got = 0;
@@ -53,9 +54,14 @@ static bool same_content(const char *path, const void *data, size_t len) {
   return same;
 }
 
-int write_atomic(const char *path, const void *data, size_t len) {
-  /* an unchanged output is not rewritten, only touched (make compares times) */
-  if (same_content(path, data, len) && utimensat(AT_FDCWD, path, NULL, 0) == 0) return 0;
+int write_atomic(const char *path, const void *data, size_t len, const struct timespec *not_before) {
+  /* an unchanged output is not rewritten, only touched if make would think it stale */
+  struct stat st;
+  if (same_content(path, data, len, &st)) {
+    bool fresh = not_before && (st.st_mtim.tv_sec > not_before->tv_sec ||
+                                (st.st_mtim.tv_sec == not_before->tv_sec && st.st_mtim.tv_nsec >= not_before->tv_nsec));
+    if (fresh || utimensat(AT_FDCWD, path, NULL, 0) == 0) return 0;
+  }
   int slot = npending < MAX_PENDING ? npending : MAX_PENDING - 1;
   if (snprintf(pending[slot], sizeof pending[slot], "%s.tmp.XXXXXX", path) >= (int)sizeof pending[slot]) {
     fprintf(stderr, "tric: error: output path too long: %s\n", path);

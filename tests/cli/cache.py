@@ -288,3 +288,36 @@ def test_depfile(ctx):
         q2 = subprocess.run(["make", "-q", "top.o"], cwd=d, env=env, capture_output=True)
         if q.returncode != 0 or q2.returncode != 1:
             return "make does not see leaf.tri through the depfile (%d, %d)" % (q.returncode, q2.returncode)
+
+
+def test_unchanged_outputs_and_make_times(ctx):
+    """A rebuild that produces the same bytes leaves an output alone while it is newer than
+    its sources (a no-change rebuild writes nothing), but touches it when a source is newer
+    (a comment edited in an import), so that make does not see it out of date forever."""
+    d, cache = project(ctx), ctx.tmpdir()
+    r = build(ctx, d, cache)
+    if r.returncode:
+        return r.stderr
+    now = time.time()
+    for f in os.listdir(d):
+        t = now - (200 if f.endswith(".tri") else 100)
+        os.utime(os.path.join(d, f), (t, t))
+    before = {f: os.stat(os.path.join(d, f)).st_mtime_ns for f in os.listdir(d) if f.endswith((".o", ".h"))}
+    r = build(ctx, d, cache)
+    if r.returncode:
+        return r.stderr
+    after = {f: os.stat(os.path.join(d, f)).st_mtime_ns for f in before}
+    if after != before:
+        return "a no-change rebuild touched %s" % sorted(f for f in before if before[f] != after[f])
+    with open(os.path.join(d, "leaf.tri"), "a") as f:
+        f.write("// a comment: same code\n")
+    r = build(ctx, d, cache)
+    if r.returncode:
+        return r.stderr
+    leaf = os.stat(os.path.join(d, "leaf.tri")).st_mtime_ns
+    for f in ("leaf.o", "mid.o", "top.o", "top.h"):
+        if os.stat(os.path.join(d, f)).st_mtime_ns < leaf:
+            return "%s is older than the edited leaf.tri it depends on" % f
+    if os.stat(os.path.join(d, "other.o")).st_mtime_ns != before["other.o"]:
+        return "other.o, which does not import leaf, was touched"
+    shutil.rmtree(d)
