@@ -36,6 +36,10 @@ typedef struct Target {
   ca_Lookup got;
   bool from_cache, failed, compile;
   cg_Result res;
+  cg_Job *job;   /* between cg_start and cg_finish */
+  int nparts, parts_left, nkernels;
+  uv_work_t part_work[CG_MAX_PARTS];
+  char *part_err[CG_MAX_PARTS];
   char *err, *header;
   fe_Arena arena; /* the worker's own, for the header text */
   double stage[NSTAGES];
@@ -302,18 +306,67 @@ static void progress(Build *b, Target *t, const char *what) {
 
 /* ---------------------------------------------------------------- compiling */
 
-static void compile_work(uv_work_t *w) {
+/* A module compiles in three steps on the pool: start (emit the module and plan its
+ * parts), its parts (at once, on as many threads as are free), finish (join them). The
+ * loop thread queues each step when the one before has ended. */
+static void start_work(uv_work_t *w) {
   Target *t = w->data;
   const Opts *o = t->b->o;
   t->thread = pthread_self();
   t->t_start = now_seconds();
   unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
-  if (cgemit && cg_compile(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, &t->res, &t->err)) return;
+  if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->m->funcs, t->m->nfuncs, &t->arena);
+  if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, &t->job, &t->nparts, &t->err)) t->job = NULL;
+}
+
+static void part_work(uv_work_t *w) {
+  Target *t = w->data;
+  int p = (int)(w - t->part_work);
+  cg_run_part(t->job, p, &t->part_err[p]);
+}
+
+static void finish_work(uv_work_t *w) {
+  Target *t = w->data;
+  if (t->job && cg_finish(t->job, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
+  t->job = NULL;
+  t->nkernels = t->res.nkernels;
   t->stage[ST_IR] += t->res.t_ir;
   t->stage[ST_OPT] += t->res.t_opt;
   t->stage[ST_CODEGEN] += t->res.t_codegen;
-  if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->m->funcs, t->m->nfuncs, &t->arena);
   t->t_end = now_seconds();
+}
+
+static void compile_done(uv_work_t *w, int status);
+
+static void part_done(uv_work_t *w, int status) {
+  Target *t = w->data;
+  (void)status;
+  if (--t->parts_left) return;
+  for (int p = 0; p < t->nparts; p++)
+    if (t->part_err[p]) {
+      if (!t->err) t->err = t->part_err[p];
+      else free(t->part_err[p]);
+      t->part_err[p] = NULL;
+    }
+  if (t->err) {
+    cg_job_free(t->job);
+    t->job = NULL;
+  }
+  uv_queue_work(w->loop, &t->work, finish_work, compile_done);
+}
+
+static void start_done(uv_work_t *w, int status) {
+  Target *t = w->data;
+  (void)status;
+  if (!t->job) { /* failed, or nothing for LLVM to do */
+    uv_queue_work(w->loop, &t->work, finish_work, compile_done);
+    return;
+  }
+  t->parts_left = t->nparts;
+  for (int p = 0; p < t->nparts; p++) {
+    t->part_work[p].data = t;
+    uv_queue_work(w->loop, &t->part_work[p], part_work, part_done);
+  }
 }
 
 static void compile_done(uv_work_t *w, int status) {
@@ -328,6 +381,9 @@ static void compile_done(uv_work_t *w, int status) {
     if (s > b->status) b->status = s;
     t->failed = true;
     b->failed++;
+    free(t->header);
+    t->header = NULL;
+    fe_arena_free(&t->arena);
     progress(b, t, "failed");
     return;
   }
@@ -380,7 +436,7 @@ static long peak_rss_kb(void) {
 
 static void time_report(Build *b, double wall) {
   double stage[NSTAGES] = {0}, total = 0;
-  int kernels = 0, hits = 0, misses = 0;
+  int kernels = 0, hits = 0, misses = 0, parts = 0;
   for (int i = 0; i < b->g.modules.n; i++) {
     Module *m = b->g.modules.items[i];
     stage[ST_READ] += m->t_parse;
@@ -388,7 +444,8 @@ static void time_report(Build *b, double wall) {
   }
   for (int i = 0; i < b->nt; i++) {
     for (int s = ST_IR; s < NSTAGES; s++) stage[s] += b->t[i].stage[s];
-    kernels += b->t[i].compile ? b->t[i].m->nfuncs : 0;
+    kernels += b->t[i].compile ? b->t[i].nkernels : 0;
+    parts += b->t[i].compile ? b->t[i].nparts : 0;
     hits += b->t[i].from_cache;
     misses += b->cache_on && !b->t[i].from_cache && !b->t[i].failed;
   }
@@ -397,14 +454,15 @@ static void time_report(Build *b, double wall) {
   if (!strcmp(b->o->time_report, "json")) {
     fprintf(stderr, "{\"wall_s\": %.6f, \"stages\": {", wall);
     for (int s = 0; s < NSTAGES; s++) fprintf(stderr, "%s\"%s\": %.6f", s ? ", " : "", stage_names[s], stage[s]);
-    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"modules\": %d}\n",
-            rss, hits, misses, kernels, b->nt);
+    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"parts\": %d, \"modules\": %d}\n",
+            rss, hits, misses, kernels, parts, b->nt);
     return;
   }
   fprintf(stderr, "time report (%d modules, wall %.1f ms; stage times add up over threads):\n", b->nt, wall * 1e3);
   for (int s = 0; s < NSTAGES; s++)
     fprintf(stderr, "  %-28s %9.2f ms %5.1f%%\n", stage_names[s], stage[s] * 1e3, total > 0 ? 100 * stage[s] / total : 0);
-  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses, %d kernels emitted\n", rss, hits, misses, kernels);
+  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses, %d kernels emitted, compiled in %d parts\n", rss, hits,
+          misses, kernels, parts);
 }
 
 /* Chrome trace-event JSON: one track per thread, one event per module and stage. */
@@ -619,7 +677,7 @@ int run_build(const Opts *o, bool colour) {
           const char *e = getenv("TRIC_JOBS");
           jobs = e && atoi(e) > 0 ? atoi(e) : (int)uv_available_parallelism();
         }
-        if (jobs > misses) jobs = misses;
+        if (jobs > misses * CG_MAX_PARTS) jobs = misses * CG_MAX_PARTS; /* a module may compile in parts */
         if (jobs < 1) jobs = 1;
         char n[16];
         snprintf(n, sizeof n, "%d", jobs);
@@ -629,7 +687,7 @@ int run_build(const Opts *o, bool colour) {
         pool = true;
       }
       t->work.data = t;
-      uv_queue_work(&loop, &t->work, compile_work, compile_done);
+      uv_queue_work(&loop, &t->work, start_work, start_done);
       ncompile++;
     }
     if (pool) uv_run(&loop, UV_RUN_NOWAIT);

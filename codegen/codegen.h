@@ -32,7 +32,7 @@ typedef struct cg_Blob {
 typedef struct cg_Result {
   cg_Blob obj, ir, asm_text;
   double t_ir, t_opt, t_codegen; /* seconds: lowering to LLVM IR, optimising, emitting */
-  int nkernels;                  /* functions emitted */
+  int nkernels;                  /* loop-nest kernels emitted */
 } cg_Result;
 
 /* Initialises LLVM's targets once per process, before any thread compiles. */
@@ -44,6 +44,20 @@ void cg_shutdown(void);
  * failure). */
 int cg_compile(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit,
                cg_Result *out, char **err);
+/* The same compile in steps, for a builder that runs the parts of one module on several
+ * threads: cg_start emits the module and says in how many parts (*nparts >= 1) the rest
+ * runs; cg_run_part runs part p (different parts may run at once on different threads);
+ * cg_finish, once every part has run, joins them into *out and frees the job. The
+ * parts, and so the output, depend only on the module and the options. On failure each
+ * returns -1 with a malloc'd message in *err; free a job that will not finish with
+ * cg_job_free. */
+typedef struct cg_Job cg_Job;
+enum { CG_MAX_PARTS = 4 };
+int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Job **job,
+             int *nparts, char **err);
+int cg_run_part(cg_Job *job, int p, char **err);
+int cg_finish(cg_Job *job, cg_Result *out, char **err);
+void cg_job_free(cg_Job *job);
 /* Frees the blobs of a result. */
 void cg_result_free(cg_Result *r);
 /* The C header for the exported functions of module `module_name` (malloc'd text). */

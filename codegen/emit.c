@@ -1286,11 +1286,12 @@ void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const ch
 /* After optimisation: marks non-temporal the vector stores of flat_fill's streaming loops,
  * found as the vector stores in a kernel to its destination (parameter 0) whose alignment
  * is at least their size -- only the assumption in front of a streaming loop proves that. */
-void cg_mark_streaming_stores(cg_Emit *e, LLVMTargetDataRef td) {
-  unsigned nt = LLVMGetMDKindIDInContext(e->ctx, "nontemporal", 11);
-  LLVMMetadataRef one = LLVMValueAsMetadata(LLVMConstInt(e->i32, 1, 0));
-  LLVMValueRef md = LLVMMetadataAsValue(e->ctx, LLVMMDNodeInContext2(e->ctx, &one, 1));
-  for (LLVMValueRef fn = LLVMGetFirstFunction(e->mod); fn; fn = LLVMGetNextFunction(fn)) {
+void cg_mark_streaming_stores(LLVMModuleRef mod, LLVMTargetDataRef td) {
+  LLVMContextRef ctx = LLVMGetModuleContext(mod);
+  unsigned nt = LLVMGetMDKindIDInContext(ctx, "nontemporal", 11);
+  LLVMMetadataRef one = LLVMValueAsMetadata(LLVMConstInt(LLVMInt32TypeInContext(ctx), 1, 0));
+  LLVMValueRef md = LLVMMetadataAsValue(ctx, LLVMMDNodeInContext2(ctx, &one, 1));
+  for (LLVMValueRef fn = LLVMGetFirstFunction(mod); fn; fn = LLVMGetNextFunction(fn)) {
     size_t len;
     const char *name = LLVMGetValueName2(fn, &len);
     if (len < 12 || strncmp(name, "tric.kernel.", 12) || !LLVMCountParams(fn)) continue;

@@ -25,7 +25,7 @@ LLVMValueRef cg_intrinsic(cg_Emit *e, const char *name, LLVMTypeRef ty, LLVMValu
 /* The declaration of a non-overloaded intrinsic (llvm.assume, ...). */
 LLVMValueRef cg_intrinsic_decl(cg_Emit *e, const char *name);
 /* After optimisation: marks the vector stores of large flat outputs non-temporal (emit.c). */
-void cg_mark_streaming_stores(cg_Emit *e, LLVMTargetDataRef td);
+void cg_mark_streaming_stores(LLVMModuleRef mod, LLVMTargetDataRef td);
 /* Emits op(x) for a float value x of type f32 or f64 (op: TC_EXP, TC_LOG, TC_TANH,
  * TC_SIGMOID, TC_ERF, TC_SIN, TC_COS): straight-line arithmetic, no libm call, so the
  * loop vectoriser widens it. */
