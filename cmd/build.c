@@ -309,6 +309,8 @@ static void progress(Build *b, Target *t, const char *what) {
 /* A module compiles in three steps on the pool: start (emit the module and plan its
  * parts), its parts (at once, on as many threads as are free), finish (join them). The
  * loop thread queues each step when the one before has ended. */
+static void finish_work(uv_work_t *w);
+
 static void start_work(uv_work_t *w) {
   Target *t = w->data;
   const Opts *o = t->b->o;
@@ -317,6 +319,14 @@ static void start_work(uv_work_t *w) {
   unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
   if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->m->funcs, t->m->nfuncs, &t->arena);
   if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, &t->job, &t->nparts, &t->err)) t->job = NULL;
+  /* a module in one part is all done in this task (it holds no memory while queued) */
+  if (t->job && t->nparts == 1) {
+    if (cg_run_part(t->job, 0, &t->err)) {
+      cg_job_free(t->job);
+      t->job = NULL;
+    }
+    finish_work(w);
+  }
 }
 
 static void part_work(uv_work_t *w) {
@@ -357,9 +367,9 @@ static void part_done(uv_work_t *w, int status) {
 
 static void start_done(uv_work_t *w, int status) {
   Target *t = w->data;
-  (void)status;
-  if (!t->job) { /* failed, or nothing for LLVM to do */
-    uv_queue_work(w->loop, &t->work, finish_work, compile_done);
+  if (!t->job) { /* finished in one task, failed, or nothing for LLVM to do */
+    if (!t->t_end) finish_work(w);
+    compile_done(w, status);
     return;
   }
   t->parts_left = t->nparts;
