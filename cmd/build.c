@@ -394,6 +394,7 @@ static void compile_done(uv_work_t *w, int status) {
     free(t->header);
     t->header = NULL;
     fe_arena_free(&t->arena);
+    remove_outputs(b->o, t); /* no stale outputs from an earlier build */
     progress(b, t, "failed");
     return;
   }

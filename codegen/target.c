@@ -185,6 +185,14 @@ static int emit_file(LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFile
   return 0;
 }
 
+/* Collects the first error LLVM reports through the context (the join assembles text:
+ * without a handler, an error there would end the process). */
+static void on_diagnostic(LLVMDiagnosticInfoRef di, void *ctx) {
+  char **first = ctx;
+  if (LLVMGetDiagInfoSeverity(di) != LLVMDSError || *first) return;
+  *first = LLVMGetDiagInfoDescription(di);
+}
+
 static bool is_elf(const char *triple) {
   static const char *other[] = {"apple", "darwin", "macos", "ios", "windows", "win32", "mingw", "cygwin", "msvc"};
   for (size_t i = 0; i < sizeof other / sizeof *other; i++)
@@ -438,11 +446,15 @@ int cg_finish(cg_Job *j, cg_Result *out, char **err) {
     double t0 = seconds();
     LLVMTargetMachineRef tm = make_tm(j);
     LLVMContextRef ctx = LLVMContextCreate();
+    char *diag = NULL;
+    LLVMContextSetDiagnosticHandler(ctx, on_diagnostic, &diag);
     LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(j->name, ctx);
     set_layout(mod, tm, j->triple);
     LLVMSetModuleInlineAsm2(mod, text, n);
     free(text);
     rc = emit_file(tm, mod, LLVMObjectFile, &out->obj, err);
+    if (!rc && diag) rc = fail(err, "internal error: joining the parts failed", diag);
+    else if (diag) LLVMDisposeMessage(diag);
     LLVMDisposeModule(mod);
     LLVMContextDispose(ctx);
     LLVMDisposeTargetMachine(tm);

@@ -307,3 +307,20 @@ def test_opt_levels_agree(ctx):
         if any(abs(a - b) > 1e-6 * max(1.0, abs(a)) for a, b in zip(results[0], res)):
             return "-O levels disagree"
     shutil.rmtree(d)
+
+
+def test_failed_compile_leaves_no_stale_output(ctx):
+    """An object from an earlier build does not survive a build of the same file that
+    fails in code generation (here: an unknown target), just as after a compile error."""
+    d = setup(ctx)
+    r = ctx.run([ctx.tric, "build", "model.tri"], cwd=d)
+    if r.returncode or not os.path.exists(os.path.join(d, "model.o")):
+        return "first build failed: %s" % r.stderr
+    r = ctx.run([ctx.tric, "build", "model.tri", "--target", "no-such-target"], cwd=d)
+    e = expect(r, 2, "unknown target")
+    if e:
+        return e
+    left = [f for f in ("model.o", "model.h") if os.path.exists(os.path.join(d, f))]
+    if left:
+        return "stale outputs left after a failed build: %s" % left
+    shutil.rmtree(d)
