@@ -39,6 +39,8 @@ typedef struct Target {
   cg_Job *job;   /* between cg_start and cg_finish */
   int nparts, parts_left, nkernels;
   uv_work_t part_work[CG_MAX_PARTS];
+  pthread_t part_thread[CG_MAX_PARTS]; /* for the trace */
+  double part_start[CG_MAX_PARTS], part_end[CG_MAX_PARTS];
   char *part_err[CG_MAX_PARTS];
   char *err, *header;
   fe_Arena arena; /* the worker's own, for the header text */
@@ -332,7 +334,10 @@ static void start_work(uv_work_t *w) {
 static void part_work(uv_work_t *w) {
   Target *t = w->data;
   int p = (int)(w - t->part_work);
+  t->part_thread[p] = pthread_self();
+  t->part_start[p] = now_seconds();
   cg_run_part(t->job, p, &t->part_err[p]);
+  t->part_end[p] = now_seconds();
 }
 
 static void finish_work(uv_work_t *w) {
@@ -476,7 +481,17 @@ static void time_report(Build *b, double wall) {
           misses, kernels, parts);
 }
 
-/* Chrome trace-event JSON: one track per thread, one event per module and stage. */
+/* The trace track (1...) of a worker thread. */
+static int trace_tid(pthread_t *threads, int *n, pthread_t th) {
+  for (int k = 0; k < *n; k++)
+    if (pthread_equal(threads[k], th)) return k + 1;
+  if (*n >= 64) return 64;
+  threads[*n] = th;
+  return ++*n;
+}
+
+/* Chrome trace-event JSON: one track per thread, one event per module and stage (a module
+ * compiled in parts: one event per part, on the thread that ran it). */
 static void time_trace(Build *b) {
   FILE *f = fopen(b->o->time_trace, "w");
   if (!f) {
@@ -497,19 +512,24 @@ static void time_trace(Build *b) {
   for (int i = 0; i < b->nt; i++) {
     Target *t = &b->t[i];
     if (!t->compile || t->failed) continue;
-    int tid = -1;
-    for (int k = 0; k < nthreads; k++)
-      if (pthread_equal(threads[k], t->thread)) tid = k;
-    if (tid < 0 && nthreads < 64) threads[nthreads] = t->thread, tid = nthreads++;
+    int tid = trace_tid(threads, &nthreads, t->thread);
     char name[512];
     snprintf(name, sizeof name, "%s", t->file);
     for (char *p = name; *p; p++)
       if (*p == '"' || *p == '\\') *p = '_';
-    EVENT(name, tid + 1, t->t_start, t->t_end - t->t_start);
+    EVENT(name, tid, t->t_start, t->t_end - t->t_start);
+    if (t->nparts > 1) { /* each part on the thread that ran it */
+      for (int p = 0; p < t->nparts; p++) {
+        char pname[540];
+        snprintf(pname, sizeof pname, "%s part %d", name, p);
+        EVENT(pname, trace_tid(threads, &nthreads, t->part_thread[p]), t->part_start[p], t->part_end[p] - t->part_start[p]);
+      }
+      continue;
+    }
     double s = t->t_start;
     static const int stages[] = {ST_IR, ST_OPT, ST_CODEGEN};
     for (int k = 0; k < 3; k++) {
-      EVENT(stage_names[stages[k]], tid + 1, s, t->stage[stages[k]]);
+      EVENT(stage_names[stages[k]], tid, s, t->stage[stages[k]]);
       s += t->stage[stages[k]];
     }
   }

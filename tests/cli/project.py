@@ -153,7 +153,7 @@ def test_large_module_compiles_in_parts(ctx):
     objs = []
     for j in ("1", "4"):
         r = ctx.run([ctx.tric, "build", "--no-cache", "-j" + j, "--time-report=json", src, "-o",
-                     os.path.join(d, "m%s.o" % j)])
+                     os.path.join(d, "m%s.o" % j), "--time-trace=" + os.path.join(d, "t%s.json" % j)])
         if r.returncode:
             return r.stderr
         with open(os.path.join(d, "m%s.o" % j), "rb") as f:
@@ -161,6 +161,10 @@ def test_large_module_compiles_in_parts(ctx):
         rep = json.loads(r.stderr.strip().splitlines()[-1])
         if rep["parts"] < 2:
             return "models.tri compiled in %d part(s); this test needs a module that splits" % rep["parts"]
+        events = [e for e in json.load(open(os.path.join(d, "t%s.json" % j)))["traceEvents"] if e["ph"] == "X"]
+        parts = sorted(e["name"].rsplit(" ", 1)[1] for e in events if " part " in e["name"])
+        if parts != [str(p) for p in range(rep["parts"])]:
+            return "the trace shows parts %s of %d" % (parts, rep["parts"])
     if objs[0] != objs[1]:
         return "the object differs between -j1 and -j4"
     r = ctx.run(["nm", "--defined-only", "-g", os.path.join(d, "m1.o")])
