@@ -84,8 +84,8 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps-ok $(BUILD)/frontend/parser.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# -no-pie: the static LLVM inside holds ~150k relative relocations that a PIE applies at
-# every start (about 1 ms of each run's fixed cost, measured with `tric --version`)
+# -no-pie: the static LLVM inside holds ~150k relative relocations that a PIE would apply
+# at every start, a fixed cost of every run
 $(BUILD)/tric: $(OBJS)
 	$(CC) $(SAN_LDFLAGS) -no-pie -Wl,--gc-sections -Wl,--build-id -o $@ $(OBJS) $(LDLIBS)
 

@@ -106,7 +106,6 @@ enum { MAX_PARTS = CG_MAX_PARTS, PART_WEIGHT = 6000 };
 typedef struct Part {
   cg_Blob asm_text;
   double t_opt, t_codegen;
-  char *err;
 } Part;
 
 struct cg_Job {
@@ -474,7 +473,7 @@ void cg_job_free(cg_Job *j) {
   if (j->e.ctx) LLVMContextDispose(j->e.ctx);
   fe_arena_free(&j->arena);
   cg_result_free(&j->res);
-  for (int p = 0; p < MAX_PARTS; p++) free(j->parts[p].asm_text.data), free(j->parts[p].err);
+  for (int p = 0; p < MAX_PARTS; p++) free(j->parts[p].asm_text.data);
   for (int i = 0; i < j->nfn; i++) free(j->fn_names[i]);
   free(j->fn_names), free(j->fn_part), free(j->bitcode);
   free(j->triple), free(j->cpu), free(j->features), free(j->name);
