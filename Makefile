@@ -62,6 +62,8 @@ deps:
 $(BUILD)/frontend/parser.c $(BUILD)/frontend/parser.h: frontend/parser.y | $(BUILD)/.deps-ok
 	@mkdir -p $(BUILD)/frontend
 	lemon -q -T/usr/share/lemon/lempar.c -d$(BUILD)/frontend frontend/parser.y
+	@# lemon leaves an unchanged parser.h as it was, older than parser.y
+	@touch $(BUILD)/frontend/parser.c $(BUILD)/frontend/parser.h
 
 $(BUILD)/frontend/lexer.c: frontend/lexer.re | $(BUILD)/.deps-ok
 	@mkdir -p $(BUILD)/frontend
