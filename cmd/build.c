@@ -27,6 +27,32 @@ enum { ST_READ, ST_CHECK, ST_IR, ST_OPT, ST_CODEGEN, ST_CACHE, ST_WRITE, NSTAGES
 static const char *const stage_names[NSTAGES] = {"read, lex, parse", "typecheck", "lower/fuse, LLVM IR build",
                                                  "LLVM optimize", "code generation", "cache lookup/store", "write"};
 
+/* A step of a compile on the thread pool: a module's start (emit), one of its units
+ * (the exported functions, or a kernel), or its finish (join). */
+enum { TASK_START, TASK_UNIT, TASK_FINISH };
+typedef struct Task {
+  uv_work_t work;
+  int kind;
+  struct Target *t; /* the module whose job it works on */
+  int unit;         /* TASK_UNIT: which unit of t's job */
+  struct Kernel *k; /* a kernel unit: the shared code it compiles (else NULL) */
+  cg_Unit *out;
+  char *err;
+  pthread_t thread; /* for the trace */
+  double start, end, t_ir, t_opt, t_codegen;
+  struct Task *next; /* in the build's queue */
+} Task;
+
+/* The code of one kernel key: compiled once per build, for every module that emits it. */
+typedef struct Kernel {
+  unsigned char key[16];
+  bool done;
+  char *err;      /* the compile failed */
+  cg_Unit code;   /* once done */
+  fe_Vec waiters; /* Target*: a module per unit of its job that waits for this code */
+  Task task;
+} Kernel;
+
 typedef struct Target {
   Module *m;
   const char *file, *stem;
@@ -34,20 +60,17 @@ typedef struct Target {
   ca_Key key;
   ca_Manifest *man; /* made on a cache miss, to record (and explain) it */
   ca_Lookup got;
-  bool from_cache, failed, compile;
+  bool from_cache, failed, compile, queued;
   cg_Result res;
-  cg_Job *job;   /* between cg_start and cg_finish */
-  int nparts, parts_left, nkernels;
-  uv_work_t part_work[CG_MAX_PARTS];
-  pthread_t part_thread[CG_MAX_PARTS]; /* for the trace */
-  double part_start[CG_MAX_PARTS], part_end[CG_MAX_PARTS];
-  char *part_err[CG_MAX_PARTS];
+  cg_Job *job; /* between cg_start and cg_finish */
+  int nunits, pending, nkernels;
+  const cg_Unit **units; /* per unit of the job: its code, once compiled */
+  Kernel **kern;         /* per unit: the shared kernel (NULL for unit 0) */
+  cg_Unit entry;         /* unit 0: the exported functions */
+  Task start, entry_task, finish;
   char *err, *header;
   fe_Arena arena; /* the worker's own, for the header text */
   double stage[NSTAGES];
-  double t_start, t_end; /* of the compile, for the trace */
-  pthread_t thread;
-  uv_work_t work;
   struct Build *b;
 } Target;
 
@@ -63,6 +86,13 @@ typedef struct Build {
   double t0;
   int status;
   char made_dir[4096]; /* the output folder known to exist last time (one stat per folder) */
+  /* the pool: at most `jobs` tasks queued in libuv at once; the rest wait here, the steps
+     of modules already started (hi) before new modules (lo) */
+  uv_loop_t loop;
+  int jobs, inflight;
+  Task *hi, **hi_tail, *lo, **lo_tail;
+  Kernel **ktab; /* open-addressing table of kernels by key */
+  int nkern, kcap;
 } Build;
 
 /* ---------------------------------------------------------------- paths */
@@ -308,86 +338,200 @@ static void progress(Build *b, Target *t, const char *what) {
 
 /* ---------------------------------------------------------------- compiling */
 
-/* A module compiles in three steps on the pool: start (emit the module and plan its
- * parts), its parts (at once, on as many threads as are free), finish (join them). The
- * loop thread queues each step when the one before has ended. */
-static void finish_work(uv_work_t *w);
+/* A module compiles in steps on the pool: start (emit the module), its units (the
+ * exported functions, and each kernel that no module of this build has compiled yet: a
+ * kernel met again waits for, or reuses, the first compile of its key), and finish (join
+ * the units into the outputs). The loop thread queues each step when what it needs has
+ * ended, and alone touches the kernel table and the queues. */
+static void compile_done(Target *t);
 
-static void start_work(uv_work_t *w) {
-  Target *t = w->data;
-  const Opts *o = t->b->o;
-  t->thread = pthread_self();
-  t->t_start = now_seconds();
-  unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
-  if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->m->funcs, t->m->nfuncs, &t->arena);
-  if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, &t->job, &t->nparts, &t->err)) t->job = NULL;
-  /* a module in one part is all done in this task (it holds no memory while queued) */
-  if (t->job && t->nparts == 1) {
-    if (cg_run_part(t->job, 0, &t->err)) {
-      cg_job_free(t->job);
-      t->job = NULL;
-    }
-    finish_work(w);
+static void enqueue(Build *b, Task *task, int kind, Target *t, bool urgent) {
+  task->kind = kind;
+  task->t = t;
+  task->work.data = task;
+  task->next = NULL;
+  Task ***tail = urgent ? &b->hi_tail : &b->lo_tail;
+  **tail = task;
+  *tail = &task->next;
+}
+
+static void task_work(uv_work_t *w);
+static void task_done(uv_work_t *w, int status);
+
+static void pump(Build *b) {
+  while (b->inflight < b->jobs && (b->hi || b->lo)) {
+    Task *task = b->hi ? b->hi : b->lo;
+    if (task == b->hi) {
+      if (!(b->hi = task->next)) b->hi_tail = &b->hi;
+    } else if (!(b->lo = task->next)) b->lo_tail = &b->lo;
+    b->inflight++;
+    uv_queue_work(&b->loop, &task->work, task_work, task_done);
   }
 }
 
-static void part_work(uv_work_t *w) {
-  Target *t = w->data;
-  int p = (int)(w - t->part_work);
-  t->part_thread[p] = pthread_self();
-  t->part_start[p] = now_seconds();
-  cg_run_part(t->job, p, &t->part_err[p]);
-  t->part_end[p] = now_seconds();
+static void start_work(Target *t) {
+  const Opts *o = t->b->o;
+  unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
+  if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->m->funcs, t->m->nfuncs, &t->arena);
+  double t0 = now_seconds();
+  if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, &t->job, &t->nunits, &t->err)) t->job = NULL;
+  t->start.t_ir = now_seconds() - t0;
+  if (!t->job || t->nunits > 1) return;
+  /* one unit (compiled whole, or no kernels): all of it in this task */
+  const cg_Unit *unit0 = &t->entry;
+  if (cg_run_unit(t->job, 0, &t->entry, &t->err)) cg_job_free(t->job);
+  else if (cg_finish(t->job, &unit0, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
+  t->job = NULL;
+  t->stage[ST_OPT] += t->start.t_opt = t->entry.t_opt;
+  t->stage[ST_CODEGEN] += t->start.t_codegen = t->entry.t_codegen;
 }
 
-static void finish_work(uv_work_t *w) {
-  Target *t = w->data;
-  if (t->job && cg_finish(t->job, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
+static void finish_work(Target *t) {
+  if (cg_finish(t->job, t->units, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
   t->job = NULL;
-  t->nkernels = t->res.nkernels;
+  t->finish.t_codegen = t->res.t_codegen;
+}
+
+static void task_work(uv_work_t *w) {
+  Task *task = w->data;
+  task->thread = pthread_self();
+  task->start = now_seconds();
+  if (task->kind == TASK_START) start_work(task->t);
+  else if (task->kind == TASK_UNIT) cg_run_unit(task->t->job, task->unit, task->out, &task->err);
+  else finish_work(task->t);
+  task->end = now_seconds();
+}
+
+/* The kernel of key k, made (and *made set) if it is new. */
+static Kernel *kernel_for(Build *b, const unsigned char key[16], bool *made) {
+  if (2 * (b->nkern + 1) > b->kcap) {
+    int cap = b->kcap ? 2 * b->kcap : 256;
+    Kernel **tab = calloc((size_t)cap, sizeof *tab);
+    if (!tab) abort();
+    for (int i = 0; i < b->kcap; i++) {
+      if (!b->ktab[i]) continue;
+      unsigned h;
+      memcpy(&h, b->ktab[i]->key, sizeof h);
+      while (tab[h & (unsigned)(cap - 1)]) h++;
+      tab[h & (unsigned)(cap - 1)] = b->ktab[i];
+    }
+    free(b->ktab);
+    b->ktab = tab;
+    b->kcap = cap;
+  }
+  unsigned h;
+  memcpy(&h, key, sizeof h);
+  for (;; h++) {
+    Kernel **slot = &b->ktab[h & (unsigned)(b->kcap - 1)];
+    if (*slot && !memcmp((*slot)->key, key, 16)) {
+      *made = false;
+      return *slot;
+    }
+    if (!*slot) {
+      *slot = fe_alloc(b->g.arena, sizeof **slot);
+      memcpy((*slot)->key, key, 16);
+      b->nkern++;
+      *made = true;
+      return *slot;
+    }
+  }
+}
+
+/* One unit of t's job has settled (compiled or failed); after the last, t finishes. */
+static void unit_settled(Build *b, Target *t) {
+  if (--t->pending) return;
+  if (!t->err) {
+    enqueue(b, &t->finish, TASK_FINISH, t, true);
+    return;
+  }
+  cg_job_free(t->job);
+  t->job = NULL;
+  compile_done(t);
+}
+
+static void start_done(Build *b, Target *t) {
+  if (!t->job) { /* failed, compiled whole, or nothing for LLVM to do */
+    compile_done(t);
+    return;
+  }
+  t->units = calloc((size_t)t->nunits, sizeof *t->units);
+  t->kern = calloc((size_t)t->nunits, sizeof *t->kern);
+  if (!t->units || !t->kern) abort();
+  t->units[0] = &t->entry;
+  t->pending = 1;
+  t->entry_task.unit = 0;
+  t->entry_task.out = &t->entry;
+  enqueue(b, &t->entry_task, TASK_UNIT, t, true);
+  for (int u = 1; u < t->nunits; u++) {
+    unsigned char key[16];
+    cg_unit_key(t->job, u, key);
+    bool made;
+    Kernel *k = t->kern[u] = kernel_for(b, key, &made);
+    if (k->done) t->units[u] = &k->code;
+    else if (k->err) {
+      if (!t->err) t->err = strdup(k->err);
+    } else {
+      t->pending++;
+      fe_vec_push(b->g.arena, &k->waiters, t);
+      if (made) { /* compiled from this module's bitcode */
+        k->task.unit = u;
+        k->task.k = k;
+        k->task.out = &k->code;
+        enqueue(b, &k->task, TASK_UNIT, t, true);
+      }
+    }
+  }
+}
+
+static void unit_done(Build *b, Task *task) {
+  Target *t = task->t;
+  t->stage[ST_OPT] += task->t_opt = task->out->t_opt;
+  t->stage[ST_CODEGEN] += task->t_codegen = task->out->t_codegen;
+  Kernel *k = task->k;
+  if (!k) {
+    if (task->err && !t->err) t->err = task->err;
+    else free(task->err);
+    task->err = NULL;
+    unit_settled(b, t);
+    return;
+  }
+  k->err = task->err;
+  task->err = NULL;
+  k->done = !k->err;
+  fe_Vec waiters = k->waiters;
+  k->waiters = (fe_Vec){0};
+  for (int i = 0; i < waiters.n; i++) {
+    Target *w = waiters.items[i];
+    if (k->err && !w->err) w->err = strdup(k->err);
+    for (int u = 1; !k->err && u < w->nunits; u++)
+      if (w->kern[u] == k && !w->units[u]) {
+        w->units[u] = &k->code;
+        break;
+      }
+    unit_settled(b, w);
+  }
+}
+
+static void task_done(uv_work_t *w, int status) {
+  Task *task = w->data;
+  Build *b = task->t->b;
+  (void)status;
+  b->inflight--;
+  if (task->kind == TASK_START) start_done(b, task->t);
+  else if (task->kind == TASK_UNIT) unit_done(b, task);
+  else compile_done(task->t);
+  pump(b);
+}
+
+static void compile_done(Target *t) {
+  Build *b = t->b;
   t->stage[ST_IR] += t->res.t_ir;
   t->stage[ST_OPT] += t->res.t_opt;
   t->stage[ST_CODEGEN] += t->res.t_codegen;
-  t->t_end = now_seconds();
-}
-
-static void compile_done(uv_work_t *w, int status);
-
-static void part_done(uv_work_t *w, int status) {
-  Target *t = w->data;
-  (void)status;
-  if (--t->parts_left) return;
-  for (int p = 0; p < t->nparts; p++)
-    if (t->part_err[p]) {
-      if (!t->err) t->err = t->part_err[p];
-      else free(t->part_err[p]);
-      t->part_err[p] = NULL;
-    }
-  if (t->err) {
-    cg_job_free(t->job);
-    t->job = NULL;
-  }
-  uv_queue_work(w->loop, &t->work, finish_work, compile_done);
-}
-
-static void start_done(uv_work_t *w, int status) {
-  Target *t = w->data;
-  if (!t->job) { /* finished in one task, failed, or nothing for LLVM to do */
-    if (!t->t_end) finish_work(w);
-    compile_done(w, status);
-    return;
-  }
-  t->parts_left = t->nparts;
-  for (int p = 0; p < t->nparts; p++) {
-    t->part_work[p].data = t;
-    uv_queue_work(w->loop, &t->part_work[p], part_work, part_done);
-  }
-}
-
-static void compile_done(uv_work_t *w, int status) {
-  Target *t = w->data;
-  Build *b = t->b;
-  (void)status;
+  t->nkernels = t->res.nkernels;
+  free(t->units), free(t->kern);
+  t->units = NULL, t->kern = NULL;
+  cg_unit_free(&t->entry);
   if (t->err) {
     fprintf(stderr, "tric: error: %s: %s\n", t->file, t->err);
     int s = !strncmp(t->err, "unknown target", 14) ? EXIT_USAGE : EXIT_IO;
@@ -452,7 +596,7 @@ static long peak_rss_kb(void) {
 
 static void time_report(Build *b, double wall) {
   double stage[NSTAGES] = {0}, total = 0;
-  int kernels = 0, hits = 0, misses = 0, parts = 0;
+  int kernels = 0, hits = 0, misses = 0, compiled = 0;
   for (int i = 0; i < b->g.modules.n; i++) {
     Module *m = b->g.modules.items[i];
     stage[ST_READ] += m->t_parse;
@@ -461,86 +605,103 @@ static void time_report(Build *b, double wall) {
   for (int i = 0; i < b->nt; i++) {
     for (int s = ST_IR; s < NSTAGES; s++) stage[s] += b->t[i].stage[s];
     kernels += b->t[i].compile ? b->t[i].nkernels : 0;
-    parts += b->t[i].compile ? b->t[i].nparts : 0;
+    compiled += b->t[i].compile && b->t[i].nunits == 1 ? b->t[i].nkernels : 0; /* compiled whole */
     hits += b->t[i].from_cache;
     misses += b->cache_on && !b->t[i].from_cache && !b->t[i].failed;
   }
+  for (int i = 0; i < b->kcap; i++) compiled += b->ktab[i] && b->ktab[i]->task.end > 0;
   for (int s = 0; s < NSTAGES; s++) total += stage[s];
   long rss = peak_rss_kb();
   if (!strcmp(b->o->time_report, "json")) {
     fprintf(stderr, "{\"wall_s\": %.6f, \"stages\": {", wall);
     for (int s = 0; s < NSTAGES; s++) fprintf(stderr, "%s\"%s\": %.6f", s ? ", " : "", stage_names[s], stage[s]);
-    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"parts\": %d, \"modules\": %d}\n",
-            rss, hits, misses, kernels, parts, b->nt);
+    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"kernels_compiled\": %d, \"modules\": %d}\n",
+            rss, hits, misses, kernels, compiled, b->nt);
     return;
   }
   fprintf(stderr, "time report (%d modules, wall %.1f ms; stage times add up over threads):\n", b->nt, wall * 1e3);
   for (int s = 0; s < NSTAGES; s++)
     fprintf(stderr, "  %-28s %9.2f ms %5.1f%%\n", stage_names[s], stage[s] * 1e3, total > 0 ? 100 * stage[s] / total : 0);
-  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses, %d kernels emitted, compiled in %d parts\n", rss, hits,
-          misses, kernels, parts);
+  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses, %d kernels emitted, %d compiled (the rest shared)\n", rss,
+          hits, misses, kernels, compiled);
 }
+
+/* Chrome trace-event JSON being written. */
+typedef struct Trace {
+  FILE *f;
+  double t0;
+  bool first;
+  pthread_t threads[64];
+  int nthreads;
+} Trace;
 
 /* The trace track (1...) of a worker thread. */
-static int trace_tid(pthread_t *threads, int *n, pthread_t th) {
-  for (int k = 0; k < *n; k++)
-    if (pthread_equal(threads[k], th)) return k + 1;
-  if (*n >= 64) return 64;
-  threads[*n] = th;
-  return ++*n;
+static int trace_tid(Trace *tr, pthread_t th) {
+  for (int k = 0; k < tr->nthreads; k++)
+    if (pthread_equal(tr->threads[k], th)) return k + 1;
+  if (tr->nthreads >= 64) return 64;
+  tr->threads[tr->nthreads] = th;
+  return ++tr->nthreads;
 }
 
-/* Chrome trace-event JSON: one track per thread, one event per module and stage (a module
- * compiled in parts: one event per part, on the thread that ran it). */
+static void trace_event(Trace *tr, const char *name, int tid, double start, double dur) {
+  fprintf(tr->f, "%s{\"name\": \"", tr->first ? "" : ",\n");
+  for (const char *p = name; *p; p++) fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 32 ? '_' : *p, tr->f);
+  fprintf(tr->f, "\", \"cat\": \"tric\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, \"ts\": %.1f, \"dur\": %.1f}", tid,
+          (start - tr->t0) * 1e6, dur * 1e6);
+  tr->first = false;
+}
+
+/* A task that ran, on the track of its thread, and inside it its stages one after another. */
+static void trace_task(Trace *tr, const Task *task, const char *name) {
+  if (task->end <= 0) return;
+  int tid = trace_tid(tr, task->thread);
+  trace_event(tr, name, tid, task->start, task->end - task->start);
+  const double times[] = {task->t_ir, task->t_opt, task->t_codegen};
+  const int stages[] = {ST_IR, ST_OPT, ST_CODEGEN};
+  double s = task->start;
+  for (int k = 0; k < 3; k++)
+    if (times[k] > 0) {
+      trace_event(tr, stage_names[stages[k]], tid, s, times[k]);
+      s += times[k];
+    }
+}
+
+/* Chrome trace-event JSON: one track per thread; an event per task (a module's start,
+ * named by its file; its exported functions' unit, "entry"; each kernel it compiled first;
+ * its "join"), and inside each an event per stage. */
 static void time_trace(Build *b) {
-  FILE *f = fopen(b->o->time_trace, "w");
-  if (!f) {
+  Trace tr = {.f = fopen(b->o->time_trace, "w"), .t0 = b->t0, .first = true};
+  if (!tr.f) {
     fprintf(stderr, "tric: error: cannot write '%s': %s\n", b->o->time_trace, strerror(errno));
     if (EXIT_IO > b->status) b->status = EXIT_IO;
     return;
   }
-  pthread_t threads[64];
-  int nthreads = 0;
-  fprintf(f, "{\"traceEvents\": [\n");
-  bool first = true;
-#define EVENT(name, tid, start, dur) \
-  do { \
-    fprintf(f, "%s{\"name\": \"%s\", \"cat\": \"tric\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, \"ts\": %.1f, \"dur\": %.1f}", \
-            first ? "" : ",\n", name, tid, ((start) - b->t0) * 1e6, (dur) * 1e6); \
-    first = false; \
-  } while (0)
+  fprintf(tr.f, "{\"traceEvents\": [\n");
   for (int i = 0; i < b->nt; i++) {
     Target *t = &b->t[i];
     if (!t->compile || t->failed) continue;
-    int tid = trace_tid(threads, &nthreads, t->thread);
-    char name[512];
-    snprintf(name, sizeof name, "%s", t->file);
-    for (char *p = name; *p; p++)
-      if (*p == '"' || *p == '\\') *p = '_';
-    EVENT(name, tid, t->t_start, t->t_end - t->t_start);
-    if (t->nparts > 1) { /* each part on the thread that ran it */
-      for (int p = 0; p < t->nparts; p++) {
-        char pname[540];
-        snprintf(pname, sizeof pname, "%s part %d", name, p);
-        EVENT(pname, trace_tid(threads, &nthreads, t->part_thread[p]), t->part_start[p], t->part_end[p] - t->part_start[p]);
-      }
-      continue;
-    }
-    double s = t->t_start;
-    static const int stages[] = {ST_IR, ST_OPT, ST_CODEGEN};
-    for (int k = 0; k < 3; k++) {
-      EVENT(stage_names[stages[k]], tid, s, t->stage[stages[k]]);
-      s += t->stage[stages[k]];
-    }
+    char name[600];
+    trace_task(&tr, &t->start, t->file);
+    snprintf(name, sizeof name, "%s entry", t->file);
+    trace_task(&tr, &t->entry_task, name);
+    snprintf(name, sizeof name, "%s join", t->file);
+    trace_task(&tr, &t->finish, name);
   }
-  fprintf(f, "%s{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, \"args\": {\"name\": \"main\"}}",
-          first ? "" : ",\n");
-  for (int k = 0; k < nthreads; k++)
-    fprintf(f, ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": %d, \"args\": {\"name\": \"worker %d\"}}",
+  for (int i = 0; i < b->kcap; i++) {
+    Kernel *k = b->ktab[i];
+    if (!k) continue;
+    char name[600];
+    snprintf(name, sizeof name, "%s kernel %d", k->task.t->file, k->task.unit - 1);
+    trace_task(&tr, &k->task, name);
+  }
+  fprintf(tr.f, "%s{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, \"args\": {\"name\": \"main\"}}",
+          tr.first ? "" : ",\n");
+  for (int k = 0; k < tr.nthreads; k++)
+    fprintf(tr.f, ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": %d, \"args\": {\"name\": \"worker %d\"}}",
             k + 1, k + 1);
-  fprintf(f, "\n]}\n");
-#undef EVENT
-  if (fclose(f)) {
+  fprintf(tr.f, "\n]}\n");
+  if (fclose(tr.f)) {
     fprintf(stderr, "tric: error: cannot write '%s'\n", b->o->time_trace);
     if (EXIT_IO > b->status) b->status = EXIT_IO;
   }
@@ -675,8 +836,9 @@ int run_build(const Opts *o, bool colour) {
   const fe_Diag *printed = diags.last;
   fe_diags_print(&diags, stderr, colour);
   int ncompile = 0;
-  uv_loop_t loop;
   bool pool = false;
+  b->hi_tail = &b->hi;
+  b->lo_tail = &b->lo;
   for (int mi = 0; need_check && mi < b->g.modules.n; mi++) {
     Module *m = b->g.modules.items[mi];
     graph_check_one(&b->g, m);
@@ -708,27 +870,29 @@ int run_build(const Opts *o, bool colour) {
           const char *e = getenv("TRIC_JOBS");
           jobs = e && atoi(e) > 0 ? atoi(e) : (int)uv_available_parallelism();
         }
-        if (jobs > misses * CG_MAX_PARTS) jobs = misses * CG_MAX_PARTS; /* a module may compile in parts */
         if (jobs < 1) jobs = 1;
+        if (jobs > 1024) jobs = 1024; /* libuv's limit */
+        b->jobs = jobs;
         char n[16];
         snprintf(n, sizeof n, "%d", jobs);
         setenv("UV_THREADPOOL_SIZE", n, 1); /* read by libuv when its pool starts */
         cg_init();
-        uv_loop_init(&loop);
+        uv_loop_init(&b->loop);
         pool = true;
       }
-      t->work.data = t;
-      uv_queue_work(&loop, &t->work, start_work, start_done);
+      t->queued = true;
+      enqueue(b, &t->start, TASK_START, t, false);
+      pump(b);
       ncompile++;
     }
-    if (pool) uv_run(&loop, UV_RUN_NOWAIT);
+    if (pool) uv_run(&b->loop, UV_RUN_NOWAIT);
   }
   if (building && b->status && !o->keep_going)
     for (int i = 0; i < b->nt; i++)
-      if (!b->t[i].work.data) b->t[i].compile = false;
+      if (!b->t[i].queued) b->t[i].compile = false;
   if (pool) {
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
     cg_shutdown();
   }
   if (b->cache_on) ca_maybe_prune(&b->cache);
@@ -743,6 +907,9 @@ int run_build(const Opts *o, bool colour) {
 out:;
   fflush(stderr);
   int status = b->status;
+  for (int i = 0; i < b->kcap; i++)
+    if (b->ktab[i]) cg_unit_free(&b->ktab[i]->code), free(b->ktab[i]->err);
+  free(b->ktab);
   free(b->t);
   free(b);
   fe_arena_free(&arena);

@@ -31,7 +31,8 @@ typedef struct cg_Blob {
 
 typedef struct cg_Result {
   cg_Blob obj, ir, asm_text;
-  double t_ir, t_opt, t_codegen; /* seconds: lowering to LLVM IR, optimising, emitting */
+  double t_ir, t_opt, t_codegen; /* seconds: lowering to LLVM IR, optimising, emitting (but
+                                    for the units, which report their own) */
   int nkernels;                  /* loop-nest kernels emitted */
 } cg_Result;
 
@@ -39,25 +40,37 @@ typedef struct cg_Result {
 void cg_init(void);
 /* Releases LLVM's process-wide state at exit. */
 void cg_shutdown(void);
-/* Compiles the exported functions into the outputs selected by `emit` (OBJ, LLVM_IR,
- * ASM). Returns 0, or -1 with a malloc'd message in *err (a bad target name, an LLVM
- * failure). */
-int cg_compile(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit,
-               cg_Result *out, char **err);
-/* The same compile in steps, for a builder that runs the parts of one module on several
- * threads: cg_start emits the module and says in how many parts (*nparts >= 1) the rest
- * runs; cg_run_part runs part p (different parts may run at once on different threads);
- * cg_finish, once every part has run, joins them into *out and frees the job. The
- * parts, and so the output, depend only on the module and the options. On failure each
- * returns -1 with a malloc'd message in *err; free a job that will not finish with
- * cg_job_free. */
+/* A module compiles as a job in units that may run at once on different threads:
+ *
+ *   cg_start     emits the module and says how many units (*nunits >= 1) it has;
+ *   cg_run_unit  compiles unit u into a cg_Unit that the caller owns;
+ *   cg_finish    joins the compiled units, in unit order, into the outputs, and frees
+ *                the job.
+ *
+ * Objects and assembly for ELF targets are compiled in units: unit 0 holds the exported
+ * functions and units 1.. one loop-nest kernel each, in a module of its own. A kernel
+ * unit's code depends only on its key (cg_unit_key: its LLVM bitcode, the target and the
+ * options), so a builder that meets a key again, in this module or another, may pass
+ * the cg_Unit compiled for the first one to cg_finish instead of compiling it again: the
+ * output is the same byte for byte. Otherwise (LLVM IR requested, other object formats)
+ * the job has one unit that compiles the whole module; its cg_Unit stays empty.
+ *
+ * On failure each returns -1 with a malloc'd message in *err (a bad target name, an
+ * LLVM failure); free a job that will not finish with cg_job_free. */
 typedef struct cg_Job cg_Job;
-enum { CG_MAX_PARTS = 4 };
+typedef struct cg_Unit {
+  cg_Blob asm_text;
+  double t_opt, t_codegen; /* seconds */
+} cg_Unit;
 int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Job **job,
-             int *nparts, char **err);
-int cg_run_part(cg_Job *job, int p, char **err);
-int cg_finish(cg_Job *job, cg_Result *out, char **err);
+             int *nunits, char **err);
+/* The key of kernel unit u >= 1 (128 bits). */
+void cg_unit_key(const cg_Job *job, int u, unsigned char key[16]);
+int cg_run_unit(cg_Job *job, int u, cg_Unit *out, char **err);
+/* units[u] is the compiled unit u (ignored for a job of one whole-module unit). */
+int cg_finish(cg_Job *job, const cg_Unit *const *units, cg_Result *out, char **err);
 void cg_job_free(cg_Job *job);
+void cg_unit_free(cg_Unit *u);
 /* Frees the blobs of a result. */
 void cg_result_free(cg_Result *r);
 /* The C header for the exported functions of module `module_name` (malloc'd text). */

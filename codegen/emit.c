@@ -999,8 +999,22 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
   if (!kfn) {
     char name[32];
     snprintf(name, sizeof name, "tric.kernel.%d", e->kernel_fns.n);
-    kfn = LLVMAddFunction(e->mod, name, fty);
-    LLVMSetLinkage(kfn, LLVMInternalLinkage);
+    LLVMModuleRef home = e->mod;
+    LLVMValueRef callee;
+    if (e->split) { /* the entry calls a declaration; the body goes into a module of its own */
+      callee = LLVMAddFunction(e->mod, name, fty);
+      LLVMSetVisibility(callee, LLVMHiddenVisibility);
+      LLVMModuleRef km = LLVMModuleCreateWithNameInContext(CG_KERNEL_NAME, e->ctx);
+      LLVMSetTarget(km, LLVMGetTarget(home));
+      LLVMSetDataLayout(km, LLVMGetDataLayoutStr(home));
+      fe_vec_push(e->arena, &e->kernel_mods, km);
+      e->mod = km;
+      kfn = LLVMAddFunction(km, CG_KERNEL_NAME, fty);
+      LLVMSetVisibility(kfn, LLVMHiddenVisibility);
+    } else {
+      callee = kfn = LLVMAddFunction(e->mod, name, fty);
+      LLVMSetLinkage(kfn, LLVMInternalLinkage);
+    }
     add_fn_attrs(e, kfn);
     add_attr(e, kfn, LLVMAttributeFunctionIndex, "noinline");
     for (int i = 0; i < np; i++)
@@ -1010,7 +1024,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
         if (i >= 1 + (scratch != NULL)) add_attr(e, kfn, (unsigned)i + 1, "readonly");
       }
     fe_vec_push(e->arena, &e->kernel_sigs, g.s);
-    fe_vec_push(e->arena, &e->kernel_fns, kfn);
+    fe_vec_push(e->arena, &e->kernel_fns, callee);
     Fn *K = calloc(1, sizeof *K);
     if (!K) abort();
     size_t nn = (size_t)F->f->nnodes + 1;
@@ -1037,7 +1051,9 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
     emit_kernel_body(K, kind, n, LLVMGetParam(kfn, 0), scratch ? LLVMGetParam(kfn, 1) : NULL);
     LLVMBuildRetVoid(e->b);
     LLVMPositionBuilderAtEnd(e->b, saved);
+    e->mod = home;
     free(K);
+    kfn = callee;
   }
   LLVMBuildCall2(e->b, fty, kfn, args, (unsigned)np, "");
 }
@@ -1294,7 +1310,7 @@ void cg_mark_streaming_stores(LLVMModuleRef mod, LLVMTargetDataRef td) {
   for (LLVMValueRef fn = LLVMGetFirstFunction(mod); fn; fn = LLVMGetNextFunction(fn)) {
     size_t len;
     const char *name = LLVMGetValueName2(fn, &len);
-    if (len < 12 || strncmp(name, "tric.kernel.", 12) || !LLVMCountParams(fn)) continue;
+    if (strncmp(name, CG_KERNEL_NAME, strlen(CG_KERNEL_NAME)) || !LLVMCountParams(fn)) continue;
     LLVMValueRef dst = LLVMGetParam(fn, 0);
     for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb))
       for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) {

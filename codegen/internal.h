@@ -18,7 +18,15 @@ typedef struct cg_Emit {
   const char *cpu, *features;
   bool stream; /* large flat outputs may use streaming stores (x86, -O2 and up) */
   fe_Vec kernel_sigs, kernel_fns; /* loop-nest kernels emitted so far: signature -> function */
+  /* split: each kernel's body goes into a module of its own (kernel_mods, in kernel
+     order), defining CG_KERNEL_NAME; e->mod, the entry module, declares kernel i as
+     tric.kernel.<i>. Otherwise kernels are internal functions of e->mod. */
+  bool split;
+  fe_Vec kernel_mods;
 } cg_Emit;
+
+/* The name of the kernel in a module of its own (and the prefix of every kernel's name). */
+#define CG_KERNEL_NAME "tric.kernel"
 
 /* Calls the overloaded intrinsic `name` (llvm.fma, ...) on type ty. */
 LLVMValueRef cg_intrinsic(cg_Emit *e, const char *name, LLVMTypeRef ty, LLVMValueRef *args, int n);

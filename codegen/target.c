@@ -18,6 +18,8 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <llvm/Config/llvm-config.h>
 
+#include <xxhash.h>
+
 #include "codegen/internal.h"
 
 void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const char *features);
@@ -88,25 +90,23 @@ static int fail(char **err, const char *what, char *msg) {
   return -1;
 }
 
-/* ---------------------------------------------------------------- compiles in parts
+/* ---------------------------------------------------------------- compiles in units
  *
- * A module whose functions weigh enough is compiled in parts that run at once: cg_start
- * emits the whole module once, assigns each function to a part (largest first, to the
- * lightest part; a kernel weighs four times its instructions, since the vectoriser
- * multiplies it) and keeps the module as bitcode. Each part reads the bitcode into its
- * own context, keeps the bodies of its functions (kernels become hidden globals so the
- * other parts can call them), optimises and emits assembly. cg_finish renames each part's
- * local labels apart, makes the kernels local again and assembles all parts into one
- * object. The parts depend only on the module, never on -j, so the object is the same
- * however many threads build it. Only objects for ELF targets are split; LLVM IR and
- * assembly outputs come from one whole module. */
+ * For an ELF object or assembly, cg_start emits each kernel into a module of its own
+ * (defining CG_KERNEL_NAME) and the exported functions into the entry module, which
+ * declares kernel i as tric.kernel.<i>; every module is kept as bitcode, and the context
+ * is freed. Each unit reads its bitcode into its own context, optimises it and prints its
+ * assembly. cg_finish joins the units' assembly in unit order, each with its local labels
+ * renamed apart, kernel u's name made tric.kernel.<u-1> and the kernels' .globl/.hidden
+ * lines dropped, so that the kernels are local symbols of the one object it assembles.
+ * A kernel's assembly depends only on its bitcode and the options, which is its key, so
+ * one compile serves every module that emits the same kernel. */
 
-enum { MAX_PARTS = CG_MAX_PARTS, PART_WEIGHT = 6000 };
-
-typedef struct Part {
-  cg_Blob asm_text;
-  double t_opt, t_codegen;
-} Part;
+typedef struct Unit {
+  char *bitcode;
+  size_t len;
+  unsigned char key[16];
+} Unit;
 
 struct cg_Job {
   char *triple, *cpu, *features, *name;
@@ -114,19 +114,15 @@ struct cg_Job {
   int opt_level;
   unsigned emit;
   bool stream;
-  int nparts;
   double t_ir;
   int nkernels;
-  /* one part: the module as emitted */
+  /* one unit: the module as emitted, compiled whole */
   fe_Arena arena;
   cg_Emit e;
   cg_Result res;
-  /* several parts: the bitcode and, per defined function, its part */
-  char *bitcode;
-  size_t bclen;
-  char **fn_names;
-  int *fn_part, nfn;
-  Part parts[MAX_PARTS];
+  /* units: the entry module's bitcode, then each kernel module's */
+  Unit *units;
+  int nunits;
 };
 
 static LLVMTargetMachineRef make_tm(cg_Job *j) {
@@ -199,60 +195,38 @@ static bool is_elf(const char *triple) {
   return true;
 }
 
-static bool is_kernel(const char *name) { return !strncmp(name, "tric.kernel.", 12); }
-
-static int count_instructions(LLVMValueRef fn) {
-  int n = 0;
-  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb))
-    for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) n++;
-  return n;
+static void to_bitcode(LLVMModuleRef mod, Unit *u) {
+  LLVMMemoryBufferRef bc = LLVMWriteBitcodeToMemoryBuffer(mod);
+  u->len = LLVMGetBufferSize(bc);
+  u->bitcode = malloc(u->len ? u->len : 1);
+  if (!u->bitcode) abort();
+  memcpy(u->bitcode, LLVMGetBufferStart(bc), u->len);
+  LLVMDisposeMemoryBuffer(bc);
 }
 
-/* Assigns the defined functions of j->e.mod to parts; sets j->nparts and the tables. */
-static void plan_parts(cg_Job *j) {
-  int n = 0;
-  for (LLVMValueRef fn = LLVMGetFirstFunction(j->e.mod); fn; fn = LLVMGetNextFunction(fn))
-    if (LLVMCountBasicBlocks(fn)) n++;
-  long *w = calloc((size_t)n + 1, sizeof *w);
-  j->fn_names = calloc((size_t)n + 1, sizeof *j->fn_names);
-  j->fn_part = calloc((size_t)n + 1, sizeof *j->fn_part);
-  if (!w || !j->fn_names || !j->fn_part) abort();
-  long total = 0;
-  int k = 0;
-  for (LLVMValueRef fn = LLVMGetFirstFunction(j->e.mod); fn; fn = LLVMGetNextFunction(fn)) {
-    if (!LLVMCountBasicBlocks(fn)) continue;
-    size_t len;
-    const char *name = LLVMGetValueName2(fn, &len);
-    j->fn_names[k] = dupstr(name);
-    w[k] = (long)count_instructions(fn) * (is_kernel(name) ? 20 : 1);
-    total += w[k++];
-  }
-  j->nfn = n;
-  long heaviest = 0;
-  for (int i = 0; i < n; i++)
-    if (w[i] > heaviest) heaviest = w[i];
-  /* parts pay off when the work spreads; one function that is most of it (the entry of a
-     very deep model) is one thread's work anyway */
-  long np = heaviest * 2 > total ? 1 : total / PART_WEIGHT;
-  j->nparts = np < 1 ? 1 : np > MAX_PARTS ? MAX_PARTS : (int)np;
-  if (j->nparts > n) j->nparts = n > 0 ? n : 1;
-  long load[MAX_PARTS] = {0};
-  for (int done = 0; done < n; done++) { /* heaviest unassigned first, to the lightest part */
-    int best = -1;
-    for (int i = 0; i < n; i++)
-      if (w[i] >= 0 && (best < 0 || w[i] > w[best])) best = i;
-    int p = 0;
-    for (int q = 1; q < j->nparts; q++)
-      if (load[q] < load[p]) p = q;
-    load[p] += w[best];
-    j->fn_part[best] = p;
-    w[best] = -1;
-  }
-  free(w);
+/* A kernel unit's key: everything its assembly depends on. */
+static void unit_key(const cg_Job *j, Unit *u) {
+  XXH3_state_t *h = XXH3_createState();
+  if (!h) abort();
+  XXH3_128bits_reset(h);
+  const char *parts[] = {"tric-kernel-v1", j->triple, j->cpu, j->features};
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) XXH3_128bits_update(h, parts[i], strlen(parts[i]) + 1);
+  unsigned char opts[2] = {(unsigned char)j->opt_level, (unsigned char)j->stream};
+  XXH3_128bits_update(h, opts, sizeof opts);
+  XXH3_128bits_update(h, u->bitcode, u->len);
+  XXH128_canonicalFromHash((XXH128_canonical_t *)u->key, XXH3_128bits_digest(h));
+  XXH3_freeState(h);
+}
+
+static int verify(LLVMModuleRef mod, char **err) {
+  char *msg = NULL;
+  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) return fail(err, "internal error: invalid LLVM IR generated", msg);
+  LLVMDisposeMessage(msg);
+  return 0;
 }
 
 int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Job **out,
-             int *nparts, char **err) {
+             int *nunits, char **err) {
   *out = NULL;
   cg_Job *j = calloc(1, sizeof *j);
   if (!j) abort();
@@ -284,180 +258,177 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   e->ptr = LLVMPointerTypeInContext(e->ctx, 0);
   e->vd = LLVMVoidTypeInContext(e->ctx);
   e->stream = j->stream;
+  e->split = !(emit & CG_EMIT_LLVM_IR) && is_elf(j->triple);
   set_layout(e->mod, tm, j->triple);
   LLVMDisposeTargetMachine(tm);
   /* a module without exports still gets a valid, empty object */
   double t0 = seconds();
   cg_emit_module(e, funcs, nfuncs, j->cpu, j->features);
   j->nkernels = e->kernel_fns.n;
-  if (LLVMVerifyModule(e->mod, LLVMReturnStatusAction, &msg)) {
-    fail(err, "internal error: invalid LLVM IR generated", msg);
+  int rc = verify(e->mod, err);
+  for (int i = 0; !rc && i < e->kernel_mods.n; i++) rc = verify(e->kernel_mods.items[i], err);
+  if (rc) {
     cg_job_free(j);
     return -1;
   }
-  LLVMDisposeMessage(msg);
-  j->nparts = 1;
-  if (emit == CG_EMIT_OBJ && is_elf(j->triple)) plan_parts(j);
-  if (j->nparts > 1) { /* the parts start from bitcode, each in its own context */
-    LLVMMemoryBufferRef bc = LLVMWriteBitcodeToMemoryBuffer(e->mod);
-    j->bclen = LLVMGetBufferSize(bc);
-    j->bitcode = malloc(j->bclen ? j->bclen : 1);
-    if (!j->bitcode) abort();
-    memcpy(j->bitcode, LLVMGetBufferStart(bc), j->bclen);
-    LLVMDisposeMemoryBuffer(bc);
+  j->nunits = 1;
+  if (e->split) { /* every unit starts from bitcode, in a context of its own */
+    j->nunits = 1 + e->kernel_mods.n;
+    j->units = calloc((size_t)j->nunits, sizeof *j->units);
+    if (!j->units) abort();
+    to_bitcode(e->mod, &j->units[0]);
+    for (int i = 0; i < e->kernel_mods.n; i++) {
+      to_bitcode(e->kernel_mods.items[i], &j->units[i + 1]);
+      unit_key(j, &j->units[i + 1]);
+    }
     LLVMDisposeBuilder(e->b);
-    LLVMDisposeModule(e->mod);
-    LLVMContextDispose(e->ctx);
+    LLVMContextDispose(e->ctx); /* and every module in it */
     e->b = NULL, e->mod = NULL, e->ctx = NULL;
     fe_arena_free(&j->arena);
   }
   j->t_ir = seconds() - t0;
-  *nparts = j->nparts;
+  *nunits = j->nunits;
   *out = j;
   return 0;
 }
 
-/* Part p's assembly: its local labels renamed apart (.Lx -> .Lp<p>_x) and the kernels'
- * .globl/.hidden lines dropped, so that in the joined object they are local again. */
-static void rewrite_asm(cg_Blob *b, int p) {
-  size_t cap = b->len + b->len / 4 + 64, n = 0;
-  char *out = malloc(cap), prefix[16];
-  if (!out) abort();
-  int plen = snprintf(prefix, sizeof prefix, ".Lp%d_", p);
+void cg_unit_key(const cg_Job *j, int u, unsigned char key[16]) { memcpy(key, j->units[u].key, 16); }
+
+/* The whole module, as emitted, into j->res. */
+static int run_whole(cg_Job *j, cg_Unit *unit, char **err) {
+  cg_Result *out = &j->res;
+  LLVMModuleRef mod = j->e.mod;
+  LLVMTargetMachineRef tm = make_tm(j);
+  int rc = optimise(j, mod, tm, &unit->t_opt, err);
+  double t0 = seconds();
+  if (!rc && (j->emit & CG_EMIT_LLVM_IR)) {
+    char *ir = LLVMPrintModuleToString(mod);
+    out->ir.len = strlen(ir);
+    out->ir.data = dupstr(ir);
+    LLVMDisposeMessage(ir);
+  }
+  if (!rc && (j->emit & CG_EMIT_ASM)) rc = emit_file(tm, mod, LLVMAssemblyFile, &out->asm_text, err);
+  if (!rc && (j->emit & CG_EMIT_OBJ)) rc = emit_file(tm, mod, LLVMObjectFile, &out->obj, err);
+  unit->t_codegen = seconds() - t0;
+  LLVMDisposeTargetMachine(tm);
+  return rc;
+}
+
+int cg_run_unit(cg_Job *j, int u, cg_Unit *out, char **err) {
+  memset(out, 0, sizeof *out);
+  if (!j->units) return run_whole(j, out, err);
+  LLVMTargetMachineRef tm = make_tm(j);
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->units[u].bitcode, j->units[u].len, j->name, 0);
+  LLVMModuleRef mod = NULL;
+  int rc = 0;
+  if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) rc = fail(err, "internal error: cannot read back a unit's bitcode", NULL);
+  if (!rc) rc = optimise(j, mod, tm, &out->t_opt, err);
+  double t0 = seconds();
+  if (!rc) rc = emit_file(tm, mod, LLVMAssemblyFile, &out->asm_text, err);
+  out->t_codegen = seconds() - t0;
+  if (mod) LLVMDisposeModule(mod);
+  LLVMDisposeMemoryBuffer(buf);
+  LLVMContextDispose(ctx);
+  LLVMDisposeTargetMachine(tm);
+  return rc;
+}
+
+/* Growable text. */
+typedef struct Text {
+  char *s;
+  size_t n, cap;
+} Text;
+
+static void put(Text *t, const char *s, size_t n) {
+  if (t->n + n + 1 > t->cap) {
+    t->cap = (t->n + n + 1) * 2;
+    t->s = realloc(t->s, t->cap);
+    if (!t->s) abort();
+  }
+  memcpy(t->s + t->n, s, n);
+  t->n += n;
+  t->s[t->n] = 0;
+}
+
+static bool ident_char(char c) {
+  return c == '_' || c == '.' || c == '$' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Appends unit u's assembly to the join: its local labels renamed apart (.Lx ->
+ * .Lu<u>_x), the kernels' .globl/.hidden lines dropped, and in a kernel's unit its name
+ * made tric.kernel.<u-1> and its .file line dropped (the entry's names the module). */
+static void append_unit(Text *out, const cg_Blob *b, int u) {
+  const size_t klen = strlen(CG_KERNEL_NAME);
+  char prefix[24], kname[32];
+  int plen = snprintf(prefix, sizeof prefix, ".Lu%d_", u);
+  int knlen = snprintf(kname, sizeof kname, "%s.%d", CG_KERNEL_NAME, u - 1);
   const char *s = b->data, *end = b->data + b->len;
   while (s < end) {
     const char *eol = memchr(s, '\n', (size_t)(end - s));
     eol = eol ? eol + 1 : end;
     const char *t = s;
     while (t < eol && (*t == ' ' || *t == '\t')) t++;
-    bool drop = false;
     if (!strncmp(t, ".globl", 6) || !strncmp(t, ".hidden", 7)) {
       const char *a = t + (t[1] == 'g' ? 6 : 7);
       while (a < eol && (*a == ' ' || *a == '\t')) a++;
-      drop = (size_t)(eol - a) > 12 && is_kernel(a);
-    }
-    if (!drop)
-      for (const char *c = s; c < eol; c++) {
-        if (n + (size_t)plen + 2 > cap) {
-          cap *= 2;
-          out = realloc(out, cap);
-          if (!out) abort();
-        }
-        bool start = c == s || !(c[-1] == '_' || c[-1] == '.' || c[-1] == '$' || (c[-1] >= '0' && c[-1] <= '9') ||
-                                 (c[-1] >= 'A' && c[-1] <= 'Z') || (c[-1] >= 'a' && c[-1] <= 'z'));
-        if (start && c + 2 < eol && c[0] == '.' && c[1] == 'L') {
-          memcpy(out + n, prefix, (size_t)plen);
-          n += (size_t)plen;
-          c++;
-          continue;
-        }
-        out[n++] = *c;
+      if ((size_t)(eol - a) > klen && !strncmp(a, CG_KERNEL_NAME, klen)) {
+        s = eol;
+        continue;
       }
+    }
+    if (u > 0 && !strncmp(t, ".file", 5)) {
+      s = eol;
+      continue;
+    }
+    const char *run = s; /* the text since the last replacement */
+    for (const char *c = s; c < eol; c++) {
+      if (c > s && ident_char(c[-1])) continue;
+      if (c + 2 < eol && c[0] == '.' && c[1] == 'L') {
+        put(out, run, (size_t)(c - run));
+        put(out, prefix, (size_t)plen);
+        run = c + 2;
+      } else if (u > 0 && (size_t)(eol - c) > klen && !strncmp(c, CG_KERNEL_NAME, klen) && !ident_char(c[klen])) {
+        put(out, run, (size_t)(c - run));
+        put(out, kname, (size_t)knlen);
+        run = c + klen;
+      }
+    }
+    put(out, run, (size_t)(eol - run));
     s = eol;
   }
-  free(b->data);
-  b->data = out;
-  b->len = n;
 }
 
-int cg_run_part(cg_Job *j, int p, char **err) {
-  LLVMTargetMachineRef tm = make_tm(j);
+int cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Result *out, char **err) {
   int rc = 0;
-  if (j->nparts == 1) { /* the whole module, as emitted */
-    cg_Result *out = &j->res;
-    LLVMModuleRef mod = j->e.mod;
-    if (optimise(j, mod, tm, &out->t_opt, err)) {
-      LLVMDisposeTargetMachine(tm);
-      return -1;
-    }
-    double t0 = seconds();
-    if (j->emit & CG_EMIT_LLVM_IR) {
-      char *ir = LLVMPrintModuleToString(mod);
-      out->ir.len = strlen(ir);
-      out->ir.data = dupstr(ir);
-      LLVMDisposeMessage(ir);
-    }
-    if ((j->emit & CG_EMIT_ASM) && emit_file(tm, mod, LLVMAssemblyFile, &out->asm_text, err)) rc = -1;
-    if (!rc && (j->emit & CG_EMIT_OBJ) && emit_file(tm, mod, LLVMObjectFile, &out->obj, err)) rc = -1;
-    out->t_codegen = seconds() - t0;
-    LLVMDisposeTargetMachine(tm);
-    return rc;
-  }
-  Part *part = &j->parts[p];
-  LLVMContextRef ctx = LLVMContextCreate();
-  LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->bitcode, j->bclen, j->name, 0);
-  LLVMModuleRef mod = NULL;
-  if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) {
-    rc = fail(err, "internal error: cannot read back the module's bitcode", NULL);
-    goto done;
-  }
-  for (int i = 0; i < j->nfn; i++) {
-    LLVMValueRef fn = LLVMGetNamedFunction(mod, j->fn_names[i]);
-    if (!fn) continue;
-    bool kernel = is_kernel(j->fn_names[i]);
-    if (j->fn_part[i] == p) {
-      if (kernel) LLVMSetLinkage(fn, LLVMExternalLinkage), LLVMSetVisibility(fn, LLVMHiddenVisibility);
-      continue;
-    }
-    if (!kernel) { /* another part's entry: nothing here calls it */
-      LLVMDeleteFunction(fn);
-      continue;
-    }
-    for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetFirstBasicBlock(fn)) LLVMDeleteBasicBlock(bb);
-    LLVMSetLinkage(fn, LLVMExternalLinkage);
-    LLVMSetVisibility(fn, LLVMHiddenVisibility);
-  }
-  if (optimise(j, mod, tm, &part->t_opt, err)) {
-    rc = -1;
-    goto done;
-  }
-  double t0 = seconds();
-  if (emit_file(tm, mod, LLVMAssemblyFile, &part->asm_text, err)) rc = -1;
-  else rewrite_asm(&part->asm_text, p);
-  part->t_codegen = seconds() - t0;
-done:
-  if (mod) LLVMDisposeModule(mod);
-  LLVMDisposeMemoryBuffer(buf);
-  if (ctx) LLVMContextDispose(ctx);
-  LLVMDisposeTargetMachine(tm);
-  return rc;
-}
-
-int cg_finish(cg_Job *j, cg_Result *out, char **err) {
-  int rc = 0;
-  if (j->nparts == 1) {
+  if (!j->units) {
     *out = j->res;
     memset(&j->res, 0, sizeof j->res);
-  } else { /* one module of nothing but the parts' assembly, in part order */
+  } else { /* one module of nothing but the units' assembly */
     memset(out, 0, sizeof *out);
-    size_t len = 0;
-    for (int p = 0; p < j->nparts; p++) len += j->parts[p].asm_text.len + 1;
-    char *text = malloc(len + 1);
-    if (!text) abort();
-    size_t n = 0;
-    for (int p = 0; p < j->nparts; p++) {
-      memcpy(text + n, j->parts[p].asm_text.data, j->parts[p].asm_text.len);
-      n += j->parts[p].asm_text.len;
-      text[n++] = '\n';
-      out->t_opt += j->parts[p].t_opt;
-      out->t_codegen += j->parts[p].t_codegen;
-    }
     double t0 = seconds();
-    LLVMTargetMachineRef tm = make_tm(j);
-    LLVMContextRef ctx = LLVMContextCreate();
-    char *diag = NULL;
-    LLVMContextSetDiagnosticHandler(ctx, on_diagnostic, &diag);
-    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(j->name, ctx);
-    set_layout(mod, tm, j->triple);
-    LLVMSetModuleInlineAsm2(mod, text, n);
-    free(text);
-    rc = emit_file(tm, mod, LLVMObjectFile, &out->obj, err);
-    if (!rc && diag) rc = fail(err, "internal error: joining the parts failed", diag);
-    else if (diag) LLVMDisposeMessage(diag);
-    LLVMDisposeModule(mod);
-    LLVMContextDispose(ctx);
-    LLVMDisposeTargetMachine(tm);
-    out->t_codegen += seconds() - t0;
+    Text text = {0};
+    for (int u = 0; u < j->nunits; u++) append_unit(&text, &units[u]->asm_text, u);
+    if (j->emit & CG_EMIT_OBJ) {
+      LLVMTargetMachineRef tm = make_tm(j);
+      LLVMContextRef ctx = LLVMContextCreate();
+      char *diag = NULL;
+      LLVMContextSetDiagnosticHandler(ctx, on_diagnostic, &diag);
+      LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(j->name, ctx);
+      set_layout(mod, tm, j->triple);
+      LLVMSetModuleInlineAsm2(mod, text.s ? text.s : "", text.n);
+      rc = emit_file(tm, mod, LLVMObjectFile, &out->obj, err);
+      if (!rc && diag) rc = fail(err, "internal error: joining the units failed", diag);
+      else if (diag) LLVMDisposeMessage(diag);
+      LLVMDisposeModule(mod);
+      LLVMContextDispose(ctx);
+      LLVMDisposeTargetMachine(tm);
+    }
+    if (j->emit & CG_EMIT_ASM) {
+      out->asm_text.data = text.s ? text.s : dupstr("");
+      out->asm_text.len = text.n;
+    } else free(text.s);
+    out->t_codegen = seconds() - t0;
   }
   out->t_ir = j->t_ir;
   out->nkernels = j->nkernels;
@@ -469,29 +440,18 @@ int cg_finish(cg_Job *j, cg_Result *out, char **err) {
 void cg_job_free(cg_Job *j) {
   if (!j) return;
   if (j->e.b) LLVMDisposeBuilder(j->e.b);
-  if (j->e.mod) LLVMDisposeModule(j->e.mod);
-  if (j->e.ctx) LLVMContextDispose(j->e.ctx);
+  if (j->e.ctx) LLVMContextDispose(j->e.ctx); /* and every module in it */
   fe_arena_free(&j->arena);
   cg_result_free(&j->res);
-  for (int p = 0; p < MAX_PARTS; p++) free(j->parts[p].asm_text.data);
-  for (int i = 0; i < j->nfn; i++) free(j->fn_names[i]);
-  free(j->fn_names), free(j->fn_part), free(j->bitcode);
+  for (int u = 0; j->units && u < j->nunits; u++) free(j->units[u].bitcode);
+  free(j->units);
   free(j->triple), free(j->cpu), free(j->features), free(j->name);
   free(j);
 }
 
-int cg_compile(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit,
-               cg_Result *out, char **err) {
-  memset(out, 0, sizeof *out);
-  cg_Job *j;
-  int n;
-  if (cg_start(module_name, funcs, nfuncs, o, emit, &j, &n, err)) return -1;
-  for (int p = 0; p < n; p++)
-    if (cg_run_part(j, p, err)) {
-      cg_job_free(j);
-      return -1;
-    }
-  return cg_finish(j, out, err);
+void cg_unit_free(cg_Unit *u) {
+  free(u->asm_text.data);
+  memset(u, 0, sizeof *u);
 }
 
 void cg_result_free(cg_Result *r) {
