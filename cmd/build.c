@@ -358,8 +358,10 @@ static void enqueue(Build *b, Task *task, int kind, Target *t, bool urgent) {
 static void task_work(uv_work_t *w);
 static void task_done(uv_work_t *w, int status);
 
+/* A few more tasks than workers wait in libuv's queue, so that a worker that ends one
+   starts the next without waiting for the loop thread. */
 static void pump(Build *b) {
-  while (b->inflight < b->jobs && (b->hi || b->lo)) {
+  while (b->inflight < 2 * b->jobs && (b->hi || b->lo)) {
     Task *task = b->hi ? b->hi : b->lo;
     if (task == b->hi) {
       if (!(b->hi = task->next)) b->hi_tail = &b->hi;

@@ -125,12 +125,34 @@ struct cg_Job {
   int nunits;
 };
 
-static LLVMTargetMachineRef make_tm(cg_Job *j) {
+/* Target machines, cached per thread and code generation level. Making one (with its
+ * subtarget tables for the CPU and features) costs about a millisecond, which every unit
+ * would pay; a target machine keeps nothing from one module's emission that changes the
+ * next one's output. Each is used by the thread that made it only, and lives as long as
+ * the thread (the pool's workers live until exit). */
+typedef struct TmCache {
+  LLVMTargetMachineRef tm;
+  char *triple, *cpu, *features;
+} TmCache;
+static _Thread_local TmCache tm_cache[4];
+
+static LLVMTargetMachineRef make_tm_at(cg_Job *j, int level) {
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
                                                LLVMCodeGenLevelAggressive};
-  return LLVMCreateTargetMachine(j->target, j->triple, j->cpu, j->features, levels[j->opt_level & 3], LLVMRelocPIC,
-                                 LLVMCodeModelDefault);
+  TmCache *c = &tm_cache[level & 3];
+  if (c->tm && !strcmp(c->triple, j->triple) && !strcmp(c->cpu, j->cpu) && !strcmp(c->features, j->features))
+    return c->tm;
+  if (c->tm) {
+    LLVMDisposeTargetMachine(c->tm);
+    free(c->triple), free(c->cpu), free(c->features);
+  }
+  c->tm = LLVMCreateTargetMachine(j->target, j->triple, j->cpu, j->features, levels[level & 3], LLVMRelocPIC,
+                                  LLVMCodeModelDefault);
+  c->triple = dupstr(j->triple), c->cpu = dupstr(j->cpu), c->features = dupstr(j->features);
+  return c->tm;
 }
+
+static LLVMTargetMachineRef make_tm(cg_Job *j) { return make_tm_at(j, j->opt_level); }
 
 static void set_layout(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *triple) {
   LLVMSetTarget(mod, triple);
@@ -141,11 +163,11 @@ static void set_layout(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *t
   LLVMDisposeTargetData(td);
 }
 
-/* Runs the optimisation pipeline (and marks streaming stores); seconds spent in *t. */
-static int optimise(cg_Job *j, LLVMModuleRef mod, LLVMTargetMachineRef tm, double *t, char **err) {
+/* Runs the optimisation pipeline at `level` (and marks streaming stores); seconds spent in *t. */
+static int optimise(cg_Job *j, LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, double *t, char **err) {
   double t0 = seconds();
   char passes[32];
-  snprintf(passes, sizeof passes, "default<O%d>", j->opt_level & 3);
+  snprintf(passes, sizeof passes, "default<O%d>", level & 3);
   LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
   LLVMPassBuilderOptionsSetLoopVectorization(po, j->opt_level >= 2);
   /* SLP finds nothing to widen in loop kernels but is superlinear on the long straight-line
@@ -260,7 +282,6 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   e->stream = j->stream;
   e->split = !(emit & CG_EMIT_LLVM_IR) && is_elf(j->triple);
   set_layout(e->mod, tm, j->triple);
-  LLVMDisposeTargetMachine(tm);
   /* a module without exports still gets a valid, empty object */
   double t0 = seconds();
   cg_emit_module(e, funcs, nfuncs, j->cpu, j->features);
@@ -299,7 +320,7 @@ static int run_whole(cg_Job *j, cg_Unit *unit, char **err) {
   cg_Result *out = &j->res;
   LLVMModuleRef mod = j->e.mod;
   LLVMTargetMachineRef tm = make_tm(j);
-  int rc = optimise(j, mod, tm, &unit->t_opt, err);
+  int rc = optimise(j, mod, tm, j->opt_level, &unit->t_opt, err);
   double t0 = seconds();
   if (!rc && (j->emit & CG_EMIT_LLVM_IR)) {
     char *ir = LLVMPrintModuleToString(mod);
@@ -310,27 +331,28 @@ static int run_whole(cg_Job *j, cg_Unit *unit, char **err) {
   if (!rc && (j->emit & CG_EMIT_ASM)) rc = emit_file(tm, mod, LLVMAssemblyFile, &out->asm_text, err);
   if (!rc && (j->emit & CG_EMIT_OBJ)) rc = emit_file(tm, mod, LLVMObjectFile, &out->obj, err);
   unit->t_codegen = seconds() - t0;
-  LLVMDisposeTargetMachine(tm);
   return rc;
 }
 
 int cg_run_unit(cg_Job *j, int u, cg_Unit *out, char **err) {
   memset(out, 0, sizeof *out);
   if (!j->units) return run_whole(j, out, err);
-  LLVMTargetMachineRef tm = make_tm(j);
+  /* the exported functions are not optimised (optnone: they check sizes, allocate and call
+     kernels), so their unit needs neither the pipeline nor the optimising code generator */
+  int level = u ? j->opt_level : 0;
+  LLVMTargetMachineRef tm = make_tm_at(j, level);
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->units[u].bitcode, j->units[u].len, j->name, 0);
   LLVMModuleRef mod = NULL;
   int rc = 0;
   if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) rc = fail(err, "internal error: cannot read back a unit's bitcode", NULL);
-  if (!rc) rc = optimise(j, mod, tm, &out->t_opt, err);
+  if (!rc) rc = optimise(j, mod, tm, level, &out->t_opt, err);
   double t0 = seconds();
   if (!rc) rc = emit_file(tm, mod, LLVMAssemblyFile, &out->asm_text, err);
   out->t_codegen = seconds() - t0;
   if (mod) LLVMDisposeModule(mod);
   LLVMDisposeMemoryBuffer(buf);
   LLVMContextDispose(ctx);
-  LLVMDisposeTargetMachine(tm);
   return rc;
 }
 
@@ -422,8 +444,7 @@ int cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Result *out, char **err
       else if (diag) LLVMDisposeMessage(diag);
       LLVMDisposeModule(mod);
       LLVMContextDispose(ctx);
-      LLVMDisposeTargetMachine(tm);
-    }
+        }
     if (j->emit & CG_EMIT_ASM) {
       out->asm_text.data = text.s ? text.s : dupstr("");
       out->asm_text.len = text.n;
