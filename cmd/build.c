@@ -27,15 +27,15 @@ enum { ST_READ, ST_CHECK, ST_IR, ST_OPT, ST_CODEGEN, ST_CACHE, ST_WRITE, NSTAGES
 static const char *const stage_names[NSTAGES] = {"read, lex, parse", "typecheck", "lower/fuse, LLVM IR build",
                                                  "LLVM optimize", "code generation", "cache lookup/store", "write"};
 
-/* A step of a compile on the thread pool: a module's start (emit), one of its units
- * (the exported functions, or a kernel), or its finish (join). */
+/* A step of a compile on the thread pool: a module's start (emit), one of its kernels,
+ * or its finish (its exported functions, joined with its kernels into the outputs). */
 enum { TASK_START, TASK_UNIT, TASK_FINISH };
 typedef struct Task {
   uv_work_t work;
   int kind;
   struct Target *t; /* the module whose job it works on */
-  int unit;         /* TASK_UNIT: which unit of t's job */
-  struct Kernel *k; /* a kernel unit: the shared code it compiles (else NULL) */
+  int unit;         /* TASK_UNIT: which kernel unit of t's job */
+  struct Kernel *k; /* TASK_UNIT: the shared code it compiles */
   cg_Unit *out;
   char *err;
   pthread_t thread; /* for the trace */
@@ -64,10 +64,9 @@ typedef struct Target {
   cg_Result res;
   cg_Job *job; /* between cg_start and cg_finish */
   int nunits, pending, nkernels;
-  const cg_Unit **units; /* per unit of the job: its code, once compiled */
-  Kernel **kern;         /* per unit: the shared kernel (NULL for unit 0) */
-  cg_Unit entry;         /* unit 0: the exported functions */
-  Task start, entry_task, finish;
+  const cg_Unit **units; /* per kernel unit of the job: its code, once compiled */
+  Kernel **kern;         /* per kernel unit: the shared kernel */
+  Task start, finish;
   char *err, *header;
   fe_Arena arena; /* the worker's own, for the header text */
   double stage[NSTAGES];
@@ -338,11 +337,11 @@ static void progress(Build *b, Target *t, const char *what) {
 
 /* ---------------------------------------------------------------- compiling */
 
-/* A module compiles in steps on the pool: start (emit the module), its units (the
- * exported functions, and each kernel that no module of this build has compiled yet: a
- * kernel met again waits for, or reuses, the first compile of its key), and finish (join
- * the units into the outputs). The loop thread queues each step when what it needs has
- * ended, and alone touches the kernel table and the queues. */
+/* A module compiles in steps on the pool: start (emit the module), each of its kernels
+ * that no module of this build has compiled yet (a kernel met again waits for, or reuses,
+ * the first compile of its key), and finish (compile the exported functions and join them
+ * with the kernels into the outputs). The loop thread queues each step when what it
+ * needs has ended, and alone touches the kernel table and the queues. */
 static void compile_done(Target *t);
 
 static void enqueue(Build *b, Task *task, int kind, Target *t, bool urgent) {
@@ -371,6 +370,8 @@ static void pump(Build *b) {
   }
 }
 
+static void finish_work(Target *t);
+
 static void start_work(Target *t) {
   const Opts *o = t->b->o;
   unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
@@ -378,19 +379,13 @@ static void start_work(Target *t) {
   double t0 = now_seconds();
   if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, &t->job, &t->nunits, &t->err)) t->job = NULL;
   t->start.t_ir = now_seconds() - t0;
-  if (!t->job || t->nunits > 1) return;
-  /* one unit (compiled whole, or no kernels): all of it in this task */
-  const cg_Unit *unit0 = &t->entry;
-  if (cg_run_unit(t->job, 0, &t->entry, &t->err)) cg_job_free(t->job);
-  else if (cg_finish(t->job, &unit0, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
-  t->job = NULL;
-  t->stage[ST_OPT] += t->start.t_opt = t->entry.t_opt;
-  t->stage[ST_CODEGEN] += t->start.t_codegen = t->entry.t_codegen;
+  if (t->job && !t->nunits) finish_work(t); /* no kernels to wait for: all of it in this task */
 }
 
 static void finish_work(Target *t) {
   if (cg_finish(t->job, t->units, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
   t->job = NULL;
+  t->finish.t_opt = t->res.t_opt;
   t->finish.t_codegen = t->res.t_codegen;
 }
 
@@ -452,19 +447,15 @@ static void unit_settled(Build *b, Target *t) {
 }
 
 static void start_done(Build *b, Target *t) {
-  if (!t->job) { /* failed, compiled whole, or nothing for LLVM to do */
+  if (!t->job) { /* failed, finished in the one task, or nothing for LLVM to do */
     compile_done(t);
     return;
   }
   t->units = calloc((size_t)t->nunits, sizeof *t->units);
   t->kern = calloc((size_t)t->nunits, sizeof *t->kern);
   if (!t->units || !t->kern) abort();
-  t->units[0] = &t->entry;
-  t->pending = 1;
-  t->entry_task.unit = 0;
-  t->entry_task.out = &t->entry;
-  enqueue(b, &t->entry_task, TASK_UNIT, t, true);
-  for (int u = 1; u < t->nunits; u++) {
+  t->pending = 1; /* until every kernel is queued */
+  for (int u = 0; u < t->nunits; u++) {
     unsigned char key[16];
     cg_unit_key(t->job, u, key);
     bool made;
@@ -483,6 +474,7 @@ static void start_done(Build *b, Target *t) {
       }
     }
   }
+  unit_settled(b, t);
 }
 
 static void unit_done(Build *b, Task *task) {
@@ -490,13 +482,6 @@ static void unit_done(Build *b, Task *task) {
   t->stage[ST_OPT] += task->t_opt = task->out->t_opt;
   t->stage[ST_CODEGEN] += task->t_codegen = task->out->t_codegen;
   Kernel *k = task->k;
-  if (!k) {
-    if (task->err && !t->err) t->err = task->err;
-    else free(task->err);
-    task->err = NULL;
-    unit_settled(b, t);
-    return;
-  }
   k->err = task->err;
   task->err = NULL;
   k->done = !k->err;
@@ -505,7 +490,7 @@ static void unit_done(Build *b, Task *task) {
   for (int i = 0; i < waiters.n; i++) {
     Target *w = waiters.items[i];
     if (k->err && !w->err) w->err = strdup(k->err);
-    for (int u = 1; !k->err && u < w->nunits; u++)
+    for (int u = 0; !k->err && u < w->nunits; u++)
       if (w->kern[u] == k && !w->units[u]) {
         w->units[u] = &k->code;
         break;
@@ -533,7 +518,6 @@ static void compile_done(Target *t) {
   t->nkernels = t->res.nkernels;
   free(t->units), free(t->kern);
   t->units = NULL, t->kern = NULL;
-  cg_unit_free(&t->entry);
   if (t->err) {
     fprintf(stderr, "tric: error: %s: %s\n", t->file, t->err);
     int s = !strncmp(t->err, "unknown target", 14) ? EXIT_USAGE : EXIT_IO;
@@ -607,7 +591,7 @@ static void time_report(Build *b, double wall) {
   for (int i = 0; i < b->nt; i++) {
     for (int s = ST_IR; s < NSTAGES; s++) stage[s] += b->t[i].stage[s];
     kernels += b->t[i].compile ? b->t[i].nkernels : 0;
-    compiled += b->t[i].compile && b->t[i].nunits == 1 ? b->t[i].nkernels : 0; /* compiled whole */
+    compiled += b->t[i].compile && !b->t[i].nunits ? b->t[i].nkernels : 0; /* compiled whole */
     hits += b->t[i].from_cache;
     misses += b->cache_on && !b->t[i].from_cache && !b->t[i].failed;
   }
@@ -670,8 +654,8 @@ static void trace_task(Trace *tr, const Task *task, const char *name) {
 }
 
 /* Chrome trace-event JSON: one track per thread; an event per task (a module's start,
- * named by its file; its exported functions' unit, "entry"; each kernel it compiled first;
- * its "join"), and inside each an event per stage. */
+ * named by its file; each kernel it compiled first; its finish), and inside each an event
+ * per stage. */
 static void time_trace(Build *b) {
   Trace tr = {.f = fopen(b->o->time_trace, "w"), .t0 = b->t0, .first = true};
   if (!tr.f) {
@@ -685,16 +669,14 @@ static void time_trace(Build *b) {
     if (!t->compile || t->failed) continue;
     char name[600];
     trace_task(&tr, &t->start, t->file);
-    snprintf(name, sizeof name, "%s entry", t->file);
-    trace_task(&tr, &t->entry_task, name);
-    snprintf(name, sizeof name, "%s join", t->file);
+    snprintf(name, sizeof name, "%s finish", t->file);
     trace_task(&tr, &t->finish, name);
   }
   for (int i = 0; i < b->kcap; i++) {
     Kernel *k = b->ktab[i];
     if (!k) continue;
     char name[600];
-    snprintf(name, sizeof name, "%s kernel %d", k->task.t->file, k->task.unit - 1);
+    snprintf(name, sizeof name, "%s kernel %d", k->task.t->file, k->task.unit);
     trace_task(&tr, &k->task, name);
   }
   fprintf(tr.f, "%s{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, \"args\": {\"name\": \"main\"}}",

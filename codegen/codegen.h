@@ -32,7 +32,7 @@ typedef struct cg_Blob {
 typedef struct cg_Result {
   cg_Blob obj, ir, asm_text;
   double t_ir, t_opt, t_codegen; /* seconds: lowering to LLVM IR, optimising, emitting (but
-                                    for the units, which report their own) */
+                                    for the kernel units, which report their own) */
   int nkernels;                  /* loop-nest kernels emitted */
 } cg_Result;
 
@@ -40,20 +40,21 @@ typedef struct cg_Result {
 void cg_init(void);
 /* Releases LLVM's process-wide state at exit. */
 void cg_shutdown(void);
-/* A module compiles as a job in units that may run at once on different threads:
+/* A module compiles as a job in steps that may run on different threads:
  *
- *   cg_start     emits the module and says how many units (*nunits >= 1) it has;
- *   cg_run_unit  compiles unit u into a cg_Unit that the caller owns;
- *   cg_finish    joins the compiled units, in unit order, into the outputs, and frees
- *                the job.
+ *   cg_start     emits the module and says how many kernel units (*nunits >= 0) it has;
+ *   cg_run_unit  compiles kernel unit u (0 <= u < *nunits) into a cg_Unit that the
+ *                caller owns (different units may compile at once);
+ *   cg_finish    compiles the exported functions, joins them with the compiled kernel
+ *                units (passed in unit order) into the outputs, and frees the job.
  *
- * Objects and assembly for ELF targets are compiled in units: unit 0 holds the exported
- * functions and units 1.. one loop-nest kernel each, in a module of its own. A kernel
- * unit's code depends only on its key (cg_unit_key: its LLVM bitcode, the target and the
- * options), so a builder that meets a key again, in this module or another, may pass
- * the cg_Unit compiled for the first one to cg_finish instead of compiling it again: the
- * output is the same byte for byte. Otherwise (LLVM IR requested, other object formats)
- * the job has one unit that compiles the whole module; its cg_Unit stays empty.
+ * Objects and assembly for ELF targets are compiled this way, each kernel in a module of
+ * its own. A kernel unit's code depends only on its key (cg_unit_key: its LLVM bitcode,
+ * the target and the options), so a builder that meets a key again, in this module or
+ * another, may pass the cg_Unit compiled for the first one to cg_finish instead of
+ * compiling it again: the output is the same byte for byte. Otherwise (LLVM IR
+ * requested, other object formats) the job has no units and cg_finish compiles the
+ * whole module.
  *
  * On failure each returns -1 with a malloc'd message in *err (a bad target name, an
  * LLVM failure); free a job that will not finish with cg_job_free. */
@@ -64,10 +65,9 @@ typedef struct cg_Unit {
 } cg_Unit;
 int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Job **job,
              int *nunits, char **err);
-/* The key of kernel unit u >= 1 (128 bits). */
+/* The key of kernel unit u (128 bits). */
 void cg_unit_key(const cg_Job *job, int u, unsigned char key[16]);
 int cg_run_unit(cg_Job *job, int u, cg_Unit *out, char **err);
-/* units[u] is the compiled unit u (ignored for a job of one whole-module unit). */
 int cg_finish(cg_Job *job, const cg_Unit *const *units, cg_Result *out, char **err);
 void cg_job_free(cg_Job *job);
 void cg_unit_free(cg_Unit *u);

@@ -95,12 +95,13 @@ static int fail(char **err, const char *what, char *msg) {
  * For an ELF object or assembly, cg_start emits each kernel into a module of its own
  * (defining CG_KERNEL_NAME) and the exported functions into the entry module, which
  * declares kernel i as tric.kernel.<i>; every module is kept as bitcode, and the context
- * is freed. Each unit reads its bitcode into its own context, optimises it and prints its
- * assembly. cg_finish joins the units' assembly in unit order, each with its local labels
- * renamed apart, kernel u's name made tric.kernel.<u-1> and the kernels' .globl/.hidden
- * lines dropped, so that the kernels are local symbols of the one object it assembles.
- * A kernel's assembly depends only on its bitcode and the options, which is its key, so
- * one compile serves every module that emits the same kernel. */
+ * is freed. Each kernel unit reads its bitcode into its own context, optimises it and
+ * prints its assembly. cg_finish reads the entry module back and gives it, as module
+ * assembly, every kernel's assembly in unit order, each with its local labels renamed
+ * apart, its name made tric.kernel.<u> and its .globl/.hidden lines dropped, so that the
+ * kernels are local symbols of the one object it then generates. A kernel's assembly
+ * depends only on its bitcode and the options, which is its key, so one compile serves
+ * every module that emits the same kernel. */
 
 typedef struct Unit {
   char *bitcode;
@@ -116,12 +117,12 @@ struct cg_Job {
   bool stream;
   double t_ir;
   int nkernels;
-  /* one unit: the module as emitted, compiled whole */
+  /* whole: the module as emitted */
   fe_Arena arena;
   cg_Emit e;
-  cg_Result res;
-  /* units: the entry module's bitcode, then each kernel module's */
-  Unit *units;
+  /* in units: the entry module's bitcode, and each kernel module's */
+  bool split;
+  Unit entry, *units;
   int nunits;
 };
 
@@ -292,15 +293,15 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
     cg_job_free(j);
     return -1;
   }
-  j->nunits = 1;
+  j->split = e->split;
   if (e->split) { /* every unit starts from bitcode, in a context of its own */
-    j->nunits = 1 + e->kernel_mods.n;
-    j->units = calloc((size_t)j->nunits, sizeof *j->units);
+    j->nunits = e->kernel_mods.n;
+    j->units = calloc((size_t)j->nunits + 1, sizeof *j->units);
     if (!j->units) abort();
-    to_bitcode(e->mod, &j->units[0]);
+    to_bitcode(e->mod, &j->entry);
     for (int i = 0; i < e->kernel_mods.n; i++) {
-      to_bitcode(e->kernel_mods.items[i], &j->units[i + 1]);
-      unit_key(j, &j->units[i + 1]);
+      to_bitcode(e->kernel_mods.items[i], &j->units[i]);
+      unit_key(j, &j->units[i]);
     }
     LLVMDisposeBuilder(e->b);
     LLVMContextDispose(e->ctx); /* and every module in it */
@@ -315,12 +316,10 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
 
 void cg_unit_key(const cg_Job *j, int u, unsigned char key[16]) { memcpy(key, j->units[u].key, 16); }
 
-/* The whole module, as emitted, into j->res. */
-static int run_whole(cg_Job *j, cg_Unit *unit, char **err) {
-  cg_Result *out = &j->res;
-  LLVMModuleRef mod = j->e.mod;
-  LLVMTargetMachineRef tm = make_tm(j);
-  int rc = optimise(j, mod, tm, j->opt_level, &unit->t_opt, err);
+/* Optimises mod at `level` and generates the outputs j->emit asks for into out. */
+static int compile_module(cg_Job *j, LLVMModuleRef mod, int level, cg_Result *out, char **err) {
+  LLVMTargetMachineRef tm = make_tm_at(j, level);
+  int rc = optimise(j, mod, tm, level, &out->t_opt, err);
   double t0 = seconds();
   if (!rc && (j->emit & CG_EMIT_LLVM_IR)) {
     char *ir = LLVMPrintModuleToString(mod);
@@ -330,23 +329,19 @@ static int run_whole(cg_Job *j, cg_Unit *unit, char **err) {
   }
   if (!rc && (j->emit & CG_EMIT_ASM)) rc = emit_file(tm, mod, LLVMAssemblyFile, &out->asm_text, err);
   if (!rc && (j->emit & CG_EMIT_OBJ)) rc = emit_file(tm, mod, LLVMObjectFile, &out->obj, err);
-  unit->t_codegen = seconds() - t0;
+  out->t_codegen = seconds() - t0;
   return rc;
 }
 
 int cg_run_unit(cg_Job *j, int u, cg_Unit *out, char **err) {
   memset(out, 0, sizeof *out);
-  if (!j->units) return run_whole(j, out, err);
-  /* the exported functions are not optimised (optnone: they check sizes, allocate and call
-     kernels), so their unit needs neither the pipeline nor the optimising code generator */
-  int level = u ? j->opt_level : 0;
-  LLVMTargetMachineRef tm = make_tm_at(j, level);
+  LLVMTargetMachineRef tm = make_tm(j);
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->units[u].bitcode, j->units[u].len, j->name, 0);
   LLVMModuleRef mod = NULL;
   int rc = 0;
   if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) rc = fail(err, "internal error: cannot read back a unit's bitcode", NULL);
-  if (!rc) rc = optimise(j, mod, tm, level, &out->t_opt, err);
+  if (!rc) rc = optimise(j, mod, tm, j->opt_level, &out->t_opt, err);
   double t0 = seconds();
   if (!rc) rc = emit_file(tm, mod, LLVMAssemblyFile, &out->asm_text, err);
   out->t_codegen = seconds() - t0;
@@ -377,14 +372,13 @@ static bool ident_char(char c) {
   return c == '_' || c == '.' || c == '$' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-/* Appends unit u's assembly to the join: its local labels renamed apart (.Lx ->
- * .Lu<u>_x), the kernels' .globl/.hidden lines dropped, and in a kernel's unit its name
- * made tric.kernel.<u-1> and its .file line dropped (the entry's names the module). */
+/* Appends kernel unit u's assembly to the join: its local labels renamed apart (.Lx ->
+ * .Lu<u>_x), its .globl/.hidden and .file lines dropped, its name made tric.kernel.<u>. */
 static void append_unit(Text *out, const cg_Blob *b, int u) {
   const size_t klen = strlen(CG_KERNEL_NAME);
   char prefix[24], kname[32];
   int plen = snprintf(prefix, sizeof prefix, ".Lu%d_", u);
-  int knlen = snprintf(kname, sizeof kname, "%s.%d", CG_KERNEL_NAME, u - 1);
+  int knlen = snprintf(kname, sizeof kname, "%s.%d", CG_KERNEL_NAME, u);
   const char *s = b->data, *end = b->data + b->len;
   while (s < end) {
     const char *eol = memchr(s, '\n', (size_t)(end - s));
@@ -399,7 +393,7 @@ static void append_unit(Text *out, const cg_Blob *b, int u) {
         continue;
       }
     }
-    if (u > 0 && !strncmp(t, ".file", 5)) {
+    if (!strncmp(t, ".file", 5)) {
       s = eol;
       continue;
     }
@@ -410,7 +404,7 @@ static void append_unit(Text *out, const cg_Blob *b, int u) {
         put(out, run, (size_t)(c - run));
         put(out, prefix, (size_t)plen);
         run = c + 2;
-      } else if (u > 0 && (size_t)(eol - c) > klen && !strncmp(c, CG_KERNEL_NAME, klen) && !ident_char(c[klen])) {
+      } else if ((size_t)(eol - c) > klen && !strncmp(c, CG_KERNEL_NAME, klen) && !ident_char(c[klen])) {
         put(out, run, (size_t)(c - run));
         put(out, kname, (size_t)knlen);
         run = c + klen;
@@ -422,34 +416,33 @@ static void append_unit(Text *out, const cg_Blob *b, int u) {
 }
 
 int cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Result *out, char **err) {
+  memset(out, 0, sizeof *out);
   int rc = 0;
-  if (!j->units) {
-    *out = j->res;
-    memset(&j->res, 0, sizeof j->res);
-  } else { /* one module of nothing but the units' assembly */
-    memset(out, 0, sizeof *out);
-    double t0 = seconds();
-    Text text = {0};
-    for (int u = 0; u < j->nunits; u++) append_unit(&text, &units[u]->asm_text, u);
-    if (j->emit & CG_EMIT_OBJ) {
-      LLVMTargetMachineRef tm = make_tm(j);
-      LLVMContextRef ctx = LLVMContextCreate();
-      char *diag = NULL;
-      LLVMContextSetDiagnosticHandler(ctx, on_diagnostic, &diag);
-      LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(j->name, ctx);
-      set_layout(mod, tm, j->triple);
+  if (!j->split) rc = compile_module(j, j->e.mod, j->opt_level, out, err);
+  else { /* the entry module, with every kernel's assembly as its module assembly */
+    LLVMContextRef ctx = LLVMContextCreate();
+    char *diag = NULL;
+    LLVMContextSetDiagnosticHandler(ctx, on_diagnostic, &diag);
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->entry.bitcode, j->entry.len, j->name, 0);
+    LLVMModuleRef mod = NULL;
+    if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) rc = fail(err, "internal error: cannot read back a unit's bitcode", NULL);
+    else {
+      Text text = {0};
+      for (int u = 0; u < j->nunits; u++) append_unit(&text, &units[u]->asm_text, u);
       LLVMSetModuleInlineAsm2(mod, text.s ? text.s : "", text.n);
-      rc = emit_file(tm, mod, LLVMObjectFile, &out->obj, err);
-      if (!rc && diag) rc = fail(err, "internal error: joining the units failed", diag);
-      else if (diag) LLVMDisposeMessage(diag);
+      free(text.s);
+      /* the exported functions are not optimised (optnone: they check sizes, allocate and
+         call kernels), so they need neither the pipeline nor the optimising code generator */
+      rc = compile_module(j, mod, 0, out, err);
+      if (!rc && diag) {
+        rc = fail(err, "internal error: joining the kernels failed", diag);
+        diag = NULL;
+      }
       LLVMDisposeModule(mod);
-      LLVMContextDispose(ctx);
-        }
-    if (j->emit & CG_EMIT_ASM) {
-      out->asm_text.data = text.s ? text.s : dupstr("");
-      out->asm_text.len = text.n;
-    } else free(text.s);
-    out->t_codegen = seconds() - t0;
+    }
+    if (diag) LLVMDisposeMessage(diag);
+    LLVMDisposeMemoryBuffer(buf);
+    LLVMContextDispose(ctx);
   }
   out->t_ir = j->t_ir;
   out->nkernels = j->nkernels;
@@ -463,9 +456,8 @@ void cg_job_free(cg_Job *j) {
   if (j->e.b) LLVMDisposeBuilder(j->e.b);
   if (j->e.ctx) LLVMContextDispose(j->e.ctx); /* and every module in it */
   fe_arena_free(&j->arena);
-  cg_result_free(&j->res);
-  for (int u = 0; j->units && u < j->nunits; u++) free(j->units[u].bitcode);
-  free(j->units);
+  for (int u = 0; u < j->nunits; u++) free(j->units[u].bitcode);
+  free(j->units), free(j->entry.bitcode);
   free(j->triple), free(j->cpu), free(j->features), free(j->name);
   free(j);
 }

@@ -163,7 +163,7 @@ def test_large_module_compiles_in_units(ctx):
             return "models.tri compiled %d kernel(s); this test needs several" % rep["kernels_compiled"]
         events = [e for e in json.load(open(os.path.join(d, "t%s.json" % j)))["traceEvents"] if e["ph"] == "X"]
         kernels = [e for e in events if " kernel " in e["name"]]
-        if len(kernels) != rep["kernels_compiled"] or not any(e["name"].endswith(" entry") for e in events):
+        if len(kernels) != rep["kernels_compiled"] or not any(e["name"].endswith(" finish") for e in events):
             return "the trace shows %d kernel events for %d kernels compiled" % (len(kernels), rep["kernels_compiled"])
     if objs[0] != objs[1]:
         return "the object differs between -j1 and -j4"
