@@ -1,8 +1,8 @@
 /* cache.h - the contract of the content-hashed compilation cache.
  *
  * An entry holds everything a later build needs from one module compile (object, header,
- * and the IR or assembly when asked for), keyed by XXH3-128 over every input that
- * changes those bytes; cmd/ computes the key (it knows the module graph and options),
+ * and the IR or assembly when asked for), or one kernel's compiled code, keyed by
+ * XXH3-128 over every input that changes those bytes; cmd/ computes the key (it knows the module graph and options),
  * this layer stores, validates, counts and prunes entries. The on-disk format is
  * documented in docs/cache.md. All functions are safe against other processes using the
  * same folder at the same time: entries appear by rename, statistics are O_APPEND lines,
@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 /* ---------------------------------------------------------------- keys */
+
 
 typedef struct ca_Key {
   uint8_t b[16];
@@ -65,6 +66,9 @@ bool ca_open(ca_Cache *c, const char *dir, uint64_t max_size);
 /* Reads and validates the entry for key. CA_CORRUPT entries are removed (with a warning)
  * and must be rebuilt. Counts a hit or a miss. */
 ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e);
+/* The same for an entry that holds part of a compile (a kernel's code): not counted as a
+ * hit or a miss, which count modules. */
+ca_Lookup ca_get_part(ca_Cache *c, const ca_Key *key, ca_Entry *e);
 /* Stores an entry (temporary file, then rename; another process writing the same key
  * first is fine). Returns 0, or -1 after a warning (the build goes on). */
 int ca_put(ca_Cache *c, const ca_Key *key, const ca_Entry *e);

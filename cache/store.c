@@ -270,7 +270,7 @@ static bool parse_entry(const uint8_t *buf, size_t len, ca_Entry *e) {
   return p == end;
 }
 
-ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) {
+static ca_Lookup lookup(ca_Cache *c, const ca_Key *key, ca_Entry *e, bool count) {
   memset(e, 0, sizeof *e);
   if (!c->usable) return CA_UNAVAILABLE;
   char rel[128], p[4096];
@@ -280,7 +280,7 @@ ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) {
   path(p, sizeof p, c, rel);
   uint8_t *buf = read_all_m(p, &len, &mtime);
   if (!buf) {
-    c->misses++;
+    c->misses += count;
     return CA_MISS;
   }
   bool ok = parse_entry(buf, len, e);
@@ -290,14 +290,18 @@ ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) {
     fprintf(stderr, "tric: warning: cache entry %s is corrupt; removed, rebuilding\n", p);
     unlink(p);
     c->corrupt++;
-    c->misses++;
+    c->misses += count;
     return CA_CORRUPT;
   }
   if (time(NULL) - mtime > 600) /* last use, for least-recently-used pruning (10-minute grain) */
     utimensat(AT_FDCWD, p, NULL, 0);
-  c->hits++;
+  c->hits += count;
   return CA_HIT;
 }
+
+ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) { return lookup(c, key, e, true); }
+
+ca_Lookup ca_get_part(ca_Cache *c, const ca_Key *key, ca_Entry *e) { return lookup(c, key, e, false); }
 
 int ca_put(ca_Cache *c, const ca_Key *key, const ca_Entry *e) {
   if (!c->usable) return -1;

@@ -46,8 +46,8 @@ typedef struct Task {
 /* The code of one kernel key: compiled once per build, for every module that emits it. */
 typedef struct Kernel {
   unsigned char key[16];
-  bool done;
-  char *err;      /* the compile failed */
+  bool done, cached; /* cached: its code came from the on-disk cache */
+  char *err;         /* the compile failed */
   cg_Unit code;   /* once done */
   fe_Vec waiters; /* Target*: a module per unit of its job that waits for this code */
   Task task;
@@ -92,6 +92,7 @@ typedef struct Build {
   Task *hi, **hi_tail, *lo, **lo_tail;
   Kernel **ktab; /* open-addressing table of kernels by key */
   int nkern, kcap;
+  double kernel_cache_time; /* looking kernels up in the cache (on the loop thread) */
 } Build;
 
 /* ---------------------------------------------------------------- paths */
@@ -173,6 +174,19 @@ static ca_Key options_key(const Opts *o) {
   free(triple), free(cpu), free(features);
   ca_hash_u64(h, (uint64_t)o->cg.opt_level);
   ca_hash_u64(h, o->emit);
+  return ca_hasher_finish(h);
+}
+
+/* The cache key of a kernel's code: tric, LLVM and the kernel unit's own key (its
+ * bitcode, target and options). */
+static ca_Key kernel_cache_key(const unsigned char unit_key[16]) {
+  char bid[128];
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash_str(h, "tric-kernel-key-v1");
+  ca_hash_str(h, TRIC_VERSION);
+  ca_hash_str(h, ca_build_id(bid, sizeof bid));
+  ca_hash_str(h, cg_llvm_version());
+  ca_hash(h, unit_key, 16);
   return ca_hasher_finish(h);
 }
 
@@ -434,6 +448,24 @@ static Kernel *kernel_for(Build *b, const unsigned char key[16], bool *made) {
   }
 }
 
+/* A new kernel's code from the cache: true (k done) on a hit. */
+static bool kernel_from_cache(Build *b, Kernel *k) {
+  if (!b->cache_on || b->o->recache) return false;
+  double t0 = now_seconds();
+  ca_Key key = kernel_cache_key(k->key);
+  ca_Entry e;
+  bool hit = ca_get_part(&b->cache, &key, &e) == CA_HIT && e.data[CA_ASM];
+  if (hit) {
+    k->code.asm_text.data = e.data[CA_ASM];
+    k->code.asm_text.len = e.len[CA_ASM];
+    e.data[CA_ASM] = NULL;
+    k->done = k->cached = true;
+  }
+  ca_entry_free(&e);
+  b->kernel_cache_time += now_seconds() - t0;
+  return hit;
+}
+
 /* One unit of t's job has settled (compiled or failed); after the last, t finishes. */
 static void unit_settled(Build *b, Target *t) {
   if (--t->pending) return;
@@ -466,7 +498,11 @@ static void start_done(Build *b, Target *t) {
     } else {
       t->pending++;
       fe_vec_push(b->g.arena, &k->waiters, t);
-      if (made) { /* compiled from this module's bitcode */
+      if (made && kernel_from_cache(b, k)) {
+        t->pending--;
+        k->waiters = (fe_Vec){0};
+        t->units[u] = &k->code;
+      } else if (made) { /* compiled from this module's bitcode */
         k->task.unit = u;
         k->task.k = k;
         k->task.out = &k->code;
@@ -485,6 +521,16 @@ static void unit_done(Build *b, Task *task) {
   k->err = task->err;
   task->err = NULL;
   k->done = !k->err;
+  if (k->done && b->cache_on) { /* for later builds */
+    double t0 = now_seconds();
+    ca_Key key = kernel_cache_key(k->key);
+    ca_Entry e;
+    memset(&e, 0, sizeof e);
+    e.data[CA_ASM] = k->code.asm_text.data;
+    e.len[CA_ASM] = k->code.asm_text.len;
+    ca_put(&b->cache, &key, &e);
+    t->stage[ST_CACHE] += now_seconds() - t0;
+  }
   fe_Vec waiters = k->waiters;
   k->waiters = (fe_Vec){0};
   for (int i = 0; i < waiters.n; i++) {
@@ -595,21 +641,26 @@ static void time_report(Build *b, double wall) {
     hits += b->t[i].from_cache;
     misses += b->cache_on && !b->t[i].from_cache && !b->t[i].failed;
   }
-  for (int i = 0; i < b->kcap; i++) compiled += b->ktab[i] && b->ktab[i]->task.end > 0;
+  int kcached = 0;
+  for (int i = 0; i < b->kcap; i++) {
+    compiled += b->ktab[i] && b->ktab[i]->task.end > 0;
+    kcached += b->ktab[i] && b->ktab[i]->cached;
+  }
+  stage[ST_CACHE] += b->kernel_cache_time;
   for (int s = 0; s < NSTAGES; s++) total += stage[s];
   long rss = peak_rss_kb();
   if (!strcmp(b->o->time_report, "json")) {
     fprintf(stderr, "{\"wall_s\": %.6f, \"stages\": {", wall);
     for (int s = 0; s < NSTAGES; s++) fprintf(stderr, "%s\"%s\": %.6f", s ? ", " : "", stage_names[s], stage[s]);
-    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"kernels_compiled\": %d, \"modules\": %d}\n",
-            rss, hits, misses, kernels, compiled, b->nt);
+    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"kernels_compiled\": %d, \"kernels_cached\": %d, \"modules\": %d}\n",
+            rss, hits, misses, kernels, compiled, kcached, b->nt);
     return;
   }
   fprintf(stderr, "time report (%d modules, wall %.1f ms; stage times add up over threads):\n", b->nt, wall * 1e3);
   for (int s = 0; s < NSTAGES; s++)
     fprintf(stderr, "  %-28s %9.2f ms %5.1f%%\n", stage_names[s], stage[s] * 1e3, total > 0 ? 100 * stage[s] / total : 0);
-  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses, %d kernels emitted, %d compiled (the rest shared)\n", rss,
-          hits, misses, kernels, compiled);
+  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses; kernels: %d emitted, %d compiled, %d from the cache (the rest shared)\n",
+          rss, hits, misses, kernels, compiled, kcached);
 }
 
 /* Chrome trace-event JSON being written. */

@@ -42,6 +42,14 @@ def outputs(d):
     return {f: open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d)) if f.endswith((".o", ".h"))}
 
 
+def kernel_entries(ctx, d):
+    """How many kernel entries a build of the project stores: its distinct kernels (an
+    entry each, beside one entry per module)."""
+    out = ctx.tmpdir()
+    r = ctx.run([ctx.tric, "build", "--no-cache", "--time-report=json", "-o", out] + FILES, cwd=d)
+    return json.loads(r.stderr.strip().splitlines()[-1])["kernels_compiled"]
+
+
 def stats(ctx, cache):
     r = ctx.run([ctx.tric, "cache", "stats", "--json"], env=dict(os.environ, TRIC_CACHE_DIR=cache))
     return json.loads(r.stdout)
@@ -61,8 +69,9 @@ def test_second_build_hits_without_llvm(ctx):
     if outputs(d) != first:
         return "cached outputs differ from fresh ones"
     s = stats(ctx, cache)
-    if (s["hits"], s["misses"], s["entries"]) != (4, 4, 4):
-        return "stats: %s" % s
+    k = kernel_entries(ctx, d)
+    if (s["hits"], s["misses"], s["entries"]) != (4, 4, 4 + k) or k < 3:
+        return "stats (with %d kernel entries): %s" % (k, s)
 
 
 def test_leaf_edit_rebuilds_exactly_its_importers(ctx):
@@ -109,9 +118,12 @@ def entry_files(cache):
 
 
 def test_corrupt_entries_are_rebuilt(ctx):
+    """Every module entry and every kernel entry corrupted: each is reported once, removed
+    and rebuilt, and the outputs are the same as before."""
     d, cache = project(ctx), ctx.tmpdir()
     build(ctx, d, cache)
     fresh = outputs(d)
+    n = 4 + kernel_entries(ctx, d)
     for how in ("truncate", "bitflip", "garbage", "empty"):
         for p in entry_files(cache):
             data = bytearray(open(p, "rb").read())
@@ -127,7 +139,7 @@ def test_corrupt_entries_are_rebuilt(ctx):
         r = build(ctx, d, cache)
         if r.returncode:
             return "%s: build failed: %s" % (how, r.stderr)
-        if r.stderr.count("is corrupt") != 4 or set(explained(r).values()) != {"rebuilt: entry corrupt"}:
+        if r.stderr.count("is corrupt") != n or set(explained(r).values()) != {"rebuilt: entry corrupt"}:
             return "%s: expected one warning and a rebuild per entry:\n%s" % (how, r.stderr)
         if outputs(d) != fresh:
             return "%s: rebuilt outputs differ" % how
@@ -168,7 +180,7 @@ def test_eight_concurrent_builds(ctx):
     if any(outputs(d) != first for d in dirs[1:]):
         return "concurrent builds produced different outputs"
     s = stats(ctx, cache)
-    if s["hits"] + s["misses"] != 32 or s["entries"] != 4:
+    if s["hits"] + s["misses"] != 32 or s["entries"] != 4 + kernel_entries(ctx, dirs[0]):
         return "statistics lost or entries duplicated: %s" % s
 
 
@@ -207,23 +219,24 @@ def test_cache_commands(ctx):
     d, cache = project(ctx), ctx.tmpdir()
     env = dict(os.environ, TRIC_CACHE_DIR=cache)
     build(ctx, d, cache)
+    n = 4 + kernel_entries(ctx, d)
     r = ctx.run([ctx.tric, "cache", "dir"], env=env)
     if r.stdout.strip() != cache:
         return "cache dir: %r" % r.stdout
     r = ctx.run([ctx.tric, "cache", "list"], env=env)
-    if len(r.stdout.splitlines()) != 4:
+    if len(r.stdout.splitlines()) != n:
         return "cache list: %r" % r.stdout
     r = ctx.run([ctx.tric, "cache", "stats"], env=env)
-    if "entries:    4" not in r.stdout or "hit rate" not in r.stdout:
+    if "entries:    %d" % n not in r.stdout or "hit rate" not in r.stdout:
         return "cache stats: %r" % r.stdout
     r = ctx.run([ctx.tric, "--cache-dir", cache, "cache", "stats"], env=env)
     r = ctx.run([ctx.tric, "cache", "prune", "--max-size", "6k"], env=env)
     left = stats(ctx, cache)
-    if r.returncode or left["bytes"] > 6 * 1024 or left["evictions"] < 1 or left["entries"] >= 4:
+    if r.returncode or left["bytes"] > 6 * 1024 or left["evictions"] < 1 or left["entries"] >= n:
         return "prune --max-size: %s %s" % (r.stdout, left)
     build(ctx, d, cache)
     r = ctx.run([ctx.tric, "cache", "prune", "--max-age", "1h"], env=env)
-    if stats(ctx, cache)["entries"] != 4:
+    if stats(ctx, cache)["entries"] != n:
         return "prune --max-age 1h removed recently used entries"
     time.sleep(1.1)
     r = ctx.run([ctx.tric, "cache", "prune", "--max-age", "1s"], env=env)
@@ -321,3 +334,30 @@ def test_unchanged_outputs_and_make_times(ctx):
     if os.stat(os.path.join(d, "other.o")).st_mtime_ns != before["other.o"]:
         return "other.o, which does not import leaf, was touched"
     shutil.rmtree(d)
+
+
+def test_rebuilt_modules_reuse_cached_kernels(ctx):
+    """A module rebuilt because an import changed takes the kernels it compiled before
+    from the cache: after a comment edit in leaf.tri, mid and top rebuild without
+    compiling a kernel; after a real edit only the kernels that changed compile. Either
+    way the outputs are the bytes a build without the cache makes."""
+    d, cache = project(ctx), ctx.tmpdir()
+    r = build(ctx, d, cache, "--time-report=json")
+    first = json.loads(r.stderr.strip().splitlines()[-1])
+    if r.returncode or first["kernels_cached"] != 0 or first["kernels_compiled"] < 3:
+        return "first build: %s" % r.stderr
+    for edit, compiled in (("// a comment\n", 0), ("const J = 5;\n", 0),
+                           ("export fn leaf2(x: f32[N]) -> f32[N] { return x - 3; }\n", 1)):
+        with open(os.path.join(d, "leaf.tri"), "a") as f:
+            f.write(edit)
+        r = build(ctx, d, cache, "--time-report=json")
+        rep = json.loads(r.stderr.strip().splitlines()[-1])
+        if r.returncode or rep["cache_misses"] != 3:
+            return "after the edit: %s" % r.stderr
+        if (rep["kernels_compiled"], rep["kernels_cached"]) != (compiled, rep["kernels"] - compiled):
+            return "after adding %r: %s kernels compiled, %s from the cache, of %s" % (
+                edit, rep["kernels_compiled"], rep["kernels_cached"], rep["kernels"])
+        cached = outputs(d)
+        r = build(ctx, d, cache, "--no-cache")
+        if r.returncode or outputs(d) != cached:
+            return "outputs built with cached kernels differ from a build without the cache"
