@@ -66,6 +66,8 @@ typedef struct Fn {
      compile time. */
   LLVMValueRef *slot, temps;
   LLVMValueRef *pslot; /* likewise, per tensor parameter: the slot holding its pointer */
+  int *sig_visit;      /* scratch of run_kernel's signatures (see Sig) */
+  unsigned *sig_stamp, sig_gen;
 } Fn;
 
 /* ---------------------------------------------------------------- types */
@@ -858,7 +860,8 @@ typedef struct Sig {
   char *s;
   size_t len, cap;
   fe_Vec inputs; /* const tc_Node*: buffers and scalars, in order of first use */
-  int *visit;    /* per node: its number in this signature, 0 before its first visit */
+  int *visit;       /* per node: its number in this signature, valid where stamp == gen */
+  unsigned *stamp, gen;
   int nvisit;
 } Sig;
 
@@ -910,10 +913,11 @@ static void sig_node(Sig *g, const tc_Node *n, bool top) {
     }
     return;
   }
-  if (g->visit[n->id]) {
+  if (g->stamp[n->id] == g->gen) {
     sig_put(g, "#%d", g->visit[n->id]);
     return;
   }
+  g->stamp[n->id] = g->gen;
   g->visit[n->id] = ++g->nvisit;
   sig_put(g, "(%d:%d[", (int)n->op, n->dtype);
   for (int i = 0; i < n->rank; i++) sig_poly(g, n->dims[i]);
@@ -975,7 +979,13 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
   cg_Emit *e = F->e;
   Sig g = {.F = F, .cap = 256};
   g.s = fe_alloc(e->arena, g.cap);
-  g.visit = fe_alloc(e->arena, sizeof(int) * ((size_t)F->f->nnodes + 1));
+  if (!F->sig_visit) { /* once per function: a deep model runs thousands of kernels */
+    F->sig_visit = fe_alloc(e->arena, sizeof(int) * ((size_t)F->f->nnodes + 1));
+    F->sig_stamp = fe_alloc(e->arena, sizeof(unsigned) * ((size_t)F->f->nnodes + 1));
+  }
+  g.visit = F->sig_visit;
+  g.stamp = F->sig_stamp;
+  g.gen = ++F->sig_gen;
   bool to_output = LLVMIsAArgument(dst) != NULL;
   sig_put(&g, "k%d s%d m%d o%d ", kind, F->f->nsyms, scratch != NULL, to_output);
   if (kind == K_COPY) sig_node(&g, n, false);

@@ -235,8 +235,9 @@ def test_cache_commands(ctx):
     if r.returncode or left["bytes"] > 6 * 1024 or left["evictions"] < 1 or left["entries"] >= n:
         return "prune --max-size: %s %s" % (r.stdout, left)
     build(ctx, d, cache)
+    before = stats(ctx, cache)["entries"]  # the evicted modules' entries are back (not all kernels')
     r = ctx.run([ctx.tric, "cache", "prune", "--max-age", "1h"], env=env)
-    if stats(ctx, cache)["entries"] != n:
+    if stats(ctx, cache)["entries"] != before or before < 4:
         return "prune --max-age 1h removed recently used entries"
     time.sleep(1.1)
     r = ctx.run([ctx.tric, "cache", "prune", "--max-age", "1s"], env=env)
