@@ -38,7 +38,8 @@ typedef struct Task {
   struct Kernel *k; /* TASK_UNIT: the shared code it compiles */
   cg_Unit *out;
   char *err;
-  pthread_t thread; /* for the trace */
+  cg_Machines *mach; /* while it runs: target machines no other task uses */
+  pthread_t thread;  /* for the trace */
   double start, end, t_ir, t_opt, t_codegen;
   struct Task *next; /* in the build's queue */
 } Task;
@@ -89,6 +90,8 @@ typedef struct Build {
      of modules already started (hi) before new modules (lo) */
   uv_loop_t loop;
   int jobs, inflight;
+  cg_Machines **machines; /* the free ones (one per task in flight, made as needed) */
+  int nmachines;
   Task *hi, **hi_tail, *lo, **lo_tail;
   Kernel **ktab; /* open-addressing table of kernels by key */
   int nkern, kcap;
@@ -380,24 +383,26 @@ static void pump(Build *b) {
       if (!(b->hi = task->next)) b->hi_tail = &b->hi;
     } else if (!(b->lo = task->next)) b->lo_tail = &b->lo;
     b->inflight++;
+    task->mach = b->nmachines ? b->machines[--b->nmachines] : cg_machines_new();
     uv_queue_work(&b->loop, &task->work, task_work, task_done);
   }
 }
 
-static void finish_work(Target *t);
+static void finish_work(Target *t, cg_Machines *m);
 
-static void start_work(Target *t) {
+static void start_work(Target *t, cg_Machines *m) {
   const Opts *o = t->b->o;
   unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
   if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->m->funcs, t->m->nfuncs, &t->arena);
   double t0 = now_seconds();
-  if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, &t->job, &t->nunits, &t->err)) t->job = NULL;
+  if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err))
+    t->job = NULL;
   t->start.t_ir = now_seconds() - t0;
-  if (t->job && !t->nunits) finish_work(t); /* no kernels to wait for: all of it in this task */
+  if (t->job && !t->nunits) finish_work(t, m); /* no kernels to wait for: all of it in this task */
 }
 
-static void finish_work(Target *t) {
-  if (cg_finish(t->job, t->units, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
+static void finish_work(Target *t, cg_Machines *m) {
+  if (cg_finish(t->job, t->units, m, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
   t->job = NULL;
   t->finish.t_opt = t->res.t_opt;
   t->finish.t_codegen = t->res.t_codegen;
@@ -407,9 +412,9 @@ static void task_work(uv_work_t *w) {
   Task *task = w->data;
   task->thread = pthread_self();
   task->start = now_seconds();
-  if (task->kind == TASK_START) start_work(task->t);
-  else if (task->kind == TASK_UNIT) cg_run_unit(task->t->job, task->unit, task->out, &task->err);
-  else finish_work(task->t);
+  if (task->kind == TASK_START) start_work(task->t, task->mach);
+  else if (task->kind == TASK_UNIT) cg_run_unit(task->t->job, task->unit, task->mach, task->out, &task->err);
+  else finish_work(task->t, task->mach);
   task->end = now_seconds();
 }
 
@@ -550,6 +555,8 @@ static void task_done(uv_work_t *w, int status) {
   Build *b = task->t->b;
   (void)status;
   b->inflight--;
+  b->machines[b->nmachines++] = task->mach;
+  task->mach = NULL;
   if (task->kind == TASK_START) start_done(b, task->t);
   else if (task->kind == TASK_UNIT) unit_done(b, task);
   else compile_done(task->t);
@@ -908,6 +915,8 @@ int run_build(const Opts *o, bool colour) {
         if (jobs < 1) jobs = 1;
         if (jobs > 1024) jobs = 1024; /* libuv's limit */
         b->jobs = jobs;
+        b->machines = calloc((size_t)(2 * jobs), sizeof *b->machines); /* pump() keeps <= 2 * jobs in flight */
+        if (!b->machines) abort();
         char n[16];
         snprintf(n, sizeof n, "%d", jobs);
         setenv("UV_THREADPOOL_SIZE", n, 1); /* read by libuv when its pool starts */
@@ -928,6 +937,8 @@ int run_build(const Opts *o, bool colour) {
   if (pool) {
     uv_run(&b->loop, UV_RUN_DEFAULT);
     uv_loop_close(&b->loop);
+    for (int i = 0; i < b->nmachines; i++) cg_machines_free(b->machines[i]);
+    free(b->machines);
     cg_shutdown();
   }
   if (b->cache_on) ca_maybe_prune(&b->cache);

@@ -59,16 +59,22 @@ void cg_shutdown(void);
  * On failure each returns -1 with a malloc'd message in *err (a bad target name, an
  * LLVM failure); free a job that will not finish with cg_job_free. */
 typedef struct cg_Job cg_Job;
+/* Target machines kept for reuse from one step to the next (making one costs about a
+ * millisecond): each step takes a cg_Machines (or NULL: its own, freed with the job),
+ * used by that step alone while it runs. */
+typedef struct cg_Machines cg_Machines;
+cg_Machines *cg_machines_new(void);
+void cg_machines_free(cg_Machines *m);
 typedef struct cg_Unit {
   cg_Blob asm_text;
   double t_opt, t_codegen; /* seconds */
 } cg_Unit;
-int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Job **job,
-             int *nunits, char **err);
+int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Machines *m,
+             cg_Job **job, int *nunits, char **err);
 /* The key of kernel unit u (128 bits). */
 void cg_unit_key(const cg_Job *job, int u, unsigned char key[16]);
-int cg_run_unit(cg_Job *job, int u, cg_Unit *out, char **err);
-int cg_finish(cg_Job *job, const cg_Unit *const *units, cg_Result *out, char **err);
+int cg_run_unit(cg_Job *job, int u, cg_Machines *m, cg_Unit *out, char **err);
+int cg_finish(cg_Job *job, const cg_Unit *const *units, cg_Machines *m, cg_Result *out, char **err);
 void cg_job_free(cg_Job *job);
 void cg_unit_free(cg_Unit *u);
 /* Frees the blobs of a result. */

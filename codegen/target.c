@@ -122,35 +122,53 @@ struct cg_Job {
   cg_Emit e;
   /* in units: the entry module's bitcode, and each kernel module's */
   bool split;
+  cg_Machines *mach; /* the current step's (or own_mach) */
+  cg_Machines *own_mach;
   Unit entry, *units;
   int nunits;
 };
 
-/* Target machines, cached per thread and code generation level. Making one (with its
- * subtarget tables for the CPU and features) costs about a millisecond, which every unit
- * would pay; a target machine keeps nothing from one module's emission that changes the
- * next one's output. Each is used by the thread that made it only, and lives as long as
- * the thread (the pool's workers live until exit). */
-typedef struct TmCache {
-  LLVMTargetMachineRef tm;
-  char *triple, *cpu, *features;
-} TmCache;
-static _Thread_local TmCache tm_cache[4];
+/* Target machines kept for reuse, per code generation level: making one (with its
+ * subtarget tables for the CPU and features) costs about a millisecond, which every step
+ * would pay. A target machine keeps nothing from one module's emission that changes the
+ * next one's output. */
+struct cg_Machines {
+  LLVMTargetMachineRef tm[4];
+  char *triple[4], *cpu[4], *features[4];
+};
 
+cg_Machines *cg_machines_new(void) {
+  cg_Machines *m = calloc(1, sizeof *m);
+  if (!m) abort();
+  return m;
+}
+
+void cg_machines_free(cg_Machines *m) {
+  if (!m) return;
+  for (int i = 0; i < 4; i++)
+    if (m->tm[i]) {
+      LLVMDisposeTargetMachine(m->tm[i]);
+      free(m->triple[i]), free(m->cpu[i]), free(m->features[i]);
+    }
+  free(m);
+}
+
+/* A target machine for j at `level`, from j->mach (made there if it has none that fits). */
 static LLVMTargetMachineRef make_tm_at(cg_Job *j, int level) {
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
                                                LLVMCodeGenLevelAggressive};
-  TmCache *c = &tm_cache[level & 3];
-  if (c->tm && !strcmp(c->triple, j->triple) && !strcmp(c->cpu, j->cpu) && !strcmp(c->features, j->features))
-    return c->tm;
-  if (c->tm) {
-    LLVMDisposeTargetMachine(c->tm);
-    free(c->triple), free(c->cpu), free(c->features);
+  cg_Machines *m = j->mach;
+  int i = level & 3;
+  if (m->tm[i] && !strcmp(m->triple[i], j->triple) && !strcmp(m->cpu[i], j->cpu) && !strcmp(m->features[i], j->features))
+    return m->tm[i];
+  if (m->tm[i]) {
+    LLVMDisposeTargetMachine(m->tm[i]);
+    free(m->triple[i]), free(m->cpu[i]), free(m->features[i]);
   }
-  c->tm = LLVMCreateTargetMachine(j->target, j->triple, j->cpu, j->features, levels[level & 3], LLVMRelocPIC,
-                                  LLVMCodeModelDefault);
-  c->triple = dupstr(j->triple), c->cpu = dupstr(j->cpu), c->features = dupstr(j->features);
-  return c->tm;
+  m->tm[i] = LLVMCreateTargetMachine(j->target, j->triple, j->cpu, j->features, levels[i], LLVMRelocPIC,
+                                     LLVMCodeModelDefault);
+  m->triple[i] = dupstr(j->triple), m->cpu[i] = dupstr(j->cpu), m->features[i] = dupstr(j->features);
+  return m->tm[i];
 }
 
 static LLVMTargetMachineRef make_tm(cg_Job *j) { return make_tm_at(j, j->opt_level); }
@@ -248,11 +266,18 @@ static int verify(LLVMModuleRef mod, char **err) {
   return 0;
 }
 
-int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Job **out,
-             int *nunits, char **err) {
+/* Points j at the step's target machines, or at machines of its own. */
+static void use_machines(cg_Job *j, cg_Machines *m) {
+  if (!m && !j->own_mach) j->own_mach = cg_machines_new();
+  j->mach = m ? m : j->own_mach;
+}
+
+int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Machines *m,
+             cg_Job **out, int *nunits, char **err) {
   *out = NULL;
   cg_Job *j = calloc(1, sizeof *j);
   if (!j) abort();
+  use_machines(j, m);
   char *msg = NULL;
   cg_describe_target(o, &j->triple, &j->cpu, &j->features);
   j->name = dupstr(module_name);
@@ -333,8 +358,9 @@ static int compile_module(cg_Job *j, LLVMModuleRef mod, int level, cg_Result *ou
   return rc;
 }
 
-int cg_run_unit(cg_Job *j, int u, cg_Unit *out, char **err) {
+int cg_run_unit(cg_Job *j, int u, cg_Machines *m, cg_Unit *out, char **err) {
   memset(out, 0, sizeof *out);
+  use_machines(j, m);
   LLVMTargetMachineRef tm = make_tm(j);
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->units[u].bitcode, j->units[u].len, j->name, 0);
@@ -415,8 +441,9 @@ static void append_unit(Text *out, const cg_Blob *b, int u) {
   }
 }
 
-int cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Result *out, char **err) {
+int cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Machines *m, cg_Result *out, char **err) {
   memset(out, 0, sizeof *out);
+  use_machines(j, m);
   int rc = 0;
   if (!j->split) rc = compile_module(j, j->e.mod, j->opt_level, out, err);
   else { /* the entry module, with every kernel's assembly as its module assembly */
@@ -458,6 +485,7 @@ void cg_job_free(cg_Job *j) {
   fe_arena_free(&j->arena);
   for (int u = 0; u < j->nunits; u++) free(j->units[u].bitcode);
   free(j->units), free(j->entry.bitcode);
+  cg_machines_free(j->own_mach);
   free(j->triple), free(j->cpu), free(j->features), free(j->name);
   free(j);
 }
