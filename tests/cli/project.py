@@ -251,3 +251,24 @@ def test_identical_kernels_compiled_once_per_build(ctx):
         if not np.isclose(s, np.exp(x64).sum(), rtol=1e-5):
             return "sa wrong at n=%d: %g vs %g" % (n, s, np.exp(x64).sum())
     shutil.rmtree(d)
+
+
+def test_assembly_output_is_what_the_object_holds(ctx):
+    """--emit=asm writes the text the object is made of: the system assembler turns it into
+    an object with the same symbols (the kernels local, the exported functions global)."""
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e", "models.tri")
+    d = ctx.tmpdir()
+    r = ctx.run([ctx.tric, "build", "--no-cache", "--emit=obj,asm", src, "-o", os.path.join(d, "m.o")])
+    if r.returncode:
+        return r.stderr
+    r = ctx.run(["cc", "-c", os.path.join(d, "m.s"), "-o", os.path.join(d, "again.o")])
+    if r.returncode:
+        return "the assembly output does not assemble:\n%s" % r.stderr[:2000]
+
+    def symbols(obj):
+        out = ctx.run(["nm", obj]).stdout.splitlines()
+        return sorted((l.split()[-2], l.split()[-1]) for l in out if "CPI" not in l)
+    a, b = symbols(os.path.join(d, "m.o")), symbols(os.path.join(d, "again.o"))
+    if a != b or sum(1 for t, n in a if t == "t" and n.startswith("tric.kernel.")) < 2:
+        return "symbols differ or kernels missing:\n%s\n%s" % (a, b)
+    shutil.rmtree(d)
