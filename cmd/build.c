@@ -62,6 +62,8 @@ typedef struct Target {
   ca_Manifest *man; /* made on a cache miss, to record (and explain) it */
   ca_Lookup got;
   bool from_cache, failed, compile, queued;
+  ca_Key code_key;             /* of its emitted code (cg_job_key), when it has one */
+  bool code_keyed, same_code;  /* same_code: the outputs of that code came from the cache */
   cg_Result res;
   cg_Job *job; /* between cg_start and cg_finish */
   int nunits, pending, nkernels;
@@ -180,12 +182,12 @@ static ca_Key options_key(const Opts *o) {
   return ca_hasher_finish(h);
 }
 
-/* The cache key of a kernel's code: tric, LLVM and the kernel unit's own key (its
- * bitcode, target and options). */
-static ca_Key kernel_cache_key(const unsigned char unit_key[16]) {
+/* The cache key of part of a compile (`what`: a kernel's code, a module's code) from
+ * codegen's own key for it (its bitcode, target and options): tric, LLVM and that key. */
+static ca_Key part_cache_key(const char *what, const unsigned char unit_key[16]) {
   char bid[128];
   ca_Hasher *h = ca_hasher_new();
-  ca_hash_str(h, "tric-kernel-key-v1");
+  ca_hash_str(h, what);
   ca_hash_str(h, TRIC_VERSION);
   ca_hash_str(h, ca_build_id(bid, sizeof bid));
   ca_hash_str(h, cg_llvm_version());
@@ -457,7 +459,7 @@ static Kernel *kernel_for(Build *b, const unsigned char key[16], bool *made) {
 static bool kernel_from_cache(Build *b, Kernel *k) {
   if (!b->cache_on || b->o->recache) return false;
   double t0 = now_seconds();
-  ca_Key key = kernel_cache_key(k->key);
+  ca_Key key = part_cache_key("tric-kernel-key-v1", k->key);
   ca_Entry e;
   bool hit = ca_get_part(&b->cache, &key, &e) == CA_HIT && e.data[CA_ASM];
   if (hit) {
@@ -483,8 +485,39 @@ static void unit_settled(Build *b, Target *t) {
   compile_done(t);
 }
 
+/* Early cutoff: a module rebuilt (its source or an import changed) that emitted the same
+ * code as a module compiled before takes that compile's outputs from the cache. */
+static bool code_from_cache(Build *b, Target *t) {
+  unsigned char ck[16];
+  if (!b->cache_on || !cg_job_key(t->job, ck)) return false;
+  t->code_key = part_cache_key("tric-module-code-key-v1", ck);
+  t->code_keyed = true;
+  if (b->o->recache) return false;
+  double t0 = now_seconds();
+  ca_Entry e;
+  bool hit = ca_get_part(&b->cache, &t->code_key, &e) == CA_HIT;
+  if (hit && (b->o->emit & CG_EMIT_OBJ) && !e.data[CA_OBJ]) hit = false;
+  if (hit && (b->o->emit & CG_EMIT_ASM) && !e.data[CA_ASM]) hit = false;
+  if (hit) {
+    t->res.obj.data = e.data[CA_OBJ], t->res.obj.len = e.len[CA_OBJ];
+    t->res.asm_text.data = e.data[CA_ASM], t->res.asm_text.len = e.len[CA_ASM];
+    e.data[CA_OBJ] = e.data[CA_ASM] = NULL;
+    t->res.nkernels = cg_job_nkernels(t->job);
+    t->res.t_ir = t->start.t_ir;
+    t->same_code = true;
+    if (b->o->explain) fprintf(stderr, "tric: explain: %s: same code as an earlier build: its outputs came from the cache\n", t->file);
+  }
+  ca_entry_free(&e);
+  t->stage[ST_CACHE] += now_seconds() - t0;
+  return hit;
+}
+
 static void start_done(Build *b, Target *t) {
-  if (!t->job) { /* failed, finished in the one task, or nothing for LLVM to do */
+  if (t->job && code_from_cache(b, t)) {
+    cg_job_free(t->job);
+    t->job = NULL;
+  }
+  if (!t->job) { /* failed, finished in the one task, same code as before, or nothing for LLVM to do */
     compile_done(t);
     return;
   }
@@ -528,7 +561,7 @@ static void unit_done(Build *b, Task *task) {
   k->done = !k->err;
   if (k->done && b->cache_on) { /* for later builds */
     double t0 = now_seconds();
-    ca_Key key = kernel_cache_key(k->key);
+    ca_Key key = part_cache_key("tric-kernel-key-v1", k->key);
     ca_Entry e;
     memset(&e, 0, sizeof e);
     e.data[CA_ASM] = k->code.asm_text.data;
@@ -604,6 +637,13 @@ static void compile_done(Target *t) {
       memset(&e, 0, sizeof e);
       for (int s = 1; s < CA_NSECTIONS; s++) e.data[s] = (void *)data[s], e.len[s] = len[s];
       if (ca_put(&b->cache, &t->key, &e) == 0) ca_manifest_put(&b->cache, t->file, t->man);
+      if (t->code_keyed && !t->same_code) { /* for a later build that emits the same code */
+        ca_Entry c;
+        memset(&c, 0, sizeof c);
+        c.data[CA_OBJ] = e.data[CA_OBJ], c.len[CA_OBJ] = e.len[CA_OBJ];
+        c.data[CA_ASM] = e.data[CA_ASM], c.len[CA_ASM] = e.len[CA_ASM];
+        ca_put(&b->cache, &t->code_key, &c);
+      }
       t->stage[ST_CACHE] += now_seconds() - t0;
     }
   }
@@ -648,7 +688,8 @@ static void time_report(Build *b, double wall) {
     hits += b->t[i].from_cache;
     misses += b->cache_on && !b->t[i].from_cache && !b->t[i].failed;
   }
-  int kcached = 0;
+  int kcached = 0, same_code = 0;
+  for (int i = 0; i < b->nt; i++) same_code += b->t[i].same_code;
   for (int i = 0; i < b->kcap; i++) {
     compiled += b->ktab[i] && b->ktab[i]->task.end > 0;
     kcached += b->ktab[i] && b->ktab[i]->cached;
@@ -659,15 +700,16 @@ static void time_report(Build *b, double wall) {
   if (!strcmp(b->o->time_report, "json")) {
     fprintf(stderr, "{\"wall_s\": %.6f, \"stages\": {", wall);
     for (int s = 0; s < NSTAGES; s++) fprintf(stderr, "%s\"%s\": %.6f", s ? ", " : "", stage_names[s], stage[s]);
-    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"kernels_compiled\": %d, \"kernels_cached\": %d, \"modules\": %d}\n",
-            rss, hits, misses, kernels, compiled, kcached, b->nt);
+    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"kernels_compiled\": %d, \"kernels_cached\": %d, \"same_code\": %d, \"modules\": %d}\n",
+            rss, hits, misses, kernels, compiled, kcached, same_code, b->nt);
     return;
   }
   fprintf(stderr, "time report (%d modules, wall %.1f ms; stage times add up over threads):\n", b->nt, wall * 1e3);
   for (int s = 0; s < NSTAGES; s++)
     fprintf(stderr, "  %-28s %9.2f ms %5.1f%%\n", stage_names[s], stage[s] * 1e3, total > 0 ? 100 * stage[s] / total : 0);
-  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses; kernels: %d emitted, %d compiled, %d from the cache (the rest shared)\n",
-          rss, hits, misses, kernels, compiled, kcached);
+  fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses (%d of them emitted the same code as before); kernels: %d "
+          "emitted, %d compiled, %d from the cache (the rest shared)\n",
+          rss, hits, misses, same_code, kernels, compiled, kcached);
 }
 
 /* Chrome trace-event JSON being written. */

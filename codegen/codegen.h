@@ -73,6 +73,12 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
              cg_Job **job, int *nunits, char **err);
 /* The key of kernel unit u (128 bits). */
 void cg_unit_key(const cg_Job *job, int u, unsigned char key[16]);
+/* The key of everything cg_finish would produce (the exported functions' bitcode, every
+ * kernel's key, the target, the options and the outputs asked for), so that a builder
+ * may reuse the outputs of an earlier identical job; false for a job without units. */
+bool cg_job_key(const cg_Job *job, unsigned char key[16]);
+/* The loop-nest kernels the module emitted. */
+int cg_job_nkernels(const cg_Job *job);
 int cg_run_unit(cg_Job *job, int u, cg_Machines *m, cg_Unit *out, char **err);
 int cg_finish(cg_Job *job, const cg_Unit *const *units, cg_Machines *m, cg_Result *out, char **err);
 void cg_job_free(cg_Job *job);

@@ -341,6 +341,26 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
 
 void cg_unit_key(const cg_Job *j, int u, unsigned char key[16]) { memcpy(key, j->units[u].key, 16); }
 
+bool cg_job_key(const cg_Job *j, unsigned char key[16]) {
+  if (!j->split) return false;
+  XXH3_state_t *h = XXH3_createState();
+  if (!h) abort();
+  XXH3_128bits_reset(h);
+  const char *parts[] = {"tric-module-code-v1", j->triple, j->cpu, j->features};
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) XXH3_128bits_update(h, parts[i], strlen(parts[i]) + 1);
+  unsigned char opts[3] = {(unsigned char)j->opt_level, (unsigned char)j->stream, (unsigned char)j->emit};
+  XXH3_128bits_update(h, opts, sizeof opts);
+  uint64_t len = j->entry.len;
+  XXH3_128bits_update(h, &len, sizeof len);
+  XXH3_128bits_update(h, j->entry.bitcode, j->entry.len);
+  for (int u = 0; u < j->nunits; u++) XXH3_128bits_update(h, j->units[u].key, 16);
+  XXH128_canonicalFromHash((XXH128_canonical_t *)key, XXH3_128bits_digest(h));
+  XXH3_freeState(h);
+  return true;
+}
+
+int cg_job_nkernels(const cg_Job *j) { return j->nkernels; }
+
 /* Optimises mod at `level` and generates the outputs j->emit asks for into out. */
 static int compile_module(cg_Job *j, LLVMModuleRef mod, int level, cg_Result *out, char **err) {
   LLVMTargetMachineRef tm = make_tm_at(j, level);

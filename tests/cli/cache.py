@@ -28,13 +28,16 @@ def build(ctx, d, cache, *extra):
     return ctx.run([ctx.tric, "build", "--explain"] + list(extra) + FILES, cwd=d, env=env)
 
 
-def explained(r):
-    """{file: 'reused' | 'rebuilt: REASON'} from --explain lines."""
-    out = {}
+def explained(r, which=0):
+    """{file: 'reused' | 'rebuilt: REASON'} from the first --explain line of each file
+    (which=1: the second, where there is one)."""
+    out, seen = {}, {}
     for line in r.stderr.splitlines():
         if line.startswith("tric: explain: ") and ".tri:" in line:
             name, what = line[len("tric: explain: "):].split(": ", 1)
-            out[name] = "reused" if what.startswith("reused") else what
+            seen[name] = seen.get(name, -1) + 1
+            if seen[name] == which:
+                out[name] = "reused" if what.startswith("reused") else what
     return out
 
 
@@ -42,12 +45,12 @@ def outputs(d):
     return {f: open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d)) if f.endswith((".o", ".h"))}
 
 
-def kernel_entries(ctx, d):
-    """How many kernel entries a build of the project stores: its distinct kernels (an
-    entry each, beside one entry per module)."""
-    out = ctx.tmpdir()
-    r = ctx.run([ctx.tric, "build", "--no-cache", "--time-report=json", "-o", out] + FILES, cwd=d)
-    return json.loads(r.stderr.strip().splitlines()[-1])["kernels_compiled"]
+def fresh_entries(ctx, d):
+    """How many entries a build of the project stores in an empty cache: per module its
+    outputs and its code's outputs, and per distinct kernel its code."""
+    cache = ctx.tmpdir()
+    build(ctx, d, cache, "-o", ctx.tmpdir())
+    return stats(ctx, cache)["entries"]
 
 
 def stats(ctx, cache):
@@ -69,9 +72,9 @@ def test_second_build_hits_without_llvm(ctx):
     if outputs(d) != first:
         return "cached outputs differ from fresh ones"
     s = stats(ctx, cache)
-    k = kernel_entries(ctx, d)
-    if (s["hits"], s["misses"], s["entries"]) != (4, 4, 4 + k) or k < 3:
-        return "stats (with %d kernel entries): %s" % (k, s)
+    n = fresh_entries(ctx, d)
+    if (s["hits"], s["misses"], s["entries"]) != (4, 4, n) or n < 4 + 4 + 3:
+        return "stats (a fresh build stores %d entries): %s" % (n, s)
 
 
 def test_leaf_edit_rebuilds_exactly_its_importers(ctx):
@@ -123,7 +126,7 @@ def test_corrupt_entries_are_rebuilt(ctx):
     d, cache = project(ctx), ctx.tmpdir()
     build(ctx, d, cache)
     fresh = outputs(d)
-    n = 4 + kernel_entries(ctx, d)
+    n = fresh_entries(ctx, d)
     for how in ("truncate", "bitflip", "garbage", "empty"):
         for p in entry_files(cache):
             data = bytearray(open(p, "rb").read())
@@ -180,7 +183,7 @@ def test_eight_concurrent_builds(ctx):
     if any(outputs(d) != first for d in dirs[1:]):
         return "concurrent builds produced different outputs"
     s = stats(ctx, cache)
-    if s["hits"] + s["misses"] != 32 or s["entries"] != 4 + kernel_entries(ctx, dirs[0]):
+    if s["hits"] + s["misses"] != 32 or s["entries"] != fresh_entries(ctx, dirs[0]):
         return "statistics lost or entries duplicated: %s" % s
 
 
@@ -219,7 +222,7 @@ def test_cache_commands(ctx):
     d, cache = project(ctx), ctx.tmpdir()
     env = dict(os.environ, TRIC_CACHE_DIR=cache)
     build(ctx, d, cache)
-    n = 4 + kernel_entries(ctx, d)
+    n = fresh_entries(ctx, d)
     r = ctx.run([ctx.tric, "cache", "dir"], env=env)
     if r.stdout.strip() != cache:
         return "cache dir: %r" % r.stdout
@@ -337,28 +340,34 @@ def test_unchanged_outputs_and_make_times(ctx):
     shutil.rmtree(d)
 
 
-def test_rebuilt_modules_reuse_cached_kernels(ctx):
-    """A module rebuilt because an import changed takes the kernels it compiled before
-    from the cache: after a comment edit in leaf.tri, mid and top rebuild without
-    compiling a kernel; after a real edit only the kernels that changed compile. Either
-    way the outputs are the bytes a build without the cache makes."""
+def test_rebuilt_modules_reuse_cached_code(ctx):
+    """A module rebuilt because its source or an import changed reuses what did not change:
+    after a comment or an unused constant in leaf.tri, leaf, mid and top emit the same code
+    as before and take their outputs from the cache (early cutoff, said by --explain);
+    after a new export in leaf.tri, leaf compiles only the new kernel and takes the other
+    from the cache. Either way the outputs are the bytes a build without the cache makes."""
     d, cache = project(ctx), ctx.tmpdir()
     r = build(ctx, d, cache, "--time-report=json")
     first = json.loads(r.stderr.strip().splitlines()[-1])
-    if r.returncode or first["kernels_cached"] != 0 or first["kernels_compiled"] < 3:
+    if r.returncode or first["kernels_cached"] != 0 or first["kernels_compiled"] < 3 or first["same_code"] != 0:
         return "first build: %s" % r.stderr
-    for edit, compiled in (("// a comment\n", 0), ("const J = 5;\n", 0),
-                           ("export fn leaf2(x: f32[N]) -> f32[N] { return x - 3; }\n", 1)):
+    for edit, same, compiled in (("// a comment\n", 3, 0), ("const J = 5;\n", 3, 0),
+                                 ("export fn leaf2(x: f32[N]) -> f32[N] { return x - 3; }\n", 2, 1)):
         with open(os.path.join(d, "leaf.tri"), "a") as f:
             f.write(edit)
         r = build(ctx, d, cache, "--time-report=json")
         rep = json.loads(r.stderr.strip().splitlines()[-1])
         if r.returncode or rep["cache_misses"] != 3:
             return "after the edit: %s" % r.stderr
-        if (rep["kernels_compiled"], rep["kernels_cached"]) != (compiled, rep["kernels"] - compiled):
-            return "after adding %r: %s kernels compiled, %s from the cache, of %s" % (
-                edit, rep["kernels_compiled"], rep["kernels_cached"], rep["kernels"])
+        if rep["same_code"] != same or rep["kernels_compiled"] != compiled:
+            return "after adding %r: %d modules with the same code (expected %d), %d kernels compiled (expected %d)\n%s" % (
+                edit, rep["same_code"], same, rep["kernels_compiled"], compiled, r.stderr)
+        if compiled and rep["kernels_cached"] != 1:
+            return "after adding %r: leaf's unchanged kernel did not come from the cache: %s" % (edit, rep)
+        said = explained(r, 1)
+        if sum(1 for v in said.values() if v.startswith("same code as an earlier build")) != same:
+            return "--explain does not say which modules emitted the same code:\n%s" % r.stderr
         cached = outputs(d)
         r = build(ctx, d, cache, "--no-cache")
         if r.returncode or outputs(d) != cached:
-            return "outputs built with cached kernels differ from a build without the cache"
+            return "outputs taken from the cache differ from a build without the cache"
