@@ -5,7 +5,8 @@ side by side in the same process or the same script, never an absolute target.
   gelu:  the GELU tanh chain on 16M floats, one thread, against a plain copy loop moving the
          same bytes (goal: at least 0.90), and for scale C with libm tanhf and NumPy.
   cache: a generated 200-module project: the time of a no-change rebuild (everything from
-         the cache) against the time of the cold build, and of a one-leaf edit.
+         the cache) against the time of the cold build, and of two edits of m0.tri, which
+         most modules import: a comment (same code) and a constant (new kernels).
   build: generated projects of 1, 64 and 1000 modules (cold, no change, one edit; -j2
          against -j1 on 64) and generated models of 8, 50 and 160 layers (cold compile
          at -O2, time per stage and peak RSS from --time-report=json).
