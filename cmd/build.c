@@ -400,7 +400,10 @@ static void start_work(Target *t, cg_Machines *m) {
   if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err))
     t->job = NULL;
   t->start.t_ir = now_seconds() - t0;
-  if (t->job && !t->nunits) finish_work(t, m); /* no kernels to wait for: all of it in this task */
+  if (t->job && !t->nunits) { /* no kernels to wait for: all of it in this task */
+    finish_work(t, m);
+    t->start.t_opt = t->finish.t_opt, t->start.t_codegen = t->finish.t_codegen;
+  }
 }
 
 static void finish_work(Target *t, cg_Machines *m) {
@@ -418,6 +421,12 @@ static void task_work(uv_work_t *w) {
   else if (task->kind == TASK_UNIT) cg_run_unit(task->t->job, task->unit, task->mach, task->out, &task->err);
   else finish_work(task->t, task->mach);
   task->end = now_seconds();
+}
+
+static char *xstrdup(const char *s) {
+  char *d = strdup(s);
+  if (!d) abort();
+  return d;
 }
 
 /* The kernel of key k, made (and *made set) if it is new. */
@@ -530,17 +539,14 @@ static void start_done(Build *b, Target *t) {
     cg_unit_key(t->job, u, key);
     bool made;
     Kernel *k = t->kern[u] = kernel_for(b, key, &made);
-    if (k->done) t->units[u] = &k->code;
+    if (made && kernel_from_cache(b, k)) t->units[u] = &k->code;
+    else if (k->done) t->units[u] = &k->code;
     else if (k->err) {
-      if (!t->err) t->err = strdup(k->err);
+      if (!t->err) t->err = xstrdup(k->err);
     } else {
       t->pending++;
       fe_vec_push(b->g.arena, &k->waiters, t);
-      if (made && kernel_from_cache(b, k)) {
-        t->pending--;
-        k->waiters = (fe_Vec){0};
-        t->units[u] = &k->code;
-      } else if (made) { /* compiled from this module's bitcode */
+      if (made) { /* compiled from this module's bitcode */
         k->task.unit = u;
         k->task.k = k;
         k->task.out = &k->code;
@@ -573,7 +579,7 @@ static void unit_done(Build *b, Task *task) {
   k->waiters = (fe_Vec){0};
   for (int i = 0; i < waiters.n; i++) {
     Target *w = waiters.items[i];
-    if (k->err && !w->err) w->err = strdup(k->err);
+    if (k->err && !w->err) w->err = xstrdup(k->err);
     for (int u = 0; !k->err && u < w->nunits; u++)
       if (w->kern[u] == k && !w->units[u]) {
         w->units[u] = &k->code;
