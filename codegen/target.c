@@ -245,15 +245,22 @@ static void to_bitcode(LLVMModuleRef mod, Unit *u) {
   LLVMDisposeMemoryBuffer(bc);
 }
 
-/* A kernel unit's key: everything its assembly depends on. */
-static void unit_key(const cg_Job *j, Unit *u) {
+/* A hasher fed with `tag`, the target and the options (and, with_emit, the outputs
+ * asked for): the start of every key codegen gives out. */
+static XXH3_state_t *key_start(const cg_Job *j, const char *tag, bool with_emit) {
   XXH3_state_t *h = XXH3_createState();
   if (!h) abort();
   XXH3_128bits_reset(h);
-  const char *parts[] = {"tric-kernel-v1", j->triple, j->cpu, j->features};
+  const char *parts[] = {tag, j->triple, j->cpu, j->features};
   for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) XXH3_128bits_update(h, parts[i], strlen(parts[i]) + 1);
-  unsigned char opts[2] = {(unsigned char)j->opt_level, (unsigned char)j->stream};
-  XXH3_128bits_update(h, opts, sizeof opts);
+  unsigned char opts[3] = {(unsigned char)j->opt_level, (unsigned char)j->stream, (unsigned char)j->emit};
+  XXH3_128bits_update(h, opts, with_emit ? 3 : 2);
+  return h;
+}
+
+/* A kernel unit's key: everything its assembly depends on. */
+static void unit_key(const cg_Job *j, Unit *u) {
+  XXH3_state_t *h = key_start(j, "tric-kernel-v1", false);
   XXH3_128bits_update(h, u->bitcode, u->len);
   XXH128_canonicalFromHash((XXH128_canonical_t *)u->key, XXH3_128bits_digest(h));
   XXH3_freeState(h);
@@ -343,13 +350,7 @@ void cg_unit_key(const cg_Job *j, int u, unsigned char key[16]) { memcpy(key, j-
 
 bool cg_job_key(const cg_Job *j, unsigned char key[16]) {
   if (!j->split) return false;
-  XXH3_state_t *h = XXH3_createState();
-  if (!h) abort();
-  XXH3_128bits_reset(h);
-  const char *parts[] = {"tric-module-code-v1", j->triple, j->cpu, j->features};
-  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) XXH3_128bits_update(h, parts[i], strlen(parts[i]) + 1);
-  unsigned char opts[3] = {(unsigned char)j->opt_level, (unsigned char)j->stream, (unsigned char)j->emit};
-  XXH3_128bits_update(h, opts, sizeof opts);
+  XXH3_state_t *h = key_start(j, "tric-module-code-v1", true);
   uint64_t len = j->entry.len;
   XXH3_128bits_update(h, &len, sizeof len);
   XXH3_128bits_update(h, j->entry.bitcode, j->entry.len);
