@@ -16,7 +16,9 @@ LLVM_CONFIG ?= llvm-config-19
 PYTHON ?= /usr/bin/python3
 SAN ?=
 
-DEBIAN_PACKAGES = re2c lemon llvm-19-dev libxxhash-dev libuv1-dev libzstd-dev zlib1g-dev \
+# libstdc++-12-dev: LLVM's static libraries need -lstdc++, and llvm-19-dev brings only the
+# C++ runtime, not the files to link against it (a minbase Debian 12 has neither).
+DEBIAN_PACKAGES = re2c lemon llvm-19-dev libstdc++-12-dev libxxhash-dev libuv1-dev libzstd-dev zlib1g-dev \
                   libxml2-dev libz3-dev python3-numpy make gcc
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
