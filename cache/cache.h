@@ -6,8 +6,9 @@
  * this layer stores, validates, counts and prunes entries. The on-disk format is
  * documented in docs/cache.md. All functions are safe against other processes using the
  * same folder at the same time: entries appear by rename, statistics are O_APPEND lines,
- * pruning takes an flock. Failures never fail a build: they return an error code and the
- * caller compiles without the cache.
+ * pruning takes an flock. Every entry records its key and kind, checked on each read.
+ * Failures never fail a build: they return an error code and the caller compiles without
+ * the cache, or reads a cache it cannot write without storing anything.
  */
 #ifndef TRIC_CACHE_H
 #define TRIC_CACHE_H
@@ -44,40 +45,59 @@ const char *ca_build_id(char *buf, size_t cap);
 /* Sections of an entry. */
 enum { CA_OBJ = 1, CA_HEADER = 2, CA_LLVM_IR = 3, CA_ASM = 4, CA_NSECTIONS = 5 };
 
+/* What an entry is for; stored in it with its key, and checked on every read, so an entry
+ * copied over another key's file is never served. */
+typedef enum { CA_KIND_MODULE = 1, CA_KIND_KERNEL = 2, CA_KIND_CODE = 3 } ca_Kind;
+
 typedef struct ca_Entry {
   void *data[CA_NSECTIONS]; /* malloc'd, indexed by section kind; NULL when absent */
   size_t len[CA_NSECTIONS];
 } ca_Entry;
 
-typedef enum { CA_HIT, CA_MISS, CA_CORRUPT, CA_UNAVAILABLE } ca_Lookup;
+/* CA_MISPLACED: a whole entry, but of another key or kind than the file it was read from. */
+typedef enum { CA_HIT, CA_MISS, CA_CORRUPT, CA_MISPLACED, CA_UNAVAILABLE } ca_Lookup;
 
 /* An open cache folder. */
 typedef struct ca_Cache {
   char dir[2048];
-  bool usable;      /* false after a failure that disables it for this run */
+  bool usable;      /* entries can be read (false: every call is a no-op) */
+  bool writable;    /* entries, manifests and statistics can be written */
   bool warned;      /* the one warning of this run was printed */
+  char why[512];    /* after ca_open: why the cache is unusable or read-only */
   uint64_t max_size; /* bytes; pruning keeps the cache under it */
   uint64_t hits, misses, corrupt, written, written_bytes; /* this run's, not yet in stats.log */
 } ca_Cache;
 
-/* Opens (creating if needed) the cache at dir. On failure prints one warning to stderr
- * and returns false; c->usable is then false and every other call is a no-op. */
-bool ca_open(ca_Cache *c, const char *dir, uint64_t max_size);
-/* Reads and validates the entry for key. CA_CORRUPT entries are removed (with a warning)
- * and must be rebuilt. Counts a hit or a miss. */
-ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e);
+typedef enum { CA_OPEN_FAILED, CA_OPEN_READONLY, CA_OPEN_OK } ca_Open;
+
+/* Opens (creating if needed) the cache at dir. CA_OPEN_READONLY: its entries can be read
+ * but nothing can be written there (a CI cache restored without write access, a full or
+ * read-only file system); CA_OPEN_FAILED: it cannot be used at all. Either way c->why
+ * says why; nothing is printed (the caller words the message). */
+ca_Open ca_open(ca_Cache *c, const char *dir, uint64_t max_size);
+/* Reads and validates the entry of that kind for key. CA_CORRUPT and CA_MISPLACED entries
+ * are removed (with a warning) and must be rebuilt. Counts a hit or a miss. */
+ca_Lookup ca_get(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e);
 /* The same for an entry that holds part of a compile (a kernel's code): not counted as a
  * hit or a miss, which count modules. */
-ca_Lookup ca_get_part(ca_Cache *c, const ca_Key *key, ca_Entry *e);
+ca_Lookup ca_get_part(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e);
 /* Stores an entry (temporary file, then rename; another process writing the same key
- * first is fine). Returns 0, or -1 after a warning (the build goes on). */
-int ca_put(ca_Cache *c, const ca_Key *key, const ca_Entry *e);
+ * first is fine). Returns 0, or -1 (after one warning, nothing more is stored this run;
+ * silently on a read-only cache, whose warning the caller printed). */
+int ca_put(ca_Cache *c, ca_Kind kind, const ca_Key *key, const ca_Entry *e);
 /* Frees the sections of an entry. */
 void ca_entry_free(ca_Entry *e);
+
+/* What a command that removes files did: removed, and failed to remove (err: the errno
+ * of the first failure). */
+typedef struct ca_Removal {
+  int removed, failed, err;
+} ca_Removal;
+
 /* Prunes least recently used entries first until the cache holds at most max_size bytes
  * and no entry was last used max_age or more seconds ago (negative: no age limit). Returns the
- * number of entries removed. */
-int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age);
+ * number of entries removed; rm (may be NULL) also gets those that could not be. */
+int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age, ca_Removal *rm);
 /* Appends this run's counts to the statistics (one line under the shared lock). */
 void ca_flush_stats(ca_Cache *c);
 /* Flushes the statistics, then prunes only when the running total says the cache is past
@@ -106,11 +126,15 @@ void ca_manifest_put(ca_Cache *c, const char *identity, const ca_Manifest *m);
 int ca_cmd_stats(ca_Cache *c, FILE *out, bool json);
 /* tric cache list: one line per entry (key, bytes, last use). */
 int ca_cmd_list(ca_Cache *c, FILE *out);
-/* tric cache verify: checks every entry; removes and reports bad ones. Returns the
- * number of bad entries. */
-int ca_cmd_verify(ca_Cache *c, FILE *out);
-/* tric cache clear: removes every entry and the statistics. */
-int ca_cmd_clear(ca_Cache *c);
+/* tric cache verify: checks every entry (corrupt, or another key's entry under this
+ * file name); reports bad ones and removes them (rm counts what could not be). Returns
+ * the number of bad entries. */
+int ca_cmd_verify(ca_Cache *c, FILE *out, ca_Removal *rm);
+/* tric cache clear: removes everything under the cache's folder (entries, manifests,
+ * statistics, temporary and stray files) and makes its layout anew; needs only c->dir,
+ * so it also repairs a cache ca_open refused. Returns 0, or -1 when something could not
+ * be removed or made (rm says what). */
+int ca_cmd_clear(ca_Cache *c, ca_Removal *rm);
 
 /* Parses "2G", "500M", "1024" (bytes) into *out. */
 bool ca_parse_size(const char *s, uint64_t *out);

@@ -7,8 +7,10 @@
  *   v1/stats.log            one line per event, appended with O_APPEND
  *   v1/lock                 flock: shared for appends, exclusive to prune and compact
  *   v1/created              when the statistics started
- * A reader validates magic, version, lengths and an XXH3-128 checksum before using an
- * entry; anything else is reported once, removed and rebuilt.
+ * An entry holds its kind and its whole key: a reader validates magic, version, lengths
+ * and an XXH3-128 checksum, then that the entry is the one asked for (a valid entry copied
+ * over another key's file is of no use there); anything else is reported, removed and
+ * rebuilt. A cache that can be read but not written (restored read-only in CI) is read.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +30,7 @@
 #include "cache/cache.h"
 
 #define MAGIC "TRICACHE"
-enum { FORMAT_VERSION = 1, HEADER_SIZE = 40 };
+enum { FORMAT_VERSION = 2, HEADER_SIZE = 64, SUM_AT = 48 }; /* SUM_AT: where the checksum is */
 
 /* ---------------------------------------------------------------- hashing */
 
@@ -78,6 +80,7 @@ void ca_key_hex(const ca_Key *k, char out[33]) {
 
 /* ---------------------------------------------------------------- helpers */
 
+/* The one warning of a run about the cache as a whole. */
 __attribute__((format(printf, 2, 3))) static void warn(ca_Cache *c, const char *fmt, ...) {
   if (c->warned) return;
   c->warned = true;
@@ -85,7 +88,15 @@ __attribute__((format(printf, 2, 3))) static void warn(ca_Cache *c, const char *
   va_start(ap, fmt);
   fprintf(stderr, "tric: warning: cache %s: ", c->dir);
   vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "; building without the cache\n");
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* c->why, printf-style. */
+__attribute__((format(printf, 2, 3))) static void set_why(ca_Cache *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->why, sizeof c->why, fmt, ap);
   va_end(ap);
 }
 
@@ -178,7 +189,7 @@ static void *read_rel(ca_Cache *c, const char *rel, char *p, size_t cap, size_t 
 
 /* Appends one statistics line under a shared lock (compaction takes it exclusively). */
 static void stat_event(ca_Cache *c, const char *line) {
-  if (!c->usable) return;
+  if (!c->writable) return;
   char p[4096], l[4096];
   path(p, sizeof p, c, "stats.log");
   path(l, sizeof l, c, "lock");
@@ -194,40 +205,51 @@ static void stat_event(ca_Cache *c, const char *line) {
 
 /* ---------------------------------------------------------------- open */
 
-bool ca_open(ca_Cache *c, const char *dir, uint64_t max_size) {
+static bool is_dir(const char *p) {
+  struct stat st;
+  return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+ca_Open ca_open(ca_Cache *c, const char *dir, uint64_t max_size) {
   memset(c, 0, sizeof *c);
   if (strlen(dir) >= sizeof c->dir - 64) {
-    snprintf(c->dir, sizeof c->dir, "(path too long)");
-    warn(c, "the folder name is longer than %zu bytes", sizeof c->dir - 64);
-    return false;
+    set_why(c, "the folder name is longer than %zu bytes", sizeof c->dir - 64);
+    return CA_OPEN_FAILED;
   }
   snprintf(c->dir, sizeof c->dir, "%s", dir);
   c->max_size = max_size;
   char p[4096];
   static const char *const sub[] = {"entries", "manifests", "tmp"};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 3; i++) { /* a read-only cache may lack any but entries */
     path(p, sizeof p, c, sub[i]);
-    if (mkdir_p(p)) {
-      warn(c, "cannot create %s: %s", p, strerror(errno));
-      return false;
+    if (mkdir_p(p) && !c->why[0]) set_why(c, "cannot create %s: %s", p, strerror(errno));
+    else if (!is_dir(p) && !access(p, F_OK)) {
+      set_why(c, "%s is not a folder (tric cache clear makes the cache anew)", p);
+      return CA_OPEN_FAILED;
     }
   }
-  path(p, sizeof p, c, "tmp/.probe-XXXXXX");
-  int fd = mkstemp(p);
-  if (fd < 0) {
-    warn(c, "cannot write there: %s", strerror(errno));
-    return false;
+  path(p, sizeof p, c, "entries");
+  if (!is_dir(p)) return CA_OPEN_FAILED; /* why says it could not be created */
+  if (access(p, R_OK | X_OK)) {
+    set_why(c, "cannot read %s: %s", p, strerror(errno));
+    return CA_OPEN_FAILED;
   }
-  close(fd);
-  unlink(p);
   c->usable = true;
+  if (!c->why[0]) {
+    path(p, sizeof p, c, "tmp/.probe-XXXXXX");
+    int fd = mkstemp(p);
+    if (fd < 0) set_why(c, "cannot write there: %s", strerror(errno));
+    else close(fd), unlink(p);
+  }
+  if (c->why[0]) return CA_OPEN_READONLY;
+  c->writable = true;
   path(p, sizeof p, c, "created");
   if (access(p, F_OK)) {
     char t[32];
     snprintf(t, sizeof t, "%lld\n", (long long)time(NULL));
     write_file(c, "created", t, strlen(t));
   }
-  return true;
+  return CA_OPEN_OK;
 }
 
 /* ---------------------------------------------------------------- entries */
@@ -243,34 +265,59 @@ void ca_entry_free(ca_Entry *e) {
   memset(e, 0, sizeof *e);
 }
 
-/* Parses and checks an entry's bytes; false for anything malformed. */
-static bool parse_entry(const uint8_t *buf, size_t len, ca_Entry *e) {
+/* The checksum of an entry: its header up to the checksum, and its payload. */
+static ca_Key entry_sum(const uint8_t *buf, size_t len) {
+  XXH3_state_t *st = XXH3_createState();
+  if (!st) abort();
+  XXH3_128bits_reset(st);
+  XXH3_128bits_update(st, buf, SUM_AT);
+  XXH3_128bits_update(st, buf + HEADER_SIZE, len - HEADER_SIZE);
+  ca_Key k = key_of(XXH3_128bits_digest(st));
+  XXH3_freeState(st);
+  return k;
+}
+
+static const char *kind_name(uint32_t kind) {
+  return kind == CA_KIND_MODULE ? "module" : kind == CA_KIND_KERNEL ? "kernel" : kind == CA_KIND_CODE ? "module code" : "?";
+}
+
+/* Parses and checks an entry's bytes (false for anything malformed); *kind and *key get
+ * what the entry says it is. */
+static bool parse_entry(const uint8_t *buf, size_t len, ca_Entry *e, uint32_t *kind, ca_Key *key) {
   if (len < HEADER_SIZE || memcmp(buf, MAGIC, 8) || get_u32(buf + 8) != FORMAT_VERSION) return false;
-  uint32_t nsec = get_u32(buf + 12);
-  uint64_t plen = get_u64(buf + 16);
-  if (plen != len - HEADER_SIZE || nsec > CA_NSECTIONS) return false;
-  ca_Key want;
-  memcpy(want.b, buf + 24, 16);
-  ca_Key got = key_of(XXH3_128bits(buf + HEADER_SIZE, (size_t)plen));
-  if (memcmp(want.b, got.b, 16)) return false;
+  uint64_t plen = get_u64(buf + 32);
+  uint32_t nsec = get_u32(buf + 40);
+  if (plen != len - HEADER_SIZE || nsec > CA_NSECTIONS || get_u32(buf + 44)) return false;
+  ca_Key sum = entry_sum(buf, len);
+  if (memcmp(sum.b, buf + SUM_AT, 16)) return false;
+  *kind = get_u32(buf + 12);
+  memcpy(key->b, buf + 16, 16);
+  if (*kind < CA_KIND_MODULE || *kind > CA_KIND_CODE) return false;
   const uint8_t *p = buf + HEADER_SIZE, *end = buf + len;
   for (uint32_t i = 0; i < nsec; i++) {
     if (end - p < 16) return false;
-    uint32_t kind = get_u32(p);
+    uint32_t sec = get_u32(p);
     uint64_t n = get_u64(p + 8);
     p += 16;
-    if (kind == 0 || kind >= CA_NSECTIONS || e->data[kind] || n > (uint64_t)(end - p)) return false;
-    e->data[kind] = malloc(n + 1);
-    if (!e->data[kind]) return false;
-    memcpy(e->data[kind], p, n);
-    ((char *)e->data[kind])[n] = 0;
-    e->len[kind] = n;
+    if (sec == 0 || sec >= CA_NSECTIONS || e->data[sec] || n > (uint64_t)(end - p)) return false;
+    e->data[sec] = malloc(n + 1);
+    if (!e->data[sec]) return false;
+    memcpy(e->data[sec], p, n);
+    ((char *)e->data[sec])[n] = 0;
+    e->len[sec] = n;
     p += n;
   }
   return p == end;
 }
 
-static ca_Lookup lookup(ca_Cache *c, const ca_Key *key, ca_Entry *e, bool count) {
+/* Removes a bad entry; what happened, for the message ("removed" or why not). */
+static const char *remove_bad(ca_Cache *c, const char *p, char *buf, size_t cap) {
+  if (!unlink(p)) return "removed";
+  snprintf(buf, cap, "not removed (%s%s)", strerror(errno), c->writable ? "" : ": the cache is read-only");
+  return buf;
+}
+
+static ca_Lookup lookup(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e, bool count) {
   memset(e, 0, sizeof *e);
   if (!c->usable) return CA_UNAVAILABLE;
   char rel[128], p[4096];
@@ -283,38 +330,49 @@ static ca_Lookup lookup(ca_Cache *c, const ca_Key *key, ca_Entry *e, bool count)
     c->misses += count;
     return CA_MISS;
   }
-  bool ok = parse_entry(buf, len, e);
+  uint32_t got_kind = 0;
+  ca_Key got_key;
+  ca_Lookup r = CA_HIT;
+  if (!parse_entry(buf, len, e, &got_kind, &got_key)) r = CA_CORRUPT;
+  else if (got_kind != kind || memcmp(got_key.b, key->b, 16)) r = CA_MISPLACED;
   free(buf);
-  if (!ok) {
+  if (r != CA_HIT) {
     ca_entry_free(e);
-    fprintf(stderr, "tric: warning: cache entry %s is corrupt; removed, rebuilding\n", p);
-    unlink(p);
+    char what[256], hex[33];
+    ca_key_hex(&got_key, hex);
+    if (r == CA_CORRUPT) fprintf(stderr, "tric: warning: cache entry %s is corrupt; ", p);
+    else if (memcmp(got_key.b, key->b, 16)) /* copied or renamed over this key's file */
+      fprintf(stderr, "tric: warning: cache entry %s belongs to another key (a %s entry of key %s); ", p, kind_name(got_kind), hex);
+    else fprintf(stderr, "tric: warning: cache entry %s is a %s entry, not a %s entry; ", p, kind_name(got_kind), kind_name(kind));
+    fprintf(stderr, "%s, rebuilding\n", remove_bad(c, p, what, sizeof what));
     c->corrupt++;
     c->misses += count;
-    return CA_CORRUPT;
+    return r;
   }
-  if (time(NULL) - mtime > 600) /* last use, for least-recently-used pruning (10-minute grain) */
+  if (c->writable && time(NULL) - mtime > 600) /* last use, for least-recently-used pruning (10-minute grain) */
     utimensat(AT_FDCWD, p, NULL, 0);
   c->hits += count;
   return CA_HIT;
 }
 
-ca_Lookup ca_get(ca_Cache *c, const ca_Key *key, ca_Entry *e) { return lookup(c, key, e, true); }
+ca_Lookup ca_get(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e) { return lookup(c, kind, key, e, true); }
 
-ca_Lookup ca_get_part(ca_Cache *c, const ca_Key *key, ca_Entry *e) { return lookup(c, key, e, false); }
+ca_Lookup ca_get_part(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e) { return lookup(c, kind, key, e, false); }
 
-int ca_put(ca_Cache *c, const ca_Key *key, const ca_Entry *e) {
-  if (!c->usable) return -1;
+int ca_put(ca_Cache *c, ca_Kind kind, const ca_Key *key, const ca_Entry *e) {
+  if (!c->writable) return -1;
   size_t plen = 0;
   uint32_t nsec = 0;
   for (int i = 1; i < CA_NSECTIONS; i++)
     if (e->data[i]) plen += 16 + e->len[i], nsec++;
-  uint8_t *buf = malloc(HEADER_SIZE + plen);
+  uint8_t *buf = calloc(1, HEADER_SIZE + plen);
   if (!buf) return -1;
   memcpy(buf, MAGIC, 8);
   put_u32(buf + 8, FORMAT_VERSION);
-  put_u32(buf + 12, nsec);
-  put_u64(buf + 16, plen);
+  put_u32(buf + 12, (uint32_t)kind);
+  memcpy(buf + 16, key->b, 16);
+  put_u64(buf + 32, plen);
+  put_u32(buf + 40, nsec);
   uint8_t *p = buf + HEADER_SIZE;
   for (int i = 1; i < CA_NSECTIONS; i++) {
     if (!e->data[i]) continue;
@@ -324,15 +382,16 @@ int ca_put(ca_Cache *c, const ca_Key *key, const ca_Entry *e) {
     memcpy(p + 16, e->data[i], e->len[i]);
     p += 16 + e->len[i];
   }
-  ca_Key sum = key_of(XXH3_128bits(buf + HEADER_SIZE, plen));
-  memcpy(buf + 24, sum.b, 16);
+  ca_Key sum = entry_sum(buf, HEADER_SIZE + plen);
+  memcpy(buf + SUM_AT, sum.b, 16);
   char rel[128];
   entry_rel(key, rel, sizeof rel);
   int rc = write_file(c, rel, buf, HEADER_SIZE + plen);
   free(buf);
-  if (rc) {
-    warn(c, "cannot store an entry: %s", strerror(errno));
-    c->usable = false;
+  if (rc) { /* reading goes on: what is there is still good */
+    warn(c, "cannot store an entry: %s; storing nothing more in this run", strerror(errno));
+    ca_flush_stats(c);
+    c->writable = false;
     return -1;
   }
   c->written++;
@@ -341,7 +400,7 @@ int ca_put(ca_Cache *c, const ca_Key *key, const ca_Entry *e) {
 }
 
 void ca_flush_stats(ca_Cache *c) {
-  if (!c->usable || !(c->hits || c->misses || c->corrupt || c->written)) return;
+  if (!c->writable || !(c->hits || c->misses || c->corrupt || c->written)) return;
   char line[256];
   snprintf(line, sizeof line, "S %llu %llu %llu %llu 0 0 %llu\n", (unsigned long long)c->hits,
            (unsigned long long)c->misses, (unsigned long long)c->corrupt, (unsigned long long)c->written,
@@ -400,6 +459,7 @@ typedef struct Item {
   uint64_t size;
   int64_t used;
   char key[33];
+  bool misfiled; /* in another fan-out folder than its name's first two digits */
 } Item;
 
 /* Lists entries (and, with tmp, stale temporary files) under the cache. */
@@ -439,6 +499,7 @@ static Item *walk(ca_Cache *c, int *n) {
       it->used = (int64_t)st.st_mtime;
       memcpy(it->key, f->d_name, 32);
       it->key[32] = 0;
+      it->misfiled = strlen(de->d_name) != 2 || memcmp(de->d_name, f->d_name, 2);
       (*n)++;
     }
     closedir(d2);
@@ -478,7 +539,14 @@ static void clean_tmp(ca_Cache *c) {
   closedir(d);
 }
 
-int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age) {
+/* Counts a removal that failed. */
+static void removal_failed(ca_Removal *rm) {
+  if (!rm) return;
+  if (!rm->failed++) rm->err = errno;
+}
+
+int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age, ca_Removal *rm) {
+  if (rm) memset(rm, 0, sizeof *rm);
   if (!c->usable) return 0;
   ca_flush_stats(c);
   int lk = lock_exclusive(c);
@@ -495,14 +563,16 @@ int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age) {
   for (int i = 0; i < n; i++) {
     bool old = max_age >= 0 && now - v[i].used >= max_age;
     if (total <= max_size && !old) continue;
+    total -= v[i].size; /* removed, or counted as what could not be */
     if (unlink(v[i].path) == 0) {
-      total -= v[i].size;
       removed++;
       snprintf(line, sizeof line, "e %llu\n", (unsigned long long)v[i].size);
       if (fd >= 0 && write(fd, line, strlen(line)) < 0) { /* best effort */ }
-    }
+    } else if (errno != ENOENT) /* ENOENT: another process pruned it first */
+      removal_failed(rm);
   }
   if (fd >= 0) close(fd);
+  if (rm) rm->removed = removed;
   free(v);
   clean_tmp(c);
   compact_stats(c, total);
@@ -512,10 +582,10 @@ int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age) {
 
 void ca_maybe_prune(ca_Cache *c) {
   ca_flush_stats(c);
-  if (!c->usable) return;
+  if (!c->writable) return;
   Stats s;
   read_stats(c, &s);
-  if (s.bytes > c->max_size) ca_prune(c, c->max_size, -1);
+  if (s.bytes > c->max_size) ca_prune(c, c->max_size, -1, NULL);
 }
 
 /* ---------------------------------------------------------------- manifests */
@@ -541,7 +611,7 @@ bool ca_manifest_get(ca_Cache *c, const char *identity, ca_Manifest *m) {
 }
 
 void ca_manifest_put(ca_Cache *c, const char *identity, const ca_Manifest *m) {
-  if (!c->usable) return;
+  if (!c->writable) return;
   char rel[128];
   manifest_rel(identity, rel, sizeof rel);
   uint8_t *buf = malloc(sizeof *m + 8);
@@ -606,41 +676,102 @@ int ca_cmd_list(ca_Cache *c, FILE *out) {
   return 0;
 }
 
-int ca_cmd_verify(ca_Cache *c, FILE *out) {
-  int n, bad = 0;
+int ca_cmd_verify(ca_Cache *c, FILE *out, ca_Removal *rm) {
+  memset(rm, 0, sizeof *rm);
+  int n, corrupt = 0, misplaced = 0;
   Item *v = walk(c, &n);
   for (int i = 0; i < n; i++) {
     size_t len;
     uint8_t *buf = read_all(v[i].path, &len);
     ca_Entry e = {0};
-    bool ok = buf && parse_entry(buf, len, &e);
+    uint32_t kind = 0;
+    ca_Key key;
+    char hex[33] = "";
+    bool ok = buf && parse_entry(buf, len, &e, &kind, &key);
     ca_entry_free(&e);
     free(buf);
-    if (!ok) {
-      fprintf(out, "corrupt: %s (removed)\n", v[i].path);
-      unlink(v[i].path);
-      bad++;
+    if (ok) ca_key_hex(&key, hex);
+    if (ok && !strcmp(hex, v[i].key) && !v[i].misfiled) continue;
+    if (ok) { /* a whole entry, but no lookup of its key reads this file */
+      fprintf(out, "misplaced: %s holds the %s entry of key %s", v[i].path, kind_name(kind), hex);
+      misplaced++;
+    } else {
+      fprintf(out, "corrupt: %s", v[i].path);
+      corrupt++;
+    }
+    if (!unlink(v[i].path)) fprintf(out, " (removed)\n"), rm->removed++;
+    else {
+      fprintf(out, " (not removed: %s)\n", strerror(errno));
+      removal_failed(rm);
     }
   }
-  fprintf(out, "%d entries checked, %d corrupt\n", n, bad);
+  fprintf(out, "%d entries checked, %d corrupt, %d misplaced\n", n, corrupt, misplaced);
   free(v);
-  return bad;
+  return corrupt + misplaced;
 }
 
-int ca_cmd_clear(ca_Cache *c) {
+/* Removes everything in folder p (not p itself); counts what could not be removed. */
+static void empty_folder(const char *p, ca_Removal *rm) {
+  DIR *d = opendir(p);
+  if (!d) {
+    if (errno != ENOENT) removal_failed(rm);
+    return;
+  }
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    char q[4096];
+    snprintf(q, sizeof q, "%s/%s", p, de->d_name);
+    struct stat st;
+    if (lstat(q, &st)) continue;
+    if (S_ISDIR(st.st_mode)) empty_folder(q, rm);
+    if (S_ISDIR(st.st_mode) ? rmdir(q) : unlink(q)) removal_failed(rm);
+    else rm->removed++;
+  }
+  closedir(d);
+}
+
+int ca_cmd_clear(ca_Cache *c, ca_Removal *rm) {
+  memset(rm, 0, sizeof *rm);
+  if (!c->dir[0]) { /* ca_open found the name too long */
+    rm->failed = 1, rm->err = ENAMETOOLONG;
+    return -1;
+  }
   int lk = lock_exclusive(c);
-  int n;
-  Item *v = walk(c, &n);
-  for (int i = 0; i < n; i++) unlink(v[i].path);
-  free(v);
-  char p[4096];
-  path(p, sizeof p, c, "stats.log");
-  unlink(p);
+  char root[2100];
+  snprintf(root, sizeof root, "%s/v1", c->dir);
+  DIR *d = opendir(root);
+  struct dirent *de;
+  while (d && (de = readdir(d))) { /* everything but the lock the command holds */
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "lock")) continue;
+    char q[4096];
+    snprintf(q, sizeof q, "%s/%s", root, de->d_name);
+    bool layout = !strcmp(de->d_name, "entries") || !strcmp(de->d_name, "manifests") || !strcmp(de->d_name, "tmp");
+    struct stat st;
+    if (lstat(q, &st)) continue;
+    if (S_ISDIR(st.st_mode)) empty_folder(q, rm);
+    if (S_ISDIR(st.st_mode) && layout) continue;
+    if (S_ISDIR(st.st_mode) ? rmdir(q) : unlink(q)) removal_failed(rm);
+    else rm->removed++;
+  }
+  if (d) closedir(d);
+  else if (errno != ENOENT) removal_failed(rm);
+  static const char *const sub[] = {"entries", "manifests", "tmp"};
+  int rc = rm->failed ? -1 : 0;
+  for (int i = 0; i < 3; i++) {
+    char p[4096];
+    path(p, sizeof p, c, sub[i]);
+    int err = mkdir_p(p) ? errno : is_dir(p) ? 0 : ENOTDIR;
+    if (err) {
+      if (!rm->failed++) rm->err = err;
+      rc = -1;
+    }
+  }
   char t[32];
   snprintf(t, sizeof t, "%lld\n", (long long)time(NULL));
-  write_file(c, "created", t, strlen(t));
+  if (!rc) write_file(c, "created", t, strlen(t));
   if (lk >= 0) close(lk);
-  return 0;
+  return rc;
 }
 
 bool ca_parse_size(const char *s, uint64_t *out) {

@@ -240,6 +240,7 @@ static void make_manifest(Target *t, const ca_Key *opts, ca_Manifest *man) {
 static const char *miss_reason(Build *b, Target *t, char *buf, size_t cap) {
   if (b->o->recache) return "--recache";
   if (t->got == CA_CORRUPT) return "entry corrupt";
+  if (t->got == CA_MISPLACED) return "entry misplaced";
   ca_Manifest old;
   if (!ca_manifest_get(&b->cache, t->file, &old)) return "no entry";
   if (memcmp(old.options.b, t->man->options.b, 16)) return "options changed";
@@ -470,7 +471,7 @@ static bool kernel_from_cache(Build *b, Kernel *k) {
   double t0 = now_seconds();
   ca_Key key = part_cache_key("tric-kernel-key-v1", k->key);
   ca_Entry e;
-  bool hit = ca_get_part(&b->cache, &key, &e) == CA_HIT && e.data[CA_ASM];
+  bool hit = ca_get_part(&b->cache, CA_KIND_KERNEL, &key, &e) == CA_HIT && e.data[CA_ASM];
   if (hit) {
     k->code.asm_text.data = e.data[CA_ASM];
     k->code.asm_text.len = e.len[CA_ASM];
@@ -504,7 +505,7 @@ static bool code_from_cache(Build *b, Target *t) {
   if (b->o->recache) return false;
   double t0 = now_seconds();
   ca_Entry e;
-  bool hit = ca_get_part(&b->cache, &t->code_key, &e) == CA_HIT;
+  bool hit = ca_get_part(&b->cache, CA_KIND_CODE, &t->code_key, &e) == CA_HIT;
   if (hit && (b->o->emit & CG_EMIT_OBJ) && !e.data[CA_OBJ]) hit = false;
   if (hit && (b->o->emit & CG_EMIT_ASM) && !e.data[CA_ASM]) hit = false;
   if (hit) {
@@ -572,7 +573,7 @@ static void unit_done(Build *b, Task *task) {
     memset(&e, 0, sizeof e);
     e.data[CA_ASM] = k->code.asm_text.data;
     e.len[CA_ASM] = k->code.asm_text.len;
-    ca_put(&b->cache, &key, &e);
+    ca_put(&b->cache, CA_KIND_KERNEL, &key, &e);
     t->stage[ST_CACHE] += now_seconds() - t0;
   }
   fe_Vec waiters = k->waiters;
@@ -642,13 +643,13 @@ static void compile_done(Target *t) {
       ca_Entry e;
       memset(&e, 0, sizeof e);
       for (int s = 1; s < CA_NSECTIONS; s++) e.data[s] = (void *)data[s], e.len[s] = len[s];
-      if (ca_put(&b->cache, &t->key, &e) == 0) ca_manifest_put(&b->cache, t->file, t->man);
+      if (ca_put(&b->cache, CA_KIND_MODULE, &t->key, &e) == 0) ca_manifest_put(&b->cache, t->file, t->man);
       if (t->code_keyed && !t->same_code) { /* for a later build that emits the same code */
         ca_Entry c;
         memset(&c, 0, sizeof c);
         c.data[CA_OBJ] = e.data[CA_OBJ], c.len[CA_OBJ] = e.len[CA_OBJ];
         c.data[CA_ASM] = e.data[CA_ASM], c.len[CA_ASM] = e.len[CA_ASM];
-        ca_put(&b->cache, &t->code_key, &c);
+        ca_put(&b->cache, CA_KIND_CODE, &t->code_key, &c);
       }
       t->stage[ST_CACHE] += now_seconds() - t0;
     }
@@ -799,6 +800,17 @@ static void time_trace(Build *b) {
 
 /* ---------------------------------------------------------------- the run */
 
+/* Opens the cache for a build: one warning when it cannot be used, or can only be read. */
+static bool open_cache(Build *b, const char *dir) {
+  ca_Open st = ca_open(&b->cache, dir, cache_max_size());
+  if (st == CA_OPEN_READONLY)
+    fprintf(stderr, "tric: warning: cache %s is read-only (%s): using its entries, storing nothing\n", dir, b->cache.why);
+  else if (st == CA_OPEN_FAILED)
+    fprintf(stderr, "tric: warning: cache %s: %s; building without the cache\n", dir, b->cache.why);
+  b->cache.warned = st != CA_OPEN_OK;
+  return st != CA_OPEN_FAILED;
+}
+
 /* Adds the targets of one input (a file, or every *.tri under a folder). */
 static int add_inputs(Build *b, const char *input, fe_Vec *targets) {
   const Opts *o = b->o;
@@ -879,7 +891,7 @@ int run_build(const Opts *o, bool colour) {
   /* the cache: a hit needs no checking and no LLVM */
   char dbuf[4096];
   const char *dir = cache_dir(o, dbuf, sizeof dbuf);
-  b->cache_on = building && !o->no_cache && !o->dump && dir && !diags.nerrors && ca_open(&b->cache, dir, cache_max_size());
+  b->cache_on = building && !o->no_cache && !o->dump && dir && !diags.nerrors && open_cache(b, dir);
   if (b->cache_on) b->opts = options_key(o);
   int misses = 0;
   for (int i = 0; i < b->nt; i++) {
@@ -892,7 +904,7 @@ int run_build(const Opts *o, bool colour) {
     double t0 = now_seconds();
     t->key = target_key(t, &b->opts);
     ca_Entry e;
-    t->got = o->recache ? CA_MISS : ca_get(&b->cache, &t->key, &e);
+    t->got = o->recache ? CA_MISS : ca_get(&b->cache, CA_KIND_MODULE, &t->key, &e);
     t->stage[ST_CACHE] += now_seconds() - t0;
     bool complete = t->got == CA_HIT;
     for (int s = 1; complete && s < CA_NSECTIONS; s++) {

@@ -195,15 +195,31 @@ static int cache_command(const Opts *o) {
     return EXIT_OK;
   }
   ca_Cache c;
-  if (!ca_open(&c, dir, cache_max_size())) return EXIT_IO;
+  ca_Open st = ca_open(&c, dir, cache_max_size());
+  ca_Removal rm;
+  if (!strcmp(sub, "clear")) { /* also makes anew a cache ca_open refused */
+    if (!ca_cmd_clear(&c, &rm)) return EXIT_OK;
+    fprintf(stderr, "tric: error: cannot clear cache %s: %d file%s or folder%s could not be removed or made (%s)\n", dir,
+            rm.failed, rm.failed == 1 ? "" : "s", rm.failed == 1 ? "" : "s", strerror(rm.err));
+    return EXIT_IO;
+  }
+  if (st == CA_OPEN_FAILED) {
+    fprintf(stderr, "tric: error: cache %s: %s\n", dir, c.why);
+    return EXIT_IO;
+  }
   if (!strcmp(sub, "stats")) {
     bool json = o->ncache_args > 1 && !strcmp(o->cache_args[1], "--json");
     if (o->ncache_args > 1 + json) return usage_error("unexpected argument '%s' to tric cache stats", o->cache_args[1 + json]);
     return ca_cmd_stats(&c, stdout, json);
   }
   if (!strcmp(sub, "list")) return ca_cmd_list(&c, stdout);
-  if (!strcmp(sub, "clear")) return ca_cmd_clear(&c);
-  if (!strcmp(sub, "verify")) return ca_cmd_verify(&c, stdout) ? EXIT_COMPILE : EXIT_OK;
+  if (!strcmp(sub, "verify")) {
+    int bad = ca_cmd_verify(&c, stdout, &rm);
+    if (rm.failed)
+      fprintf(stderr, "tric: error: cache %s: %d bad entr%s could not be removed (%s)\n", dir, rm.failed,
+              rm.failed == 1 ? "y" : "ies", strerror(rm.err));
+    return bad ? EXIT_COMPILE : EXIT_OK;
+  }
   if (!strcmp(sub, "prune")) {
     uint64_t max = c.max_size;
     int64_t age = -1;
@@ -215,9 +231,12 @@ static int cache_command(const Opts *o) {
       else if (!strncmp(a, "--max-age=", 10) && ca_parse_duration(a + 10, &age)) continue;
       else return usage_error("tric cache prune takes --max-size SIZE (like 500M) and --max-age AGE (like 30d), not '%s'", a);
     }
-    int n = ca_prune(&c, max, age);
+    int n = ca_prune(&c, max, age, &rm);
     printf("removed %d entr%s\n", n, n == 1 ? "y" : "ies");
-    return EXIT_OK;
+    if (!rm.failed) return EXIT_OK;
+    fprintf(stderr, "tric: error: cache %s: %d entr%s to prune could not be removed (%s)\n", dir, rm.failed,
+            rm.failed == 1 ? "y" : "ies", strerror(rm.err));
+    return EXIT_IO;
   }
   return usage_error("unknown cache subcommand '%s' (stats, list, prune, clear, verify, dir)", sub);
 }

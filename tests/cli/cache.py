@@ -1,10 +1,14 @@
 """The compilation cache: hits, invalidation through imports, options, relocation,
 corruption, killed writers, concurrent writers, unusable folders, commands, depfiles."""
+import ctypes
+import ctypes.util
 import json
 import os
+import pwd
 import random
 import shutil
 import signal
+import struct
 import subprocess
 import time
 
@@ -371,3 +375,315 @@ def test_rebuilt_modules_reuse_cached_code(ctx):
         r = build(ctx, d, cache, "--no-cache")
         if r.returncode or outputs(d) != cached:
             return "outputs taken from the cache differ from a build without the cache"
+
+
+# ---------------------------------------------------------------- entries bound to their keys
+
+KINDS = {1: "module", 2: "kernel", 3: "code"}
+
+
+def header(data):
+    """The fields of an entry's header (docs/cache.md, "Layout and format")."""
+    magic, version, kind, key, plen, nsec, zero, digest = struct.unpack_from("<8sII16sQII16s", data)
+    return {"magic": magic, "version": version, "kind": kind, "key": key.hex(), "plen": plen, "nsec": nsec,
+            "zero": zero, "sum": digest}
+
+
+def xxh3_128(data):
+    """XXH3-128 as its canonical (big-endian) 16 bytes, from the libxxhash tric links with."""
+    lib = ctypes.CDLL(ctypes.util.find_library("xxhash") or "libxxhash.so.0")
+
+    class Hash(ctypes.Structure):
+        _fields_ = [("low", ctypes.c_uint64), ("high", ctypes.c_uint64)]
+    lib.XXH3_128bits.restype = Hash
+    lib.XXH3_128bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    h = lib.XXH3_128bits(bytes(data), len(data))
+    return struct.pack(">QQ", h.high, h.low)
+
+
+def entries_by_kind(cache):
+    out = {}
+    for p in entry_files(cache):
+        out.setdefault(KINDS[header(open(p, "rb").read())["kind"]], []).append(p)
+    return out
+
+
+def test_entry_header_holds_its_kind_and_key(ctx):
+    """Every entry a build stores has the documented header: version 2, its kind, the key
+    its file is named after, and a checksum over the header and the payload."""
+    d, cache = project(ctx), ctx.tmpdir()
+    if build(ctx, d, cache).returncode:
+        return "build failed"
+    kinds = entries_by_kind(cache)
+    if len(kinds.get("module", [])) != 4 or not kinds.get("kernel") or not kinds.get("code"):
+        return "expected 4 module entries and some kernel and code entries: %s" % {k: len(v) for k, v in kinds.items()}
+    for p in entry_files(cache):
+        data = open(p, "rb").read()
+        h = header(data)
+        if (h["magic"], h["version"], h["zero"], h["plen"]) != (b"TRICACHE", 2, 0, len(data) - 64):
+            return "%s: header %s" % (p, h)
+        if h["key"] != os.path.basename(p)[:-4]:
+            return "%s: the header's key is %s" % (p, h["key"])
+        if xxh3_128(data[:48] + data[64:]) != h["sum"]:
+            return "%s: the checksum is not XXH3-128 of the header's first 48 bytes and the payload" % p
+
+
+def test_entry_copied_over_another_key_is_not_served(ctx):
+    """A whole, valid entry copied over another key's file (a module's over another module's,
+    a kernel's over a module's) is a miss: said once, rebuilt, and the outputs are those of
+    a fresh build, never the other module's object."""
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    fresh = outputs(d)
+    kinds = entries_by_kind(cache)
+    mods, kernel = kinds["module"], kinds["kernel"][0]
+    shutil.copy(mods[0], mods[1])
+    shutil.copy(kernel, mods[2])
+    r = build(ctx, d, cache)
+    if r.returncode:
+        return r.stderr
+    if r.stderr.count("belongs to another key") != 2:
+        return "expected a warning for each of the 2 misplaced entries:\n%s" % r.stderr
+    got = sorted(explained(r).values())
+    if got != ["rebuilt: entry misplaced"] * 2 + ["reused"] * 2:
+        return "explain: %s" % explained(r)
+    if outputs(d) != fresh:
+        return "a module was built with another key's entry"
+    r = build(ctx, d, cache)
+    if set(explained(r).values()) != {"reused"} or "warning" in r.stderr:
+        return "the misplaced entries were not replaced by the right ones:\n%s" % r.stderr
+
+
+def test_entry_of_another_kind_is_not_served(ctx):
+    """An entry with this very key but of another kind (made by hand: kind and checksum
+    rewritten) is a miss too."""
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    p = entries_by_kind(cache)["module"][0]
+    data = bytearray(open(p, "rb").read())
+    struct.pack_into("<I", data, 12, 3)  # a module-code entry
+    data[48:64] = xxh3_128(data[:48] + data[64:])
+    open(p, "wb").write(data)
+    r = build(ctx, d, cache)
+    if r.returncode or "is a module code entry, not a module entry" not in r.stderr:
+        return "a module entry's file holding a code entry was not reported:\n%s" % r.stderr
+    if sorted(explained(r).values()) != ["rebuilt: entry misplaced"] + ["reused"] * 3:
+        return "explain: %s" % explained(r)
+
+
+def test_verify_reports_misplaced_entries(ctx):
+    """tric cache verify finds entries under another key's name, or in another fan-out
+    folder than their name's, removes them and exits 1; a second verify finds nothing."""
+    d, cache = project(ctx), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    build(ctx, d, cache)
+    kinds = entries_by_kind(cache)
+    mods = kinds["module"]
+    shutil.copy(mods[0], mods[1])
+    k = kinds["kernel"][0]
+    name = os.path.basename(k)
+    other = "00" if name[:2] != "00" else "01"
+    os.makedirs(os.path.join(cache, "v1", "entries", other), exist_ok=True)
+    moved = os.path.join(cache, "v1", "entries", other, name)
+    os.rename(k, moved)
+    n = len(entry_files(cache))
+    r = ctx.run([ctx.tric, "cache", "verify"], env=env)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("misplaced: ")]
+    if r.returncode != 1 or len(lines) != 2 or "%d entries checked, 0 corrupt, 2 misplaced" % n not in r.stdout:
+        return "verify: exit %d\n%s" % (r.returncode, r.stdout)
+    if os.path.exists(mods[1]) or os.path.exists(moved) or not os.path.exists(mods[0]):
+        return "verify did not remove exactly the misplaced entries"
+    r = ctx.run([ctx.tric, "cache", "verify"], env=env)
+    if r.returncode or "0 corrupt, 0 misplaced" not in r.stdout:
+        return "a second verify: %d\n%s" % (r.returncode, r.stdout)
+
+
+# ---------------------------------------------------------------- read-only caches
+
+def tree_state(folder):
+    """Every path under folder with its size and modification time."""
+    out = {}
+    for root, dirs, files in os.walk(folder):
+        for f in dirs + files:
+            p = os.path.join(root, f)
+            st = os.lstat(p)
+            out[os.path.relpath(p, folder)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+class ReadOnly:
+    """A populated cache made read-only for tric, as a CI cache restored without write
+    access: by permissions (chmod -R a-w; as root, which ignores them, tric runs as
+    nobody) or by a read-only bind mount. .skip says why it cannot be done here."""
+
+    def __init__(self, ctx, cache, how, project_dir):
+        self.ctx, self.prefix, self.mount, self.skip = ctx, [], None, None
+        self.cache = cache
+        if how == "permissions":
+            subprocess.run(["chmod", "-R", "a+rX,a-w", cache], check=True)
+            if os.geteuid() == 0:
+                try:
+                    pw = pwd.getpwnam("nobody")
+                except KeyError:
+                    self.skip = Skip("no user nobody to run tric as (root ignores permission bits)")
+                    return
+                if not shutil.which("setpriv"):
+                    self.skip = Skip("no setpriv to run tric as nobody (root ignores permission bits)")
+                    return
+                self.prefix = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid, "--clear-groups"]
+                os.chmod(project_dir, 0o777)  # nobody writes the outputs there
+        else:
+            if os.geteuid() != 0 or not shutil.which("mount"):
+                self.skip = Skip("needs root and mount for a read-only bind mount")
+                return
+            m = ctx.tmpdir()
+            if subprocess.run(["mount", "--bind", cache, m]).returncode:
+                self.skip = Skip("mount --bind is not permitted here")
+                return
+            self.mount = self.cache = m
+            if subprocess.run(["mount", "-o", "remount,ro,bind", m]).returncode:
+                self.skip = Skip("a read-only remount is not permitted here")
+
+    def run(self, argv, cwd=None):
+        return self.ctx.run(self.prefix + argv, cwd=cwd, env=dict(os.environ, TRIC_CACHE_DIR=self.cache))
+
+    def close(self):
+        if self.mount:
+            subprocess.run(["umount", self.mount])
+        else:
+            subprocess.run(["chmod", "-R", "u+w", self.cache])
+
+
+def read_only_cache_is_read(ctx, how):
+    """A populated read-only cache is read: one warning says nothing will be stored, every
+    module comes from the cache without LLVM; after an edit the rest still does, the edited
+    module is compiled (the same bytes as without the cache) and the cache is untouched."""
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    fresh = outputs(d)
+    for f in fresh:
+        os.unlink(os.path.join(d, f))
+    ro = ReadOnly(ctx, cache, how, d)
+    try:
+        if ro.skip:
+            return ro.skip
+        before = tree_state(cache)
+        r = ro.run([ctx.tric, "build", "--explain"] + FILES, cwd=d)
+        warnings = [l for l in r.stderr.splitlines() if "warning" in l]
+        if r.returncode or len(warnings) != 1 or "read-only" not in warnings[0] or "storing nothing" not in warnings[0]:
+            return "%s: expected exactly one read-only warning:\n%s" % (how, r.stderr)
+        if set(explained(r).values()) != {"reused"} or "LLVM was not started" not in r.stderr:
+            return "%s: the read-only cache was not read:\n%s" % (how, r.stderr)
+        if outputs(d) != fresh:
+            return "%s: outputs from the read-only cache differ" % how
+        with open(os.path.join(d, "other.tri"), "a") as f:
+            f.write("export fn more(x: f64[N]) -> f64[N] { return x * 3; }\n")
+        r = ro.run([ctx.tric, "build", "--explain"] + FILES, cwd=d)
+        if r.returncode or sum("warning" in l for l in r.stderr.splitlines()) != 1:
+            return "%s: after an edit:\n%s" % (how, r.stderr)
+        if sorted(explained(r).values()) != ["rebuilt: source changed"] + ["reused"] * 3:
+            return "%s: after an edit: %s" % (how, explained(r))
+        edited = outputs(d)
+        if tree_state(cache) != before:
+            return "%s: a build changed the read-only cache" % how
+    finally:
+        ro.close()
+    r = ctx.run([ctx.tric, "build", "--no-cache"] + FILES, cwd=d)
+    if r.returncode or outputs(d) != edited:
+        return "%s: outputs differ from a build without the cache" % how
+
+
+def test_read_only_cache_by_permissions_is_read(ctx):
+    return read_only_cache_is_read(ctx, "permissions")
+
+
+def test_read_only_cache_by_mount_is_read(ctx):
+    return read_only_cache_is_read(ctx, "mount")
+
+
+def commands_on_read_only_cache(ctx, how):
+    """verify, prune and clear on a read-only cache say, in their own words, what they
+    could not remove and leave the cache as it is; stats and list work."""
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    p = entry_files(cache)[0]
+    with open(p, "r+b") as f:
+        f.truncate(30)  # a corrupt entry, for verify
+    ro = ReadOnly(ctx, cache, how, d)
+    try:
+        if ro.skip:
+            return ro.skip
+        before = tree_state(cache)
+        n = len(entry_files(cache))
+        for argv, rc, said in ((["verify"], 1, "1 bad entry could not be removed"),
+                               (["prune", "--max-size", "0"], 3, "%d entries to prune could not be removed" % n),
+                               (["clear"], 3, "cannot clear cache")):
+            r = ro.run([ctx.tric, "cache"] + argv)
+            if r.returncode != rc or said not in r.stderr or "without the cache" in r.stderr:
+                return "%s: tric cache %s: exit %d (expected %d)\n%s%s" % (how, " ".join(argv), r.returncode, rc, r.stdout,
+                                                                          r.stderr)
+        if "corrupt: %s (not removed: " % os.path.join(ro.cache, os.path.relpath(p, cache)) not in \
+                ro.run([ctx.tric, "cache", "verify"]).stdout:
+            return "%s: verify does not say the corrupt entry was not removed" % how
+        for argv in (["stats"], ["list"]):
+            r = ro.run([ctx.tric, "cache"] + argv)
+            if r.returncode or r.stderr:
+                return "%s: tric cache %s on a read-only cache: %d\n%s" % (how, argv[0], r.returncode, r.stderr)
+        if tree_state(cache) != before:
+            return "%s: a command changed the read-only cache" % how
+    finally:
+        ro.close()
+
+
+def test_cache_commands_on_read_only_cache_by_permissions(ctx):
+    return commands_on_read_only_cache(ctx, "permissions")
+
+
+def test_cache_commands_on_read_only_cache_by_mount(ctx):
+    return commands_on_read_only_cache(ctx, "mount")
+
+
+def test_clear_removes_manifests_and_stray_files(ctx):
+    """clear leaves only the empty layout (and the lock): no entry, manifest, temporary or
+    stray file; the next build has no manifest to explain from."""
+    d, cache = project(ctx), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    build(ctx, d, cache)
+    v1 = os.path.join(cache, "v1")
+    if not os.listdir(os.path.join(v1, "manifests")):
+        return "the build stored no manifest"
+    for rel in ("entries/zz/stray.txt", "entries/README", "tmp/left-by-a-killed-build", "stray.log", "odd/deep/file"):
+        os.makedirs(os.path.dirname(os.path.join(v1, rel)), exist_ok=True)
+        open(os.path.join(v1, rel), "w").write("x")
+    os.makedirs(os.path.join(v1, "entries", "ab", "empty"), exist_ok=True)
+    r = ctx.run([ctx.tric, "cache", "clear"], env=env)
+    if r.returncode:
+        return "clear: %d %s" % (r.returncode, r.stderr)
+    left = sorted(tree_state(v1))
+    if left != ["created", "entries", "lock", "manifests", "tmp"]:
+        return "clear left %s" % left
+    got = explained(build(ctx, d, cache))
+    if set(got.values()) != {"rebuilt: no entry"}:
+        return "after clear, the build still found manifests: %s" % got
+
+
+def test_entries_not_a_folder(ctx):
+    """A cache whose entries is not a folder: verify reports it and exits non-zero, a build
+    warns once and builds without the cache, and clear makes the layout anew."""
+    d, cache = project(ctx), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    build(ctx, d, cache)
+    entries = os.path.join(cache, "v1", "entries")
+    shutil.rmtree(entries)
+    open(entries, "w").write("not a folder")
+    r = ctx.run([ctx.tric, "cache", "verify"], env=env)
+    if r.returncode == 0 or "entries is not a folder" not in r.stderr:
+        return "verify: exit %d\n%s%s" % (r.returncode, r.stdout, r.stderr)
+    r = build(ctx, d, cache)
+    warnings = [l for l in r.stderr.splitlines() if "warning" in l]
+    if r.returncode or len(warnings) != 1 or "not a folder" not in warnings[0]:
+        return "build: %s" % r.stderr
+    r = ctx.run([ctx.tric, "cache", "clear"], env=env)
+    v = ctx.run([ctx.tric, "cache", "verify"], env=env)
+    if r.returncode or v.returncode or not os.path.isdir(entries):
+        return "clear did not make the layout anew: %s %s" % (r.stderr, v.stdout)
