@@ -8,7 +8,8 @@
  * compile. The loop thread alone owns the graph, the targets and the outputs: workers
  * only read the checked TIR and fill their own target's result, and the loop thread
  * writes files, stores cache entries and prints progress as each one completes. Outputs
- * are byte-identical for any -j.
+ * are byte-identical for any -j. A module that fails to load (syntax, a missing import)
+ * fails with its importers before the cache is read; the others keep their cache.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -811,6 +812,19 @@ static bool open_cache(Build *b, const char *dir) {
   return st != CA_OPEN_FAILED;
 }
 
+/* A target whose module (or an import) has errors: nothing is built, and its outputs
+ * from an earlier build are removed, so nothing stale survives. */
+static void fail_target(Build *b, Target *t) {
+  t->failed = true;
+  t->compile = false;
+  b->failed++;
+  b->status = EXIT_COMPILE;
+  if (strcmp(b->o->cmd, "build")) return;
+  remove_outputs(b->o, t);
+  if (b->o->explain) fprintf(stderr, "tric: explain: %s: not built: it or a module it imports has errors\n", t->file);
+  if (b->nt > 1) progress(b, t, "failed");
+}
+
 /* Adds the targets of one input (a file, or every *.tri under a folder). */
 static int add_inputs(Build *b, const char *input, fe_Vec *targets) {
   const Opts *o = b->o;
@@ -888,15 +902,26 @@ int run_build(const Opts *o, bool colour) {
     } else if (!strcmp(o->dump, "ast")) fe_dump_ast(stdout, b->t[i].m->ast);
   }
 
+  /* A module with errors found while loading (syntax, a missing import, a cycle), or one
+     that imports such a module, fails now: the others keep their cache, and without -k
+     no compile is started. */
+  const fe_Diag *printed = diags.last;
+  fe_diags_print(&diags, stderr, colour);
+  for (int i = 0; i < b->nt && building; i++)
+    if (b->t[i].m->failed) fail_target(b, &b->t[i]);
+  if (building && diags.nerrors) b->status = EXIT_COMPILE; /* errors were printed, whatever failed */
+  bool stopped = building && b->status && !o->keep_going;
+
   /* the cache: a hit needs no checking and no LLVM */
   char dbuf[4096];
   const char *dir = cache_dir(o, dbuf, sizeof dbuf);
-  b->cache_on = building && !o->no_cache && !o->dump && dir && !diags.nerrors && open_cache(b, dir);
+  b->cache_on = building && !o->no_cache && !o->dump && dir && open_cache(b, dir);
   if (b->cache_on) b->opts = options_key(o);
   int misses = 0;
   for (int i = 0; i < b->nt; i++) {
     Target *t = &b->t[i];
-    t->compile = building;
+    if (t->failed) continue;
+    t->compile = building && !stopped;
     if (!b->cache_on) {
       misses++;
       continue;
@@ -925,7 +950,8 @@ int run_build(const Opts *o, bool colour) {
       make_manifest(t, &b->opts, t->man);
       if (o->explain) {
         char buf[256];
-        fprintf(stderr, "tric: explain: %s: rebuilt: %s\n", t->file, miss_reason(b, t, buf, sizeof buf));
+        const char *what = stopped ? "not built (a module failed and -k was not given)" : "rebuilt";
+        fprintf(stderr, "tric: explain: %s: %s: %s\n", t->file, what, miss_reason(b, t, buf, sizeof buf));
       }
     }
     if (t->got == CA_HIT) ca_entry_free(&e);
@@ -935,8 +961,6 @@ int run_build(const Opts *o, bool colour) {
      the thread pool as soon as its module is checked, while the loop thread goes on
      checking, and completions (writes, cache stores, progress) are handled in between. */
   bool need_check = misses || !building || (o->dump && diags.nerrors == 0);
-  const fe_Diag *printed = diags.last;
-  fe_diags_print(&diags, stderr, colour);
   int ncompile = 0;
   bool pool = false;
   b->hi_tail = &b->hi;
@@ -950,19 +974,15 @@ int run_build(const Opts *o, bool colour) {
     }
     for (int i = 0; i < b->nt; i++) {
       Target *t = &b->t[i];
-      if (t->m != m) continue;
+      if (t->m != m || t->failed) continue;
       if (m->failed) {
-        t->failed = true;
-        t->compile = false;
-        b->failed++;
-        b->status = EXIT_COMPILE;
-        if (building) remove_outputs(o, t); /* no stale outputs from an earlier build */
-        if (building && b->nt > 1) progress(b, t, "failed");
+        fail_target(b, t);
         continue;
       }
       if (o->dump && !strcmp(o->dump, "types")) tc_dump_types(stdout, m->funcs, m->nfuncs, &arena);
       if (o->dump && !strcmp(o->dump, "ir")) tc_dump_ir(stdout, m->funcs, m->nfuncs, &arena);
       if (!t->compile || (b->status && !o->keep_going)) { /* without --keep-going nothing more is built */
+        if (t->compile && o->explain) fprintf(stderr, "tric: explain: %s: not built: a module failed and -k was not given\n", t->file);
         t->compile = false;
         continue;
       }
@@ -1003,11 +1023,16 @@ int run_build(const Opts *o, bool colour) {
   }
   if (b->cache_on) ca_maybe_prune(&b->cache);
   double wall = now_seconds() - b->t0;
-  if (building && (b->nt > 1 || o->verbose))
-    fprintf(stderr, "tric: %d module%s: %d built, %d from cache, %d failed, %.1f ms\n", b->nt, b->nt == 1 ? "" : "s",
-            b->built, b->cached, b->failed, wall * 1e3);
+  if (building && (b->nt > 1 || o->verbose)) {
+    int skipped = b->nt - b->built - b->cached - b->failed; /* not started after a failure */
+    fprintf(stderr, "tric: %d module%s: %d built, %d from cache, %d failed", b->nt, b->nt == 1 ? "" : "s", b->built,
+            b->cached, b->failed);
+    if (skipped > 0) fprintf(stderr, ", %d not built", skipped);
+    fprintf(stderr, ", %.1f ms\n", wall * 1e3);
+  }
   if (o->explain && building)
-    fprintf(stderr, "tric: explain: LLVM was %s\n", ncompile ? "started" : "not started (everything came from the cache)");
+    fprintf(stderr, "tric: explain: LLVM was %s\n",
+            ncompile ? "started" : b->cached == b->nt ? "not started (everything came from the cache)" : "not started");
   if (o->time_report) time_report(b, wall);
   if (o->time_trace) time_trace(b);
 out:;

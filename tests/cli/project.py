@@ -272,3 +272,102 @@ def test_assembly_output_is_what_the_object_holds(ctx):
     if a != b or sum(1 for t, n in a if t == "t" and n.startswith("tric.kernel.")) < 2:
         return "symbols differ or kernels missing:\n%s\n%s" % (a, b)
     shutil.rmtree(d)
+
+
+def explain_lines(r):
+    """{file: what} from --explain lines naming a module (the last line for each)."""
+    out = {}
+    for line in r.stderr.splitlines():
+        if line.startswith("tric: explain: src/"):
+            name, what = line[len("tric: explain: "):].split(": ", 1)
+            out[name] = what
+    return out
+
+
+def report(r):
+    return json.loads(r.stderr.strip().splitlines()[-1])
+
+
+BREAKS = {"a syntax error": "import lib;\nfn r(x: f32[...]) -> f32[...] { return lib.base(x) - ; }\n",
+          "a missing import": "import lib;\nimport nosuch;\nfn r(x: f32[...]) -> f32[...] { return lib.base(x) - 1; }\n"}
+
+
+def test_broken_module_keeps_the_others_cache(ctx):
+    """A syntax error or a missing import in one module of a folder build fails that module
+    and its importer only: the seven others come from the cache (no LLVM), with or without
+    -k. After an edit to an independent module, without -k the build stops (it is not
+    compiled, --explain says why); with -k it is compiled and the rest still hit."""
+    for how, text in BREAKS.items():
+        d, cache = ctx.tmpdir(), ctx.tmpdir()
+        files = diamond()
+        files["src/zzz.tri"] = "export fn zzz(x: f32[N]) -> f32[N] { return x + 1; }\n"
+        write(d, files)
+        env = dict(os.environ, TRIC_CACHE_DIR=cache)
+        r = ctx.run([ctx.tric, "build", "src", "-o", "out"], cwd=d, env=env)
+        if r.returncode:
+            return r.stderr
+        before = tree(os.path.join(d, "out"))
+        write(d, {"src/right.tri": text})
+        ok = {"src/lib.tri", "src/left.tri", "src/zzz.tri", "src/deep/chain.tri", "src/deep/c1.tri", "src/deep/c2.tri",
+              "src/deep/c3.tri"}
+        for k in ([], ["-k"]):
+            r = ctx.run([ctx.tric, "build", "src", "-o", "out", "--explain", "--color=never", "--time-report=json"] + k,
+                        cwd=d, env=env)
+            said = explain_lines(r)
+            if r.returncode != 1 or r.stderr.count("error:") != 1 or "src/right.tri:" not in r.stderr:
+                return "%s %s: expected one located error and exit 1 (got %d):\n%s" % (how, k, r.returncode, r.stderr)
+            if {f for f, w in said.items() if w == "reused from the cache"} != ok:
+                return "%s %s: the modules that do not import right.tri should come from the cache:\n%s" % (how, k, r.stderr)
+            if said.get("src/right.tri", "").find("has errors") < 0 or said.get("src/top.tri", "").find("has errors") < 0:
+                return "%s %s: --explain does not say why right and top are not built:\n%s" % (how, k, r.stderr)
+            rep = report(r)
+            if (rep["cache_hits"], rep["cache_misses"], rep["kernels_compiled"]) != (7, 0, 0) or \
+                    "LLVM was not started" not in r.stderr:
+                return "%s %s: time report %s" % (how, k, rep)
+            now = tree(os.path.join(d, "out"))
+            if {f: v for f, v in before.items() if not f.startswith(("right.", "top."))} != now:
+                return "%s %s: the outputs of the modules that hit changed, or right's and top's were not removed" % (how, k)
+        write(d, {"src/zzz.tri": "export fn zzz(x: f32[N]) -> f32[N] { return x * 3; }\n"})
+        r = ctx.run([ctx.tric, "build", "src", "-o", "out", "--explain", "--time-report=json"], cwd=d, env=env)
+        rep = report(r)
+        if r.returncode != 1 or (rep["cache_hits"], rep["cache_misses"], rep["kernels_compiled"]) != (6, 1, 0):
+            return "%s: without -k an edited module was compiled after a failure: %s\n%s" % (how, rep, r.stderr)
+        if not explain_lines(r).get("src/zzz.tri", "").startswith("not built (a module failed and -k was not given)") or \
+                "1 not built" not in r.stderr:
+            return "%s: without -k, --explain and the summary do not say zzz was not built:\n%s" % (how, r.stderr)
+        if tree(os.path.join(d, "out"))["zzz.o"] != before["zzz.o"]:
+            return "%s: zzz.o changed though zzz was not built" % how
+        r = ctx.run([ctx.tric, "build", "src", "-o", "out", "--explain", "--time-report=json", "-k"], cwd=d, env=env)
+        rep = report(r)
+        if r.returncode != 1 or (rep["cache_hits"], rep["cache_misses"]) != (6, 1) or rep["kernels_compiled"] < 1:
+            return "%s: with -k the edited module should compile and the rest hit: %s\n%s" % (how, rep, r.stderr)
+        if explain_lines(r).get("src/zzz.tri") != "rebuilt: source changed":
+            return "%s: with -k: %s" % (how, explain_lines(r))
+        r2 = ctx.run([ctx.tric, "build", "--no-cache", "src/zzz.tri", "-o", "alone/zzz.o"], cwd=d)
+        if r2.returncode or open(os.path.join(d, "alone", "zzz.o"), "rb").read() != \
+                open(os.path.join(d, "out", "zzz.o"), "rb").read():
+            return "%s: zzz.o built with -k differs from a build of it alone" % how
+        shutil.rmtree(d)
+
+
+def test_broken_module_stops_the_build(ctx):
+    """A module broken when loading (checked last: src/zzz.tri) is a failure known before
+    anything is compiled: without -k nothing is compiled at all, the summary counts the
+    modules not built; with -k every other module is."""
+    for how, text in BREAKS.items():
+        d = ctx.tmpdir()
+        files = diamond()
+        files["src/zzz.tri"] = text
+        write(d, files)
+        r = ctx.run([ctx.tric, "build", "--no-cache", "src", "-o", "out", "--color=never"], cwd=d)
+        built = sorted(f for f in tree(os.path.join(d, "out")) if f.endswith(".o")) if os.path.isdir(
+            os.path.join(d, "out")) else []
+        if r.returncode != 1 or built or "zzz.tri:" not in r.stderr:
+            return "%s: without -k: exit %d, built %s\n%s" % (how, r.returncode, built, r.stderr)
+        if "9 modules: 0 built, 0 from cache, 1 failed, 8 not built" not in r.stderr:
+            return "%s: summary:\n%s" % (how, r.stderr)
+        r = ctx.run([ctx.tric, "build", "--no-cache", "-k", "src", "-o", "out", "--color=never"], cwd=d)
+        built = sorted(f for f in tree(os.path.join(d, "out")) if f.endswith(".o"))
+        if r.returncode != 1 or len(built) != 8 or "zzz.o" in built:
+            return "%s: with -k: exit %d, built %s\n%s" % (how, r.returncode, built, r.stderr)
+        shutil.rmtree(d)
