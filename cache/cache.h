@@ -63,6 +63,7 @@ typedef struct ca_Cache {
   bool usable;      /* entries can be read (false: every call is a no-op) */
   bool writable;    /* entries, manifests and statistics can be written */
   bool warned;      /* the one warning of this run was printed */
+  bool unreadable_said; /* an entry that exists could not be read (warned once a run) */
   char why[512];    /* after ca_open: why the cache is unusable or read-only */
   uint64_t max_size; /* bytes; pruning keeps the cache under it */
   uint64_t hits, misses, corrupt, written, written_bytes; /* this run's, not yet in stats.log */

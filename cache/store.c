@@ -325,8 +325,13 @@ static ca_Lookup lookup(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *
   size_t len;
   time_t mtime = 0;
   path(p, sizeof p, c, rel);
+  errno = 0;
   uint8_t *buf = read_all_m(p, &len, &mtime);
   if (!buf) {
+    if (errno && errno != ENOENT && !c->unreadable_said) { /* there, but not for us: say so, once */
+      c->unreadable_said = true;
+      fprintf(stderr, "tric: warning: cache entry %s cannot be read (%s); such entries are rebuilt\n", p, strerror(errno));
+    }
     c->misses += count;
     return CA_MISS;
   }
@@ -682,7 +687,9 @@ int ca_cmd_verify(ca_Cache *c, FILE *out, ca_Removal *rm) {
   Item *v = walk(c, &n);
   for (int i = 0; i < n; i++) {
     size_t len;
+    errno = 0;
     uint8_t *buf = read_all(v[i].path, &len);
+    int rerr = buf ? 0 : errno;
     ca_Entry e = {0};
     uint32_t kind = 0;
     ca_Key key;
@@ -697,6 +704,7 @@ int ca_cmd_verify(ca_Cache *c, FILE *out, ca_Removal *rm) {
       misplaced++;
     } else {
       fprintf(out, "corrupt: %s", v[i].path);
+      if (rerr) fprintf(out, " (unreadable: %s)", strerror(rerr));
       corrupt++;
     }
     if (!unlink(v[i].path)) fprintf(out, " (removed)\n"), rm->removed++;

@@ -687,3 +687,23 @@ def test_entries_not_a_folder(ctx):
     v = ctx.run([ctx.tric, "cache", "verify"], env=env)
     if r.returncode or v.returncode or not os.path.isdir(entries):
         return "clear did not make the layout anew: %s %s" % (r.stderr, v.stdout)
+
+
+def test_unreadable_entries_are_said_once(ctx):
+    """Entries tric may not read (another user's, mode 000) are misses, said once per build
+    rather than silently rebuilt."""
+    d, cache = project(ctx), ctx.tmpdir()
+    build(ctx, d, cache)
+    ro = ReadOnly(ctx, cache, "permissions", d)
+    try:
+        if ro.skip:
+            return ro.skip
+        for p in entries_by_kind(cache)["module"][:2]:
+            os.chmod(p, 0)
+        r = ro.run([ctx.tric, "build", "--explain"] + FILES, cwd=d)
+        if r.returncode or r.stderr.count("cannot be read (Permission denied)") != 1:
+            return "expected one warning for the unreadable entries:\n%s" % r.stderr
+        if sorted(explained(r).values()) != ["rebuilt: no entry (evicted or never stored)"] * 2 + ["reused"] * 2:
+            return "explain: %s" % explained(r)
+    finally:
+        ro.close()
