@@ -34,7 +34,8 @@ static void usage(FILE *o) {
         "  -O0 -O1 -O2 -O3      optimisation level (default -O2)\n"
         "  -I DIR               look for imported modules in DIR too (after the importer's folder)\n"
         "  --target TRIPLE      generate code for another target (default: this machine)\n"
-        "  --cpu NAME           target CPU (default: this machine's, or generic with --target)\n"
+        "  --cpu NAME           target CPU (default: this machine's, or generic with --target);\n"
+        "                       --cpu help lists the target's CPUs and features\n"
         "  --features LIST      target features, as +avx2,-avx512f\n"
         "  --dump=WHAT          print tokens, ast, types or ir of the input to stdout\n"
         "  --color=WHEN         auto, always or never colour diagnostics (default auto)\n"
@@ -157,6 +158,7 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else o->files[o->nfiles++] = a;
 #undef TAKES
   }
+  if (o->cg.cpu && !strcmp(o->cg.cpu, "help")) return -1; /* lists the target's CPUs: no input needed */
   if (!o->nfiles) return usage_error("no input file%s", "");
   if (o->out && !*o->out) return usage_error("-o needs a path%s", "");
   if (o->mf && o->nfiles > 1) return usage_error("-MF names one depfile, but %s inputs were given", "several");
@@ -257,6 +259,20 @@ int main(int argc, char **argv) {
     rc = cache_command(&o);
     free(o.files);
     return rc;
+  }
+  if (o.cg.triple || o.cg.cpu || o.cg.features) { /* once, before any thread: a bad name is one message */
+    char msg[1024];
+    bool list = o.cg.cpu && !strcmp(o.cg.cpu, "help");
+    if (list) o.cg.cpu = NULL;
+    cg_init();
+    rc = cg_check_target(&o.cg, list ? stdout : NULL, msg, sizeof msg);
+    if (rc || list) {
+      if (rc)
+        fprintf(stderr, "tric: error: %s\n(tric build --cpu help%s%s lists the target's CPUs and features)\n", msg,
+                o.cg.triple ? " --target " : "", o.cg.triple ? o.cg.triple : "");
+      free(o.files);
+      return rc ? EXIT_USAGE : EXIT_OK;
+    }
   }
   install_signal_cleanup();
   int status = run_build(&o, colour);

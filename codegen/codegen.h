@@ -90,6 +90,11 @@ char *cg_header(const char *module_name, tc_Func *funcs, int nfuncs, fe_Arena *a
 /* The triple, CPU and features that options o resolve to (malloc'd strings), for
  * --version, cache keys and messages. */
 void cg_describe_target(const cg_Options *o, char **triple, char **cpu, char **features);
+/* Checks that the target, CPU and features o names exist in LLVM (after cg_init): 0, or
+ * -1 with a message naming the bad value (and close valid names) in msg. With list, it
+ * writes the target's CPU and feature names there instead. It takes LLVM's tables from
+ * text LLVM prints to stderr once per process, so call it once, before other threads start. */
+int cg_check_target(const cg_Options *o, FILE *list, char *msg, size_t cap);
 /* The LLVM version tric was built with ("19.1.7"). */
 const char *cg_llvm_version(void);
 

@@ -4,10 +4,12 @@
  * before any worker starts; everything else (context, module, target machine) is
  * created per compile, so compiles on several threads never share LLVM state.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
@@ -70,6 +72,182 @@ void cg_describe_target(const cg_Options *o, char **triple, char **cpu, char **f
   LLVMDisposeMessage(t);
   LLVMDisposeMessage(c);
   LLVMDisposeMessage(f);
+}
+
+/* ---------------------------------------------------------------- checking a target
+ *
+ * LLVM-C has no call that says whether a CPU or feature name exists for a target, and a
+ * target machine made with an unknown one prints a warning from every thread that makes
+ * one (and, for an x86-64 CPU it does not know, aborts: it lacks 64-bit mode). What LLVM
+ * does offer is the CPU name "help": making a target machine for it prints the target's
+ * tables of CPUs and features to stderr, once per process. So cg_check_target reads
+ * those tables through a memory file put in place of stderr for that one call, before any
+ * other thread exists, and compares the names itself. */
+
+/* A target's CPU and feature names, from LLVM's help text. */
+typedef struct Names {
+  char *text;       /* the help text, names NUL-terminated in place */
+  char **cpus, **features;
+  int ncpus, nfeatures;
+} Names;
+
+static void names_free(Names *n) {
+  free(n->text), free(n->cpus), free(n->features);
+  memset(n, 0, sizeof *n);
+}
+
+/* Splits the help text into its two tables: lines "  NAME - description" after
+ * "Available CPUs" and after "Available features". */
+static void parse_names(Names *n) {
+  size_t lines = 1;
+  for (const char *p = n->text; *p; p++) lines += *p == '\n';
+  n->cpus = calloc(lines, sizeof *n->cpus);
+  n->features = calloc(lines, sizeof *n->features);
+  if (!n->cpus || !n->features) abort();
+  int table = 0; /* 1 CPUs, 2 features */
+  for (char *line = n->text; line && *line;) {
+    char *eol = strchr(line, '\n');
+    if (eol) *eol = 0;
+    if (!strncmp(line, "Available CPUs", 14)) table = 1;
+    else if (!strncmp(line, "Available features", 18)) table = 2;
+    else if (table && line[0] == ' ' && line[1] == ' ' && line[2] && line[2] != ' ') {
+      char *name = line + 2, *end = strchr(name, ' ');
+      if (end) {
+        *end = 0;
+        if (table == 1) n->cpus[n->ncpus++] = name;
+        else n->features[n->nfeatures++] = name;
+      }
+    }
+    line = eol ? eol + 1 : NULL;
+  }
+}
+
+/* Reads target t's (triple's) CPU and feature tables; 0, or -1 with a message. */
+static int read_names(LLVMTargetRef t, const char *triple, Names *n, char *msg, size_t cap) {
+  memset(n, 0, sizeof *n);
+  FILE *tmp = tmpfile();
+  int saved = dup(2);
+  if (!tmp || saved < 0) {
+    snprintf(msg, cap, "cannot check the CPU and features: no temporary file: %s", strerror(errno));
+    if (tmp) fclose(tmp);
+    if (saved >= 0) close(saved);
+    return -1;
+  }
+  fflush(stderr);
+  dup2(fileno(tmp), 2);
+  LLVMTargetMachineRef tm =
+      LLVMCreateTargetMachine(t, triple, "help", "", LLVMCodeGenLevelNone, LLVMRelocPIC, LLVMCodeModelDefault);
+  dup2(saved, 2);
+  close(saved);
+  if (tm) LLVMDisposeTargetMachine(tm);
+  long len = ftell(tmp);
+  if (len > 0) {
+    n->text = malloc((size_t)len + 1);
+    if (!n->text) abort();
+    rewind(tmp);
+    len = (long)fread(n->text, 1, (size_t)len, tmp);
+    n->text[len] = 0;
+  }
+  fclose(tmp);
+  if (!n->text) {
+    snprintf(msg, cap, "internal error: LLVM printed no CPU table for '%s' (it does so once per process)", triple);
+    return -1;
+  }
+  parse_names(n);
+  if (!n->ncpus) {
+    snprintf(msg, cap, "internal error: no CPU names in LLVM's table for '%s'", triple);
+    names_free(n);
+    return -1;
+  }
+  return 0;
+}
+
+/* Edit distance of a and b (both short names), for suggestions. */
+static size_t distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 63 || lb > 63) return la > lb ? la : lb;
+  size_t row[64];
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* Appends to msg "; did you mean A, B?" with up to four of the names of list closest to
+ * name, when any is within a few edits. */
+static void suggest(const char *name, char *const *list, int n, char *msg, size_t cap) {
+  size_t limit = strlen(name) / 3 + 1, used = strlen(msg);
+  int shown = 0;
+  for (size_t d = 0; d <= limit && !shown; d++) /* the closest names only */
+    for (int i = 0; i < n && shown < 4; i++)
+      if (distance(name, list[i]) == d && used < cap)
+        used += (size_t)snprintf(msg + used, cap - used, "%s%s", shown++ ? ", " : "; did you mean ", list[i]);
+  if (shown && used < cap) snprintf(msg + used, cap - used, "?");
+}
+
+static bool listed(const char *name, char *const *list, int n) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(list[i], name)) return true;
+  return false;
+}
+
+/* Checks every item of a feature list (+NAME or -NAME, comma-separated). */
+static int check_features(const char *list, const char *triple, const Names *n, char *msg, size_t cap) {
+  for (const char *p = list; *p;) {
+    size_t len = strcspn(p, ",");
+    char item[128];
+    snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), p);
+    if (len && item[0] != '+' && item[0] != '-') {
+      snprintf(msg, cap, "--features takes +NAME or -NAME items, not '%s'", item);
+      return -1;
+    }
+    if (len && (len >= sizeof item || !listed(item + 1, n->features, n->nfeatures))) {
+      snprintf(msg, cap, "unknown CPU feature '%s' for target %s", item + 1, triple);
+      suggest(item + 1, n->features, n->nfeatures, msg, cap);
+      return -1;
+    }
+    p += len;
+    if (*p == ',') p++;
+  }
+  return 0;
+}
+
+int cg_check_target(const cg_Options *o, FILE *list, char *msg, size_t cap) {
+  char *triple, *cpu, *features, *err = NULL;
+  cg_describe_target(o, &triple, &cpu, &features);
+  LLVMTargetRef t;
+  int rc = 0;
+  if (LLVMGetTargetFromTriple(triple, &t, &err)) {
+    snprintf(msg, cap, "unknown target '%s' (%s)", triple, err ? err : "LLVM knows no such target");
+    rc = -1;
+  }
+  if (err) LLVMDisposeMessage(err);
+  Names n = {0};
+  bool need = list || o->cpu || o->features;
+  if (!rc && need) rc = read_names(t, triple, &n, msg, cap);
+  if (!rc && list) {
+    fprintf(list, "CPUs of %s (--cpu NAME):\n", triple);
+    for (int i = 0; i < n.ncpus; i++) fprintf(list, "  %s\n", n.cpus[i]);
+    fprintf(list, "features of %s (--features +NAME,-NAME):\n", triple);
+    for (int i = 0; i < n.nfeatures; i++) fprintf(list, "  %s\n", n.features[i]);
+  } else if (!rc && o->cpu && !listed(o->cpu, n.cpus, n.ncpus)) {
+    snprintf(msg, cap, "unknown CPU '%s' for target %s", o->cpu, triple);
+    suggest(o->cpu, n.cpus, n.ncpus, msg, cap);
+    rc = -1;
+  } else if (!rc && o->features) rc = check_features(o->features, triple, &n, msg, cap);
+  names_free(&n);
+  free(triple), free(cpu), free(features);
+  return rc;
 }
 
 static void blob_from_buffer(LLVMMemoryBufferRef buf, cg_Blob *b) {

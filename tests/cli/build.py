@@ -309,18 +309,20 @@ def test_opt_levels_agree(ctx):
     shutil.rmtree(d)
 
 
-def test_failed_compile_leaves_no_stale_output(ctx):
-    """An object from an earlier build does not survive a build of the same file that
-    fails in code generation (here: an unknown target), just as after a compile error."""
+def test_usage_error_touches_no_output(ctx):
+    """A bad option value (here an unknown target, checked before anything is read) is a
+    usage error: exit 2, and the outputs of an earlier build stay as they were, as with
+    any other usage error (a compile error removes them: test_errors_leave_no_outputs)."""
     d = setup(ctx)
     r = ctx.run([ctx.tric, "build", "model.tri"], cwd=d)
     if r.returncode or not os.path.exists(os.path.join(d, "model.o")):
         return "first build failed: %s" % r.stderr
+    before = {f: open(os.path.join(d, f), "rb").read() for f in ("model.o", "model.h")}
     r = ctx.run([ctx.tric, "build", "model.tri", "--target", "no-such-target"], cwd=d)
     e = expect(r, 2, "unknown target")
     if e:
         return e
-    left = [f for f in ("model.o", "model.h") if os.path.exists(os.path.join(d, f))]
-    if left:
-        return "stale outputs left after a failed build: %s" % left
+    after = {f: open(os.path.join(d, f), "rb").read() for f in before if os.path.exists(os.path.join(d, f))}
+    if after != before:
+        return "a usage error changed the earlier outputs: %s left" % sorted(after)
     shutil.rmtree(d)
