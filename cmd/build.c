@@ -841,9 +841,9 @@ static int add_inputs(Build *b, const char *input, fe_Vec *targets) {
     for (int i = 0; i < rels.n; i++) {
       const char *rel = rels.items[i];
       Target *t = fe_alloc(a, sizeof *t);
-      t->file = fe_sprintf(a, "%s/%s", input, rel);
+      t->file = path_join(a, input, rel);
       t->stem = base_stem(a, rel);
-      t->obj = o->out ? fe_sprintf(a, "%s/%s", o->out, with_ext(a, rel, ".o")) : with_ext(a, t->file, ".o");
+      t->obj = o->out ? path_join(a, o->out, with_ext(a, rel, ".o")) : with_ext(a, t->file, ".o");
       fe_vec_push(a, targets, t);
     }
     return 0;
@@ -851,7 +851,7 @@ static int add_inputs(Build *b, const char *input, fe_Vec *targets) {
   Target *t = fe_alloc(a, sizeof *t);
   t->file = input;
   t->stem = base_stem(a, input);
-  if (o->out && many) t->obj = fe_sprintf(a, "%s/%s.o", o->out, t->stem);
+  if (o->out && (many || o->out_dir)) t->obj = path_join(a, o->out, fe_sprintf(a, "%s.o", t->stem));
   else t->obj = o->out ? o->out : fe_sprintf(a, "%s.o", t->stem);
   fe_vec_push(a, targets, t);
   return 0;
@@ -874,6 +874,11 @@ int run_build(const Opts *o, bool colour) {
   /* targets and the module graph */
   fe_Vec targets = {0};
   for (int i = 0; i < o->nfiles && !b->status; i++) b->status = add_inputs(b, o->files[i], &targets);
+  if (!b->status && o->mf && targets.n > 1) { /* one file cannot hold several modules' rules */
+    fprintf(stderr, "tric: error: -MF names one depfile, but the inputs hold %d modules; -MD writes one beside each object\n"
+                    "(see tric --help)\n", targets.n);
+    b->status = EXIT_USAGE;
+  }
   b->nt = targets.n;
   b->t = calloc((size_t)targets.n + 1, sizeof *b->t);
   if (!b->t) abort();

@@ -52,6 +52,13 @@ typedef struct Graph {
  * cycles (with the whole cycle) as located errors. Returns the root module or NULL
  * when the root itself cannot be read (g->io_error, message printed). */
 Module *graph_load(Graph *g, const char *path);
+/* path cleaned in place: repeated slashes and "." components dropped, no trailing
+ * slash ("src//a/./b.tri/" -> "src/a/b.tri", "./" -> "."), so that depfiles and
+ * messages name each file one way (make takes "src//a.tri" for another file). ".." is
+ * kept: what it means depends on symbolic links. */
+char *path_clean(char *path);
+/* dir/rel (rel alone when dir is "."). */
+const char *path_join(fe_Arena *a, const char *dir, const char *rel);
 /* Type-checks every loaded module, dependencies first. */
 void graph_check(Graph *g);
 /* Type-checks one module whose imports are checked already. */
@@ -69,6 +76,7 @@ typedef struct Opts {
   const char *time_report; /* NULL, "text" or "json" */
   const char *time_trace;  /* --time-trace=FILE */
   const char *out;
+  bool out_dir; /* -o PATH/ (a trailing slash): PATH is the output folder even for one file */
   const char *incdirs[64];
   int nincdirs;
   unsigned emit;

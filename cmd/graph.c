@@ -62,9 +62,31 @@ static const char *dir_of(fe_Arena *a, const char *path) {
   return fe_strndup(a, path, (size_t)(slash - path));
 }
 
-static const char *join(fe_Arena *a, const char *dir, const char *rel) {
+const char *path_join(fe_Arena *a, const char *dir, const char *rel) {
   if (strcmp(dir, ".") == 0) return rel;
-  return fe_sprintf(a, "%s/%s", dir, rel);
+  size_t n = strlen(dir);
+  return fe_sprintf(a, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", rel);
+}
+
+char *path_clean(char *path) {
+  char *in = path, *out = path;
+  bool abs = *in == '/';
+  if (abs) *out++ = *in++;
+  while (*in) {
+    while (*in == '/') in++;
+    size_t n = strcspn(in, "/");
+    if (n == 1 && in[0] == '.') { /* a "." component says nothing */
+      in += 1;
+      continue;
+    }
+    if (!n) break;
+    if (out > path + abs) *out++ = '/';
+    memmove(out, in, n);
+    out += n, in += n;
+  }
+  if (out == path) *out++ = '.'; /* "", "./" */
+  *out = 0;
+  return path;
 }
 
 /* Modules currently being loaded, in DFS order, for cycle messages. */
@@ -218,17 +240,17 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
     char *rel = fe_sprintf(g->arena, "%s.tri", d->name);
     for (char *p = rel; *p && p < rel + strlen(d->name); p++)
       if (*p == '.') *p = '/';
-    const char *cand = join(g->arena, dir, rel);
+    const char *cand = path_join(g->arena, dir, rel);
     struct stat sb;
     bool found = find_path(g, cand) || stat(cand, &sb) == 0;
     for (int i = 0; !found && i < g->nincdirs; i++) {
-      cand = join(g->arena, g->incdirs[i], rel);
+      cand = path_join(g->arena, g->incdirs[i], rel);
       found = find_path(g, cand) || stat(cand, &sb) == 0;
     }
     if (!found) {
       fe_Diag *e = fe_error(g->diags, d->span, "cannot find module '%s'", d->name);
-      fe_note(g->diags, e, d->span, "looked for %s", join(g->arena, dir, rel));
-      for (int i = 0; i < g->nincdirs; i++) fe_note(g->diags, e, d->span, "and %s", join(g->arena, g->incdirs[i], rel));
+      fe_note(g->diags, e, d->span, "looked for %s", path_join(g->arena, dir, rel));
+      for (int i = 0; i < g->nincdirs; i++) fe_note(g->diags, e, d->span, "and %s", path_join(g->arena, g->incdirs[i], rel));
       m->failed = true;
       continue;
     }

@@ -73,6 +73,9 @@ static bool parse_emit(const char *list, unsigned *emit) {
   return *emit != 0;
 }
 
+/* A path argument cleaned in place (argv's strings are the program's to change). */
+static const char *clean_arg(const char *arg) { return path_clean((char *)arg); }
+
 /* Parses argv; returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, Opts *o) {
   o->emit = CG_EMIT_OBJ | CG_EMIT_HEADER;
@@ -112,11 +115,13 @@ static int parse_args(int argc, char **argv, Opts *o) {
     if (!strcmp(a, "--help")) {
       usage(stdout);
       return EXIT_OK;
-    } else if (TAKES("-o")) o->out = val;
-    else if (!strncmp(a, "-I", 2) && a[2]) {
-      if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = a + 2;
+    } else if (TAKES("-o")) {
+      o->out_dir = *val && val[strlen(val) - 1] == '/';
+      o->out = *val ? clean_arg(val) : val;
+    } else if (!strncmp(a, "-I", 2) && a[2]) {
+      if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = clean_arg(a + 2);
     } else if (TAKES("-I")) {
-      if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = val;
+      if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = clean_arg(val);
     } else if (!strncmp(a, "-O", 2) && a[2] >= '0' && a[2] <= '3' && !a[3]) o->cg.opt_level = a[2] - '0';
     else if (TAKES("--emit")) {
       if (!parse_emit(val, &o->emit)) return usage_error("--emit takes a list of obj,header,llvm-ir,asm, not '%s'", val);
@@ -155,13 +160,12 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (TAKES("--cpu")) o->cg.cpu = val;
     else if (TAKES("--features")) o->cg.features = val;
     else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
-    else o->files[o->nfiles++] = a;
+    else o->files[o->nfiles++] = clean_arg(a);
 #undef TAKES
   }
   if (o->cg.cpu && !strcmp(o->cg.cpu, "help")) return -1; /* lists the target's CPUs: no input needed */
   if (!o->nfiles) return usage_error("no input file%s", "");
   if (o->out && !*o->out) return usage_error("-o needs a path%s", "");
-  if (o->mf && o->nfiles > 1) return usage_error("-MF names one depfile, but %s inputs were given", "several");
   return -1;
 }
 

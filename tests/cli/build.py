@@ -326,3 +326,74 @@ def test_usage_error_touches_no_output(ctx):
     if after != before:
         return "a usage error changed the earlier outputs: %s left" % sorted(after)
     shutil.rmtree(d)
+
+
+def test_folder_depfiles_and_make(ctx):
+    """`tric build src/ -o out/ -MD` (trailing slashes, as the README writes it) names
+    every file one way in the depfiles (no `//`, no `./`), so make rebuilds an object after
+    an edit to a module it imports (the Makefile names no source: only the depfiles do)."""
+    d = ctx.tmpdir()
+    os.makedirs(os.path.join(d, "src", "sub"))
+    files = {"src/a.tri": "import lib;\nexport fn f(x: f32[N]) -> f32[N] { return lib.g(x); }\n",
+             "src/lib.tri": "fn g(x: f32[...]) -> f32[...] { return x * 2; }\n",
+             "src/sub/c.tri": "export fn h(x: f32[N]) -> f32[N] { return x + 1; }\n"}
+    for name, text in files.items():
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    objs = "out/a.o out/lib.o out/sub/c.o"
+    with open(os.path.join(d, "Makefile"), "w") as f:
+        # what each object depends on comes from the depfiles alone
+        f.write("all: %s\n%s:\n\t%s build src/ -o out/ -MD --no-cache\n"
+                "-include $(wildcard out/*.d out/sub/*.d)\n" % (objs, objs, ctx.tric))
+    r = ctx.run(["make", "-s"], cwd=d)
+    if r.returncode:
+        return "first make: %s%s" % (r.stdout, r.stderr)
+    for dep in ("out/a.d", "out/lib.d", "out/sub/c.d"):
+        text = open(os.path.join(d, dep)).read()
+        if "//" in text or "./" in text:
+            return "%s names paths two ways:\n%s" % (dep, text)
+    if not open(os.path.join(d, "out/a.d")).read().startswith("out/a.o: src/a.tri src/lib.tri\n"):
+        return "out/a.d: %r" % open(os.path.join(d, "out/a.d")).read()
+    r = ctx.run(["make", "-q"], cwd=d)
+    if r.returncode != 0:
+        return "make finds work to do right after a build"
+    # an import edit, dated after every output (the outputs are dated back: no sleep)
+    import time
+    now = time.time()
+    for root, _, names in os.walk(d):
+        for n in names:
+            os.utime(os.path.join(root, n), (now - 20, now - 20))
+    with open(os.path.join(d, "src/lib.tri"), "a") as f:
+        f.write("// edited\n")
+    os.utime(os.path.join(d, "src/lib.tri"), (now - 10, now - 10))
+    r = ctx.run(["make", "-q", "out/a.o"], cwd=d)
+    if r.returncode != 1:
+        return "make does not see out/a.o out of date after an edit to the module it imports (make -q: %d)" % r.returncode
+    r = ctx.run(["make", "-s"], cwd=d)
+    if r.returncode or ctx.run(["make", "-q"], cwd=d).returncode != 0:
+        return "the rebuild did not bring everything up to date: %s" % r.stderr
+    shutil.rmtree(d)
+
+
+def test_mf_with_several_modules_is_refused(ctx):
+    """-MF names one depfile; for a folder (or several files) holding more than one module it
+    is a usage error (exit 2), and nothing is written; with one module it is written (-o DIR/
+    names a folder even for one file; paths are named one way)."""
+    d = setup(ctx)
+    os.mkdir(os.path.join(d, "src"))
+    for n in ("a", "b"):
+        with open(os.path.join(d, "src", n + ".tri"), "w") as f:
+            f.write("export fn %s(x: f32[N]) -> f32[N] { return x; }\n" % n)
+    for argv in (["src/", "-MF", "deps.d"], ["src/a.tri", "src/b.tri", "-MF", "deps.d"]):
+        r = ctx.run([ctx.tric, "build", "--no-cache"] + argv, cwd=d)
+        e = expect(r, 2, "-MF with two modules")
+        if e:
+            return e
+        if "-MF" not in r.stderr or "2 modules" not in r.stderr:
+            return "unclear message: %s" % r.stderr
+        if sorted(os.listdir(os.path.join(d, "src"))) != ["a.tri", "b.tri"] or os.path.exists(os.path.join(d, "deps.d")):
+            return "a refused -MF build wrote files"
+    r = ctx.run([ctx.tric, "build", "--no-cache", "./src//a.tri", "-o", "out/", "-MF", "deps.d"], cwd=d)
+    if r.returncode or open(os.path.join(d, "deps.d")).read() != "out/a.o: src/a.tri\n":
+        return "-MF with one module: %d %s" % (r.returncode, r.stderr)
+    shutil.rmtree(d)
