@@ -92,7 +92,7 @@ typedef struct Build {
   /* the pool: at most `jobs` tasks queued in libuv at once; the rest wait here, the steps
      of modules already started (hi) before new modules (lo) */
   uv_loop_t loop;
-  int jobs, inflight;
+  int jobs, inflight, nwaiting; /* nwaiting: tasks in hi and lo */
   cg_Machines **machines; /* the free ones (one per task in flight, made as needed) */
   int nmachines;
   Task *hi, **hi_tail, *lo, **lo_tail;
@@ -373,24 +373,40 @@ static void enqueue(Build *b, Task *task, int kind, Target *t, bool urgent) {
   Task ***tail = urgent ? &b->hi_tail : &b->lo_tail;
   **tail = task;
   *tail = &task->next;
+  b->nwaiting++;
 }
 
 static void task_work(uv_work_t *w);
 static void task_done(uv_work_t *w, int status);
 
 /* A few more tasks than workers wait in libuv's queue, so that a worker that ends one
-   starts the next without waiting for the loop thread. */
+   starts the next without waiting for the loop thread. Under make's jobserver a task is
+   queued only with a job slot for it (the implicit one, or a token from make): the loop
+   asks for a token per waiting task that -j leaves room for, hands a finished task's
+   token to the next, and gives back those no task needs. */
 static void pump(Build *b) {
-  while (b->inflight < 2 * b->jobs && (b->hi || b->lo)) {
+  Jobserver *js = b->o->js;
+  int limit = !js ? 2 * b->jobs : b->jobs < 1 + js->nheld ? b->jobs : 1 + js->nheld;
+  while (b->inflight < limit && (b->hi || b->lo)) {
     Task *task = b->hi ? b->hi : b->lo;
     if (task == b->hi) {
       if (!(b->hi = task->next)) b->hi_tail = &b->hi;
     } else if (!(b->lo = task->next)) b->lo_tail = &b->lo;
     b->inflight++;
+    b->nwaiting--;
     task->mach = b->nmachines ? b->machines[--b->nmachines] : cg_machines_new();
     uv_queue_work(&b->loop, &task->work, task_work, task_done);
   }
+  if (js) {
+    int spare = js->nheld - (b->inflight > 0 ? b->inflight - 1 : 0);
+    if (spare > 0) js_release(js, spare);
+    int room = b->jobs - b->inflight;
+    js_want(js, b->nwaiting < room ? b->nwaiting : room);
+  }
 }
+
+/* Tokens arrived from make's jobserver. */
+static void on_token(void *b) { pump(b); }
 
 static void finish_work(Target *t, cg_Machines *m);
 
@@ -792,7 +808,8 @@ static void time_trace(Build *b) {
   for (int k = 0; k < tr.nthreads; k++)
     fprintf(tr.f, ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": %d, \"args\": {\"name\": \"worker %d\"}}",
             k + 1, k + 1);
-  fprintf(tr.f, "\n]}\n");
+  /* the clock's origin, so that traces of several processes (under one make) line up */
+  fprintf(tr.f, "\n], \"otherData\": {\"monotonic_start_us\": %.1f}}\n", b->t0 * 1e6);
   if (fclose(tr.f)) {
     fprintf(stderr, "tric: error: cannot write '%s'\n", b->o->time_trace);
     if (EXIT_IO > b->status) b->status = EXIT_IO;
@@ -1007,6 +1024,7 @@ int run_build(const Opts *o, bool colour) {
         setenv("UV_THREADPOOL_SIZE", n, 1); /* read by libuv when its pool starts */
         cg_init();
         uv_loop_init(&b->loop);
+        if (o->js) js_start(o->js, &b->loop, on_token, b);
         pool = true;
       }
       t->queued = true;
@@ -1021,6 +1039,10 @@ int run_build(const Opts *o, bool colour) {
       if (!b->t[i].queued) b->t[i].compile = false;
   if (pool) {
     uv_run(&b->loop, UV_RUN_DEFAULT);
+    if (o->js) {
+      js_stop(o->js);
+      uv_run(&b->loop, UV_RUN_NOWAIT); /* closes the jobserver's watch */
+    }
     uv_loop_close(&b->loop);
     for (int i = 0; i < b->nmachines; i++) cg_machines_free(b->machines[i]);
     free(b->machines);

@@ -2,8 +2,10 @@
 #ifndef TRIC_CMD_H
 #define TRIC_CMD_H
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <uv.h>
 
 #include "cache/cache.h"
 #include "codegen/codegen.h"
@@ -66,6 +68,34 @@ void graph_check_one(Graph *g, Module *m);
 
 #define TRIC_VERSION "0.1.0"
 
+/* A client of GNU make's jobserver (jobserver.c): the job slots held beyond the implicit one. */
+enum { JS_MAX_TOKENS = 1024 };
+typedef struct Jobserver {
+  int rfd, wfd; /* the token pipe's ends (one fd for a fifo); rfd never blocks */
+  bool own_rfd, started, polling, broken;
+  int wanted; /* tokens asked for and not yet read */
+  char held[JS_MAX_TOKENS]; /* the bytes read, to be written back as they were */
+  volatile sig_atomic_t nheld;
+  uv_poll_t poll;
+  void (*on_token)(void *arg);
+  void *arg;
+} Jobserver;
+
+/* Finds make's jobserver in makeflags ($MAKEFLAGS, may be NULL): 1 connected, 0 none named,
+ * -1 named but not usable here (why says so); call before opening any file, since it
+ * trusts descriptor numbers. */
+int js_connect(Jobserver *js, const char *makeflags, char *why, size_t cap);
+/* Watches for tokens on loop; on_token(arg) runs on the loop thread when some arrived. */
+void js_start(Jobserver *js, uv_loop_t *loop, void (*on_token)(void *arg), void *arg);
+/* Asks for n tokens beyond those held (0: stop asking); never blocks. */
+void js_want(Jobserver *js, int n);
+/* Gives n held tokens back to make. */
+void js_release(Jobserver *js, int n);
+/* Gives every token back and closes the watch (before the loop closes). */
+void js_stop(Jobserver *js);
+/* Gives every token back and closes what js_connect opened. */
+void js_close(Jobserver *js);
+
 /* The command line. */
 typedef struct Opts {
   const char *cmd;
@@ -86,6 +116,7 @@ typedef struct Opts {
   const char *cache_dir; /* --cache-dir */
   bool no_cache, recache, explain, md;
   const char *mf; /* -MF FILE */
+  Jobserver *js;  /* make's jobserver, or NULL */
   const char *cache_args[8]; /* tric cache SUBCOMMAND ARGS */
   int ncache_args;
 } Opts;
@@ -111,7 +142,8 @@ char *read_file(fe_Arena *a, const char *path, uint32_t *len, struct stat *st);
  * older than not_before (NULL: always), so that make sees it up to date with its
  * sources. Returns 0, or -1 with a message printed. */
 int write_atomic(const char *path, const void *data, size_t len, const struct timespec *not_before);
-/* Installs handlers that remove unfinished temporary files on SIGINT/SIGTERM. */
-void install_signal_cleanup(void);
+/* Installs handlers that remove unfinished temporary files on SIGINT/SIGTERM/SIGHUP
+ * and give js's tokens (js may be NULL) back to make. */
+void install_signal_cleanup(const Jobserver *js);
 
 #endif

@@ -264,6 +264,12 @@ int main(int argc, char **argv) {
     free(o.files);
     return rc;
   }
+  /* make's job slots, first: it names descriptors, and opening any file could reuse a closed one */
+  Jobserver js;
+  char why[4200];
+  int jc = js_connect(&js, !strcmp(o.cmd, "build") ? getenv("MAKEFLAGS") : NULL, why, sizeof why);
+  if (jc > 0) o.js = &js;
+  else if (jc < 0 && o.verbose) fprintf(stderr, "tric: %s; running without it\n", why);
   if (o.cg.triple || o.cg.cpu || o.cg.features) { /* once, before any thread: a bad name is one message */
     char msg[1024];
     bool list = o.cg.cpu && !strcmp(o.cg.cpu, "help");
@@ -275,11 +281,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tric: error: %s\n(tric build --cpu help%s%s lists the target's CPUs and features)\n", msg,
                 o.cg.triple ? " --target " : "", o.cg.triple ? o.cg.triple : "");
       free(o.files);
+      js_close(&js);
       return rc ? EXIT_USAGE : EXIT_OK;
     }
   }
-  install_signal_cleanup();
+  install_signal_cleanup(o.js);
   int status = run_build(&o, colour);
   free(o.files);
+  js_close(&js);
   return status;
 }

@@ -2,8 +2,9 @@
  *
  * Every output is written to a temporary file beside its destination and renamed into
  * place, so a reader never sees a partial object or header. Temporary files still open
- * when SIGINT or SIGTERM arrives are removed before the process dies; this table is the
- * driver's, the only mutable global state tric has, and lives in cmd/ on purpose.
+ * when SIGINT, SIGTERM or SIGHUP arrives are removed before the process dies, and the job
+ * slots taken from make's jobserver are given back; this table and that pointer are the
+ * driver's, the only mutable global state tric has, and live in cmd/ on purpose.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,15 +19,21 @@
 enum { MAX_PENDING = 16 };
 static char pending[MAX_PENDING][4096];
 static volatile sig_atomic_t npending;
+static const Jobserver *volatile tokens; /* make's job slots this process holds */
 
 static void on_signal(int sig) {
   for (int i = 0; i < npending; i++)
     if (pending[i][0]) unlink(pending[i]);
+  const Jobserver *js = tokens;
+  if (js && js->wfd >= 0 && js->nheld > 0 && write(js->wfd, js->held, (size_t)js->nheld) < 0) {
+    /* nothing more to do on the way out */
+  }
   signal(sig, SIG_DFL);
   raise(sig);
 }
 
-void install_signal_cleanup(void) {
+void install_signal_cleanup(const Jobserver *js) {
+  tokens = js;
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGHUP, on_signal);
