@@ -230,12 +230,16 @@ static int cache_command(const Opts *o) {
     uint64_t max = c.max_size;
     int64_t age = -1;
     for (int i = 1; i < o->ncache_args; i++) {
-      const char *a = o->cache_args[i], *v = i + 1 < o->ncache_args ? o->cache_args[i + 1] : NULL;
-      if (!strcmp(a, "--max-size") && v && ca_parse_size(v, &max)) i++;
-      else if (!strncmp(a, "--max-size=", 11) && ca_parse_size(a + 11, &max)) continue;
-      else if (!strcmp(a, "--max-age") && v && ca_parse_duration(v, &age)) i++;
-      else if (!strncmp(a, "--max-age=", 10) && ca_parse_duration(a + 10, &age)) continue;
+      const char *a = o->cache_args[i], *v = NULL;
+      bool size = !strncmp(a, "--max-size", 10), age_arg = !strncmp(a, "--max-age", 9);
+      if ((size && !a[10]) || (age_arg && !a[9])) v = i + 1 < o->ncache_args ? o->cache_args[++i] : NULL;
+      else if (size && a[10] == '=') v = a + 11;
+      else if (age_arg && a[9] == '=') v = a + 10;
       else return usage_error("tric cache prune takes --max-size SIZE (like 500M) and --max-age AGE (like 30d), not '%s'", a);
+      if (!v) return usage_error("%s needs a value", a);
+      if (size ? !ca_parse_size(v, &max) : !ca_parse_duration(v, &age))
+        return usage_error(size ? "--max-size takes a size like 500M, 10G or a number of bytes, not '%s'"
+                                : "--max-age takes an age like 30d, 12h or 90m, not '%s'", v);
     }
     int n = ca_prune(&c, max, age, &rm);
     printf("removed %d entr%s\n", n, n == 1 ? "y" : "ies");
