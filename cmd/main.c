@@ -23,11 +23,12 @@ static void usage(FILE *o) {
         "       tric cache stats [--json] | list | prune [--max-size SIZE] [--max-age AGE] | clear | verify | dir\n"
         "       tric --help | --version\n"
         "\noptions:\n"
-        "  -o PATH              name the object file (one input file); with several inputs or a\n"
-        "                       folder, the output folder (mirroring the source tree)\n"
-        "  -j N                 compile N modules at once (default: $TRIC_JOBS, or every core)\n"
+        "  -o PATH              name the object file (one input file); with several inputs, a\n"
+        "                       folder or a trailing slash, the output folder (mirroring the source tree)\n"
+        "  -j N                 N worker threads, each running one compile task at a time (default:\n"
+        "                       $TRIC_JOBS, or every core); under make -jN, make's jobserver limits it too\n"
         "  -k, --keep-going     build every module that does not depend on a failed one\n"
-        "  -v                   one line per module with its time and cache hit or miss\n"
+        "  -v                   one line per module with its time (added up over threads) and cache use\n"
         "  --time-report[=json] time and share per stage, peak memory, cache hits, kernels\n"
         "  --time-trace=FILE    Chrome trace-event JSON of the build (Perfetto, chrome://tracing)\n"
         "  --emit=LIST          any of obj,header,llvm-ir,asm (default obj,header)\n"
@@ -45,7 +46,7 @@ static void usage(FILE *o) {
         "  --recache            compile even when cached, and overwrite the entry\n"
         "  --explain            say for each module why it was rebuilt or reused\n"
         "  -MD                  write a depfile (object: source and imported files) beside the object\n"
-        "  -MF FILE             write the depfile to FILE (implies -MD)\n"
+        "  -MF FILE             write the depfile to FILE (implies -MD; one module only)\n"
         "\nexit status: 0 success, 1 compile errors, 2 usage errors, 3 I/O or internal failure\n",
         o);
 }

@@ -9,6 +9,7 @@ def test_version(ctx):
 
 def test_prune_names_the_bad_value(ctx):
     """tric cache prune with a value it cannot read: exit 2 and a message naming the value."""
+    import shutil
     import tempfile
     cache = tempfile.mkdtemp(prefix="tric-test-cache-")
     for argv, named in ((["--max-size", "lots"], "'lots'"), (["--max-size=12Q"], "'12Q'"),
@@ -20,3 +21,4 @@ def test_prune_names_the_bad_value(ctx):
     r = ctx.run([ctx.tric, "cache", "prune", "--cache-dir", cache, "--max-size", "1G", "--max-age=30d"])
     if r.returncode or "removed 0 entries" not in r.stdout:
         return "prune with good values: %d %s" % (r.returncode, r.stderr)
+    shutil.rmtree(cache)
