@@ -842,6 +842,11 @@ static void fail_target(Build *b, Target *t) {
   if (b->nt > 1) progress(b, t, "failed");
 }
 
+static int cmp_obj(const void *a, const void *b) {
+  int c = strcmp((*(Target *const *)a)->obj, (*(Target *const *)b)->obj);
+  return c ? c : strcmp((*(Target *const *)a)->file, (*(Target *const *)b)->file);
+}
+
 /* Adds the targets of one input (a file, or every *.tri under a folder). */
 static int add_inputs(Build *b, const char *input, fe_Vec *targets) {
   const Opts *o = b->o;
@@ -891,6 +896,19 @@ int run_build(const Opts *o, bool colour) {
   /* targets and the module graph */
   fe_Vec targets = {0};
   for (int i = 0; i < o->nfiles && !b->status; i++) b->status = add_inputs(b, o->files[i], &targets);
+  if (!b->status && targets.n > 1) { /* two modules writing one object would each overwrite the other */
+    Target **by_obj = malloc(sizeof *by_obj * (size_t)targets.n);
+    if (!by_obj) abort();
+    memcpy(by_obj, targets.items, sizeof *by_obj * (size_t)targets.n);
+    qsort(by_obj, (size_t)targets.n, sizeof *by_obj, cmp_obj);
+    for (int i = 1; i < targets.n && !b->status; i++)
+      if (!strcmp(by_obj[i - 1]->obj, by_obj[i]->obj)) {
+        fprintf(stderr, "tric: error: '%s' and '%s' would both write '%s' (outputs are named after the file)\n"
+                        "(see tric --help)\n", by_obj[i - 1]->file, by_obj[i]->file, by_obj[i]->obj);
+        b->status = EXIT_USAGE;
+      }
+    free(by_obj);
+  }
   if (!b->status && o->mf && targets.n > 1) { /* one file cannot hold several modules' rules */
     fprintf(stderr, "tric: error: -MF names one depfile, but the inputs hold %d modules; -MD writes one beside each object\n"
                     "(see tric --help)\n", targets.n);

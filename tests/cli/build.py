@@ -397,3 +397,24 @@ def test_mf_with_several_modules_is_refused(ctx):
     if r.returncode or open(os.path.join(d, "deps.d")).read() != "out/a.o: src/a.tri\n":
         return "-MF with one module: %d %s" % (r.returncode, r.stderr)
     shutil.rmtree(d)
+
+
+def test_two_modules_one_object_is_refused(ctx):
+    """Two inputs whose outputs have one name (a/m.tri and b/m.tri into the current folder,
+    or two folders mirrored into one -o) would overwrite each other: exit 2, naming both,
+    and nothing written."""
+    d = ctx.tmpdir()
+    for sub in ("a", "b"):
+        os.mkdir(os.path.join(d, sub))
+        with open(os.path.join(d, sub, "m.tri"), "w") as f:
+            f.write("export fn f_%s(x: f32[N]) -> f32[N] { return x; }\n" % sub)
+    for argv, obj in ((["a/m.tri", "b/m.tri"], "'m.o'"), (["a", "b", "-o", "out"], "'out/m.o'")):
+        r = ctx.run([ctx.tric, "build", "--no-cache"] + argv, cwd=d)
+        e = expect(r, 2, "tric build " + " ".join(argv))
+        if e:
+            return e
+        if "'a/m.tri' and 'b/m.tri'" not in r.stderr or obj not in r.stderr:
+            return "unclear message: %s" % r.stderr
+        if sorted(os.listdir(d)) != ["a", "b"] or os.listdir(os.path.join(d, "a")) != ["m.tri"]:
+            return "a refused build wrote %s" % sorted(os.listdir(d))
+    shutil.rmtree(d)
