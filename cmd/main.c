@@ -282,7 +282,8 @@ int main(int argc, char **argv) {
     cg_init();
     rc = cg_check_target(&o.cg, list ? stdout : NULL, msg, sizeof msg);
     if (rc || list) {
-      if (rc)
+      if (rc && !strncmp(msg, "unknown target", 14)) usage_error("%s", msg);
+      else if (rc)
         fprintf(stderr, "tric: error: %s\n(tric build --cpu help%s%s lists the target's CPUs and features)\n", msg,
                 o.cg.triple ? " --target " : "", o.cg.triple ? o.cg.triple : "");
       free(o.files);
@@ -292,6 +293,7 @@ int main(int argc, char **argv) {
   }
   install_signal_cleanup(o.js);
   int status = run_build(&o, colour);
+  install_signal_cleanup(NULL); /* js is about to go */
   free(o.files);
   js_close(&js);
   return status;
