@@ -288,7 +288,7 @@ int main(int argc, char **argv) {
                 o.cg.triple ? " --target " : "", o.cg.triple ? o.cg.triple : "");
       free(o.files);
       js_close(&js);
-      return rc ? EXIT_USAGE : EXIT_OK;
+      return !rc ? EXIT_OK : strstr(msg, "internal error") || strstr(msg, "cannot check") ? EXIT_IO : EXIT_USAGE;
     }
   }
   install_signal_cleanup(o.js);
