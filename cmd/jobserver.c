@@ -97,6 +97,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   Jobserver *js = p->data;
   (void)events;
   int got = 0;
+  if (status < 0) js->broken = true; /* the descriptor failed: go on with the implicit token */
   while (status == 0 && js->wanted > 0 && js->nheld < JS_MAX_TOKENS) {
     char c;
     ssize_t r = read(js->rfd, &c, 1);
@@ -111,7 +112,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
       break;
     }
   }
-  if ((js->wanted <= 0 || js->broken || status) && js->polling) {
+  if ((js->wanted <= 0 || js->broken) && js->polling) {
     uv_poll_stop(&js->poll);
     js->polling = false;
   }
