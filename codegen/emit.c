@@ -448,6 +448,14 @@ static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
     for (int i = 0; i < 3; i++) {
       bcast_ix(n, n->args[i], ix, &ai, F);
       v[i] = emit_at(F, n->args[i], &ai);
+      /* At -O0, x86's fast instruction selector lowers a float select on a compare to
+         vblendvps/pd and folds a single-use load right before it into the blend's memory
+         operand, which reads 16 bytes for a 4- or 8-byte element: past the end of a
+         buffer that ends at a page boundary. A freeze (a register copy to the selector)
+         keeps the load a load of its own size. Optimised code is left as it was: the
+         SelectionDAG only folds loads of the operand's full width. */
+      if (i > 0 && e->fast_isel && fe_dtype_is_float(n->dtype) && LLVMIsALoadInst(v[i]))
+        v[i] = LLVMBuildFreeze(e->b, v[i], "");
     }
     return LLVMBuildSelect(e->b, v[0], v[1], v[2], "");
   }

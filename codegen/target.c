@@ -491,6 +491,7 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   e->ptr = LLVMPointerTypeInContext(e->ctx, 0);
   e->vd = LLVMVoidTypeInContext(e->ctx);
   e->stream = j->stream;
+  e->fast_isel = o->opt_level == 0;
   e->split = !(emit & CG_EMIT_LLVM_IR) && is_elf(j->triple);
   set_layout(e->mod, tm, j->triple);
   /* a module without exports still gets a valid, empty object */
