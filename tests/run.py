@@ -5,22 +5,27 @@ Kinds of test, each picked by where the file lives:
   tests/diag/X.tri      + X.err       `tric check X.tri` must print exactly X.err and exit 1
   tests/dump/X.tri      + X.tokens/.ast/.types/.ir   `--dump=KIND` must print exactly that
   tests/e2e/X.tri       + X.py        compiled, linked into a generated C driver, run on
-                                      random inputs; every output element compared with NumPy
+                                      random inputs; every output element compared with NumPy;
+                                      every tensor beside a PROT_NONE page; MATRIX programs
+                                      also at -O0..-O3 x TARGETS
   tests/cli/*.py        each function test_*(ctx) exercises the command line
   tests/math/           max ULP error of the vector math against libm (C program)
 
-Usage: run.py [--tric build/tric] [--sanitized-tric build-asan/tric] [--update] [-k SUBSTRING]
+Usage: run.py [--tric build/tric] [--sanitized-tric build-asan/tric] [--update] [-k SUBSTRING] [--full-matrix]
 With both binaries every test runs twice, the second time as "asan:NAME" with the
 sanitized tric (and sanitized C drivers); the closing line counts both runs.
 """
 import argparse
+import atexit
 import concurrent.futures
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 import zlib
 
@@ -105,6 +110,9 @@ class Ctx:
         self.update = args.update
         self.cc = os.environ.get("CC", "cc")
         self.cache_dir = tempfile.mkdtemp(prefix="tric-test-cache-")
+        self.driver_dir = tempfile.mkdtemp(prefix="tric-test-drivers-")  # see driver_object
+        atexit.register(shutil.rmtree, self.driver_dir, True)
+        self.lock, self.drivers = threading.Lock(), {}
         self.cflags = ["-O1", "-g", "-std=c17", "-Wall", "-Werror", "-I", os.path.join(ROOT, "runtime")]
         if self.sanitized:
             self.cflags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
@@ -167,22 +175,68 @@ def load_spec(path):
     return mod
 
 
-def out_bytes(c, e):
-    """An output's allocation: out_offset elements before it and 64 bytes after it, all
-    filled with 0xAB so that a write outside the output shows."""
-    return c.out_offset * raw(e).itemsize + raw(e).nbytes + 64
+# Where the driver puts every tensor input and output: "end" right before a PROT_NONE page,
+# "start" right after one, so that any read or write past either end faults. The driver
+# runs once per placement.
+PLACEMENTS = ("end", "start")
 
 
-def driver_source(header, cases, outs_dir):
-    lines = ['#include "%s"' % header, "#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>",
-             "#include <stdint.h>",
-             "static void *load(const char *p, size_t n) {",
-             "  void *b = malloc(n ? n : 1); FILE *f = fopen(p, \"rb\");",
-             "  if (!b || !f || fread(b, 1, n, f) != n) { fprintf(stderr, \"cannot load %s\\n\", p); exit(99); }",
-             "  fclose(f); return b; }",
-             "static void save(const char *p, const void *b, size_t n) {",
-             "  FILE *f = fopen(p, \"wb\"); if (!f || fwrite(b, 1, n, f) != n) exit(98); fclose(f); }",
-             "int main(void) {", "  int rc;"]
+def tail_bytes(placement):
+    """Bytes of 0xAB after an output: none when it ends at the guard page, which catches a
+    write past the end by itself."""
+    return 0 if placement == "end" else 64
+
+
+def out_bytes(c, e, placement):
+    """An output's allocation: out_offset elements before it (0xAB, so that a write before
+    the pointer passed shows) and tail_bytes after it."""
+    return c.out_offset * raw(e).itemsize + raw(e).nbytes + tail_bytes(placement)
+
+
+DRIVER_HEAD = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+/* A mapping of n bytes between two PROT_NONE pages, its data ending right before the
+   second one (at_end) or starting right after the first. */
+typedef struct { char *map; size_t len; char *p; } Buf;
+static Buf guarded(size_t n, int at_end) {
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE), data = (n + pg - 1) / pg * pg;
+  Buf b = {NULL, data + 2 * pg, NULL};
+  b.map = mmap(NULL, b.len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b.map == MAP_FAILED || (data && mprotect(b.map + pg, data, PROT_READ | PROT_WRITE))) {
+    perror("guarded"); exit(97); }
+  b.p = b.map + pg + (at_end ? data - n : 0);
+  return b;
+}
+/* An input read from file p, then made read-only: the function must not write it. */
+static Buf load(const char *p, size_t n, int at_end) {
+  Buf b = guarded(n, at_end);
+  FILE *f = fopen(p, "rb");
+  if (!f || fread(b.p, 1, n, f) != n) { fprintf(stderr, "cannot load %s\n", p); exit(99); }
+  fclose(f);
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  if (b.len > 2 * pg && mprotect(b.map + pg, b.len - 2 * pg, PROT_READ)) { perror("mprotect"); exit(97); }
+  return b;
+}
+static void save(const char *p, const void *b, size_t n) {
+  FILE *f = fopen(p, "wb"); if (!f || fwrite(b, 1, n, f) != n) exit(98); fclose(f); }
+"""
+
+
+def driver_source(header, cases):
+    """A C program that calls every case with its tensors placed as argv[1] says (one of
+    PLACEMENTS), prints each return code and saves each output's allocation to
+    c<K>_out<J>.<placement>.bin. It reads and writes its files in the current folder, so
+    one compiled driver serves every build of the program."""
+    lines = ["#define _DEFAULT_SOURCE", '#include "%s"' % header, DRIVER_HEAD,
+             "int main(int argc, char **argv) {",
+             '  if (argc != 2 || (strcmp(argv[1], "end") && strcmp(argv[1], "start"))) return 96;',
+             '  int at_end = !strcmp(argv[1], "end"), rc;',
+             "  char path[64];"]
     for k, c in enumerate(cases):
         args = []
         for j, v in enumerate(c.inputs):
@@ -190,34 +244,35 @@ def driver_source(header, cases, outs_dir):
                 args.append(c_scalar(v))
             else:
                 nb = raw(v).nbytes
-                lines.append('  %s *c%d_in%d = load("%s/c%d_in%d.bin", %d);' % (CTYPE[tag_dtype(v)], k, j, outs_dir, k, j, nb))
-                args.append("c%d_in%d" % (k, j))
+                lines.append('  Buf c%d_in%d = load("c%d_in%d.bin", %d, at_end);' % (k, j, k, j, nb))
+                args.append("(%s *)c%d_in%d.p" % (CTYPE[tag_dtype(v)], k, j))
         for j, e in enumerate(c.expected):
-            nb = out_bytes(c, e)
-            lines.append("  %s *c%d_out%d = malloc(%d); memset(c%d_out%d, 0xAB, %d);" % (
-                CTYPE[tag_dtype(e)], k, j, nb, k, j, nb))
-            args.append("c%d_out%d + %d" % (k, j, c.out_offset))
+            pre = c.out_offset * raw(e).itemsize
+            lines.append("  size_t c%d_n%d = at_end ? %d : %d;" % (k, j, out_bytes(c, e, "end"), out_bytes(c, e, "start")))
+            lines.append("  Buf c%d_out%d = guarded(c%d_n%d, at_end); memset(c%d_out%d.p, 0xAB, c%d_n%d);" % (
+                k, j, k, j, k, j, k, j))
+            args.append("(%s *)(c%d_out%d.p + %d)" % (CTYPE[tag_dtype(e)], k, j, pre))
         args += ["(int64_t)%dLL" % s for s in c.sizes]
         lines.append("  rc = %s(%s);" % (c.fn, ", ".join(args)))
         lines.append('  printf("%d\\n", rc);')
         for j, e in enumerate(c.expected):
-            nb = out_bytes(c, e)
-            lines.append('  save("%s/c%d_out%d.bin", c%d_out%d, %d);' % (outs_dir, k, j, k, j, nb))
-            lines.append("  free(c%d_out%d);" % (k, j))
+            lines.append('  snprintf(path, sizeof path, "c%d_out%d.%%s.bin", argv[1]);' % (k, j))
+            lines.append("  save(path, c%d_out%d.p, c%d_n%d);" % (k, j, k, j))
+            lines.append("  munmap(c%d_out%d.map, c%d_out%d.len);" % (k, j, k, j))
         for j, v in enumerate(c.inputs):
             if not is_scalar(v):
-                lines.append("  free(c%d_in%d);" % (k, j))
+                lines.append("  munmap(c%d_in%d.map, c%d_in%d.len);" % (k, j, k, j))
     lines += ["  return 0;", "}"]
     return "\n".join(lines) + "\n"
 
 
-def compare(c, j, got_bytes, e):
+def compare(c, j, got_bytes, e, placement):
     """Compares one output: every element within tolerance, nothing outside it touched."""
-    nb, pre = raw(e).nbytes, c.out_offset * raw(e).itemsize
+    nb, pre, post = raw(e).nbytes, c.out_offset * raw(e).itemsize, tail_bytes(placement)
     if got_bytes[:pre] != b"\xab" * pre:
         return "output %d: bytes before the start of the buffer were written" % j
     got_bytes = got_bytes[pre:]
-    if got_bytes[nb:] != b"\xab" * 64:
+    if got_bytes[nb:] != b"\xab" * post:
         return "output %d: bytes past the end of the buffer were written" % j
     if c.rc != 0:
         if got_bytes[:nb] != b"\xab" * nb:
@@ -251,6 +306,24 @@ def compare(c, j, got_bytes, e):
     return None
 
 
+def driver_object(ctx, path, name, cases, work):
+    """The C driver of e2e program path compiled to an object (its path), or why it did
+    not compile. Compiled once per run, with the header the first build of the program
+    wrote in work: the header and the driver are the same at every -O and target."""
+    with ctx.lock:
+        slot = ctx.drivers.setdefault(path, [threading.Lock(), None])
+    with slot[0]:
+        if slot[1] is None:
+            d = os.path.join(ctx.driver_dir, name)
+            os.makedirs(d)
+            shutil.copy(os.path.join(work, name + ".h"), d)
+            with open(os.path.join(d, "driver.c"), "w") as f:
+                f.write(driver_source(name + ".h", cases))
+            r = ctx.run([ctx.cc] + ctx.cflags + ["-c", "-o", "driver.o", "driver.c"], cwd=d)
+            slot[1] = os.path.join(d, "driver.o") if r.returncode == 0 else "driver did not compile:\n%s" % r.stderr
+        return slot[1]
+
+
 def test_e2e(ctx, path, extra_flags=()):
     spec = load_spec(path[:-4] + ".py")
     rng = np.random.default_rng(zlib.crc32(os.path.basename(path).encode()))
@@ -266,36 +339,81 @@ def test_e2e(ctx, path, extra_flags=()):
             for j, v in enumerate(c.inputs):
                 if not is_scalar(v):
                     raw(v).tofile(os.path.join(work, "c%d_in%d.bin" % (k, j)))
-        with open(os.path.join(work, "driver.c"), "w") as f:
-            f.write(driver_source(name + ".h", cases, work))
+        drv = driver_object(ctx, path, name, cases, work)
+        if not drv.endswith(".o"):
+            return drv
         exe = os.path.join(work, "driver")
-        r = ctx.run([ctx.cc] + ctx.cflags + ["-o", exe, os.path.join(work, "driver.c"),
-                                              os.path.join(work, name + ".o"), "-lm", "-lpthread"], cwd=work)
+        r = ctx.run([ctx.cc] + ctx.cflags + ["-o", exe, drv, os.path.join(work, name + ".o"), "-lm", "-lpthread"],
+                    cwd=work)
         if r.returncode != 0:
-            return "driver did not compile:\n%s" % r.stderr
-        r = ctx.run([exe], cwd=work)
-        if r.returncode != 0:
-            return "driver exited with %d:\n%s%s" % (r.returncode, r.stdout, r.stderr)
-        rcs = [int(x) for x in r.stdout.split()]
+            return "driver did not link:\n%s" % r.stderr
         errors = []
-        for k, c in enumerate(cases):
-            label = "case %d%s (%s)" % (k, " " + c.name if c.name else "", c.fn)
-            if rcs[k] != c.rc:
-                errors.append("%s: returned %d, expected %d" % (label, rcs[k], c.rc))
+        for placement in PLACEMENTS:
+            where = "tensors at the %s of a page" % placement
+            r = ctx.run([exe, placement], cwd=work)
+            if r.returncode != 0:
+                how = ("killed by signal %s" % signal.Signals(-r.returncode).name if r.returncode < 0
+                       else "exited with %d" % r.returncode)
+                errors.append("driver %s (%s):\n%s%s" % (how, where, r.stdout, r.stderr))
                 continue
-            for j, e in enumerate(c.expected):
-                with open(os.path.join(work, "c%d_out%d.bin" % (k, j)), "rb") as f:
-                    msg = compare(c, j, f.read(), e)
-                if msg:
-                    errors.append("%s: %s" % (label, msg))
+            rcs = [int(x) for x in r.stdout.split()]
+            for k, c in enumerate(cases):
+                label = "case %d%s (%s, %s)" % (k, " " + c.name if c.name else "", c.fn, where)
+                if rcs[k] != c.rc:
+                    errors.append("%s: returned %d, expected %d" % (label, rcs[k], c.rc))
+                    continue
+                for j, e in enumerate(c.expected):
+                    with open(os.path.join(work, "c%d_out%d.%s.bin" % (k, j, placement)), "rb") as f:
+                        msg = compare(c, j, f.read(), e, placement)
+                    if msg:
+                        errors.append("%s: %s" % (label, msg))
         return "\n".join(errors) or None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# ---------------------------------------------------------------- the -O x target matrix
+
+# Every e2e program runs at the default -O and target; these run at every -O level for
+# every x86 target below too (each cell a test of its own).
+MATRIX = ["select_tail", "select_chain", "binary_f32", "unary_f64", "half", "casts", "int_small", "edge_sizes",
+          "reductions", "matmul", "models"]
+OPT_LEVELS = ["-O0", "-O1", "-O2", "-O3"]
+# name, tric flags, the /proc/cpuinfo flags the code may use
+TARGETS = [
+    ("x86-64", ["--target", "x86_64-linux-gnu", "--cpu", "x86-64"], []),
+    ("avx2", ["--target", "x86_64-linux-gnu", "--cpu", "x86-64-v3"],
+     ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe"]),
+    ("avx512", ["--target", "x86_64-linux-gnu", "--cpu", "skylake-avx512"],
+     ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "avx512f", "avx512bw", "avx512cd", "avx512dq",
+      "avx512vl"]),
+]
+
+
+def host_lacks(needs):
+    """Why this machine cannot run x86 code that uses the cpuinfo flags needs (None: it can)."""
+    import platform
+    if platform.machine() != "x86_64":
+        return "the host is %s, not x86_64" % platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            have = set(next(l for l in f if l.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return "cannot read the CPU's flags from /proc/cpuinfo"
+    missing = [n for n in needs if n not in have]
+    return "the host lacks %s" % " ".join(missing) if missing else None
+
+
+def test_e2e_cell(ctx, path, opt, needs, flags):
+    why = host_lacks(needs)
+    if why:
+        return Skip(why)
+    return test_e2e(ctx, path, [opt] + flags)
+
+
 # ---------------------------------------------------------------- collection
 
-def collect(ctx, only):
+def collect(ctx, only, full_matrix=False):
     tests = []
     ddir = os.path.join(TESTS, "diag")  # its subfolders hold modules the tests import
     for f in sorted(os.listdir(ddir)):
@@ -314,6 +432,11 @@ def collect(ctx, only):
         if f.endswith(".tri") and os.path.exists(os.path.join(edir, f[:-4] + ".py")):
             p = os.path.join(edir, f)
             tests.append(("e2e/" + f[:-4], lambda p=p: test_e2e(ctx, p)))
+            if f[:-4] in MATRIX or full_matrix:
+                for opt in OPT_LEVELS:
+                    for tname, flags, needs in TARGETS:
+                        tests.append(("e2e/%s:%s:%s" % (f[:-4], opt[1:], tname),
+                                      lambda p=p, o=opt, fl=flags, n=needs: test_e2e_cell(ctx, p, o, n, fl)))
     for f in sorted(os.listdir(os.path.join(TESTS, "cli"))):
         if f.endswith(".py"):
             spec = importlib.util.spec_from_file_location("cli_" + f[:-3], os.path.join(TESTS, "cli", f))
@@ -344,13 +467,14 @@ def main():
     ap.add_argument("--sanitized-tric")
     ap.add_argument("--update", action="store_true")
     ap.add_argument("-k", default="")
+    ap.add_argument("--full-matrix", action="store_true", help="every e2e program at every -O level and target")
     ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
     tests = []
     if args.tric:
-        tests += collect(Ctx(args, args.tric, False), args.k)
+        tests += collect(Ctx(args, args.tric, False), args.k, args.full_matrix)
     if args.sanitized_tric:
-        tests += [("asan:" + n, f) for n, f in collect(Ctx(args, args.sanitized_tric, True), args.k)]
+        tests += [("asan:" + n, f) for n, f in collect(Ctx(args, args.sanitized_tric, True), args.k, args.full_matrix)]
     if not tests:
         ap.error("give --tric, --sanitized-tric or both")
     passed = failed = skipped = 0
