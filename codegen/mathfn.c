@@ -260,6 +260,8 @@ static LLVMValueRef m_sincos64(M *m, LLVMValueRef x, bool is_cos) {
      with NaN rather than return a wrong number (documented) */
   LLVMValueRef lost = cmp(m, LLVMRealUGT, un(m, "llvm.fabs", r), K(m, 1.0));
   v = sel(m, lost, K(m, NAN), v);
+  /* the reduction turns -0 into +0 (x - 0 * p); sin(-0) is -0 */
+  if (!is_cos) v = sel(m, cmp(m, LLVMRealOEQ, x, K(m, 0)), x, v);
   return sel(m, isnan_(m, x), x, v);
 }
 

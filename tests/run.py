@@ -65,10 +65,14 @@ class Skip:
 class Case:
     """One call of an exported function: inputs (arrays or scalars, in parameter order),
     sizes (the int64 size arguments), expected outputs (arrays; their dtype and shape size the
-    output buffers), tolerances, and the expected return code."""
-    def __init__(self, fn, inputs, sizes, expected, rtol=1e-6, atol=1e-6, rc=0, name="", out_offset=0):
+    output buffers), tolerances, and the expected return code. signed_zeros: where a float
+    output is expected to be a zero, its sign bit must be the expected one too (tolerances
+    cannot tell -0 from +0)."""
+    def __init__(self, fn, inputs, sizes, expected, rtol=1e-6, atol=1e-6, rc=0, name="", out_offset=0,
+                 signed_zeros=False):
         self.fn, self.inputs, self.sizes, self.expected = fn, inputs, sizes, expected
         self.rtol, self.atol, self.rc, self.name = rtol, atol, rc, name
+        self.signed_zeros = signed_zeros
         self.out_offset = out_offset  # elements between the start of each output allocation and the pointer passed
 
 
@@ -296,6 +300,17 @@ def compare(c, j, got_bytes, e, placement):
                     j, len(bad[0]), got.size, i, got[i], want[i])
             return None
         got, want = got.astype(np.float64), want.astype(np.float64)
+    nan = np.isnan(got) != np.isnan(want)
+    if nan.any():
+        i = tuple(x[0] for x in np.nonzero(nan))
+        return "output %d: %d of %d elements NaN where not expected or not NaN where expected; first at %s: " \
+               "got %r, want %r" % (j, np.count_nonzero(nan), got.size, i, got[i], want[i])
+    if c.signed_zeros:
+        sign = (want == 0) & (np.signbit(got) != np.signbit(want))
+        if sign.any():
+            i = tuple(x[0] for x in np.nonzero(sign))
+            return "output %d: %d of %d zeros have the wrong sign; first at %s: got %r, want %r" % (
+                j, np.count_nonzero(sign), got.size, i, got[i], want[i])
     close = np.isclose(got, want, rtol=c.rtol, atol=c.atol, equal_nan=True)
     if not close.all():
         bad = np.nonzero(~close)
