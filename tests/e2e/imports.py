@@ -29,6 +29,6 @@ def cases(rng):
         be = rng.standard_normal(16).astype(f)
         xd = x.astype(np.float64)
         blk = xd + gelu(xd @ w + b2) * 2
-        yield Case("res", [x, w, b2, g, be], [bsz, 16], [layernorm(blk, g, be).astype(f)], rtol=1e-3, atol=1e-3)
+        yield Case("res", [x, w, b2, g, be], [bsz, 16], [layernorm(blk, g, be).astype(f)], rtol=1e-5, atol=1e-5)
     v = rng.standard_normal(9).astype(f)
     yield Case("eps", [v], [9], [v + f(2e-5)])
