@@ -253,7 +253,9 @@ def test_small_outputs_use_plain_stores(ctx):
 
 
 def test_identical_kernels_generated_once(ctx):
-    """Ten structurally identical layers share their kernels."""
+    """Ten structurally identical layers share their kernels: one matmul kernel called ten
+    times, one tanh*2 kernel into a temporary called nine times and its copy into the
+    output called once."""
     body = "\n".join("  let h%d = tanh(h%d @ w + b) * 2;" % (i + 1, i) for i in range(10))
     src = ("export fn deep(x: f32[B, 16], w: f32[16, 16], b: f32[16]) -> f32[B, 16] {\n  let h0 = x;\n%s\n"
            "  return h10;\n}\n" % body)
@@ -262,9 +264,11 @@ def test_identical_kernels_generated_once(ctx):
     if r.returncode:
         return r.stderr
     ir = open(os.path.join(d, "model.ll")).read()
-    n = ir.count("define internal void @tric.kernel.")
-    if n > 3:
-        return "10 identical layers produced %d kernels" % n
+    defined = re.findall(r"^define [^\n]*@(tric\.kernel\.\d+)\(", ir, re.M)
+    calls = re.findall(r"call [^\n]*@(tric\.kernel\.\d+)\(", ir_function(ir, "deep"))
+    counts = sorted(calls.count(k) for k in set(calls))
+    if len(defined) != 3 or sorted(set(calls)) != sorted(defined) or counts != [1, 9, 10]:
+        return "10 identical layers: kernels %s defined, called %s times" % (defined, counts)
     shutil.rmtree(d)
 
 
@@ -288,24 +292,40 @@ def test_cross_target(ctx):
 
 
 def test_opt_levels_agree(ctx):
+    """gelu_f32 at -O0..-O3: each program exits 0 and prints all 37 results, each within
+    1e-5 of a float64 NumPy reference, and the levels agree with each other."""
+    import numpy as np
     d = setup(ctx)
     prog = ('#include "m.h"\n#include <stdio.h>\nint main(void) { float x[37], y[37];\n'
             "  for (int i = 0; i < 37; i++) x[i] = (i - 18) * 0.37f;\n"
             '  if (gelu_f32(x, y, 37)) return 1; for (int i = 0; i < 37; i++) printf("%.9g\\n", y[i]); return 0; }\n')
     with open(os.path.join(d, "p.c"), "w") as f:
         f.write(prog)
+    x = (np.arange(37, dtype=np.float32) - 18) * np.float32(0.37)
+    x = x.astype(np.float64)
+    want = 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x * x * x)))
     results = []
     for o in ("-O0", "-O1", "-O2", "-O3"):
         r = ctx.run([ctx.tric, "build", "model.tri", o, "-o", "m.o"], cwd=d)
         if r.returncode:
             return r.stderr
-        r = ctx.run(["cc", "p.c", "m.o", "-lm", "-o", "p"], cwd=d)
+        r = ctx.run([ctx.cc, "p.c", "m.o", "-lm", "-o", "p"], cwd=d)
         if r.returncode:
             return r.stderr
-        results.append([float(v) for v in ctx.run(["./p"], cwd=d).stdout.split()])
-    for res in results[1:]:
-        if any(abs(a - b) > 1e-6 * max(1.0, abs(a)) for a, b in zip(results[0], res)):
-            return "-O levels disagree"
+        r = ctx.run(["./p"], cwd=d)
+        if r.returncode:
+            return "%s: the program exited with %d: %s" % (o, r.returncode, r.stderr)
+        got = np.array([float(v) for v in r.stdout.split()])
+        if got.shape != want.shape:
+            return "%s: %d results, expected %d" % (o, got.size, want.size)
+        bad = ~np.isclose(got, want, rtol=1e-5, atol=1e-6)
+        if bad.any():
+            i = int(np.argmax(bad))
+            return "%s: gelu(%r) = %r, NumPy says %r" % (o, x[i], got[i], want[i])
+        results.append(got)
+    for o, res in zip(("-O1", "-O2", "-O3"), results[1:]):
+        if not np.allclose(res, results[0], rtol=1e-6, atol=1e-7):
+            return "-O0 and %s disagree" % o
     shutil.rmtree(d)
 
 
