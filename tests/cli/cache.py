@@ -236,7 +236,10 @@ def test_cache_commands(ctx):
     r = ctx.run([ctx.tric, "cache", "stats"], env=env)
     if "entries:    %d" % n not in r.stdout or "hit rate" not in r.stdout:
         return "cache stats: %r" % r.stdout
-    r = ctx.run([ctx.tric, "--cache-dir", cache, "cache", "stats"], env=env)
+    # --cache-dir names the folder, over $TRIC_CACHE_DIR (here an empty one)
+    r = ctx.run([ctx.tric, "cache", "stats", "--cache-dir", cache], env=dict(env, TRIC_CACHE_DIR=ctx.tmpdir()))
+    if r.returncode or "entries:    %d" % n not in r.stdout:
+        return "cache stats --cache-dir: exit %d: %r %r" % (r.returncode, r.stdout, r.stderr)
     r = ctx.run([ctx.tric, "cache", "prune", "--max-size", "6k"], env=env)
     left = stats(ctx, cache)
     if r.returncode or left["bytes"] > 6 * 1024 or left["evictions"] < 1 or left["entries"] >= n:
@@ -244,12 +247,12 @@ def test_cache_commands(ctx):
     build(ctx, d, cache)
     before = stats(ctx, cache)["entries"]  # the evicted modules' entries are back (not all kernels')
     r = ctx.run([ctx.tric, "cache", "prune", "--max-age", "1h"], env=env)
-    if stats(ctx, cache)["entries"] != before or before < 4:
-        return "prune --max-age 1h removed recently used entries"
+    if r.returncode or r.stdout != "removed 0 entries\n" or stats(ctx, cache)["entries"] != before or before < 4:
+        return "prune --max-age 1h removed recently used entries: exit %d: %r %r" % (r.returncode, r.stdout, r.stderr)
     time.sleep(1.1)
     r = ctx.run([ctx.tric, "cache", "prune", "--max-age", "1s"], env=env)
-    if stats(ctx, cache)["entries"] != 0:
-        return "prune --max-age left entries"
+    if r.returncode or r.stdout != "removed %d entries\n" % before or stats(ctx, cache)["entries"] != 0:
+        return "prune --max-age 1s left entries: exit %d: %r %r" % (r.returncode, r.stdout, r.stderr)
     build(ctx, d, cache)
     r = ctx.run([ctx.tric, "cache", "clear"], env=env)
     s = stats(ctx, cache)
