@@ -58,6 +58,7 @@ typedef struct Kernel {
 typedef struct Target {
   Module *m;
   const char *file, *stem;
+  const char *guard; /* the header's include guard (from the source and header paths) */
   const char *obj, *hdr, *ll, *as, *dep;
   ca_Key key;
   ca_Manifest *man; /* made on a cache miss, to record (and explain) it */
@@ -220,6 +221,7 @@ static ca_Key target_key(Target *t, const ca_Key *opts) {
   ca_Hasher *h = ca_hasher_new();
   ca_hash(h, mk.b, 16);
   ca_hash_str(h, t->stem);
+  ca_hash_str(h, t->guard);
   return ca_hasher_finish(h);
 }
 
@@ -413,7 +415,7 @@ static void finish_work(Target *t, cg_Machines *m);
 static void start_work(Target *t, cg_Machines *m) {
   const Opts *o = t->b->o;
   unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
-  if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->m->funcs, t->m->nfuncs, &t->arena);
+  if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->guard, t->m->funcs, t->m->nfuncs, &t->arena);
   double t0 = now_seconds();
   if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err))
     t->job = NULL;
@@ -922,6 +924,7 @@ int run_build(const Opts *o, bool colour) {
     *t = *(Target *)targets.items[i];
     t->b = b;
     t->hdr = with_ext(&arena, t->obj, ".h");
+    t->guard = cg_header_guard(&arena, t->file, t->hdr);
     t->ll = with_ext(&arena, t->obj, ".ll");
     t->as = with_ext(&arena, t->obj, ".s");
     t->dep = o->mf ? o->mf : with_ext(&arena, t->obj, ".d");

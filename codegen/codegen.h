@@ -85,8 +85,11 @@ void cg_job_free(cg_Job *job);
 void cg_unit_free(cg_Unit *u);
 /* Frees the blobs of a result. */
 void cg_result_free(cg_Result *r);
+/* The include guard of a header: TRIC_, the header's path sanitised, and a hash of the
+ * module's path and the header's, so headers of same-named modules can go together. */
+char *cg_header_guard(fe_Arena *a, const char *module_path, const char *header_path);
 /* The C header for the exported functions of module `module_name` (malloc'd text). */
-char *cg_header(const char *module_name, tc_Func *funcs, int nfuncs, fe_Arena *a);
+char *cg_header(const char *module_name, const char *guard, tc_Func *funcs, int nfuncs, fe_Arena *a);
 /* The triple, CPU and features that options o resolve to (malloc'd strings), for
  * --version, cache keys and messages. */
 void cg_describe_target(const cg_Options *o, char **triple, char **cpu, char **features);

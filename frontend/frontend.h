@@ -148,12 +148,37 @@ int fe_dtype_lookup(const char *name, size_t len);
 bool fe_dtype_is_float(int dt); /* f32 f64 f16 bf16 */
 bool fe_dtype_is_int(int dt);   /* i8 u8 i32 i64 */
 
+/* ---------------------------------------------------------------- C names */
+
+/* Is name unusable as an identifier in a generated header (a C or C++ keyword, a type or
+ * macro of <stdint.h>, the header's own macros, or a name C reserves)? */
+bool fe_c_reserved(const char *name);
+/* Is name a function of the C library, libm or common POSIX (or main), which an exported
+ * function of that name would replace in every program it is linked into? */
+bool fe_c_library_function(const char *name);
+
+/* ---------------------------------------------------------------- did you mean */
+
+/* The Damerau-Levenshtein distance (optimal string alignment) between a and b. */
+int fe_edit_distance(const char *a, const char *b);
+
+/* The candidate closest to a misspelt name, within a distance that grows with its length. */
+typedef struct fe_Suggest {
+  const char *name; /* the name that was not found */
+  const char *best; /* the closest candidate so far, or NULL */
+  int dist;         /* its distance (or the first one not accepted) */
+} fe_Suggest;
+/* Starts a search for names close to name. */
+void fe_suggest_init(fe_Suggest *s, const char *name);
+/* Considers candidate (NULL is ignored). */
+void fe_suggest_add(fe_Suggest *s, const char *candidate);
+
 /* ---------------------------------------------------------------- AST */
 
 #define FE_AST_KINDS(X)                                                                      \
   X(IMPORT)      /* name: dotted path */                                                     \
   X(CONST)       /* name, a: type or NULL, b: value */                                       \
-  X(FN)          /* name, flags: FE_EXPORT, a: params, b: result types, c: body */           \
+  X(FN)          /* name (ival: its offset), flags: FE_EXPORT, a: params, b: results, c: body */ \
   X(PARAM)       /* name, a: type */                                                         \
   X(TYPE)        /* ival: dtype, a: dims (NULL and !FE_RANKED for a scalar) */               \
   X(DIM_INT)     /* ival */                                                                  \

@@ -80,9 +80,9 @@ dotted(P) ::= dotted(Q) DOT IDENT(N). { P.text = fe_sprintf(ps->arena, "%s.%s", 
 /* ---------------------------------------------------------------- functions */
 
 fnhead(H) ::= FN(K) IDENT(N) LPAREN params(P) RPAREN ARROW results(R).
-  { H = fe_mk(ps, FE_FN, K->span, K->span); H->name = N->text; H->a = P.head; H->b = R.head; }
+  { H = fe_mk(ps, FE_FN, K->span, K->span); H->name = N->text; H->ival = N->span.lo; H->a = P.head; H->b = R.head; }
 fnhead(H) ::= EXPORT(X) FN IDENT(N) LPAREN params(P) RPAREN ARROW results(R).
-  { H = fe_mk(ps, FE_FN, X->span, X->span); H->name = N->text; H->a = P.head; H->b = R.head;
+  { H = fe_mk(ps, FE_FN, X->span, X->span); H->name = N->text; H->ival = N->span.lo; H->a = P.head; H->b = R.head;
     H->flags |= FE_EXPORT; }
 
 %type params { fe_List }

@@ -278,3 +278,164 @@ int fe_list_len(const fe_Node *n) {
   for (; n; n = n->next) k++;
   return k;
 }
+
+/* ---------------------------------------------------------------- C names */
+
+/* Identifiers a generated header cannot use as they are: C and C++ keywords (the header
+ * is included from both), the alternative operator spellings of C++, the types and
+ * macros of <stdint.h> (the one header it includes) and the macros it defines itself.
+ * A parameter named like one of these breaks the prototype, or, for a macro, is
+ * replaced by the preprocessor. Fixed-size rows keep the table in read-only data. */
+static const char c_reserved[][24] = {
+    /* C keywords, C99 to C23 */
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict",
+    "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
+    "unsigned", "void", "volatile", "while", "bool", "true", "false", "alignas", "alignof",
+    "constexpr", "nullptr", "static_assert", "thread_local", "typeof", "typeof_unqual",
+    "_Bool", "_Complex", "_Imaginary", "_Alignas", "_Alignof", "_Atomic", "_Generic",
+    "_Noreturn", "_Static_assert", "_Thread_local", "_BitInt", "_Decimal32", "_Decimal64",
+    "_Decimal128",
+    /* C++ keywords and alternative tokens */
+    "asm", "catch", "char8_t", "char16_t", "char32_t", "class", "concept", "consteval",
+    "constinit", "const_cast", "co_await", "co_return", "co_yield", "decltype", "delete",
+    "dynamic_cast", "explicit", "export", "friend", "mutable", "namespace", "new", "noexcept",
+    "operator", "private", "protected", "public", "reinterpret_cast", "requires",
+    "static_cast", "template", "this", "throw", "try", "typeid", "typename", "using",
+    "virtual", "wchar_t", "and", "and_eq", "bitand", "bitor", "compl", "not", "not_eq", "or",
+    "or_eq", "xor", "xor_eq",
+    /* <stdint.h> types (and the <stddef.h> ones it may bring in) */
+    "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t",
+    "int_least8_t", "int_least16_t", "int_least32_t", "int_least64_t", "uint_least8_t",
+    "uint_least16_t", "uint_least32_t", "uint_least64_t", "int_fast8_t", "int_fast16_t",
+    "int_fast32_t", "int_fast64_t", "uint_fast8_t", "uint_fast16_t", "uint_fast32_t",
+    "uint_fast64_t", "intptr_t", "uintptr_t", "intmax_t", "uintmax_t", "size_t", "ptrdiff_t",
+    "wint_t", "NULL",
+    /* <stdint.h> macros */
+    "INT8_MIN", "INT16_MIN", "INT32_MIN", "INT64_MIN", "INT8_MAX", "INT16_MAX", "INT32_MAX",
+    "INT64_MAX", "UINT8_MAX", "UINT16_MAX", "UINT32_MAX", "UINT64_MAX", "INT8_WIDTH",
+    "INT16_WIDTH", "INT32_WIDTH", "INT64_WIDTH", "UINT8_WIDTH", "UINT16_WIDTH", "UINT32_WIDTH",
+    "UINT64_WIDTH", "INT_LEAST8_MIN", "INT_LEAST16_MIN", "INT_LEAST32_MIN", "INT_LEAST64_MIN",
+    "INT_LEAST8_MAX", "INT_LEAST16_MAX", "INT_LEAST32_MAX", "INT_LEAST64_MAX",
+    "UINT_LEAST8_MAX", "UINT_LEAST16_MAX", "UINT_LEAST32_MAX", "UINT_LEAST64_MAX",
+    "INT_FAST8_MIN", "INT_FAST16_MIN", "INT_FAST32_MIN", "INT_FAST64_MIN", "INT_FAST8_MAX",
+    "INT_FAST16_MAX", "INT_FAST32_MAX", "INT_FAST64_MAX", "UINT_FAST8_MAX", "UINT_FAST16_MAX",
+    "UINT_FAST32_MAX", "UINT_FAST64_MAX", "INTPTR_MIN", "INTPTR_MAX", "UINTPTR_MAX",
+    "INTPTR_WIDTH", "UINTPTR_WIDTH", "INTMAX_MIN", "INTMAX_MAX", "UINTMAX_MAX",
+    "INTMAX_WIDTH", "UINTMAX_WIDTH", "PTRDIFF_MIN", "PTRDIFF_MAX", "PTRDIFF_WIDTH",
+    "SIZE_MAX", "SIZE_WIDTH", "SIG_ATOMIC_MIN", "SIG_ATOMIC_MAX", "SIG_ATOMIC_WIDTH",
+    "WCHAR_MIN", "WCHAR_MAX", "WCHAR_WIDTH", "WINT_MIN", "WINT_MAX", "WINT_WIDTH", "INT8_C",
+    "INT16_C", "INT32_C", "INT64_C", "UINT8_C", "UINT16_C", "UINT32_C", "UINT64_C",
+    "INTMAX_C", "UINTMAX_C", "__STDC_LIMIT_MACROS", "__STDC_CONSTANT_MACROS",
+    /* the generated header's own macros */
+    "TRIC_OK", "TRIC_ERR_SIZE", "TRIC_ERR_NOMEM",
+};
+
+/* Functions of the C standard library, libm and common POSIX that a user's program links
+ * against: an exported function of the same name would be the definition the linker
+ * picks for every call of it in that program. Also main, the program's own entry. */
+static const char c_library[][16] = {
+    "main",
+    /* <math.h> (double, float and long double forms) */
+    "acos", "acosf", "acosl", "asin", "asinf", "asinl", "atan", "atanf", "atanl", "atan2",
+    "atan2f", "atan2l", "cos", "cosf", "cosl", "sin", "sinf", "sinl", "tan", "tanf", "tanl",
+    "acosh", "acoshf", "acoshl", "asinh", "asinhf", "asinhl", "atanh", "atanhf", "atanhl",
+    "cosh", "coshf", "coshl", "sinh", "sinhf", "sinhl", "tanh", "tanhf", "tanhl", "exp",
+    "expf", "expl", "exp2", "exp2f", "exp2l", "expm1", "expm1f", "expm1l", "exp10", "exp10f",
+    "frexp", "frexpf", "frexpl", "ilogb", "ilogbf", "ilogbl", "ldexp", "ldexpf", "ldexpl",
+    "log", "logf", "logl", "log10", "log10f", "log10l", "log1p", "log1pf", "log1pl", "log2",
+    "log2f", "log2l", "logb", "logbf", "logbl", "modf", "modff", "modfl", "scalbn", "scalbnf",
+    "scalbnl", "scalbln", "scalblnf", "scalblnl", "cbrt", "cbrtf", "cbrtl", "fabs", "fabsf",
+    "fabsl", "hypot", "hypotf", "hypotl", "pow", "powf", "powl", "sqrt", "sqrtf", "sqrtl",
+    "erf", "erff", "erfl", "erfc", "erfcf", "erfcl", "lgamma", "lgammaf", "lgammal",
+    "tgamma", "tgammaf", "tgammal", "gamma", "ceil", "ceilf", "ceill", "floor", "floorf",
+    "floorl", "nearbyint", "nearbyintf", "nearbyintl", "rint", "rintf", "rintl", "lrint",
+    "lrintf", "lrintl", "llrint", "llrintf", "llrintl", "round", "roundf", "roundl", "lround",
+    "lroundf", "lroundl", "llround", "llroundf", "llroundl", "trunc", "truncf", "truncl",
+    "fmod", "fmodf", "fmodl", "remainder", "remainderf", "remainderl", "remquo", "remquof",
+    "remquol", "copysign", "copysignf", "copysignl", "nan", "nanf", "nanl", "nextafter",
+    "nextafterf", "nextafterl", "nexttoward", "nexttowardf", "nexttowardl", "fdim", "fdimf",
+    "fdiml", "fmax", "fmaxf", "fmaxl", "fmin", "fminf", "fminl", "fma", "fmaf", "fmal",
+    "sincos", "sincosf", "j0", "j1", "jn", "y0", "y1", "yn", "drem", "significand",
+    /* <stdlib.h> */
+    "abs", "labs", "llabs", "div", "ldiv", "lldiv", "atof", "atoi", "atol", "atoll", "strtod",
+    "strtof", "strtold", "strtol", "strtoll", "strtoul", "strtoull", "rand", "srand",
+    "random", "srandom", "drand48", "malloc", "calloc", "realloc", "free", "aligned_alloc",
+    "posix_memalign", "abort", "atexit", "at_quick_exit", "exit", "_Exit", "quick_exit",
+    "getenv", "setenv", "unsetenv", "putenv", "system", "bsearch", "qsort", "mblen",
+    "mbtowc", "wctomb", "mbstowcs", "wcstombs", "mkstemp", "realpath",
+    /* <string.h> */
+    "memcpy", "memmove", "memset", "memcmp", "memchr", "strcpy", "strncpy", "strcat",
+    "strncat", "strcmp", "strncmp", "strcoll", "strxfrm", "strchr", "strrchr", "strspn",
+    "strcspn", "strpbrk", "strstr", "strtok", "strlen", "strnlen", "strerror", "strdup",
+    "strndup", "strsep", "strtok_r", "strcasecmp", "strncasecmp", "bzero", "bcopy",
+    /* <stdio.h> */
+    "printf", "fprintf", "sprintf", "snprintf", "vprintf", "vfprintf", "vsprintf",
+    "vsnprintf", "scanf", "fscanf", "sscanf", "fopen", "fclose", "fflush", "freopen", "fread",
+    "fwrite", "fgetc", "fgets", "fputc", "fputs", "getc", "getchar", "gets", "putc",
+    "putchar", "puts", "ungetc", "fseek", "ftell", "rewind", "fgetpos", "fsetpos", "feof",
+    "ferror", "clearerr", "perror", "remove", "rename", "tmpfile", "tmpnam", "setbuf",
+    "setvbuf", "fileno", "fdopen", "popen", "pclose", "getline", "dprintf",
+    /* <time.h>, <signal.h>, <setjmp.h>, <ctype.h>, <assert.h>, <locale.h>, <errno.h> */
+    "time", "clock", "difftime", "mktime", "strftime", "gmtime", "localtime", "asctime",
+    "ctime", "nanosleep", "clock_gettime", "signal", "raise", "kill", "setjmp", "longjmp",
+    "isalnum", "isalpha", "isblank", "iscntrl", "isdigit", "isgraph", "islower", "isprint",
+    "ispunct", "isspace", "isupper", "isxdigit", "tolower", "toupper", "setlocale",
+    "localeconv", "errno",
+    /* POSIX <unistd.h>, <fcntl.h>, <pthread.h> (every program links -lpthread) */
+    "open", "close", "read", "write", "lseek", "pipe", "dup", "dup2", "fork", "execv",
+    "execve", "execvp", "_exit", "sleep", "usleep", "getpid", "access", "unlink", "link",
+    "chdir", "getcwd", "stat", "fstat", "mmap", "munmap", "select", "poll", "socket", "bind",
+    "listen", "accept", "connect", "send", "recv", "ioctl", "fcntl", "sysconf", "isatty",
+    "wait", "waitpid", "pthread_create", "pthread_join", "pthread_self", "pthread_exit",
+};
+
+bool fe_c_reserved(const char *name) {
+  if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z'))) return true; /* C reserves these */
+  for (size_t i = 0; i < sizeof c_reserved / sizeof *c_reserved; i++)
+    if (strcmp(c_reserved[i], name) == 0) return true;
+  return false;
+}
+
+bool fe_c_library_function(const char *name) {
+  for (size_t i = 0; i < sizeof c_library / sizeof *c_library; i++)
+    if (strcmp(c_library[i], name) == 0) return true;
+  return false;
+}
+
+/* ---------------------------------------------------------------- did you mean */
+
+int fe_edit_distance(const char *a, const char *b) {
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 63 || m > 63) return 64; /* long names are not typos of each other */
+  int d[64][64];
+  for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+  for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+  for (size_t i = 1; i <= n; i++)
+    for (size_t j = 1; j <= m; j++) {
+      int cost = a[i - 1] != b[j - 1];
+      int v = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+      if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+        v = d[i - 2][j - 2] + 1; /* a transposition */
+      d[i][j] = v;
+    }
+  return d[n][m];
+}
+
+void fe_suggest_init(fe_Suggest *s, const char *name) {
+  s->name = name;
+  s->best = NULL;
+  size_t len = strlen(name);
+  s->dist = (len <= 3 ? 1 : len <= 6 ? 2 : 3) + 1; /* the first distance not accepted */
+}
+
+void fe_suggest_add(fe_Suggest *s, const char *candidate) {
+  if (!candidate || strcmp(candidate, s->name) == 0) return;
+  int d = fe_edit_distance(s->name, candidate);
+  if (d < s->dist && (size_t)d < strlen(candidate)) {
+    s->dist = d;
+    s->best = candidate;
+  }
+}

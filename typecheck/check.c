@@ -1517,9 +1517,37 @@ static bool result_syms_ok(Ctx *c, const fe_Node *d, const char **seen, int nsee
   return false;
 }
 
+/* The name of a function declaration, as a span. */
+static fe_Span fn_name_span(const fe_Node *fn) {
+  fe_Span s = {fn->span.src, (uint32_t)fn->ival, (uint32_t)fn->ival + (uint32_t)strlen(fn->name)};
+  return s;
+}
+
+/* An exported function is a C symbol in the user's program: its name must not be one the
+ * C library defines (the linker would take it for every call of that function in the
+ * program) nor one the generated header cannot declare. */
+static bool check_export_name(Ctx *c, const fe_Node *fn) {
+  if (strcmp(fn->name, "main") == 0) {
+    err(c, fn_name_span(fn), "exported function 'main' would be the entry point of every program it is linked into; rename it");
+    return false;
+  }
+  if (fe_c_library_function(fn->name)) {
+    err(c, fn_name_span(fn), "exported function '%s' would replace the C library's %s() in every program it is linked into; rename it",
+        fn->name, fn->name);
+    return false;
+  }
+  if (fe_c_reserved(fn->name)) {
+    err(c, fn_name_span(fn), "exported function '%s' cannot be declared in the C header: '%s' is a C or C++ keyword or a name <stdint.h> or the header defines; rename it",
+        fn->name, fn->name);
+    return false;
+  }
+  return true;
+}
+
 /* Checks a function's signature on its own: `...` placement, symbols of results. */
 static bool check_signature(Ctx *c, const fe_Node *fn) {
-  bool ok = true, exported = fn->flags & FE_EXPORT, param_ell = false;
+  bool exported = fn->flags & FE_EXPORT, param_ell = false;
+  bool ok = !exported || check_export_name(c, fn);
   const char *seen[64];
   int nseen = 0;
   for (const fe_Node *p = fn->a; p; p = p->next) {
