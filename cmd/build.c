@@ -181,6 +181,7 @@ static ca_Key options_key(const Opts *o) {
   free(triple), free(cpu), free(features);
   ca_hash_u64(h, (uint64_t)o->cg.opt_level);
   ca_hash_u64(h, o->emit);
+  ca_hash_u64(h, o->warn == FE_WARN_ERROR); /* an entry made despite warnings is no -Werror build */
   return ca_hasher_finish(h);
 }
 
@@ -883,7 +884,7 @@ static int add_inputs(Build *b, const char *input, fe_Vec *targets) {
 
 int run_build(const Opts *o, bool colour) {
   fe_Arena arena = {0};
-  fe_Diags diags = {.arena = &arena};
+  fe_Diags diags = {.arena = &arena, .warn = o->warn};
   Build *b = calloc(1, sizeof *b);
   if (!b) abort();
   b->o = o;

@@ -112,6 +112,7 @@ typedef struct Opts {
   unsigned emit;
   const char *dump;
   int color; /* -1 auto, 0 never, 1 always */
+  fe_WarnMode warn; /* -Werror, -w */
   cg_Options cg;
   const char *cache_dir; /* --cache-dir */
   bool no_cache, recache, explain, md;

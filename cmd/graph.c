@@ -285,6 +285,24 @@ void graph_check(Graph *g) {
   for (int i = 0; i < g->modules.n; i++) graph_check_one(g, g->modules.items[i]);
 }
 
+/* A module that exports nothing and that no module of this run imports compiles to an
+ * empty object (the user forgot `export`): warned of at its first function. */
+static void warn_no_export(Graph *g, Module *m) {
+  const fe_Node *first_fn = NULL;
+  for (const fe_Node *d = m->ast->decls; d; d = d->next) {
+    if (d->kind == FE_FN && (d->flags & FE_EXPORT)) return;
+    if (d->kind == FE_FN && !first_fn) first_fn = d;
+  }
+  for (int i = 0; i < g->all.n; i++) {
+    const Module *o = g->all.items[i];
+    for (int k = 0; k + 1 < o->deps.n; k += 2)
+      if (o->deps.items[k] == m) return; /* a library of another module */
+  }
+  fe_Span at = {m->src, 0, 0};
+  if (first_fn) at = (fe_Span){m->src, (uint32_t)first_fn->ival, (uint32_t)(first_fn->ival + (int64_t)strlen(first_fn->name))};
+  fe_warning(g->diags, at, "module '%s' exports no function, so its object file would be empty; mark the functions C calls with 'export' (a module that is only imported needs none)", m->name);
+}
+
 void graph_check_one(Graph *g, Module *m) {
   {
     m->tc = tc_module_new(g->arena, m->ast, m->name);
@@ -298,10 +316,11 @@ void graph_check_one(Graph *g, Module *m) {
       m->failed = true;
       return;
     }
-    int before = g->diags->nerrors;
+    int before = g->diags->nerrors, real_before = before - g->diags->nwerrors;
     double t0 = now_seconds();
     m->nfuncs = tc_check_module(m->tc, g->arena, g->diags, &m->funcs);
     m->t_check = now_seconds() - t0;
+    if (g->diags->nerrors - g->diags->nwerrors == real_before) warn_no_export(g, m);
     if (g->diags->nerrors > before) m->failed = true;
   }
 }

@@ -40,6 +40,7 @@ static void usage(FILE *o) {
         "  --features LIST      target features, as +avx2,-avx512f\n"
         "  --dump=WHAT          print tokens, ast, types or ir of the input to stdout\n"
         "  --color=WHEN         auto, always or never colour diagnostics (default auto)\n"
+        "  -Werror              make warnings errors (exit 1, no outputs); -w: no warnings\n"
         "  --cache-dir DIR      the compilation cache (default $TRIC_CACHE_DIR, $XDG_CACHE_HOME/tric,\n"
         "                       ~/.cache/tric)\n"
         "  --no-cache           neither read nor write the cache\n"
@@ -147,6 +148,8 @@ static int parse_args(int argc, char **argv, Opts *o) {
       o->jobs = (int)j;
     } else if (!strcmp(a, "--keep-going") || !strcmp(a, "-k")) o->keep_going = true;
     else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) o->verbose = true;
+    else if (!strcmp(a, "-Werror")) o->warn = FE_WARN_ERROR;
+    else if (!strcmp(a, "-w")) o->warn = FE_WARN_NONE;
     else if (!strcmp(a, "--time-report")) o->time_report = "text";
     else if (!strcmp(a, "--time-report=json")) o->time_report = "json";
     else if (!strcmp(a, "--time-report=text")) o->time_report = "text";

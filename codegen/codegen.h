@@ -85,8 +85,9 @@ void cg_job_free(cg_Job *job);
 void cg_unit_free(cg_Unit *u);
 /* Frees the blobs of a result. */
 void cg_result_free(cg_Result *r);
-/* The include guard of a header: TRIC_, the header's path sanitised, and a hash of the
- * module's path and the header's, so headers of same-named modules can go together. */
+/* The include guard of a header: TRIC_, the module's path sanitised, and a hash of that
+ * path and the header's file name, so headers of same-named modules can go together
+ * while one module's header is the same bytes in any output folder. */
 char *cg_header_guard(fe_Arena *a, const char *module_path, const char *header_path);
 /* The C header for the exported functions of module `module_name` (malloc'd text). */
 char *cg_header(const char *module_name, const char *guard, tc_Func *funcs, int nfuncs, fe_Arena *a);

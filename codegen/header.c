@@ -46,21 +46,23 @@ static const char *c_name(fe_Arena *a, const char *name, const char **used, int 
 }
 
 char *cg_header_guard(fe_Arena *a, const char *module_path, const char *header_path) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a over both paths */
+  const char *base = strrchr(header_path, '/') ? strrchr(header_path, '/') + 1 : header_path;
+  uint64_t h = 1469598103934665603ull; /* FNV-1a over the module's path and the header's name */
   for (const char *s = module_path; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
   h = (h ^ 0) * 1099511628211ull;
-  for (const char *s = header_path; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  for (const char *s = base; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
   char guard[96];
   size_t g = (size_t)snprintf(guard, sizeof guard, "TRIC_");
-  /* the end of the path names the header best; the hash tells apart what sanitising merged */
-  size_t len = strlen(header_path), from = len > 48 ? len - 48 : 0;
-  for (const char *p = header_path + from; *p; p++) {
-    char ch = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+  /* the end of the module's path names it best; the hash tells apart what sanitising merged */
+  size_t len = strlen(module_path);
+  if (len > 4 && strcmp(module_path + len - 4, ".tri") == 0) len -= 4;
+  for (size_t i = len > 48 ? len - 48 : 0; i < len; i++) {
+    char ch = isalnum((unsigned char)module_path[i]) ? (char)toupper((unsigned char)module_path[i]) : '_';
     if (ch == '_' && guard[g - 1] == '_') continue;
     guard[g++] = ch;
   }
   if (guard[g - 1] != '_') guard[g++] = '_';
-  snprintf(guard + g, sizeof guard - g, "%08X", (unsigned)(h ^ (h >> 32)));
+  snprintf(guard + g, sizeof guard - g, "%08X_H", (unsigned)(h ^ (h >> 32)));
   return fe_strndup(a, guard, strlen(guard));
 }
 

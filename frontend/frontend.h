@@ -76,18 +76,24 @@ struct fe_Diag {
   fe_Diag *next;
 };
 
+/* What warnings become: reported (the default), errors (-Werror) or nothing (-w). */
+typedef enum { FE_WARN_REPORT, FE_WARN_ERROR, FE_WARN_NONE } fe_WarnMode;
+
 /* The diagnostics of one compile. */
 typedef struct fe_Diags {
   fe_Arena *arena;
   fe_Diag *first, *last;
-  int nerrors;
+  int nerrors;      /* warnings made errors by FE_WARN_ERROR included */
+  int nwerrors;     /* those warnings */
+  fe_WarnMode warn; /* set by the driver before the compile */
 } fe_Diags;
 
 /* Appends an error at span; returns it so that notes can be attached. Identical errors
  * (same span and message) are reported once. */
 fe_Diag *fe_error(fe_Diags *d, fe_Span span, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Appends a warning at span. */
+/* Appends a warning at span: an error ending in "[-Werror]" under FE_WARN_ERROR, nothing
+ * (NULL) under FE_WARN_NONE. */
 fe_Diag *fe_warning(fe_Diags *d, fe_Span span, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Attaches a note to diag (which may be NULL: then the note is dropped). */
@@ -185,7 +191,7 @@ void fe_suggest_add(fe_Suggest *s, const char *candidate);
   X(DIM_SYM)     /* name */                                                                  \
   X(DIM_ELLIPSIS)                                                                            \
   X(DIM_BIN)     /* op (+ - *), a, b: a size expression in a result type */                  \
-  X(LET)         /* name, a: value */                                                        \
+  X(LET)         /* name (ival: its offset), a: value */                                     \
   X(LET_TUPLE)   /* a: NAME list, b: value */                                                \
   X(RETURN)      /* a: value */                                                              \
   X(INT_LIT)     /* ival */                                                                  \

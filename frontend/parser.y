@@ -133,7 +133,7 @@ stmts(L) ::= . { L.head = L.tail = NULL; }
 stmts(L) ::= stmts(M) stmt(S). { L = S ? fe_append(M, S) : M; }
 
 stmt(S) ::= LET(K) IDENT(N) ASSIGN expr(V) SEMI(E).
-  { S = fe_mk(ps, FE_LET, K->span, E->span); S->name = N->text; S->a = V; }
+  { S = fe_mk(ps, FE_LET, K->span, E->span); S->name = N->text; S->ival = N->span.lo; S->a = V; }
 stmt(S) ::= LET(K) LPAREN namelist(L) RPAREN ASSIGN expr(V) SEMI(E).
   { S = fe_mk(ps, FE_LET_TUPLE, K->span, E->span); S->a = L.head; S->b = V; }
 stmt(S) ::= RETURN(K) expr(V) SEMI(E).

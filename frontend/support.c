@@ -145,10 +145,18 @@ fe_Diag *fe_error(fe_Diags *d, fe_Span span, const char *fmt, ...) {
 }
 
 fe_Diag *fe_warning(fe_Diags *d, fe_Span span, const char *fmt, ...) {
+  if (d->warn == FE_WARN_NONE) return NULL;
   va_list ap;
   va_start(ap, fmt);
   fe_Diag *g = diag_new(d, FE_WARNING, span, fmt, ap);
   va_end(ap);
+  if (d->warn == FE_WARN_ERROR) {
+    g->sev = FE_ERROR;
+    g->msg = fe_sprintf(d->arena, "%s [-Werror]", g->msg);
+    g = diag_append(d, g);
+    if (g) d->nwerrors++;
+    return g;
+  }
   return diag_append(d, g);
 }
 

@@ -51,6 +51,8 @@ static const Val ERR = {.k = V_ERR};
 typedef struct Import {
   const char *qual;
   tc_Module *mod;
+  const fe_Node *decl;
+  bool used; /* named by a lookup: an import nothing names is warned about */
 } Import;
 
 typedef struct ConstVal {
@@ -96,6 +98,7 @@ void tc_module_add_import(tc_Module *m, fe_Diags *d, const fe_Node *decl, tc_Mod
   Import *im = fe_alloc(m->arena, sizeof *im);
   im->qual = q;
   im->mod = dep;
+  im->decl = decl;
   fe_vec_push(m->arena, &m->imports, im);
 }
 
@@ -109,6 +112,8 @@ typedef struct Scope {
   int nlocals, caplocals; /* bindings, newest last (malloc'd, grown as needed) */
   const char **names;
   Val *vals;
+  fe_Span *spans;      /* where each is bound */
+  unsigned char *used; /* whether a lookup found it, for the unused-binding warning */
   int nsyms;
   const char *symnames[64];
   const tc_Poly *symvals[64];
@@ -266,6 +271,16 @@ static bool weak_fits(Ctx *c, const Val *v, int dtype, fe_Span span) {
   if (v->wk == W_FLOAT && !fe_dtype_is_float(dtype)) {
     err(c, span, "a float literal cannot be used as %s; use an integer or cast()", fe_dtype_name(dtype));
     return false;
+  }
+  if (v->wk == W_FLOAT && isfinite(v->f) && v->f != 0) {
+    /* the largest finite value and half the smallest subnormal of each float dtype */
+    double big = dtype == FE_F16 ? 65504.0 : dtype == FE_BF16 ? 3.3895313892515355e38 : dtype == FE_F32 ? 3.4028234663852886e38 : INFINITY;
+    double tiny = dtype == FE_F16 ? 0x1p-25 : dtype == FE_BF16 || dtype == FE_F32 ? 0x1p-150 : 0;
+    if (fabs(v->f) > big)
+      fe_warning(c->d, span, "float literal %g does not fit in %s (its largest value is %g): it becomes %sinf", v->f,
+                 fe_dtype_name(dtype), big, v->f < 0 ? "-" : "");
+    else if (fabs(v->f) <= tiny)
+      fe_warning(c->d, span, "float literal %g is too small for %s: it becomes 0", v->f, fe_dtype_name(dtype));
   }
   if (v->wk == W_INT && fe_dtype_is_int(dtype)) {
     static const int64_t lo[] = {[FE_I8] = -128, [FE_U8] = 0, [FE_I32] = INT32_MIN, [FE_I64] = INT64_MIN};
@@ -592,6 +607,7 @@ static Val lookup(Ctx *c, Scope *s, const char *name, fe_Span span) {
     if (strcmp(s->names[i], name) == 0) {
       Val v = s->vals[i];
       v.span = span;
+      s->used[i] = 1;
       return v;
     }
   bool found;
@@ -600,6 +616,7 @@ static Val lookup(Ctx *c, Scope *s, const char *name, fe_Span span) {
   for (int i = 0; i < s->mod->imports.n; i++) {
     Import *im = s->mod->imports.items[i];
     if (strcmp(im->qual, name) == 0) {
+      im->used = true;
       Val m = {.k = V_MODULE, .mod = im->mod, .span = span};
       return m;
     }
@@ -1361,13 +1378,19 @@ static bool bind_local(Ctx *c, Scope *s, const char *name, Val v, fe_Span span) 
   if (s->nlocals == s->caplocals) {
     int cap = s->caplocals ? s->caplocals * 2 : 32;
     const char **names = realloc(s->names, sizeof *names * (size_t)cap);
+    if (names) s->names = names;
     Val *vals = names ? realloc(s->vals, sizeof *vals * (size_t)cap) : NULL;
-    if (!names || !vals) abort();
-    s->names = names;
-    s->vals = vals;
+    if (vals) s->vals = vals;
+    fe_Span *spans = vals ? realloc(s->spans, sizeof *spans * (size_t)cap) : NULL;
+    if (spans) s->spans = spans;
+    unsigned char *used = spans ? realloc(s->used, (size_t)cap) : NULL;
+    if (!used) abort();
+    s->used = used;
     s->caplocals = cap;
   }
   s->names[s->nlocals] = name;
+  s->spans[s->nlocals] = span;
+  s->used[s->nlocals] = 0;
   s->vals[s->nlocals++] = v;
   if (c->depth == 1 && v.k == V_TENSOR) {
     fe_vec_push(c->a, &c->bind_names, (void *)name);
@@ -1386,6 +1409,7 @@ static int fn_index(tc_Module *m, const fe_Node *fn) {
 static Val check_body(Ctx *c, Scope *s, const fe_Node *fn) {
   Val result = ERR;
   bool returned = false, failed = false;
+  int first_let = s->nlocals, errors = c->errors;
   for (const fe_Node *st = fn->c; st; st = st->next) {
     if (returned) {
       err(c, st->span, "statement after return: a body ends with its return");
@@ -1400,7 +1424,8 @@ static Val check_body(Ctx *c, Scope *s, const fe_Node *fn) {
       }
       if (v.k == V_LIST) { err(c, st->a->span, "a list cannot be bound to a name"); v = ERR; }
       if (v.k == V_ERR) failed = true;
-      bind_local(c, s, st->name, v, st->span);
+      fe_Span at = {st->span.src, (uint32_t)st->ival, (uint32_t)st->ival + (uint32_t)strlen(st->name)};
+      bind_local(c, s, st->name, v, at);
     } else if (st->kind == FE_LET_TUPLE) {
       Val v = check_expr(c, s, st->b);
       int n = fe_list_len(st->a);
@@ -1424,6 +1449,11 @@ static Val check_body(Ctx *c, Scope *s, const fe_Node *fn) {
     err(c, end, "function '%s' ends without a return", fn->name);
     return ERR;
   }
+  if (result.k != V_ERR && c->errors == errors) /* after an error, a use may have gone unseen */
+    for (int i = first_let; i < s->nlocals; i++)
+      if (!s->used[i] && s->names[i][0] != '_')
+        fe_warning(c->d, s->spans[i], "'%s' is bound but never used (remove the let, or name it _%s)", s->names[i],
+                   s->names[i]);
   (void)failed;
   return result;
 }
@@ -1491,6 +1521,8 @@ static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call,
   c->depth--;
   free(s->names);
   free(s->vals);
+  free(s->spans);
+  free(s->used);
   free(s);
   return result;
 }
@@ -1685,8 +1717,17 @@ static bool check_generic(Ctx *c, tc_Module *m, const fe_Node *fn) {
   return c->errors == before;
 }
 
+/* Warns of each import that nothing in the module names (every body has been checked). */
+static void warn_unused_imports(tc_Module *m, fe_Diags *d) {
+  for (int i = 0; i < m->imports.n; i++) {
+    const Import *im = m->imports.items[i];
+    if (!im->used) fe_warning(d, im->decl->span, "module '%s' is imported but never used", im->mod->name);
+  }
+}
+
 int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   Ctx base = {.a = a, .d = d};
+  int errors_before = d->nerrors - d->nwerrors; /* warnings made errors do not hide more warnings */
   for (const fe_Node *x = m->ast->decls; x; x = x->next) {
     if (x->kind == FE_CONST) {
       ConstVal *cv = fe_alloc(a, sizeof *cv);
@@ -1714,6 +1755,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
     Ctx c = {.a = a, .d = d, .note_from = 1};
     if (check_export(&c, m, fn, &fs[k])) k++;
   }
+  if (d->nerrors - d->nwerrors == errors_before) warn_unused_imports(m, d);
   *funcs = fs;
   return k;
 }

@@ -42,19 +42,21 @@ def test_same_named_modules_headers_in_one_c_file(ctx):
         return e
     if r.returncode or r.stdout.split() != ["4", "6"]:
         return "program: %d %r" % (r.returncode, r.stdout)
-    # the same module built to two output names: two guards, both headers in one file
-    for o in ("one/m.o", "two/m.o"):
+    # one module built to two output names: two guards, both headers in one C file; to
+    # the same name in another folder: the same header bytes
+    for o in ("one/m.o", "two/n.o", "three/m.o"):
         r = ctx.run([ctx.tric, "build", "src/a/layer.tri", "-o", o], cwd=d)
         if r.returncode:
             return r.stderr
-    write(d, "two.c", '#include "one/m.h"\n#include "two/m.h"\nint main(void) { return 0; }\n')
+    write(d, "two.c", '#include "one/m.h"\n#include "two/n.h"\nint main(void) { return 0; }\n')
     r = ctx.run([ctx.cc, "-std=c99", "-Wall", "-Werror", "-fsyntax-only", "two.c"], cwd=d)
     if r.returncode:
         return "two outputs of one module: %s" % r.stderr
-    g1 = open(os.path.join(d, "one/m.h")).read().split("\n")[1]
-    g2 = open(os.path.join(d, "two/m.h")).read().split("\n")[1]
-    if g1 == g2:
-        return "one module, two outputs, one guard: %s" % g1
+    h1, h2, h3 = (open(os.path.join(d, p)).read() for p in ("one/m.h", "two/n.h", "three/m.h"))
+    if h1.split("\n")[1] == h2.split("\n")[1]:
+        return "one module, two output names, one guard: %s" % h1.split("\n")[1]
+    if h1 != h3:
+        return "the header differs between output folders"
     shutil.rmtree(d)
 
 

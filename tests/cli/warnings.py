@@ -1,0 +1,117 @@
+"""Warnings (issue 9, item 8): gcc-style with the source line and a caret, exit 0; -Werror
+makes them errors (exit 1, no outputs); -w silences them."""
+import os
+import shutil
+
+MODEL = """import lib;
+import unused_lib;
+export fn f(x: f32[N], h: f16[N]) -> f32[N] {
+  let y = x * 2.0;
+  let _quiet = x;
+  let z = x + 1e40;
+  return z + lib.g(x) + cast(h * 1e5, f32) + cast(cast(x, f64) * 1e300, f32);
+}
+"""
+LIB = "fn g(x: f32[N]) -> f32[N] { return x * 3.0; }\n"
+
+WANT = [
+    ("2:1", "warning: module 'unused_lib' is imported but never used", "^~~~~~~~~~~~~~~~~~"),
+    ("4:7", "warning: 'y' is bound but never used (remove the let, or name it _y)", "^"),
+    ("6:15", "warning: float literal 1e+40 does not fit in f32 (its largest value is 3.40282e+38): it becomes inf", "^~~~"),
+    ("7:34", "warning: float literal 100000 does not fit in f16 (its largest value is 65504): it becomes inf", "^~~"),
+]
+
+
+def setup(ctx):
+    d = ctx.tmpdir()
+    for name, text in (("m.tri", MODEL), ("lib.tri", LIB), ("unused_lib.tri", LIB)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    return d
+
+
+def warnings_of(stderr):
+    """(LINE:COL, message, caret line) of each warning or error of a tric run."""
+    lines = stderr.split("\n")
+    out = []
+    for i, l in enumerate(lines):
+        if l.startswith("m.tri:") and (": warning: " in l or ": error: " in l):
+            loc = ":".join(l.split(":")[1:3])
+            msg = l.split(": ", 1)[1]
+            caret = lines[i + 2].split("| ", 1)[1].strip() if i + 2 < len(lines) else ""
+            out.append((loc, msg, caret))
+    return out
+
+
+def test_warnings_gcc_style_exit_0(ctx):
+    d = setup(ctx)
+    for cmd in ("check", "build"):
+        r = ctx.run([ctx.tric, cmd, "m.tri"], cwd=d)
+        if r.returncode:
+            return "%s: exit %d: %s" % (cmd, r.returncode, r.stderr)
+        if warnings_of(r.stderr) != WANT:
+            return "%s: warnings %r\n%s" % (cmd, warnings_of(r.stderr), r.stderr)
+        if "    6 |   let z = x + 1e40;" not in r.stderr:
+            return "no source line: %s" % r.stderr
+    if not os.path.exists(os.path.join(d, "m.o")) or not os.path.exists(os.path.join(d, "m.h")):
+        return "a build with warnings wrote no outputs"
+    shutil.rmtree(d)
+
+
+def test_werror_fails_and_writes_nothing(ctx):
+    d = setup(ctx)
+    r = ctx.run([ctx.tric, "build", "--no-cache", "m.tri"], cwd=d)
+    if r.returncode or not os.path.exists(os.path.join(d, "m.o")):
+        return "plain build: %s" % r.stderr
+    for cmd in ("check", "build"):
+        r = ctx.run([ctx.tric, cmd, "-Werror", "m.tri"], cwd=d)
+        if r.returncode != 1:
+            return "%s -Werror: exit %d" % (cmd, r.returncode)
+        want = [(loc, msg.replace("warning: ", "error: ") + " [-Werror]", c) for loc, msg, c in WANT]
+        if warnings_of(r.stderr) != want:
+            return "%s -Werror: %r" % (cmd, warnings_of(r.stderr))
+    left = [f for f in ("m.o", "m.h") if os.path.exists(os.path.join(d, f))]
+    if left:
+        return "-Werror left outputs behind: %r" % left
+    # the cache holds the plain build's entry: -Werror must not take it
+    r = ctx.run([ctx.tric, "build", "m.tri"], cwd=d)
+    r = ctx.run([ctx.tric, "build", "-Werror", "m.tri"], cwd=d)
+    if r.returncode != 1 or os.path.exists(os.path.join(d, "m.o")):
+        return "-Werror after a cached plain build: exit %d" % r.returncode
+    shutil.rmtree(d)
+
+
+def test_w_silences(ctx):
+    d = setup(ctx)
+    for cmd in ("check", "build"):
+        r = ctx.run([ctx.tric, cmd, "-w", "m.tri"], cwd=d)
+        if r.returncode or r.stderr:
+            return "%s -w: exit %d, stderr %r" % (cmd, r.returncode, r.stderr)
+    if not os.path.exists(os.path.join(d, "m.o")):
+        return "-w build wrote no object"
+    shutil.rmtree(d)
+
+
+def test_no_export_warning(ctx):
+    d = ctx.tmpdir()
+    with open(os.path.join(d, "forgot.tri"), "w") as f:
+        f.write("// the user forgot export\nfn layer(x: f32[N]) -> f32[N] { return x * 2.0; }\n")
+    with open(os.path.join(d, "app.tri"), "w") as f:
+        f.write("import forgot;\nexport fn run(x: f32[N]) -> f32[N] { return forgot.layer(x); }\n")
+    want = ("forgot.tri:2:4: warning: module 'forgot' exports no function, so its object file would be empty; "
+            "mark the functions C calls with 'export' (a module that is only imported needs none)\n"
+            "    2 | fn layer(x: f32[N]) -> f32[N] { return x * 2.0; }\n"
+            "      |    ^~~~~\n")
+    for cmd in ("check", "build"):
+        r = ctx.run([ctx.tric, cmd, "forgot.tri"], cwd=d)
+        if r.returncode or r.stderr != want:
+            return "%s: exit %d, stderr %r" % (cmd, r.returncode, r.stderr)
+        r = ctx.run([ctx.tric, cmd, "-Werror", "forgot.tri"], cwd=d)
+        if r.returncode != 1:
+            return "%s -Werror: exit %d" % (cmd, r.returncode)
+    # imported by a module of the run: a library, no warning; nor for the exporting module
+    for args in (["app.tri"], ["app.tri", "forgot.tri"], ["."]):
+        r = ctx.run([ctx.tric, "check"] + args, cwd=d)
+        if r.returncode or r.stderr:
+            return "check %s: exit %d, stderr %r" % (args, r.returncode, r.stderr)
+    shutil.rmtree(d)
