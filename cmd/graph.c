@@ -249,8 +249,11 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
     }
     if (!found) {
       fe_Diag *e = fe_error(g->diags, d->span, "cannot find module '%s'", d->name);
-      fe_note(g->diags, e, d->span, "looked for %s", path_join(g->arena, dir, rel));
-      for (int i = 0; i < g->nincdirs; i++) fe_note(g->diags, e, d->span, "and %s", path_join(g->arena, g->incdirs[i], rel));
+      fe_note(g->diags, e, d->span, "looked for %s (in the importing module's folder '%s')", path_join(g->arena, dir, rel),
+              *dir ? dir : ".");
+      for (int i = 0; i < g->nincdirs; i++)
+        fe_note(g->diags, e, d->span, "and %s (-I %s)", path_join(g->arena, g->incdirs[i], rel), g->incdirs[i]);
+      if (!g->nincdirs) fe_note(g->diags, e, d->span, "no -I folder was given: -I DIR searches DIR too");
       m->failed = true;
       continue;
     }

@@ -151,6 +151,8 @@ const char *fe_dtype_ctype(int dt);
 int fe_dtype_size(int dt);
 /* Looks a dtype up by name; -1 when name is not a dtype. */
 int fe_dtype_lookup(const char *name, size_t len);
+/* The dtype another language's type name (float, int64_t, float16) stands for, or -1. */
+int fe_dtype_alias(const char *name);
 bool fe_dtype_is_float(int dt); /* f32 f64 f16 bf16 */
 bool fe_dtype_is_int(int dt);   /* i8 u8 i32 i64 */
 
@@ -230,9 +232,11 @@ typedef enum {
 
 enum { FE_EXPORT = 1, FE_RANKED = 2 };
 
-/* The deepest operator nesting an expression may have: checking and code generation
- * recurse over expressions, and this keeps them within any thread's stack. */
-enum { FE_MAX_DEPTH = 1000 };
+/* The deepest nesting of operations and calls an expression may have: checking and code
+ * generation recurse over expressions, and this keeps them within any thread's stack.
+ * Brackets that build no node (parentheses around an expression) count only against
+ * FE_MAX_NEST, the brackets open at once, which bounds the parser's own stack. */
+enum { FE_MAX_DEPTH = 1000, FE_MAX_NEST = 4096 };
 
 typedef struct fe_Node fe_Node;
 struct fe_Node {

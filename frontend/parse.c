@@ -32,17 +32,28 @@ fe_List fe_append(fe_List l, fe_Node *n) {
   return l;
 }
 
+void fe_nested(fe_Parser *ps, fe_Node *n, int child_depth) {
+  n->depth = child_depth + 1;
+  if (n->depth == FE_MAX_DEPTH + 1) { /* reported once, at the node that crosses it */
+    fe_error(ps->diags, n->span, "expression nested too deeply: more than %d nested operations and calls (split it with let)",
+             FE_MAX_DEPTH);
+    ps->failed = 1;
+  }
+}
+
+int fe_list_depth(const fe_Node *first, const fe_Node *items) {
+  int d = first ? first->depth : 0;
+  for (const fe_Node *n = items; n; n = n->next)
+    if (n->depth > d) d = n->depth;
+  return d;
+}
+
 fe_Node *fe_binary(fe_Parser *ps, int op, fe_Node *a, fe_Node *b) {
   fe_Node *n = fe_mk(ps, FE_BINARY, a->span, b->span);
   n->op = op;
   n->a = a;
   n->b = b;
-  n->depth = (a->depth > b->depth ? a->depth : b->depth) + 1;
-  if (n->depth == FE_MAX_DEPTH + 1) { /* reported once, at the operator that crosses it */
-    fe_error(ps->diags, n->span, "expression too long: more than %d nested operations (split it with let)",
-             FE_MAX_DEPTH);
-    ps->failed = 1;
-  }
+  fe_nested(ps, n, a->depth > b->depth ? a->depth : b->depth);
   return n;
 }
 
@@ -55,6 +66,10 @@ fe_Node *fe_slice(fe_Parser *ps, fe_Token *colon, fe_Node *a, fe_Node *b, fe_Nod
   n->a = a;
   n->b = b;
   n->c = c;
+  int d = a ? a->depth : 0;
+  if (b && b->depth > d) d = b->depth;
+  if (c && c->depth > d) d = c->depth;
+  fe_nested(ps, n, d);
   return n;
 }
 
@@ -86,6 +101,31 @@ void fe_parser_syntax_error(fe_Parser *ps, fe_Token *tok) {
     fe_error(ps->diags, at, "expected ';' at the end of this line");
     return;
   }
+  if (tok->kind == TK_IDENT && prev && (prev->kind == TK_COLON || prev->kind == TK_ARROW)) {
+    int dt = fe_dtype_alias(tok->text);
+    fe_Suggest sg;
+    fe_suggest_init(&sg, tok->text);
+    for (int i = 0; i < FE_NDTYPES; i++) fe_suggest_add(&sg, fe_dtype_name(i));
+    const char *best = dt >= 0 ? fe_dtype_name(dt) : sg.best;
+    if (best) fe_error(ps->diags, tok->span, "unknown type '%s'; did you mean '%s'?", tok->text, best);
+    else fe_error(ps->diags, tok->span, "unknown type '%s': a type is a dtype (f32 f64 f16 bf16 i8 u8 i32 i64 bool), with its dimensions in brackets, as f32[N, 784]", tok->text);
+    return;
+  }
+  if (tok->kind == TK_LBRACE && prev && prev->kind == TK_RPAREN) {
+    fe_error(ps->diags, tok->span, "expected '-> TYPE' before '{': a function declares its result type, as fn f(x: f32[N]) -> f32[N] { ... }");
+    return;
+  }
+  if (prev && prev->kind == TK_ARROW) {
+    fe_error(ps->diags, tok->span, "expected a result type after '->', as f32[N] or (f32[N], f32[N]), found %s",
+             tok->kind == TK_IDENT ? fe_sprintf(ps->arena, "'%s'", tok->text) : fe_token_name(tok->kind));
+    return;
+  }
+  if (prev && (tok->kind == TK_LET || tok->kind == TK_RETURN || tok->kind == TK_RBRACE) && prev->kind != TK_SEMI &&
+      prev->kind != TK_LBRACE && prev->kind != TK_RBRACE) {
+    fe_Span at = {prev->span.src, prev->span.hi, prev->span.hi + 1};
+    fe_error(ps->diags, at, "expected ';' before %s", tok->kind == TK_RBRACE ? "'}'" : fe_sprintf(ps->arena, "'%s'", fe_token_name(tok->kind)));
+    return;
+  }
   if (tok->kind == 0) fe_error(ps->diags, tok->span, "unexpected end of input");
   else if (tok->kind == TK_IDENT)
     fe_error(ps->diags, tok->span, "unexpected identifier '%s'", tok->text);
@@ -93,8 +133,7 @@ void fe_parser_syntax_error(fe_Parser *ps, fe_Token *tok) {
 }
 
 void fe_parser_overflow(fe_Parser *ps) {
-  fe_Span s = {ps->module->src, 0, 0};
-  fe_error(ps->diags, s, "expression nested too deeply");
+  fe_error(ps->diags, ps->cur->span, "expression nested too deeply: no memory for the parser's stack");
   ps->failed = 1;
 }
 
@@ -109,7 +148,18 @@ fe_Module *fe_parse(fe_Arena *a, fe_Diags *d, const fe_Source *src) {
     fputs("tric: out of memory\n", stderr);
     abort();
   }
-  for (int i = 0; i < n && !ps.failed; i++) fe_Parse(p, toks[i].kind, &toks[i]);
+  int open = 0; /* brackets open: bounds the parser's stack, which grows with them */
+  for (int i = 0; i < n && !ps.failed; i++) {
+    int k = toks[i].kind;
+    if (k == TK_LPAREN || k == TK_LBRACKET || k == TK_LBRACE) open++;
+    else if ((k == TK_RPAREN || k == TK_RBRACKET || k == TK_RBRACE) && open > 0) open--;
+    if (open > FE_MAX_NEST) {
+      fe_error(d, toks[i].span, "expression nested too deeply: more than %d brackets open (split it with let)", FE_MAX_NEST);
+      break;
+    }
+    ps.cur = &toks[i];
+    fe_Parse(p, k, &toks[i]);
+  }
   fe_ParseFree(p, free);
   free(toks); /* the AST keeps spans and texts, never tokens */
   return ps.module;

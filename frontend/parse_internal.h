@@ -14,6 +14,7 @@ typedef struct fe_Parser {
   int failed;
   int nsyntax; /* syntax errors reported */
   const fe_Token *tokens; /* the whole token array, to look behind an error */
+  const fe_Token *cur;    /* the token being pushed */
 } fe_Parser;
 
 /* A list under construction: first and last node of a next-linked list. */
@@ -32,6 +33,11 @@ fe_Node *fe_mk(fe_Parser *ps, fe_Kind k, fe_Span from, fe_Span to);
 fe_Span fe_span(fe_Span a, fe_Span b);
 /* Appends n to the list l and returns the new list. */
 fe_List fe_append(fe_List l, fe_Node *n);
+/* Gives n the depth one more than its deepest operand's (child_depth) and reports, once,
+ * the node at which the expression grows deeper than FE_MAX_DEPTH. */
+void fe_nested(fe_Parser *ps, fe_Node *n, int child_depth);
+/* The greatest depth of first and of the next-linked list items (either may be NULL). */
+int fe_list_depth(const fe_Node *first, const fe_Node *items);
 /* A binary operation node spanning its operands. */
 fe_Node *fe_binary(fe_Parser *ps, int op, fe_Node *a, fe_Node *b);
 /* A slice item start:stop:step located at the colon (or the parts it has). */

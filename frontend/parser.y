@@ -33,6 +33,10 @@ int fe_ParseFallback(int token);
 }
 
 %parse_failure { ps->failed = 1; }
+/* The stack grows on the heap (0: no fixed size), so nesting is bounded by the driver's
+ * bracket limit and fe_nested's depth limit, which report where it is crossed; overflow
+ * means the heap ran out. */
+%stack_size 0
 %stack_overflow { fe_parser_overflow(ps); }
 
 /* ================================================================ tokens */
@@ -164,18 +168,18 @@ expr(E) ::= expr(A) PERCENT expr(B). { E = fe_binary(ps, FE_OP_MOD, A, B); }
 expr(E) ::= expr(A) AT expr(B). { E = fe_binary(ps, FE_OP_MATMUL, A, B); }
 expr(E) ::= expr(A) POW expr(B). { E = fe_binary(ps, FE_OP_POW, A, B); }
 expr(E) ::= MINUS(K) expr(A). [NOT]
-  { E = fe_mk(ps, FE_UNARY, K->span, A->span); E->op = FE_OP_NEG; E->a = A; E->depth = A->depth + 1; }
+  { E = fe_mk(ps, FE_UNARY, K->span, A->span); E->op = FE_OP_NEG; E->a = A; fe_nested(ps, E, A->depth); }
 expr(E) ::= NOT(K) expr(A).
-  { E = fe_mk(ps, FE_UNARY, K->span, A->span); E->op = FE_OP_NOT; E->a = A; E->depth = A->depth + 1; }
+  { E = fe_mk(ps, FE_UNARY, K->span, A->span); E->op = FE_OP_NOT; E->a = A; fe_nested(ps, E, A->depth); }
 expr(E) ::= postfix(P). { E = P; }
 
 postfix(E) ::= primary(P). { E = P; }
 postfix(E) ::= postfix(F) LPAREN args(L) RPAREN(R).
-  { E = fe_mk(ps, FE_CALL, F->span, R->span); E->a = F; E->b = L.head; }
+  { E = fe_mk(ps, FE_CALL, F->span, R->span); E->a = F; E->b = L.head; fe_nested(ps, E, fe_list_depth(F, L.head)); }
 postfix(E) ::= postfix(F) LBRACKET slices(L) RBRACKET(R).
-  { E = fe_mk(ps, FE_INDEX, F->span, R->span); E->a = F; E->b = L.head; }
+  { E = fe_mk(ps, FE_INDEX, F->span, R->span); E->a = F; E->b = L.head; fe_nested(ps, E, fe_list_depth(F, L.head)); }
 postfix(E) ::= postfix(F) DOT IDENT(N).
-  { E = fe_mk(ps, FE_MEMBER, F->span, N->span); E->a = F; E->name = N->text; }
+  { E = fe_mk(ps, FE_MEMBER, F->span, N->span); E->a = F; E->name = N->text; fe_nested(ps, E, F->depth); }
 
 primary(E) ::= INT(I). { E = fe_mk(ps, FE_INT_LIT, I->span, I->span); E->ival = I->ival; }
 primary(E) ::= FLOAT(F). { E = fe_mk(ps, FE_FLOAT_LIT, F->span, F->span); E->fval = F->fval; }
@@ -185,12 +189,12 @@ primary(E) ::= IDENT(N). { E = fe_mk(ps, FE_NAME, N->span, N->span); E->name = N
 primary(E) ::= DTYPE(D). { E = fe_mk(ps, FE_DTYPE_LIT, D->span, D->span); E->ival = D->ival; }
 primary(E) ::= LPAREN(L) expr(A) RPAREN(R). { E = A; E->span = fe_span(L->span, R->span); }
 primary(E) ::= LPAREN(L) expr(A) COMMA exprlist(M) RPAREN(R).
-  { E = fe_mk(ps, FE_TUPLE, L->span, R->span); A->next = M.head; E->a = A; }
+  { E = fe_mk(ps, FE_TUPLE, L->span, R->span); A->next = M.head; E->a = A; fe_nested(ps, E, fe_list_depth(NULL, A)); }
 primary(E) ::= LBRACKET(L) RBRACKET(R). { E = fe_mk(ps, FE_LIST, L->span, R->span); }
 primary(E) ::= LBRACKET(L) exprlist(M) RBRACKET(R).
-  { E = fe_mk(ps, FE_LIST, L->span, R->span); E->a = M.head; }
+  { E = fe_mk(ps, FE_LIST, L->span, R->span); E->a = M.head; fe_nested(ps, E, fe_list_depth(NULL, M.head)); }
 primary(E) ::= LBRACKET(L) exprlist(M) COMMA RBRACKET(R).
-  { E = fe_mk(ps, FE_LIST, L->span, R->span); E->a = M.head; }
+  { E = fe_mk(ps, FE_LIST, L->span, R->span); E->a = M.head; fe_nested(ps, E, fe_list_depth(NULL, M.head)); }
 
 %type exprlist { fe_List }
 exprlist(L) ::= expr(A). { L.head = L.tail = A; }
@@ -206,7 +210,7 @@ arglist(L) ::= arg(A). { L.head = L.tail = A; }
 arglist(L) ::= arglist(M) COMMA arg(A). { L = fe_append(M, A); }
 arg(A) ::= expr(V). { A = V; }
 arg(A) ::= IDENT(N) ASSIGN expr(V).
-  { A = fe_mk(ps, FE_KWARG, N->span, V->span); A->name = N->text; A->a = V; }
+  { A = fe_mk(ps, FE_KWARG, N->span, V->span); A->name = N->text; A->a = V; A->depth = V->depth; }
 
 /* Slice items: an index, or start:stop[:step] with any part left out. */
 %type slices { fe_List }

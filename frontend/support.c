@@ -265,6 +265,23 @@ int fe_dtype_lookup(const char *name, size_t len) {
   return -1;
 }
 
+/* Type names of C, NumPy and PyTorch, and the dtype tri calls each. */
+static const struct {
+  char name[12];
+  int dtype;
+} dtype_aliases[] = {
+    {"float", FE_F32},   {"float32", FE_F32}, {"double", FE_F64}, {"float64", FE_F64},  {"half", FE_F16},
+    {"float16", FE_F16}, {"bfloat16", FE_BF16}, {"int", FE_I32}, {"int32", FE_I32},    {"int32_t", FE_I32},
+    {"long", FE_I64},    {"int64", FE_I64},   {"int64_t", FE_I64}, {"int8", FE_I8},     {"int8_t", FE_I8},
+    {"char", FE_I8},     {"uint8", FE_U8},    {"uint8_t", FE_U8},  {"boolean", FE_BOOL}, {"_Bool", FE_BOOL},
+};
+
+int fe_dtype_alias(const char *name) {
+  for (size_t i = 0; i < sizeof dtype_aliases / sizeof *dtype_aliases; i++)
+    if (strcmp(dtype_aliases[i].name, name) == 0) return dtype_aliases[i].dtype;
+  return -1;
+}
+
 static const char *const kind_names[] = {
 #define X(k) #k,
     FE_AST_KINDS(X)

@@ -104,7 +104,7 @@ void tc_module_add_import(tc_Module *m, fe_Diags *d, const fe_Node *decl, tc_Mod
 
 /* ---------------------------------------------------------------- checking context */
 
-enum { MAX_DEPTH = 64 };
+enum { MAX_DEPTH = 512 }; /* inlined calls in one chain (checking recurses through each) */
 
 typedef struct Scope {
   tc_Module *mod;
@@ -137,7 +137,7 @@ typedef struct Ctx {
 } Ctx;
 
 /* Reports an error, with a note for every inlined call that led to it. */
-__attribute__((format(printf, 3, 4))) static void err(Ctx *c, fe_Span span, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static fe_Diag *err(Ctx *c, fe_Span span, const char *fmt, ...) {
   c->errors++;
   va_list ap;
   va_start(ap, fmt);
@@ -146,6 +146,7 @@ __attribute__((format(printf, 3, 4))) static void err(Ctx *c, fe_Span span, cons
   fe_Diag *g = fe_error(c->d, span, "%s", msg);
   for (int i = c->depth - 1; i >= c->note_from; i--)
     fe_note(c->d, g, c->call_spans[i], "in this call of '%s'", c->call_fns[i]->name);
+  return g;
 }
 
 static tc_Sym *sym_at(Ctx *c, int i) { return c->syms.items[i]; }
@@ -329,6 +330,29 @@ static tc_Node *as_tensor(Ctx *c, const Val *v, int dtype) {
   }
 }
 
+/* Do two shapes broadcast (NumPy's rule, sizes compared exactly)? */
+static bool shapes_broadcast(int xr, const tc_Poly *const *xd, int yr, const tc_Poly *const *yd) {
+  for (int i = 1; i <= xr && i <= yr; i++) {
+    const tc_Poly *a = xd[xr - i], *b = yd[yr - i];
+    int64_t v;
+    if (!tc_poly_eq(a, b) && !(tc_poly_is_const(a, &v) && v == 1) && !(tc_poly_is_const(b, &v) && v == 1)) return false;
+  }
+  return true;
+}
+
+/* When x is a reduction without keepdims (or a mean, its quotient) and keeping the
+ * reduced axes as size 1 would make it broadcast with y, says so in a note on g. */
+static void note_keepdims(Ctx *c, fe_Diag *g, const tc_Node *x, const tc_Node *y) {
+  if (x->op == TC_DIV && x->nargs == 2 && x->args[0]->rank == x->rank) x = x->args[0]; /* mean */
+  if (x->op != TC_RSUM && x->op != TC_RMAX && x->op != TC_RMIN && x->op != TC_RPROD) return;
+  if (x->i1) return;
+  const tc_Node *in = x->args[0];
+  const tc_Poly *kept[TC_MAXRANK];
+  for (int i = 0; i < in->rank; i++) kept[i] = (x->i0 & (1ll << i)) ? pconst(c, 1) : in->dims[i];
+  if (shapes_broadcast(in->rank, kept, y->rank, y->dims))
+    fe_note(c->d, g, x->span, "keepdims=true in this reduction keeps the reduced axes as size 1, and then the shapes broadcast");
+}
+
 /* NumPy broadcasting of two shapes; reports and returns false on a mismatch. */
 static bool broadcast(Ctx *c, const tc_Node *x, const tc_Node *y, int *rank, const tc_Poly **dims,
                       fe_Span span) {
@@ -343,8 +367,10 @@ static bool broadcast(Ctx *c, const tc_Node *x, const tc_Node *y, int *rank, con
     else if (tc_poly_is_const(a, &v) && v == 1) dims[i] = b;
     else if (tc_poly_is_const(b, &v) && v == 1) dims[i] = a;
     else {
-      err(c, span, "shapes %s and %s do not broadcast: sizes %s and %s differ", type_s(c, x),
-          type_s(c, y), poly_s(c, a), poly_s(c, b));
+      fe_Diag *g = err(c, span, "shapes %s and %s do not broadcast: sizes %s and %s differ", type_s(c, x),
+                       type_s(c, y), poly_s(c, a), poly_s(c, b));
+      note_keepdims(c, g, x, y);
+      note_keepdims(c, g, y, x);
       return false;
     }
   }
@@ -361,7 +387,7 @@ static tc_Node *elementwise(Ctx *c, tc_Op op, int dtype, int nargs, tc_Node **ar
   for (int i = 1; i < nargs; i++) {
     const tc_Poly *out[TC_MAXRANK];
     int r;
-    if (!broadcast(c, &tmp, args[i], &r, out, span)) return NULL;
+    if (!broadcast(c, i == 1 ? args[0] : &tmp, args[i], &r, out, span)) return NULL; /* args[0]: for its notes */
     memcpy(dims, out, sizeof *out * (size_t)r);
     tmp.rank = rank = r;
   }
@@ -468,7 +494,7 @@ static int meet_dtype(Ctx *c, const Val *x, const Val *y, fe_Span span) {
 }
 
 /* Binary elementwise operation on two values (operators and minimum/maximum/pow). */
-static Val binary(Ctx *c, int op, tc_Op top, Val x, Val y, fe_Span span) {
+__attribute__((noinline)) static Val binary(Ctx *c, int op, tc_Op top, Val x, Val y, fe_Span span) {
   if (x.k == V_ERR || y.k == V_ERR) return ERR;
   /* size arithmetic stays symbolic: N - 1, 2*N */
   bool xd = x.k == V_DIM || (x.k == V_WEAK && x.wk == W_INT);
@@ -504,7 +530,7 @@ static Val binary(Ctx *c, int op, tc_Op top, Val x, Val y, fe_Span span) {
   return n ? tensor(n) : ERR;
 }
 
-static Val unary_op(Ctx *c, int op, Val x, fe_Span span) {
+__attribute__((noinline)) static Val unary_op(Ctx *c, int op, Val x, fe_Span span) {
   if (x.k == V_ERR) return ERR;
   if (x.k == V_WEAK) {
     if (op == FE_OP_NOT) {
@@ -533,7 +559,7 @@ static tc_Node *reshape_to(Ctx *c, tc_Node *x, int rank, const tc_Poly **dims, f
   return mk(c, TC_RESHAPE, x->dtype, rank, dims, span, 1, &x);
 }
 
-static Val matmul(Ctx *c, Val x, Val y, fe_Span span) {
+__attribute__((noinline)) static Val matmul(Ctx *c, Val x, Val y, fe_Span span) {
   int dt = meet_dtype(c, &x, &y, span);
   if (dt == -2) return ERR;
   tc_Node *a = as_tensor(c, &x, dt), *b = as_tensor(c, &y, dt);
@@ -557,7 +583,7 @@ static Val matmul(Ctx *c, Val x, Val y, fe_Span span) {
   const tc_Poly *dims[TC_MAXRANK];
   int r;
   if (!broadcast(c, &ba, &bb, &r, dims, span)) return ERR;
-  if (r + 2 > TC_MAXRANK) { err(c, span, "rank too large"); return ERR; }
+  if (r + 2 > TC_MAXRANK) { err(c, span, "rank too large: a tensor has at most %d dimensions", TC_MAXRANK); return ERR; }
   dims[r] = a->dims[a->rank - 2];
   dims[r + 1] = b->dims[b->rank - 1];
   tc_Node *args[2] = {a, b};
@@ -601,6 +627,51 @@ static Val lookup_decl(Ctx *c, tc_Module *m, const char *name, fe_Span span, boo
 }
 
 static int builtin_lookup(const char *name);
+static const char *builtin_name(int i);
+
+/* "; did you mean 'X'?" for the candidate closest to the unknown name, or "". */
+static const char *did_you_mean(Ctx *c, const fe_Suggest *sg) {
+  return sg->best ? fe_sprintf(c->a, "; did you mean '%s'?", sg->best) : "";
+}
+
+/* Names NumPy gives what tri spells otherwise (C type names: fe_dtype_alias). */
+static const char *const aliases[][2] = {
+    {"amax", "max"}, {"amin", "min"}, {"average", "mean"}, {"where", "select"}, {"astype", "cast"},
+    {"clip", "minimum(maximum(x, lo), hi)"}, {"matmul", "the @ operator"}, {"dot", "the @ operator"},
+};
+
+/* The tri spelling of a name other languages use, or NULL. */
+static const char *alias_of(const char *name) {
+  int dt = fe_dtype_alias(name);
+  if (dt >= 0) return fe_dtype_name(dt);
+  for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++)
+    if (strcmp(aliases[i][0], name) == 0) return aliases[i][1];
+  return NULL;
+}
+
+/* Adds a module's consts and functions to a suggestion. */
+static void suggest_decls(fe_Suggest *sg, const tc_Module *m) {
+  for (int i = 0; i < m->consts.n; i++) fe_suggest_add(sg, ((const ConstVal *)m->consts.items[i])->decl->name);
+  for (int i = 0; i < m->fns.n; i++) fe_suggest_add(sg, ((const fe_Node *)m->fns.items[i])->name);
+}
+
+/* Reports an unknown name with the closest name in scope. */
+static void unknown_name(Ctx *c, Scope *s, const char *name, fe_Span span) {
+  const char *alias = alias_of(name);
+  if (alias) {
+    err(c, span, "unknown name '%s'; tri spells it %s", name, alias);
+    return;
+  }
+  fe_Suggest sg;
+  fe_suggest_init(&sg, name);
+  for (int i = 0; i < s->nlocals; i++) fe_suggest_add(&sg, s->names[i]);
+  suggest_decls(&sg, s->mod);
+  for (int i = 0; i < s->mod->imports.n; i++) fe_suggest_add(&sg, ((const Import *)s->mod->imports.items[i])->qual);
+  for (int i = 0; i < s->nsyms; i++) fe_suggest_add(&sg, s->symnames[i]);
+  for (int i = 0; builtin_name(i); i++) fe_suggest_add(&sg, builtin_name(i));
+  for (int i = 0; i < FE_NDTYPES; i++) fe_suggest_add(&sg, fe_dtype_name(i));
+  err(c, span, "unknown name '%s'%s", name, did_you_mean(c, &sg));
+}
 
 static Val lookup(Ctx *c, Scope *s, const char *name, fe_Span span) {
   for (int i = s->nlocals - 1; i >= 0; i--)
@@ -631,7 +702,7 @@ static Val lookup(Ctx *c, Scope *s, const char *name, fe_Span span) {
     Val f = {.k = V_BUILTIN, .i = b, .span = span};
     return f;
   }
-  err(c, span, "unknown name '%s'", name);
+  unknown_name(c, s, name, span);
   return ERR;
 }
 
@@ -653,6 +724,10 @@ static const struct {
 #include "typecheck/builtins.def"
 #undef X
 };
+
+static const char *builtin_name(int i) {
+  return i >= 0 && i < (int)(sizeof builtins / sizeof *builtins) ? builtins[i].name : NULL;
+}
 
 static int builtin_lookup(const char *name) {
   for (int i = 0; i < (int)(sizeof builtins / sizeof *builtins); i++)
@@ -691,7 +766,14 @@ static bool bind_args(Ctx *c, const char *what, const char *plist, const fe_Node
       seen_kw = true;
       for (int j = 0; j < np; j++)
         if (strcmp(names[j], kw[i]) == 0) slot = j;
-      if (slot < 0) { err(c, args[i].span, "%s has no parameter named '%s'", what, kw[i]); ok = false; continue; }
+      if (slot < 0) {
+        fe_Suggest sg;
+        fe_suggest_init(&sg, kw[i]);
+        for (int j = 0; j < np; j++) fe_suggest_add(&sg, names[j]);
+        err(c, args[i].span, "%s has no parameter named '%s'%s", what, kw[i], did_you_mean(c, &sg));
+        ok = false;
+        continue;
+      }
     } else {
       if (seen_kw) { err(c, args[i].span, "positional argument after a keyword argument"); ok = false; continue; }
       if (pos >= np) { err(c, args[i].span, "too many arguments to %s (it takes %d)", what, np); ok = false; break; }
@@ -755,7 +837,7 @@ static bool get_axes(Ctx *c, const Val *v, int rank, int64_t *mask) {
 static bool get_dims(Ctx *c, const Val *v, const tc_Poly **dims, int *rank, int *minus1) {
   if (v->k == V_ERR) return false;
   if (v->k != V_LIST) { err(c, v->span, "expected a list of sizes like [N, 4], found %s", val_desc(c, v)); return false; }
-  if (v->n > TC_MAXRANK) { err(c, v->span, "at most %d dimensions", TC_MAXRANK); return false; }
+  if (v->n > TC_MAXRANK) { err(c, v->span, "a shape of %d dimensions: a tensor has at most %d", v->n, TC_MAXRANK); return false; }
   if (minus1) *minus1 = -1;
   for (int i = 0; i < v->n; i++) {
     const Val *it = &v->items[i];
@@ -825,7 +907,9 @@ static bool need_float(Ctx *c, tc_Node *x, const char *fn, fe_Span span) {
   return false;
 }
 
-static Val call_builtin(Ctx *c, int b, const fe_Node *call, Val *args, const char **kw, int nargs) {
+/* Not inlined (nor check_index): check_expr recurses FE_MAX_DEPTH deep, and their locals
+ * (16 argument values here) would grow each of its frames, not only the frames of calls. */
+__attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *call, Val *args, const char **kw, int nargs) {
   fe_Span span = call->span;
   const char *name = builtins[b].name;
   const char *what = fe_sprintf(c->a, "'%s'", name);
@@ -883,6 +967,11 @@ static Val call_builtin(Ctx *c, int b, const fe_Node *call, Val *args, const cha
     tc_Node *x = as_tensor(c, &a[0], -1);
     int64_t mask;
     bool keep = false;
+    if ((op == TC_RMAX || op == TC_RMIN) && (a[1].k == V_TENSOR || (a[1].k == V_WEAK && a[1].wk == W_FLOAT))) {
+      err(c, a[1].span, "%s(x, axis) reduces x along an axis; the elementwise %s of two tensors is %s(x, y)", name,
+          op == TC_RMAX ? "maximum" : "minimum", op == TC_RMAX ? "maximum" : "minimum");
+      return ERR;
+    }
     if (!x || !get_axes(c, &a[1], x->rank, &mask)) return ERR;
     if (given(&a[2]) && !get_bool(c, &a[2], "keepdims", &keep)) return ERR;
     if (x->dtype == FE_BOOL) { err(c, span, "%s is not defined on bool tensors; cast() first", what); return ERR; }
@@ -944,6 +1033,15 @@ static Val call_builtin(Ctx *c, int b, const fe_Node *call, Val *args, const cha
       int64_t va, vb;
       if (!tc_poly_eq(total, out) && tc_poly_is_const(total, &va) && tc_poly_is_const(out, &vb)) {
         err(c, a[1].span, "cannot reshape %s (%lld elements) into %lld elements", type_s(c, x), (long long)va, (long long)vb);
+        return ERR;
+      }
+      const tc_Poly *diff = tc_poly_sub(c->a, total, out);
+      bool one_sign = diff && diff->n > 0;
+      for (int i = 0; one_sign && i < diff->n; i++)
+        one_sign = diff->t[i].n > 0 && (diff->t[i].coef > 0) == (diff->t[0].coef > 0);
+      if (one_sign) { /* sizes are never negative: every term of the difference would have to be 0 */
+        err(c, a[1].span, "cannot reshape %s (%s elements) into a shape of %s elements: the counts agree only when a size is 0",
+            type_s(c, x), poly_s(c, total), poly_s(c, out));
         return ERR;
       }
       add_check(c, TC_CHECK_EQ, total, out, span, "reshape: element counts must match");
@@ -1057,7 +1155,7 @@ static bool get_bound(Ctx *c, Scope *s, const fe_Node *e, const tc_Poly *d, cons
   return false;
 }
 
-static Val check_index(Ctx *c, Scope *s, const fe_Node *e) {
+__attribute__((noinline)) static Val check_index(Ctx *c, Scope *s, const fe_Node *e) {
   Val xv = check_expr(c, s, e->a);
   if (xv.k == V_ERR) return ERR;
   if (xv.k != V_TENSOR || xv.t->rank == 0) {
@@ -1159,7 +1257,12 @@ static Val check_expr(Ctx *c, Scope *s, const fe_Node *e) {
     if (o.k != V_MODULE) { err(c, e->span, "'.' applies to imported modules, found %s", val_desc(c, &o)); return ERR; }
     bool found;
     Val v = lookup_decl(c, o.mod, e->name, e->span, &found);
-    if (!found) err(c, e->span, "module '%s' has no declaration named '%s'", o.mod->name, e->name);
+    if (!found) {
+      fe_Suggest sg;
+      fe_suggest_init(&sg, e->name);
+      suggest_decls(&sg, o.mod);
+      err(c, e->span, "module '%s' has no declaration named '%s'%s", o.mod->name, e->name, did_you_mean(c, &sg));
+    }
     return v;
   }
   case FE_UNARY: return unary_op(c, e->op, check_expr(c, s, e->a), e->span);
@@ -1234,10 +1337,17 @@ static Val eval_const(Ctx *c, tc_Module *m, ConstVal *cv) {
     return ERR;
   }
   cv->state = 1;
-  Ctx cc = {.a = c->a, .d = c->d, .const_mode = true};
-  Scope s = {.mod = m};
-  Val v = check_expr(&cc, &s, cv->decl->b);
-  c->errors += cc.errors;
+  /* on the heap: consts defined by consts recurse here, and both structs are kilobytes */
+  Ctx *cc = calloc(1, sizeof *cc);
+  Scope *s = calloc(1, sizeof *s);
+  if (!cc || !s) abort();
+  cc->a = c->a, cc->d = c->d, cc->const_mode = true;
+  s->mod = m;
+  Val v = check_expr(cc, s, cv->decl->b);
+  c->errors += cc->errors;
+  free(s->names), free(s->vals), free(s->spans), free(s->used);
+  free(s);
+  free(cc);
   cv->typed = -1;
   if (v.k == V_DIM) {
     err(c, cv->decl->b->span, "a const must be a literal expression, not a size");
@@ -1490,7 +1600,7 @@ static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call,
       err(c, call->span, "'%s' calls itself; tri functions are inlined and cannot recurse", fn->name);
       return ERR;
     }
-  if (c->depth >= MAX_DEPTH) { err(c, call->span, "calls nested too deeply"); return ERR; }
+  if (c->depth >= MAX_DEPTH) { err(c, call->span, "calls nested too deeply: more than %d inlined calls in one chain", MAX_DEPTH); return ERR; }
   Val *a = fe_alloc(c->a, sizeof *a * (size_t)(fe_list_len(fn->a) + 1));
   int np;
   const char *what = fe_sprintf(c->a, "'%s'", fn->name);
@@ -1576,10 +1686,21 @@ static bool check_export_name(Ctx *c, const fe_Node *fn) {
   return true;
 }
 
+/* A declared type has at most TC_MAXRANK dimensions. */
+static bool rank_ok(Ctx *c, const fe_Node *ty) {
+  int r = fe_list_len(ty->a);
+  if (r <= TC_MAXRANK) return true;
+  err(c, ty->span, "a type of rank %d: a tensor has at most %d dimensions", r, TC_MAXRANK);
+  return false;
+}
+
 /* Checks a function's signature on its own: `...` placement, symbols of results. */
 static bool check_signature(Ctx *c, const fe_Node *fn) {
   bool exported = fn->flags & FE_EXPORT, param_ell = false;
   bool ok = !exported || check_export_name(c, fn);
+  for (const fe_Node *p = fn->a; p; p = p->next) ok &= rank_ok(c, p->a);
+  for (const fe_Node *r = fn->b; r; r = r->next) ok &= rank_ok(c, r);
+  if (!ok) return false;
   const char *seen[64];
   int nseen = 0;
   for (const fe_Node *p = fn->a; p; p = p->next) {
