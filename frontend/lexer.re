@@ -6,6 +6,8 @@
  * All state lives in local variables, so lexing is reentrant.
  */
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +124,10 @@ fe_Token *fe_lex(fe_Arena *a, fe_Diags *d, const fe_Source *src, int *ntokens) {
         memcpy(buf, tok, len);
         buf[len] = 0;
         t.fval = strtod(buf, NULL);
+        if (isinf(t.fval)) {
+          t.span.hi = (uint32_t)(cur - base);
+          fe_warning(d, t.span, "float literal is too large for any float type (f64's largest is %g): it is inf", DBL_MAX);
+        }
         goto emit;
       }
 

@@ -115,3 +115,19 @@ def test_no_export_warning(ctx):
         if r.returncode or r.stderr:
             return "check %s: exit %d, stderr %r" % (args, r.returncode, r.stderr)
     shutil.rmtree(d)
+
+
+def test_float_literals_out_of_range(ctx):
+    d = ctx.tmpdir()
+    src = ("export fn f(x: f64[N], y: f32[N], h: bf16[N]) -> f64[N] {\n"
+           "  return x * 1e400 + x * 1e300 + cast(y * 1e-46, f64) + cast(y * 1e-44, f64) + cast(h * 1e39, f64);\n}\n")
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write(src)
+    r = ctx.run([ctx.tric, "check", "m.tri"], cwd=d)
+    got = [(loc, msg) for loc, msg, _ in warnings_of(r.stderr)]
+    want = [("2:14", "warning: float literal is too large for any float type (f64's largest is 1.79769e+308): it is inf"),
+            ("2:43", "warning: float literal 1e-46 is too small for f32: it becomes 0"),
+            ("2:89", "warning: float literal 1e+39 does not fit in bf16 (its largest value is 3.38953e+38): it becomes inf")]
+    if r.returncode or got != want:  # 1e300 fits f64, 1e-44 is an f32 subnormal: no warning
+        return "exit %d, %r" % (r.returncode, got)
+    shutil.rmtree(d)
