@@ -78,3 +78,26 @@ def test_chain_of_256_internal_calls(ctx):
     if e:
         return e
     shutil.rmtree(d)
+
+
+def test_deepest_expressions_in_a_2mib_stack(ctx):
+    """The checker and the builder's threads (libuv gives them the stack limit, or 2 MiB when
+    it is unlimited) handle the deepest expressions allowed in 2 MiB, sanitized too."""
+    import resource
+    import subprocess
+    d = ctx.tmpdir()
+    xs = [0.5, -1.0, 2.0]
+    cases = [("abs(" * 999 + "x" + ")" * 999, [abs(v) for v in xs]),
+             ("(x + " * 998 + "x" + ")" * 998, [999 * v for v in xs])]
+    limit = lambda: resource.setrlimit(resource.RLIMIT_STACK, (2 << 20, 2 << 20))
+    for body, expect in cases:
+        with open(os.path.join(d, "m.tri"), "w") as f:
+            f.write(module(body))
+        r = subprocess.run([ctx.tric, "build", "--no-cache", "m.tri"], cwd=d, capture_output=True, text=True,
+                           timeout=120, preexec_fn=limit, env=dict(os.environ, TRIC_CACHE_DIR=ctx.cache_dir))
+        if r.returncode:
+            return "%s...: exit %d %s" % (body[:12], r.returncode, r.stderr[-600:])
+        e = build_run(ctx, d, module(body), expect)
+        if e:
+            return e
+    shutil.rmtree(d)
