@@ -1424,6 +1424,18 @@ static const char *decl_type_s(Ctx *c, const fe_Node *ty) {
 }
 
 /* Matches a tensor against a declared type, binding symbols and `...` in s. */
+/* When t is a reduction without keepdims (or a mean) and the declared type has a 1 at
+ * each reduced axis, says in a note on g that keepdims=true gives the declared rank. */
+static void note_keepdims_decl(Ctx *c, fe_Diag *g, const tc_Node *t, const fe_Node *ty) {
+  if (t->op == TC_DIV && t->nargs == 2 && t->args[0]->rank == t->rank) t = t->args[0]; /* mean */
+  if ((t->op != TC_RSUM && t->op != TC_RMAX && t->op != TC_RMIN && t->op != TC_RPROD) || t->i1) return;
+  if (t->args[0]->rank != fe_list_len(ty->a)) return;
+  int i = 0;
+  for (const fe_Node *d = ty->a; d; d = d->next, i++)
+    if ((t->i0 & (1ll << i)) && !(d->kind == FE_DIM_INT && d->ival == 1)) return;
+  fe_note(c->d, g, t->span, "keepdims=true in this reduction keeps the reduced axes as size 1, as declared");
+}
+
 static bool match_type(Ctx *c, Scope *s, const fe_Node *ty, tc_Node *t, bool bind, fe_Span span,
                        const char *what) {
   int dt = (int)ty->ival;
@@ -1436,8 +1448,9 @@ static bool match_type(Ctx *c, Scope *s, const fe_Node *ty, tc_Node *t, bool bin
   }
   int fixed = ell ? nd - 1 : nd;
   if (ell ? t->rank < fixed : t->rank != fixed) {
-    err(c, span, "%s has shape %s, but %s is declared (rank %s%d)", what, type_s(c, t), want, ell ? "at least " : "",
-        fixed);
+    fe_Diag *g = err(c, span, "%s has shape %s, but %s is declared (rank %s%d)", what, type_s(c, t), want,
+                     ell ? "at least " : "", fixed);
+    if (!ell) note_keepdims_decl(c, g, t, ty);
     return false;
   }
   int lead = t->rank - fixed;
