@@ -89,4 +89,10 @@ def test_reserved_parameter_and_size_names(ctx):
         return e
     if r.returncode or r.stdout.split() != ["2.5", "40.5", "600.5", "8.5", "100.5", "1200.5"]:
         return "program: %d %r" % (r.returncode, r.stdout)
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if cxx:  # C++ keywords and alternative tokens (`and`) are renamed too
+        write(d, "main.cpp", '#include "m.h"\nint main() { return 0; }\n')
+        r = ctx.run([cxx, "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "main.cpp"], cwd=d)
+        if r.returncode:
+            return "C++: %s" % r.stderr
     shutil.rmtree(d)
