@@ -5,6 +5,7 @@
  * loaded once, identified by its real path. The graph is walked depth first; an import
  * of a module still on the stack is a cycle, reported once with its whole path.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -87,6 +88,29 @@ char *path_clean(char *path) {
   if (out == path) *out++ = '.'; /* "", "./" */
   *out = 0;
   return path;
+}
+
+/* Adds the stems of the .tri files in folder to a did-you-mean search. */
+static void suggest_files(fe_Arena *a, fe_Suggest *sg, const char *folder) {
+  DIR *dd = opendir(folder);
+  if (!dd) return;
+  for (struct dirent *e; (e = readdir(dd));) {
+    size_t n = strlen(e->d_name);
+    if (n > 4 && strcmp(e->d_name + n - 4, ".tri") == 0) fe_suggest_add(sg, fe_strndup(a, e->d_name, n - 4));
+  }
+  closedir(dd);
+}
+
+/* The import name closest to a missing one (dotted name, its file rel) among the files
+ * of the folders it was looked for in, or NULL. */
+static const char *suggest_module(Graph *g, const char *dir, const char *rel, const char *name) {
+  const char *last = strrchr(name, '.') ? strrchr(name, '.') + 1 : name;
+  fe_Suggest sg;
+  fe_suggest_init(&sg, last);
+  suggest_files(g->arena, &sg, dir_of(g->arena, path_join(g->arena, dir, rel)));
+  for (int i = 0; i < g->nincdirs; i++) suggest_files(g->arena, &sg, dir_of(g->arena, path_join(g->arena, g->incdirs[i], rel)));
+  if (!sg.best) return NULL;
+  return fe_sprintf(g->arena, "%.*s%s", (int)(last - name), name, sg.best);
 }
 
 /* Modules currently being loaded, in DFS order, for cycle messages. */
@@ -248,7 +272,9 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
       found = find_path(g, cand) || stat(cand, &sb) == 0;
     }
     if (!found) {
-      fe_Diag *e = fe_error(g->diags, d->span, "cannot find module '%s'", d->name);
+      const char *close = suggest_module(g, dir, rel, d->name);
+      fe_Diag *e = fe_error(g->diags, d->span, "cannot find module '%s'%s", d->name,
+                            close ? fe_sprintf(g->arena, "; did you mean '%s'?", close) : "");
       fe_note(g->diags, e, d->span, "looked for %s (in the importing module's folder '%s')", path_join(g->arena, dir, rel),
               *dir ? dir : ".");
       for (int i = 0; i < g->nincdirs; i++)

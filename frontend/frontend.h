@@ -178,7 +178,7 @@ typedef struct fe_Suggest {
 } fe_Suggest;
 /* Starts a search for names close to name. */
 void fe_suggest_init(fe_Suggest *s, const char *name);
-/* Considers candidate (NULL is ignored). */
+/* Considers candidate (NULL is ignored); of equally close ones the first in strcmp order wins. */
 void fe_suggest_add(fe_Suggest *s, const char *candidate);
 
 /* ---------------------------------------------------------------- AST */

@@ -459,7 +459,8 @@ void fe_suggest_init(fe_Suggest *s, const char *name) {
 void fe_suggest_add(fe_Suggest *s, const char *candidate) {
   if (!candidate || strcmp(candidate, s->name) == 0) return;
   int d = fe_edit_distance(s->name, candidate);
-  if (d < s->dist && (size_t)d < strlen(candidate)) {
+  bool better = d < s->dist || (d == s->dist && s->best && strcmp(candidate, s->best) < 0); /* ties: any order gives one answer */
+  if (better && (size_t)d < strlen(candidate)) {
     s->dist = d;
     s->best = candidate;
   }
