@@ -66,6 +66,7 @@ typedef struct ca_Cache {
   bool unreadable_said; /* an entry that exists could not be read (warned once a run) */
   char why[512];    /* after ca_open: why the cache is unusable or read-only */
   uint64_t max_size; /* bytes; pruning keeps the cache under it */
+  unsigned file_mode; /* of files written: 0666 less the umask, as any file the user makes */
   uint64_t hits, misses, corrupt, written, written_bytes; /* this run's, not yet in stats.log */
 } ca_Cache;
 

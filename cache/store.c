@@ -127,9 +127,9 @@ static int write_file(ca_Cache *c, const char *rel, const void *data, size_t len
   path(dst, sizeof dst, c, rel);
   int fd = mkstemp(tmp);
   if (fd < 0) return -1;
+  int err = fchmod(fd, c->file_mode) ? errno : 0; /* mkstemp makes 0600: others could not read a shared cache */
   const uint8_t *p = data;
   size_t left = len;
-  int err = 0;
   while (left && !err) {
     ssize_t w = write(fd, p, left);
     if (w < 0 && errno != EINTR) err = errno;
@@ -218,6 +218,9 @@ ca_Open ca_open(ca_Cache *c, const char *dir, uint64_t max_size) {
   }
   snprintf(c->dir, sizeof c->dir, "%s", dir);
   c->max_size = max_size;
+  mode_t mask = umask(0); /* read once, before any thread starts: umask has no read-only form */
+  umask(mask);
+  c->file_mode = 0666 & ~mask;
   char p[4096];
   static const char *const sub[] = {"entries", "manifests", "tmp"};
   for (int i = 0; i < 3; i++) { /* a read-only cache may lack any but entries */

@@ -710,3 +710,37 @@ def test_unreadable_entries_are_said_once(ctx):
             return "explain: %s" % explained(r)
     finally:
         ro.close()
+
+
+def test_entries_follow_the_umask(ctx):
+    """Cache files are made as any file the user makes (0666 less the umask, not mkstemp's
+    0600), so a cache filled by one user (a CI job, root) is read by another as it is: as
+    nobody, every module comes from it, with the one read-only warning."""
+    d, cache = project(ctx), ctx.tmpdir()
+    os.chmod(cache, 0o755)  # mkdtemp makes 0700
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    r = ctx.run(["sh", "-c", 'umask 022 && exec "$0" "$@"', ctx.tric, "build"] + FILES, cwd=d, env=env)
+    if r.returncode:
+        return "build: %d\n%s" % (r.returncode, r.stderr)
+    files = [os.path.join(root, f) for root, _, fs in os.walk(cache) for f in fs]
+    modes = {oct(os.stat(p).st_mode & 0o777) for p in files if not p.endswith("lock")}
+    if not entry_files(cache) or modes != {"0o644"}:
+        return "cache files under umask 022 have modes %s, expected 0o644" % sorted(modes)
+    if os.geteuid() != 0:
+        return Skip("needs root to run tric as another user")
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        return Skip("no user nobody")
+    if not shutil.which("setpriv"):
+        return Skip("no setpriv")
+    os.chmod(d, 0o777)  # nobody writes the outputs there
+    for f in outputs(d):
+        os.unlink(os.path.join(d, f))
+    as_nobody = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid, "--clear-groups"]
+    r = ctx.run(as_nobody + [ctx.tric, "build", "--explain"] + FILES, cwd=d, env=env)
+    warnings = [l for l in r.stderr.splitlines() if "warning" in l]
+    if r.returncode or len(warnings) != 1 or "read-only" not in warnings[0]:
+        return "as nobody: exit %d, expected one read-only warning:\n%s" % (r.returncode, r.stderr)
+    if set(explained(r).values()) != {"reused"}:
+        return "as nobody, not every module came from root's cache: %s\n%s" % (explained(r), r.stderr)
