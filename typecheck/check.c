@@ -70,6 +70,8 @@ struct tc_Module {
   fe_Vec consts;  /* ConstVal* */
   fe_Vec fns;     /* const fe_Node* */
   uint8_t *fn_bad; /* per fn: its declaration or generic body check failed */
+  struct DeclName *decl_names; /* open addressing, ndecl_slots (a power of two) slots */
+  size_t ndecl_slots;
 };
 
 tc_Module *tc_module_new(fe_Arena *a, const fe_Module *ast, const char *name) {
@@ -78,6 +80,57 @@ tc_Module *tc_module_new(fe_Arena *a, const fe_Module *ast, const char *name) {
   m->name = name;
   m->arena = a;
   return m;
+}
+
+/* ---------------------------------------------------------------- declaration names */
+
+/* A module's declarations by name, so that a lookup costs the same in a module of 5000
+ * functions as in one of five (a chain of calls looks up every callee). */
+typedef struct DeclName {
+  const char *name;      /* NULL: an empty slot */
+  const fe_Node *first;  /* the first declaration of the name, of any kind */
+  int cidx, fidx;        /* the first const and the first function so named, or -1 */
+} DeclName;
+
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* The slot of name in m's table: its entry, or the empty slot where it belongs. */
+static DeclName *decl_slot(const tc_Module *m, const char *name) {
+  size_t mask = m->ndecl_slots - 1, i = (size_t)name_hash(name) & mask;
+  while (m->decl_names[i].name && strcmp(m->decl_names[i].name, name) != 0) i = (i + 1) & mask;
+  return &m->decl_names[i];
+}
+
+/* Fills m's name table from its consts and functions (after they are collected). */
+static void index_decls(tc_Module *m) {
+  size_t cap = 16;
+  while (cap < 2 * (size_t)(m->consts.n + m->fns.n)) cap *= 2;
+  m->ndecl_slots = cap;
+  m->decl_names = fe_alloc(m->arena, sizeof *m->decl_names * cap);
+  for (const fe_Node *x = m->ast->decls; x; x = x->next) {
+    if (x->kind == FE_IMPORT) continue;
+    DeclName *d = decl_slot(m, x->name);
+    if (!d->name) *d = (DeclName){.name = x->name, .first = x, .cidx = -1, .fidx = -1};
+  }
+  for (int i = 0; i < m->consts.n; i++) {
+    DeclName *d = decl_slot(m, ((ConstVal *)m->consts.items[i])->decl->name);
+    if (d->cidx < 0) d->cidx = i;
+  }
+  for (int i = 0; i < m->fns.n; i++) {
+    DeclName *d = decl_slot(m, ((const fe_Node *)m->fns.items[i])->name);
+    if (d->fidx < 0) d->fidx = i;
+  }
+}
+
+/* The entry for name in m, or NULL. */
+static const DeclName *find_decl(const tc_Module *m, const char *name) {
+  if (!m->decl_names) return NULL;
+  const DeclName *d = decl_slot(m, name);
+  return d->name ? d : NULL;
 }
 
 static const char *last_part(const char *path) {
@@ -123,6 +176,18 @@ typedef struct Scope {
   const tc_Poly *ell[TC_MAXRANK];
 } Scope;
 
+/* The result of one checked call of an internal function: a later call of the same
+ * function with the same arguments (the same nodes, or constants of the same value)
+ * returns it instead of checking and inlining the body again, so `g(x) + g(x)` costs one
+ * check of g and its result is one node, however deep such calls nest. */
+typedef struct CallMemo {
+  const fe_Node *fn;
+  int nargs;
+  tc_Node **args; /* per declared parameter, after conversion to its dtype */
+  Val result;
+  struct CallMemo *next; /* the next entry in the same hash bucket */
+} CallMemo;
+
 typedef struct Ctx {
   fe_Arena *a;
   fe_Diags *d;
@@ -134,6 +199,9 @@ typedef struct Ctx {
   fe_Span call_spans[MAX_DEPTH];
   const fe_Node *call_fns[MAX_DEPTH];
   fe_Vec bind_names, bind_nodes;
+  bool reached_bad; /* a call reached a function whose own check failed (reported there) */
+  CallMemo **memo;  /* hash buckets (memo_cap, a power of two), per export or generic check */
+  int memo_cap, memo_n;
 } Ctx;
 
 /* Reports an error, with a note for every inlined call that led to it. */
@@ -603,24 +671,20 @@ __attribute__((noinline)) static Val matmul(Ctx *c, Val x, Val y, fe_Span span) 
 
 static Val lookup_decl(Ctx *c, tc_Module *m, const char *name, fe_Span span, bool *found) {
   *found = true;
-  for (int i = 0; i < m->consts.n; i++) {
-    ConstVal *cv = m->consts.items[i];
-    if (strcmp(cv->decl->name, name) == 0) {
-      Val v = eval_const(c, m, cv);
-      v.span = span;
-      if (v.k == V_WEAK && cv->typed >= 0) {
-        if (c->const_mode) return v;
-        return tensor(mk_const(c, cv->typed, v.f, v.i, span));
-      }
-      return v;
+  const DeclName *d = find_decl(m, name);
+  if (d && d->cidx >= 0) {
+    ConstVal *cv = m->consts.items[d->cidx];
+    Val v = eval_const(c, m, cv);
+    v.span = span;
+    if (v.k == V_WEAK && cv->typed >= 0) {
+      if (c->const_mode) return v;
+      return tensor(mk_const(c, cv->typed, v.f, v.i, span));
     }
+    return v;
   }
-  for (int i = 0; i < m->fns.n; i++) {
-    const fe_Node *fn = m->fns.items[i];
-    if (strcmp(fn->name, name) == 0) {
-      Val v = {.k = V_FN, .mod = m, .fn = fn, .span = span};
-      return v;
-    }
+  if (d && d->fidx >= 0) {
+    Val v = {.k = V_FN, .mod = m, .fn = m->fns.items[d->fidx], .span = span};
+    return v;
   }
   *found = false;
   return ERR;
@@ -1523,7 +1587,9 @@ static bool bind_local(Ctx *c, Scope *s, const char *name, Val v, fe_Span span) 
 }
 
 static int fn_index(tc_Module *m, const fe_Node *fn) {
-  for (int i = 0; i < m->fns.n; i++)
+  const DeclName *d = find_decl(m, fn->name);
+  if (d && d->fidx >= 0 && m->fns.items[d->fidx] == fn) return d->fidx;
+  for (int i = 0; i < m->fns.n; i++) /* a second function of the same name (an error) */
     if (m->fns.items[i] == fn) return i;
   return -1;
 }
@@ -1604,16 +1670,112 @@ static Val check_results(Ctx *c, Scope *s, const fe_Node *fn, Val r, fe_Span spa
   return nres > 1 ? out : out.items[0];
 }
 
+/* ---------------------------------------------------------------- calls */
+
+static bool same_arg(const tc_Node *x, const tc_Node *y) {
+  if (x == y) return true;
+  if (x->op != TC_CONST || y->op != TC_CONST || x->dtype != y->dtype) return false;
+  return fe_dtype_is_float(x->dtype) ? memcmp(&x->f0, &y->f0, sizeof x->f0) == 0 : x->i0 == y->i0;
+}
+
+static uint64_t arg_hash(const tc_Node *x) {
+  if (x->op != TC_CONST) return (uint64_t)(uintptr_t)x;
+  uint64_t bits = (uint64_t)x->i0;
+  if (fe_dtype_is_float(x->dtype)) memcpy(&bits, &x->f0, sizeof bits);
+  return bits * 31 + (uint64_t)x->dtype;
+}
+
+static size_t memo_bucket(const Ctx *c, const fe_Node *fn, tc_Node **args, int nargs) {
+  uint64_t h = (uint64_t)(uintptr_t)fn;
+  for (int i = 0; i < nargs; i++) h = (h ^ arg_hash(args[i])) * 1099511628211ull;
+  return (size_t)(h ^ (h >> 29)) & (size_t)(c->memo_cap - 1);
+}
+
+/* The memoised result of calling fn with args, or NULL. */
+static CallMemo *memo_find(Ctx *c, const fe_Node *fn, tc_Node **args, int nargs) {
+  if (!c->memo_cap) return NULL;
+  for (CallMemo *e = c->memo[memo_bucket(c, fn, args, nargs)]; e; e = e->next) {
+    bool same = e->fn == fn && e->nargs == nargs;
+    for (int i = 0; same && i < nargs; i++) same = same_arg(e->args[i], args[i]);
+    if (same) return e;
+  }
+  return NULL;
+}
+
+/* Records the result of calling fn with args (the table doubles at load 1). */
+static void memo_add(Ctx *c, const fe_Node *fn, tc_Node **args, int nargs, Val result) {
+  if (c->memo_n >= c->memo_cap) {
+    int cap = c->memo_cap ? c->memo_cap * 2 : 64;
+    CallMemo **old = c->memo;
+    int oldcap = c->memo_cap;
+    c->memo = fe_alloc(c->a, sizeof *c->memo * (size_t)cap);
+    c->memo_cap = cap;
+    for (int i = 0; i < oldcap; i++)
+      for (CallMemo *e = old[i], *next; e; e = next) {
+        next = e->next;
+        size_t b = memo_bucket(c, e->fn, e->args, e->nargs);
+        e->next = c->memo[b];
+        c->memo[b] = e;
+      }
+  }
+  CallMemo *e = fe_alloc(c->a, sizeof *e);
+  e->fn = fn;
+  e->nargs = nargs;
+  e->args = fe_alloc(c->a, sizeof *args * (size_t)(nargs + 1));
+  if (nargs) memcpy(e->args, args, sizeof *args * (size_t)nargs);
+  e->result = result;
+  size_t b = memo_bucket(c, fn, args, nargs);
+  e->next = c->memo[b];
+  c->memo[b] = e;
+  c->memo_n++;
+}
+
+/* A memoised result as the value of the call at span (tuples get their own items). */
+static Val memo_result(Ctx *c, const Val *r, fe_Span span) {
+  Val v = *r;
+  v.span = span;
+  if (v.k == V_TUPLE) {
+    v.items = fe_alloc(c->a, sizeof *v.items * (size_t)(v.n + 1));
+    memcpy(v.items, r->items, sizeof *v.items * (size_t)v.n);
+  }
+  return v;
+}
+
+enum { DEPTH_NOTES = 3 }; /* frames shown at each end of a too-deep chain of calls */
+
+/* Reports a call one level deeper than MAX_DEPTH, with the innermost and outermost calls
+ * that led to it (a note per frame would be 64 notes). */
+static void err_too_deep(Ctx *c, fe_Span span, const fe_Node *fn) {
+  c->errors++;
+  fe_Diag *g = fe_error(c->d, span,
+                        "calls nested too deeply: this call of '%s' is %d calls deep, and at most %d may nest (each "
+                        "call is inlined)",
+                        fn->name, c->depth, MAX_DEPTH - 1);
+  int lo = c->note_from, hi = c->depth - 1, skipped = hi - lo + 1 - 2 * DEPTH_NOTES;
+  for (int i = hi; i >= lo; i--) {
+    if (skipped > 0 && i == hi - DEPTH_NOTES) {
+      fe_note(c->d, g, c->call_spans[i], "in this call of '%s' (and %d more calls, not shown)", c->call_fns[i]->name,
+              skipped - 1);
+      i = lo + DEPTH_NOTES;
+      continue;
+    }
+    fe_note(c->d, g, c->call_spans[i], "in this call of '%s'", c->call_fns[i]->name);
+  }
+}
+
 static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call, Val *args,
                    const char **kw, int nargs) {
   int idx = fn_index(m, fn);
-  if (idx >= 0 && m->fn_bad && m->fn_bad[idx]) return ERR; /* its own errors were reported */
+  if (idx >= 0 && m->fn_bad && m->fn_bad[idx]) { /* its own errors were reported */
+    c->reached_bad = true;
+    return ERR;
+  }
   for (int i = 0; i < c->depth; i++)
     if (c->call_fns[i] == fn) {
       err(c, call->span, "'%s' calls itself; tri functions are inlined and cannot recurse", fn->name);
       return ERR;
     }
-  if (c->depth >= MAX_DEPTH) { err(c, call->span, "calls nested too deeply: more than %d inlined calls in one chain", MAX_DEPTH); return ERR; }
+  if (c->depth >= MAX_DEPTH) { err_too_deep(c, call->span, fn); return ERR; }
   Val *a = fe_alloc(c->a, sizeof *a * (size_t)(fe_list_len(fn->a) + 1));
   int np;
   const char *what = fe_sprintf(c->a, "'%s'", fn->name);
@@ -1627,6 +1789,7 @@ static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call,
   Val result = ERR;
   int i = 0;
   bool ok = true;
+  tc_Node **conv = fe_alloc(c->a, sizeof *conv * (size_t)(np + 1)); /* the memo key */
   for (const fe_Node *p = fn->a; p; p = p->next, i++) {
     const fe_Node *ty = p->a;
     c->depth--; /* argument errors belong to the caller */
@@ -1635,11 +1798,15 @@ static Val call_fn(Ctx *c, tc_Module *m, const fe_Node *fn, const fe_Node *call,
     bool good = t && match_type(c, s, ty, t, true, a[i].span, pw);
     c->depth++;
     if (!good) { ok = false; continue; }
+    conv[i] = t;
     bind_local(c, s, p->name, tensor(t), p->span);
   }
-  if (ok) {
+  CallMemo *hit = ok ? memo_find(c, fn, conv, np) : NULL;
+  if (hit) result = memo_result(c, &hit->result, call->span);
+  else if (ok) {
     Val r = check_body(c, s, fn);
     result = check_results(c, s, fn, r, call->span);
+    memo_add(c, fn, conv, np, result);
   }
   c->depth--;
   free(s->names);
@@ -1749,13 +1916,12 @@ static bool check_signature(Ctx *c, const fe_Node *fn) {
 static void check_dup_decls(Ctx *c, tc_Module *m) {
   for (const fe_Node *d = m->ast->decls; d; d = d->next) {
     if (d->kind == FE_IMPORT) continue;
-    for (const fe_Node *e = m->ast->decls; e != d; e = e->next)
-      if (e->kind != FE_IMPORT && strcmp(e->name, d->name) == 0) {
-        fe_Diag *g = fe_error(c->d, d->span, "'%s' is declared twice in this module", d->name);
-        c->errors++;
-        fe_note(c->d, g, e->span, "the first declaration is here");
-        break;
-      }
+    const DeclName *first = find_decl(m, d->name);
+    if (first && first->first != d) {
+      fe_Diag *g = fe_error(c->d, d->span, "'%s' is declared twice in this module", d->name);
+      c->errors++;
+      fe_note(c->d, g, first->first->span, "the first declaration is here");
+    }
     for (int i = 0; i < m->imports.n; i++) {
       Import *im = m->imports.items[i];
       if (strcmp(im->qual, d->name) == 0) {
@@ -1848,7 +2014,7 @@ static bool check_generic(Ctx *c, tc_Module *m, const fe_Node *fn) {
   fe_Node call = {.kind = FE_CALL, .span = fn->span};
   int before = c->errors;
   call_fn(c, m, fn, &call, args, kw, n);
-  return c->errors == before;
+  return c->errors == before && !c->reached_bad; /* calling a bad function makes this one bad: one error */
 }
 
 /* Warns of each import that nothing in the module names (every body has been checked). */
@@ -1871,6 +2037,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
     } else if (x->kind == FE_FN) fe_vec_push(a, &m->fns, (void *)x);
   }
   m->fn_bad = fe_alloc(a, (size_t)m->fns.n + 1);
+  index_decls(m);
   check_dup_decls(&base, m);
   for (int i = 0; i < m->consts.n; i++) eval_const(&base, m, m->consts.items[i]);
   for (int i = 0; i < m->fns.n; i++) {
