@@ -22,7 +22,7 @@
 
 #include "codegen/internal.h"
 
-enum { ERR_SIZE = -1, ERR_NOMEM = -2, MEMO_MAX = 512 };
+enum { ERR_SIZE = -1, ERR_NOMEM = -2 };
 
 typedef struct Ix {
   int rank;
@@ -30,11 +30,27 @@ typedef struct Ix {
   LLVMValueRef lin;           /* linear index in the node's own shape, when known */
 } Ix;
 
+/* A node's value at one index in the current loop body. */
 typedef struct Memo {
-  const tc_Node *n;
   Ix ix;
   LLVMValueRef v;
+  int next; /* the node's previous entry, or -1 */
 } Memo;
+
+/* What the loop body being emitted has computed so far, so that a node with several
+ * uses is evaluated once per element (per index it is read at), not once per path to it
+ * (a tree walk of a DAG that doubles at every shared node). Per node, a chain of entries
+ * valid while its stamp is the current generation; a new loop body starts a generation.
+ * Also the per-node scratch of flat_ok. One per exported function, lent to its kernels
+ * (allocating per kernel would cost nodes x kernels). */
+typedef struct Memos {
+  unsigned gen, *stamp; /* per node */
+  int *head;            /* per node: its newest entry */
+  Memo *ent;            /* malloc'd */
+  int n, cap;
+  unsigned flat_gen, *flat_stamp; /* per node: flat_ok's answer, valid at flat_gen */
+  uint8_t *flat_val;
+} Memos;
 
 enum { SIZE_MEMO = 64 };
 
@@ -53,8 +69,7 @@ typedef struct Fn {
   LLVMValueRef *buf;    /* per node: pointer to its buffer (params, materialised) */
   LLVMValueRef *scalar; /* per node: by-value scalar parameters */
   uint8_t *reach, *mat;
-  int nmemo;
-  Memo memo[MEMO_MAX];
+  Memos *memo;
   LLVMBasicBlockRef fail_size, entry;
   int nsizes;
   SizeMemo sizes[SIZE_MEMO];
@@ -195,6 +210,12 @@ typedef struct Loop {
 
 enum { INTERLEAVE = 4 };
 
+/* Forgets every value computed so far: a new block does not see them. */
+static void memo_reset(Fn *F) {
+  F->memo->gen++;
+  F->memo->n = 0;
+}
+
 static void loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
   cg_Emit *e = F->e;
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
@@ -208,7 +229,7 @@ static void loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
   LLVMAddIncoming(L->i, &zero, &pre, 1);
   LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, L->i, n, ""), body, L->exit);
   LLVMPositionBuilderAtEnd(e->b, body);
-  F->nmemo = 0;
+  memo_reset(F);
 }
 
 /* Attaches llvm.loop metadata {key: value} to a loop's back edge. */
@@ -235,7 +256,7 @@ static void loop_end(Fn *F, Loop *L) {
   else if (L->interleave < 0) set_loop_md(F, br, "llvm.loop.vectorize.enable", LLVMConstInt(e->i1, 0, 0));
   LLVMAddIncoming(L->i, &next, &latch, 1);
   LLVMPositionBuilderAtEnd(e->b, L->exit);
-  F->nmemo = 0;
+  memo_reset(F);
 }
 
 /* An alloca at the top of the entry block, where mem2reg promotes it to a register. */
@@ -514,15 +535,21 @@ static bool ix_eq(const Ix *a, const Ix *b) {
 /* The value of node n at index ix: loaded from its buffer, or computed in place. */
 static LLVMValueRef emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
   if (F->buf[n->id]) return buffer_load(F, n, ix);
-  for (int i = 0; i < F->nmemo; i++)
-    if (F->memo[i].n == n && ix_eq(&F->memo[i].ix, ix)) return F->memo[i].v;
-  LLVMValueRef v = emit_expr(F, n, ix);
-  if (F->nmemo < MEMO_MAX) {
-    Memo *m = &F->memo[F->nmemo++];
-    m->n = n;
-    m->ix = *ix;
-    m->v = v;
+  Memos *M = F->memo;
+  if (M->stamp[n->id] != M->gen) {
+    M->stamp[n->id] = M->gen;
+    M->head[n->id] = -1;
   }
+  for (int i = M->head[n->id]; i >= 0; i = M->ent[i].next)
+    if (ix_eq(&M->ent[i].ix, ix)) return M->ent[i].v;
+  LLVMValueRef v = emit_expr(F, n, ix);
+  if (M->n == M->cap) {
+    M->cap = M->cap ? M->cap * 2 : 256;
+    M->ent = realloc(M->ent, sizeof *M->ent * (size_t)M->cap);
+    if (!M->ent) abort();
+  }
+  M->ent[M->n] = (Memo){.ix = *ix, .v = v, .next = M->head[n->id]};
+  M->head[n->id] = M->n++; /* after emit_expr: its own entries may have grown ent */
   return v;
 }
 
@@ -587,9 +614,29 @@ static void plan(Fn *F) {
   free(depth);
 }
 
-/* Can n be evaluated over a flat index in its own shape (no per-dimension index)? */
+static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape);
+
+/* Can n be evaluated over a flat index in its own shape (no per-dimension index)? shape is
+ * the same for every call of one query (flat_ok_top), so the answer is kept per node:
+ * a shared node is asked once, not once per path to it. */
 static bool flat_ok(Fn *F, const tc_Node *n, const tc_Node *shape) {
   if (n->rank == 0 && n != shape) return true; /* scalars need no index */
+  Memos *M = F->memo;
+  if (M->flat_stamp[n->id] == M->flat_gen) return M->flat_val[n->id];
+  bool ok = flat_ok_node(F, n, shape);
+  M->flat_stamp[n->id] = M->flat_gen;
+  M->flat_val[n->id] = ok;
+  return ok;
+}
+
+/* flat_ok of a whole loop nest's expression n. */
+static bool flat_ok_top(Fn *F, const tc_Node *n) {
+  F->memo->flat_gen++;
+  return flat_ok(F, n, n);
+}
+
+/* flat_ok from n's own operation and arguments. */
+static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape) {
   if (!same_shape(n, shape)) return false;
   if (F->buf[n->id]) return true;
   switch (n->op) {
@@ -690,9 +737,9 @@ static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   Ix ix = {.rank = n->rank};
   F->buf[n->id] = NULL; /* compute, do not load */
   if (n->rank == 0) {
-    F->nmemo = 0;
+    memo_reset(F);
     store_at(F, n->dtype, dst, i64c(F, 0), emit_expr(F, n, &ix));
-  } else if (flat_ok(F, n, n)) {
+  } else if (flat_ok_top(F, n)) {
     flat_fill(F, n, dst, false);
   } else {
     open_loops(F, L, n->rank, (const tc_Poly **)n->dims, -1, &ix, &nopen);
@@ -1052,6 +1099,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
     K->to_output = to_output;
     K->reach = F->reach;
     K->mat = F->mat;
+    K->memo = F->memo;
     K->buf = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
     K->scalar = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
     K->sym = fe_alloc(e->arena, sizeof(LLVMValueRef) * ((size_t)ns + 1));
@@ -1193,6 +1241,12 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   F->scalar = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
   F->reach = fe_alloc(e->arena, nn);
   F->mat = fe_alloc(e->arena, nn);
+  Memos memo = {.gen = 1, .flat_gen = 1};
+  memo.stamp = fe_alloc(e->arena, sizeof *memo.stamp * nn);
+  memo.head = fe_alloc(e->arena, sizeof *memo.head * nn);
+  memo.flat_stamp = fe_alloc(e->arena, sizeof *memo.flat_stamp * nn);
+  memo.flat_val = fe_alloc(e->arena, nn);
+  F->memo = &memo;
 
   LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(e->ctx, fn, "entry");
   F->entry = entry;
@@ -1306,6 +1360,7 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   }
   LLVMBuildCall2(e->b, free_ty, ffree, &base, 1, "");
   LLVMBuildRet(e->b, LLVMConstInt(e->i32, 0, 0));
+  free(memo.ent);
   free(F);
 }
 
