@@ -569,6 +569,105 @@ static bool has_buffer(Fn *F, const tc_Node *n) { return (n->op == TC_PARAM && n
 
 enum { MAX_FUSED_DEPTH = 200 };
 
+/* ---------------------------------------------------------------- reuse
+ *
+ * Inside one loop a fused node is evaluated once per distinct index it is read at
+ * (emit_at's memo): a node with many uses at the same index costs one evaluation, but
+ * slices and transposes read their argument at other indices, and through a chain of
+ * them the indices multiply (`a_i = a_{i-1}[1:] + a_{i-1}[:-1]` reads a_{i-k} at 2^k
+ * indices). plan_reuse counts, per node, the indices it is read at: an index is the
+ * sequence of slices and transposes on the way from the loop's own index (context 0),
+ * interned as (remap node, context of the remap) -> context. A node that is not cheap
+ * and would be read at more than MAX_READS indices gets a buffer instead (read back at
+ * any index for the price of a load), so no node is computed more than MAX_READS times
+ * per element whatever the program's shape. */
+enum { MAX_READS = 4 };
+
+typedef struct Reuse {
+  int *nctx;     /* per node: contexts it is read at (MAX_READS + 1: too many) */
+  int *ctx;      /* per node: MAX_READS + 1 slots */
+  int *key_node, *key_parent, *key_ctx; /* the intern table, open addressing */
+  size_t cap, n;
+} Reuse;
+
+static int reuse_intern(Reuse *R, int node, int parent);
+
+/* Adds context c to node x's set. */
+static void reuse_add(Reuse *R, const tc_Node *x, int c) {
+  if (x->rank == 0) c = 0; /* a scalar's index is the same everywhere */
+  int *set = &R->ctx[(size_t)x->id * (MAX_READS + 1)], *n = &R->nctx[x->id];
+  if (*n > MAX_READS) return;
+  for (int i = 0; i < *n; i++)
+    if (set[i] == c) return;
+  set[(*n)++] = c;
+}
+
+static void reuse_grow(Reuse *R) {
+  Reuse old = *R;
+  R->cap = old.cap ? old.cap * 2 : 1024;
+  R->n = 0;
+  R->key_node = malloc(sizeof(int) * R->cap);
+  R->key_parent = malloc(sizeof(int) * R->cap);
+  R->key_ctx = malloc(sizeof(int) * R->cap);
+  if (!R->key_node || !R->key_parent || !R->key_ctx) abort();
+  for (size_t i = 0; i < R->cap; i++) R->key_node[i] = -1;
+  for (size_t i = 0; i < old.cap; i++)
+    if (old.key_node[i] >= 0) {
+      size_t j = ((size_t)old.key_node[i] * 40503u + (size_t)old.key_parent[i]) & (R->cap - 1);
+      while (R->key_node[j] >= 0) j = (j + 1) & (R->cap - 1);
+      R->key_node[j] = old.key_node[i], R->key_parent[j] = old.key_parent[i], R->key_ctx[j] = old.key_ctx[i];
+      R->n++;
+    }
+  free(old.key_node);
+  free(old.key_parent);
+  free(old.key_ctx);
+}
+
+/* The context "remap node `node` applied in context parent" (numbered from 1). */
+static int reuse_intern(Reuse *R, int node, int parent) {
+  if (2 * (R->n + 1) > R->cap) reuse_grow(R);
+  size_t j = ((size_t)node * 40503u + (size_t)parent) & (R->cap - 1);
+  for (; R->key_node[j] >= 0; j = (j + 1) & (R->cap - 1))
+    if (R->key_node[j] == node && R->key_parent[j] == parent) return R->key_ctx[j];
+  R->key_node[j] = node, R->key_parent[j] = parent, R->key_ctx[j] = (int)++R->n;
+  return R->key_ctx[j];
+}
+
+static bool cheap(Fn *F, const tc_Node *n);
+
+/* Gives a buffer to every costly node that its loop would read at too many indices;
+ * consumers are visited before their arguments, so a node's contexts are complete when
+ * it is reached. */
+static void plan_reuse(Fn *F) {
+  tc_Func *f = F->f;
+  size_t nn = (size_t)f->nnodes + 1;
+  Reuse R = {.nctx = calloc(nn, sizeof(int)), .ctx = malloc(nn * (MAX_READS + 1) * sizeof(int))};
+  if (!R.nctx || !R.ctx) abort();
+  for (int i = 0; i < f->nresults; i++) reuse_add(&R, f->results[i], 0);
+  for (int i = f->nnodes - 1; i >= 0; i--) {
+    const tc_Node *u = f->nodes[i];
+    if (!F->reach[u->id] || u->op == TC_PARAM) continue;
+    if (!F->mat[u->id] && u->rank > 0 && R.nctx[u->id] > MAX_READS && !cheap(F, u)) F->mat[u->id] = 1;
+    if (F->mat[u->id]) R.nctx[u->id] = 1, R.ctx[(size_t)u->id * (MAX_READS + 1)] = 0; /* its own loop */
+    bool remap = !F->mat[u->id] && (u->op == TC_SLICE || u->op == TC_TRANSPOSE);
+    const int *set = &R.ctx[(size_t)u->id * (MAX_READS + 1)];
+    int n = R.nctx[u->id] > MAX_READS ? MAX_READS : R.nctx[u->id];
+    for (int j = 0; j < u->nargs; j++) {
+      const tc_Node *x = u->args[j];
+      bool dup = false;
+      for (int k = 0; k < j; k++) dup |= u->args[k] == x;
+      if (dup || x->op == TC_PARAM) continue;
+      if (R.nctx[u->id] > MAX_READS) { R.nctx[x->id] = MAX_READS + 1; continue; } /* cheap u: too many as well */
+      for (int k = 0; k < n; k++) reuse_add(&R, x, remap ? reuse_intern(&R, u->id, set[k]) : set[k]);
+    }
+  }
+  free(R.nctx);
+  free(R.ctx);
+  free(R.key_node);
+  free(R.key_parent);
+  free(R.key_ctx);
+}
+
 static void plan(Fn *F) {
   tc_Func *f = F->f;
   for (int i = 0; i < f->nresults; i++) F->reach[f->results[i]->id] = 1;
@@ -612,6 +711,7 @@ static void plan(Fn *F) {
     }
   }
   free(depth);
+  plan_reuse(F);
 }
 
 static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape);
