@@ -1,11 +1,13 @@
 /* emit.c - lowers the TIR of an exported function to loop nests in LLVM IR.
  *
  * Planning decides which nodes get a buffer: reductions, matmuls and concats always;
- * the input of a reshape (which then only re-indexes it); a costly matmul operand; and
- * a costly node that a consumer broadcasts (it would be recomputed per copy). Every
- * other node is fused: emit_at evaluates it at an index inside the loop of whatever
- * consumes it, so a chain of elementwise operations ending in a reduction or an output
- * is one loop with no intermediate memory. Loops are plain scalar IR over int64
+ * the input of a reshape (which then only re-indexes it); a costly matmul operand; a
+ * costly node that a consumer broadcasts (it would be recomputed per copy); and a costly
+ * node that slices and transposes would read at more than MAX_READS indices (plan_reuse).
+ * Every other node is fused: emit_at evaluates it at an index inside the loop of
+ * whatever consumes it, once per index however many uses it has, so a chain of
+ * elementwise operations ending in a reduction or an output is one loop with no
+ * intermediate memory. Loops are plain scalar IR over int64
  * indices with noalias pointers; LLVM's loop vectoriser widens them to the target's
  * full SIMD width.
  *

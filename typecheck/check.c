@@ -1,9 +1,11 @@
 /* check.c - name resolution, dtype and shape rules, and lowering to TIR.
  *
  * Each exported function is checked by "calling" it with PARAM nodes; every call to an
- * internal function is checked anew with the argument types it is given (binding its
- * size symbols and its `...` to the caller's sizes) and inlined, so the TIR of an export
- * is a plain DAG. An expression that fails yields an error value that later rules accept
+ * internal function is checked with the argument types it is given (binding its size
+ * symbols and its `...` to the caller's sizes) and inlined, so the TIR of an export is a
+ * plain DAG; a call with the same arguments as an earlier one returns the earlier result
+ * (CallMemo), which keeps that DAG, and the time to check it, proportional to the
+ * program's text. An expression that fails yields an error value that later rules accept
  * silently: one mistake, one error.
  */
 #include <math.h>
