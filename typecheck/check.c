@@ -179,8 +179,8 @@ typedef struct Scope {
 } Scope;
 
 /* The result of one checked call of an internal function: a later call of the same
- * function with the same arguments (the same nodes, or constants of the same value)
- * returns it instead of checking and inlining the body again, so `g(x) + g(x)` costs one
+ * function with the same arguments (the same nodes, or nodes computing the same value:
+ * same_value) returns it instead of checking and inlining the body again, so `g(x) + g(x)` costs one
  * check of g and its result is one node, however deep such calls nest. */
 typedef struct CallMemo {
   const fe_Node *fn;
@@ -1674,18 +1674,55 @@ static Val check_results(Ctx *c, Scope *s, const fe_Node *fn, Val r, fe_Span spa
 
 /* ---------------------------------------------------------------- calls */
 
-static bool same_arg(const tc_Node *x, const tc_Node *y) {
+enum { SAME_BUDGET = 64, HASH_DEPTH = 3 }; /* nodes compared, levels hashed, per argument */
+
+static bool same_poly(const tc_Poly *x, const tc_Poly *y) { return x == y || (x && y && tc_poly_eq(x, y)); }
+
+/* Do x and y compute the same value? The same node, or the same operation with the same
+ * attributes on arguments that are the same (so `g(x * 2.0)` twice is one call). The
+ * comparison stops after *budget nodes (answering no): it must stay cheap on a DAG. */
+static bool same_value(const tc_Node *x, const tc_Node *y, int *budget) {
   if (x == y) return true;
-  if (x->op != TC_CONST || y->op != TC_CONST || x->dtype != y->dtype) return false;
-  return fe_dtype_is_float(x->dtype) ? memcmp(&x->f0, &y->f0, sizeof x->f0) == 0 : x->i0 == y->i0;
+  if (--*budget < 0 || x->op != y->op || x->dtype != y->dtype || x->rank != y->rank || x->nargs != y->nargs ||
+      x->op == TC_PARAM)
+    return false;
+  if (x->op == TC_CONST)
+    return fe_dtype_is_float(x->dtype) ? memcmp(&x->f0, &y->f0, sizeof x->f0) == 0 : x->i0 == y->i0;
+  if (x->i0 != y->i0 || x->i1 != y->i1 || memcmp(&x->f0, &y->f0, sizeof x->f0) != 0 || !same_poly(x->size, y->size))
+    return false;
+  for (int i = 0; i < x->rank; i++)
+    if (!tc_poly_eq(x->dims[i], y->dims[i])) return false;
+  if (x->op == TC_TRANSPOSE)
+    for (int i = 0; i < x->rank; i++)
+      if (x->ints[i] != y->ints[i]) return false;
+  if (x->op == TC_SLICE)
+    for (int i = 0; i < x->args[0]->rank; i++)
+      if (x->ints[i] != y->ints[i] || x->drop[i] != y->drop[i] || !tc_poly_eq(x->starts[i], y->starts[i])) return false;
+  for (int i = 0; i < x->nargs; i++)
+    if (!same_value(x->args[i], y->args[i], budget)) return false;
+  return true;
 }
 
-static uint64_t arg_hash(const tc_Node *x) {
-  if (x->op != TC_CONST) return (uint64_t)(uintptr_t)x;
-  uint64_t bits = (uint64_t)x->i0;
-  if (fe_dtype_is_float(x->dtype)) memcpy(&bits, &x->f0, sizeof bits);
-  return bits * 31 + (uint64_t)x->dtype;
+static bool same_arg(const tc_Node *x, const tc_Node *y) {
+  int budget = SAME_BUDGET;
+  return same_value(x, y, &budget);
 }
+
+/* A hash that values same_value calls the same agree on (from the top HASH_DEPTH levels). */
+static uint64_t arg_hash_at(const tc_Node *x, int depth) {
+  if (x->op == TC_PARAM) return (uint64_t)(uintptr_t)x;
+  uint64_t h = ((uint64_t)x->op * 131 + (uint64_t)x->dtype) * 31 + (uint64_t)x->nargs;
+  if (x->op == TC_CONST) {
+    uint64_t bits = (uint64_t)x->i0;
+    if (fe_dtype_is_float(x->dtype)) memcpy(&bits, &x->f0, sizeof bits);
+    return h ^ (bits * 1099511628211ull);
+  }
+  if (depth == 0) return h;
+  for (int i = 0; i < x->nargs; i++) h = (h ^ arg_hash_at(x->args[i], depth - 1)) * 1099511628211ull;
+  return h;
+}
+
+static uint64_t arg_hash(const tc_Node *x) { return arg_hash_at(x, HASH_DEPTH); }
 
 static size_t memo_bucket(const Ctx *c, const fe_Node *fn, tc_Node **args, int nargs) {
   uint64_t h = (uint64_t)(uintptr_t)fn;

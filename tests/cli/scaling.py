@@ -100,6 +100,33 @@ def test_calls_doubling(ctx):
     return build_and_compare(ctx, "calls", lines, x, x * np.float32(2.0 ** (n - 1)))
 
 
+def test_calls_doubling_on_expressions(ctx):
+    """g_i(x) = g_{i-1}(x * 1.0) + g_{i-1}(x * 1.0): the two arguments are separate nodes
+    computing the same value, so the second call is the first one's result too."""
+    n = 40
+    lines = ["fn g0(x: f32[N]) -> f32[N] { return x * 0.5; }"]
+    lines += ["fn g%d(x: f32[N]) -> f32[N] { return g%d(x * 1.0) + g%d(x * 1.0); }" % (i, i - 1, i - 1)
+              for i in range(1, n + 1)]
+    lines.append("export fn f(x: f32[N]) -> f32[N] { return g%d(x); }" % n)
+    x = inputs()
+    return build_and_compare(ctx, "exprs", lines, x, x * np.float32(2.0 ** (n - 1)))
+
+
+def test_calls_with_different_arguments_stay_apart(ctx):
+    """Calls whose arguments differ (a literal, a slice start) are not taken for one
+    another: each computes its own value."""
+    lines = ["fn h(x: f32[N], s: f32) -> f32[N] { return x * s; }",
+             "fn k(x: f32[N]) -> f32[4] { return x[0:4]; }",
+             "export fn f(x: f32[N]) -> f32[4] {",
+             "  let a = h(x, 2.0) + h(x, 3.0) + h(x, s=2.0);",
+             "  return k(a) + k(a[1:]) + k(a[1:]) + k(x * 2.0) + k(x * 3.0) + k(a[1:5]) + k(a[2:6]);",
+             "}"]
+    x = inputs(9)
+    a = x * np.float32(2) + x * np.float32(3) + x * np.float32(2)
+    expected = a[0:4] + a[1:5] + a[1:5] + (x * np.float32(2))[0:4] + (x * np.float32(3))[0:4] + a[1:5] + a[2:6]
+    return build_and_compare(ctx, "apart", lines, x, expected.astype(np.float32), rtol=1e-6)
+
+
 def test_lets_doubling(ctx):
     """let a_i = a_{i-1} + a_{i-1} up to a40: 2^40 evaluations if the loop walked a tree."""
     n = 40
