@@ -2,8 +2,10 @@
  *
  * Planning decides which nodes get a buffer: reductions, matmuls and concats always;
  * the input of a reshape (which then only re-indexes it); a costly matmul operand; a
- * costly node that a consumer broadcasts (it would be recomputed per copy); and a costly
- * node that slices and transposes would read at more than MAX_READS indices (plan_reuse).
+ * costly node that a consumer broadcasts (it would be recomputed per copy); a costly
+ * node that slices and transposes would read at more than MAX_READS indices; and a
+ * costly node SHARED_DEPTH levels above the last buffer that several loop nests read
+ * (plan_reuse).
  * Every other node is fused: emit_at evaluates it at an index inside the loop of
  * whatever consumes it, once per index however many uses it has, so a chain of
  * elementwise operations ending in a reduction or an output is one loop with no
@@ -582,8 +584,11 @@ enum { MAX_FUSED_DEPTH = 200 };
  * interned as (remap node, context of the remap) -> context. A node that is not cheap
  * and would be read at more than MAX_READS indices gets a buffer instead (read back at
  * any index for the price of a load), so no node is computed more than MAX_READS times
- * per element whatever the program's shape. */
-enum { MAX_READS = 4 };
+ * per element whatever the program's shape. Likewise a costly node read by several loop
+ * nests is computed in each, which is cheap for a short expression, but such a chain
+ * gets a buffer every SHARED_DEPTH fused levels: else each loop carries the whole chain
+ * below it (a chain of softmaxes made kernels 200 levels deep). */
+enum { MAX_READS = 4, SHARED_DEPTH = 8 };
 
 typedef struct Reuse {
   int *nctx;     /* per node: contexts it is read at (MAX_READS + 1: too many) */
@@ -637,20 +642,37 @@ static int reuse_intern(Reuse *R, int node, int parent) {
 
 static bool cheap(Fn *F, const tc_Node *n);
 
-/* Gives a buffer to every costly node that its loop would read at too many indices;
- * consumers are visited before their arguments, so a node's contexts are complete when
- * it is reached. */
+/* Notes that loop nest `root` evaluates x (two are kept: enough to know it is shared). */
+static void reuse_loop(int *loop, int *nloops, const tc_Node *x, int root) {
+  int *n = &nloops[x->id];
+  for (int i = 0; i < *n; i++)
+    if (loop[2 * x->id + i] == root) return;
+  if (*n < 2) loop[2 * x->id + (*n)++] = root;
+}
+
+/* Gives a buffer to every costly node that its loop would read at too many indices
+ * (consumers are visited before their arguments, so a node's contexts are complete when
+ * it is reached), then cuts the chains that several loops read. */
 static void plan_reuse(Fn *F) {
   tc_Func *f = F->f;
   size_t nn = (size_t)f->nnodes + 1;
   Reuse R = {.nctx = calloc(nn, sizeof(int)), .ctx = malloc(nn * (MAX_READS + 1) * sizeof(int))};
-  if (!R.nctx || !R.ctx) abort();
-  for (int i = 0; i < f->nresults; i++) reuse_add(&R, f->results[i], 0);
+  int *depth = calloc(nn, sizeof(int)), *loop = malloc(nn * 2 * sizeof(int)), *nloops = calloc(nn, sizeof(int));
+  if (!R.nctx || !R.ctx || !depth || !loop || !nloops) abort();
+  for (int i = 0; i < f->nresults; i++) {
+    reuse_add(&R, f->results[i], 0);
+    reuse_loop(loop, nloops, f->results[i], f->results[i]->id);
+  }
   for (int i = f->nnodes - 1; i >= 0; i--) {
     const tc_Node *u = f->nodes[i];
     if (!F->reach[u->id] || u->op == TC_PARAM) continue;
     if (!F->mat[u->id] && u->rank > 0 && R.nctx[u->id] > MAX_READS && !cheap(F, u)) F->mat[u->id] = 1;
-    if (F->mat[u->id]) R.nctx[u->id] = 1, R.ctx[(size_t)u->id * (MAX_READS + 1)] = 0; /* its own loop */
+    if (F->mat[u->id]) { /* its own loop */
+      R.nctx[u->id] = 1, R.ctx[(size_t)u->id * (MAX_READS + 1)] = 0;
+      nloops[u->id] = 1, loop[2 * u->id] = u->id;
+    }
+    for (int j = 0; j < u->nargs; j++)
+      for (int k = 0; k < nloops[u->id]; k++) reuse_loop(loop, nloops, u->args[j], loop[2 * u->id + k]);
     bool remap = !F->mat[u->id] && (u->op == TC_SLICE || u->op == TC_TRANSPOSE);
     const int *set = &R.ctx[(size_t)u->id * (MAX_READS + 1)];
     int n = R.nctx[u->id] > MAX_READS ? MAX_READS : R.nctx[u->id];
@@ -663,6 +685,18 @@ static void plan_reuse(Fn *F) {
       for (int k = 0; k < n; k++) reuse_add(&R, x, remap ? reuse_intern(&R, u->id, set[k]) : set[k]);
     }
   }
+  /* arguments first: a buffer cuts every chain that several loops read, SHARED_DEPTH
+     levels of costly fused nodes at most */
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id] || F->mat[n->id] || cheap(F, n)) continue;
+    for (int j = 0; j < n->nargs; j++)
+      if (depth[n->args[j]->id] > depth[n->id]) depth[n->id] = depth[n->args[j]->id];
+    if (++depth[n->id] > SHARED_DEPTH && nloops[n->id] > 1 && n->rank > 0) F->mat[n->id] = 1, depth[n->id] = 0;
+  }
+  free(depth);
+  free(loop);
+  free(nloops);
   free(R.nctx);
   free(R.ctx);
   free(R.key_node);

@@ -164,6 +164,65 @@ def test_slices_of_shared_lets(ctx):
     return build_and_compare(ctx, "slices", lines, x, a, symbolic=False, rtol=1e-6)
 
 
+def softmax_chain(n):
+    lines = ["export fn f(x: f32[B, N]) -> f32[B, N] {", "  let a0 = x;"]
+    lines += ["  let a%d = softmax(a%d) * a%d;" % (i, i - 1, i - 1) for i in range(1, n + 1)]
+    return lines + ["  return a%d;" % n, "}"]
+
+
+def test_softmax_chain_kernels(ctx):
+    """let a_i = softmax(a_{i-1}) * a_{i-1}: each a_i is read by three loops (two
+    reductions and the next level); fused into each of them, every loop would carry the
+    chain below it (up to 200 levels: 105 distinct kernels and 34 s for 2000 levels).
+    With a buffer per level the kernels repeat: 2000 levels build with few kernels, and
+    a short chain matches NumPy."""
+    import json
+    d = ctx.tmpdir()
+    write(d, "smax", softmax_chain(2000))
+    r, e = run(ctx, [ctx.tric, "build", "smax.tri", "--no-cache", "--time-report=json"], d, "tric build")
+    if e:
+        return e
+    if r.returncode:
+        return r.stderr[-2000:]
+    report = json.loads(r.stderr[r.stderr.index("{"):])
+    if report["kernels"] > 20:
+        return "2000 softmax levels emitted %d kernels: the chain is recomputed in each loop" % report["kernels"]
+    shutil.rmtree(d)
+    rows, cols, n = 3, 8, 12
+    x = inputs(rows * cols).reshape(rows, cols)
+    a = x.astype(np.float64)
+    for _ in range(n):
+        e = np.exp(a - a.max(axis=-1, keepdims=True))
+        a = e / e.sum(axis=-1, keepdims=True) * a
+    src = softmax_chain(n)
+    d = ctx.tmpdir()
+    write(d, "small", src)
+    e = check_and_build(ctx, d, "small")
+    if e:
+        return e
+    y, e = run_built_2d(ctx, d, "small", x, rows, cols)
+    if e:
+        return e
+    if not np.allclose(y, a.reshape(-1), rtol=1e-4, atol=1e-30):
+        return "softmax chain: %s, NumPy says %s" % (y[:4], a.reshape(-1)[:4])
+    shutil.rmtree(d)
+
+
+def run_built_2d(ctx, d, name, x, rows, cols):
+    """Like run_built for f(x, y, B, N) over a rows x cols input."""
+    src = DRIVER % {"name": name, "n": x.size, "m": x.size, "fn": "f", "size": ", %d, %d" % (rows, cols)}
+    with open(os.path.join(d, "driver.c"), "w") as f:
+        f.write(src)
+    x.astype(np.float32).tofile(os.path.join(d, "x.bin"))
+    r = ctx.run([ctx.cc] + ctx.cflags + ["-o", "driver", "driver.c", name + ".o", "-lm"], cwd=d)
+    if r.returncode:
+        return None, "linking the driver failed: %s" % r.stderr
+    r = ctx.run(["./driver"], cwd=d)
+    if r.returncode:
+        return None, "the driver failed (exit %d): %s" % (r.returncode, r.stderr)
+    return np.fromfile(os.path.join(d, "y.bin"), dtype=np.float32), None
+
+
 def test_call_chain_5000(ctx):
     """5000 internal functions each calling the previous one: rejected at once, with one
     located error that shows both ends of the chain, not one per function. And 50000:
