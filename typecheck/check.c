@@ -1783,7 +1783,7 @@ static Val memo_result(Ctx *c, const Val *r, fe_Span span) {
 enum { DEPTH_NOTES = 3 }; /* frames shown at each end of a too-deep chain of calls */
 
 /* Reports a call one level deeper than MAX_DEPTH, with the innermost and outermost calls
- * that led to it (a note per frame would be 64 notes). */
+ * that led to it (a note per frame would be hundreds of notes). */
 static void err_too_deep(Ctx *c, fe_Span span, const fe_Node *fn) {
   c->errors++;
   fe_Diag *g = fe_error(c->d, span,

@@ -257,8 +257,8 @@ def call_chain(ctx, n):
 
 
 def test_call_chain_at_the_limit(ctx):
-    """63 nested calls are accepted and compute x + 1; 64 are one error."""
-    for n, ok in ((62, True), (63, False)):
+    """511 nested calls are accepted and compute x + 1; 512 are one error."""
+    for n, ok in ((510, True), (511, False)):
         lines = ["fn g0(x: f32[N]) -> f32[N] { return x + 1.0; }"]
         lines += ["fn g%d(x: f32[N]) -> f32[N] { return g%d(x); }" % (i, i - 1) for i in range(1, n + 1)]
         lines.append("export fn f(x: f32[N]) -> f32[N] { return g%d(x); }" % n)
@@ -273,6 +273,6 @@ def test_call_chain_at_the_limit(ctx):
         r, e = run(ctx, [ctx.tric, "check", "--color=never", "limit.tri"], d, "tric check")
         if e:
             return e
-        if r.returncode != 1 or "this call of 'g0' is 64 calls deep, and at most 63 may nest" not in r.stderr:
-            return "64 nested calls: expected the depth error, got exit %d: %s" % (r.returncode, r.stderr)
+        if r.returncode != 1 or "this call of 'g0' is 512 calls deep, and at most 511 may nest" not in r.stderr:
+            return "512 nested calls: expected the depth error, got exit %d: %s" % (r.returncode, r.stderr)
         shutil.rmtree(d)
