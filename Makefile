@@ -6,7 +6,12 @@
 #                   under ASan + UBSan; the last line is "N passed, N failed" over both
 #   make test-asan  only the sanitized run
 #   make check      enforce the no-mutable-globals rule on frontend/typecheck/codegen
-#   make bench      benchmarks (ratios against baselines run side by side)
+#   make bench      benchmarks (ratios against baselines run side by side); installs their
+#                   own packages first (make bench-deps); kernel figures to $(BUILD)/bench-kernels.json
+#   make bench-compare BASELINE=FILE [NEW=FILE] [ABSOLUTE=1]
+#                   the kernel ratios (ABSOLUTE=1: also tric's own times) that regressed against
+#                   an earlier JSON beyond the noise; runs the kernels section first unless NEW
+#                   names a JSON already made
 #
 # Generated sources (re2c, lemon) and objects live under $(BUILD), never in git.
 
@@ -122,10 +127,30 @@ check: $(FRONTEND) $(TYPECHECK) $(CODEGEN)
 	if [ -n "$$bad" ]; then echo "check: mutable global state found:"; echo "$$bad"; exit 1; fi; \
 	echo "check: no mutable global state in frontend/typecheck/codegen"
 
-bench: $(BUILD)/tric
-	$(PYTHON) benchmarks/run.py --tric $(BUILD)/tric
+# The benchmarks' baselines only (OpenBLAS, PyTorch): not needed to build or test tric.
+BENCH_PACKAGES = libopenblas-dev python3-torch pkg-config
+
+bench-deps:
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "bench-deps: all installed"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "bench-deps: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null) \
+	  || { echo "bench-deps: apt-get failed" >&2; exit 1; }; \
+	else echo "bench-deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; fi
+
+bench: $(BUILD)/tric bench-deps
+	$(PYTHON) benchmarks/run.py --tric $(BUILD)/tric --json $(BUILD)/bench-kernels.json
+
+bench-compare: $(BUILD)/tric bench-deps
+	@test -n "$(BASELINE)" || { echo "usage: make bench-compare BASELINE=FILE [NEW=FILE]" >&2; exit 2; }
+	@test -f "$(BASELINE)" || { echo "bench-compare: no such file: $(BASELINE)" >&2; exit 2; }
+	$(if $(NEW),,$(PYTHON) benchmarks/run.py --tric $(BUILD)/tric --only kernels --json $(BUILD)/bench-kernels-new.json)
+	$(PYTHON) benchmarks/compare.py $(if $(ABSOLUTE),--absolute) $(BASELINE) $(or $(NEW),$(BUILD)/bench-kernels-new.json)
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps example test test-asan asan check bench clean
+.PHONY: all deps example test test-asan asan check bench bench-deps bench-compare clean

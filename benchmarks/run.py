@@ -10,6 +10,10 @@ side by side in the same process or the same script, never an absolute target.
   build: generated projects of 1, 64 and 1000 modules (cold, no change, one edit; -j2
          against -j1 on 64) and generated models of 8, 50 and 160 layers (cold compile
          at -O2, time per stage and peak RSS from --time-report=json).
+  kernels: matmul (64..2048 square, the transformer shapes) against OpenBLAS, softmax and
+         layer norm over 4096x4096 against a copy loop and PyTorch, the transformer MLP block
+         against PyTorch at 1 and 2 threads, the compile time of a 50-layer model
+         (kernels.py; figures also to --json FILE, which compare.py compares).
 
 Targets (issue 4): a 50-layer model under 250 ms with peak RSS under 60 MB; -j2 at least
 1.8x faster than -j1 on 64 modules; a no-change rebuild of 1000 modules under 50 ms.
@@ -178,10 +182,17 @@ def bench_build(tric):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tric", required=True)
-    ap.add_argument("--only", choices=("gelu", "cache", "build"), help="run one benchmark")
+    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels"), help="run one benchmark")
+    ap.add_argument("--json", default=os.path.join(os.path.dirname(HERE), "build", "bench-kernels.json"),
+                    help="where the kernels section writes its figures (default build/bench-kernels.json)")
+    ap.add_argument("--ref-tric", help="kernels: a tric from before the kernel-engine work, to time the model compile against")
     args = ap.parse_args()
     tric = os.path.abspath(args.tric)
-    for name, fn in (("gelu", bench_gelu), ("cache", bench_cache), ("build", bench_build)):
+    import kernels
+
+    def bench_kernels(t):
+        kernels.bench_kernels(t, args.json, gen_model, args.ref_tric and os.path.abspath(args.ref_tric))
+    for name, fn in (("gelu", bench_gelu), ("cache", bench_cache), ("build", bench_build), ("kernels", bench_kernels)):
         if args.only in (None, name):
             fn(tric)
 
