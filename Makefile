@@ -54,17 +54,22 @@ $(BUILD)/.deps-ok:
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(BUILD) && touch $@
 
-# Installs the Debian packages tric needs when run as root; otherwise prints the command.
-deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+# Installs packages ($(2)) when run as root, else prints the apt-get line; $(1) names the step.
+define apt_install
+	@missing=""; for p in $(2); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all installed"; \
-	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$missing"; \
+	if [ -z "$$missing" ]; then echo "$(1): all installed"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "$(1): installing$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null) \
-	  || { echo "deps: apt-get failed" >&2; exit 1; }; \
-	else echo "deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; fi
+	  || { echo "$(1): apt-get failed" >&2; exit 1; }; \
+	else echo "$(1): missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; fi
+endef
+
+# The Debian packages tric needs.
+deps:
+	$(call apt_install,deps,$(DEBIAN_PACKAGES))
 
 $(BUILD)/frontend/parser.c $(BUILD)/frontend/parser.h: frontend/parser.y | $(BUILD)/.deps-ok
 	@mkdir -p $(BUILD)/frontend
@@ -131,15 +136,7 @@ check: $(FRONTEND) $(TYPECHECK) $(CODEGEN)
 BENCH_PACKAGES = libopenblas-dev python3-torch pkg-config
 
 bench-deps:
-	@missing=""; for p in $(BENCH_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -z "$$missing" ]; then echo "bench-deps: all installed"; \
-	elif [ "$$(id -u)" = 0 ]; then echo "bench-deps: installing$$missing"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null) \
-	  || { echo "bench-deps: apt-get failed" >&2; exit 1; }; \
-	else echo "bench-deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; fi
+	$(call apt_install,bench-deps,$(BENCH_PACKAGES))
 
 bench: $(BUILD)/tric bench-deps
 	$(PYTHON) benchmarks/run.py --tric $(BUILD)/tric --json $(BUILD)/bench-kernels.json

@@ -51,9 +51,10 @@ int main(void) {
 """
 
 
-def run_built(ctx, d, name, x, m, symbolic):
-    """Links d/name.o into a driver calling f(x, y[, N]); returns (y, None) or (None, message)."""
-    src = DRIVER % {"name": name, "n": x.size, "m": m, "fn": "f", "size": ", %d" % x.size if symbolic else ""}
+def run_built(ctx, d, name, x, m, sizes):
+    """Links d/name.o into a driver calling f(x, y, *sizes) with m outputs; returns (y, None)
+    or (None, message)."""
+    src = DRIVER % {"name": name, "n": x.size, "m": m, "fn": "f", "size": "".join(", %d" % s for s in sizes)}
     with open(os.path.join(d, "driver.c"), "w") as f:
         f.write(src)
     x.astype(np.float32).tofile(os.path.join(d, "x.bin"))
@@ -77,7 +78,7 @@ def build_and_compare(ctx, name, lines, x, expected, symbolic=True, rtol=0.0):
     e = check_and_build(ctx, d, name)
     if e:
         return e
-    y, e = run_built(ctx, d, name, x, expected.size, symbolic)
+    y, e = run_built(ctx, d, name, x, expected.size, [x.size] if symbolic else [])
     if e:
         return e
     if not np.allclose(y, expected, rtol=rtol, atol=0):
@@ -200,27 +201,12 @@ def test_softmax_chain_kernels(ctx):
     e = check_and_build(ctx, d, "small")
     if e:
         return e
-    y, e = run_built_2d(ctx, d, "small", x, rows, cols)
+    y, e = run_built(ctx, d, "small", x, x.size, [rows, cols])
     if e:
         return e
     if not np.allclose(y, a.reshape(-1), rtol=1e-4, atol=1e-30):
         return "softmax chain: %s, NumPy says %s" % (y[:4], a.reshape(-1)[:4])
     shutil.rmtree(d)
-
-
-def run_built_2d(ctx, d, name, x, rows, cols):
-    """Like run_built for f(x, y, B, N) over a rows x cols input."""
-    src = DRIVER % {"name": name, "n": x.size, "m": x.size, "fn": "f", "size": ", %d, %d" % (rows, cols)}
-    with open(os.path.join(d, "driver.c"), "w") as f:
-        f.write(src)
-    x.astype(np.float32).tofile(os.path.join(d, "x.bin"))
-    r = ctx.run([ctx.cc] + ctx.cflags + ["-o", "driver", "driver.c", name + ".o", "-lm"], cwd=d)
-    if r.returncode:
-        return None, "linking the driver failed: %s" % r.stderr
-    r = ctx.run(["./driver"], cwd=d)
-    if r.returncode:
-        return None, "the driver failed (exit %d): %s" % (r.returncode, r.stderr)
-    return np.fromfile(os.path.join(d, "y.bin"), dtype=np.float32), None
 
 
 def test_call_chain_5000(ctx):
