@@ -43,7 +43,9 @@ const char *ca_build_id(char *buf, size_t cap);
 /* ---------------------------------------------------------------- entries */
 
 /* Sections of an entry. */
-enum { CA_OBJ = 1, CA_HEADER = 2, CA_LLVM_IR = 3, CA_ASM = 4, CA_NSECTIONS = 5 };
+/* CA_DIAG: a module's diagnostics from its check (warnings, as text without colour),
+ * shown again whenever the module comes from the cache. */
+enum { CA_OBJ = 1, CA_HEADER = 2, CA_LLVM_IR = 3, CA_ASM = 4, CA_DIAG = 5, CA_NSECTIONS = 6 };
 
 /* What an entry is for; stored in it with its key, and checked on every read, so an entry
  * copied over another key's file is never served. */

@@ -73,6 +73,7 @@ typedef struct Target {
   Kernel **kern;         /* per kernel unit: the shared kernel */
   Task start, finish;
   char *err, *header;
+  char *diag_text; /* its check's diagnostics (malloc'd), stored with its entry */
   fe_Arena arena; /* the worker's own, for the header text */
   double stage[NSTAGES];
   struct Build *b;
@@ -181,7 +182,7 @@ static ca_Key options_key(const Opts *o) {
   free(triple), free(cpu), free(features);
   ca_hash_u64(h, (uint64_t)o->cg.opt_level);
   ca_hash_u64(h, o->emit);
-  ca_hash_u64(h, o->warn == FE_WARN_ERROR); /* an entry made despite warnings is no -Werror build */
+  ca_hash_u64(h, (uint64_t)o->warn); /* the warnings an entry holds (none under -w); none pass -Werror */
   return ca_hasher_finish(h);
 }
 
@@ -639,8 +640,8 @@ static void compile_done(Target *t) {
     if (s > b->status) b->status = s;
     t->failed = true;
     b->failed++;
-    free(t->header);
-    t->header = NULL;
+    free(t->header), free(t->diag_text);
+    t->header = t->diag_text = NULL;
     fe_arena_free(&t->arena);
     remove_outputs(b->o, t); /* no stale outputs from an earlier build */
     progress(b, t, "failed");
@@ -652,6 +653,7 @@ static void compile_done(Target *t) {
   data[CA_HEADER] = t->header, len[CA_HEADER] = t->header ? strlen(t->header) : 0;
   data[CA_LLVM_IR] = t->res.ir.data, len[CA_LLVM_IR] = t->res.ir.len;
   data[CA_ASM] = t->res.asm_text.data, len[CA_ASM] = t->res.asm_text.len;
+  if (t->diag_text) data[CA_DIAG] = t->diag_text, len[CA_DIAG] = strlen(t->diag_text);
   if (write_outputs(b, t, data, len)) {
     if (EXIT_IO > b->status) b->status = EXIT_IO;
     t->failed = true;
@@ -676,8 +678,8 @@ static void compile_done(Target *t) {
   }
   progress(b, t, "build");
   cg_result_free(&t->res);
-  free(t->header);
-  t->header = NULL;
+  free(t->header), free(t->diag_text);
+  t->header = t->diag_text = NULL;
   fe_arena_free(&t->arena);
 }
 
@@ -820,6 +822,17 @@ static void time_trace(Build *b) {
 }
 
 /* ---------------------------------------------------------------- the run */
+
+/* Diagnostics from `from` on, as tric prints them without colour (malloc'd). */
+static char *render_diags(const fe_Diags *d, const fe_Diag *from) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) abort();
+  fe_diags_print_from(d, from, f, false);
+  if (fclose(f)) abort();
+  return text;
+}
 
 /* Opens the cache for a build: one warning when it cannot be used, or can only be read. */
 static bool open_cache(Build *b, const char *dir) {
@@ -983,6 +996,15 @@ int run_build(const Opts *o, bool colour) {
     if (complete) {
       t->from_cache = true;
       t->compile = false;
+      if (e.data[CA_DIAG]) fputs(e.data[CA_DIAG], stderr); /* its warnings, as when it was compiled */
+      graph_warn_no_export(&b->g, t->m);
+      fe_diags_print_from(&diags, printed ? printed->next : diags.first, stderr, colour);
+      printed = diags.last;
+      if (t->m->failed) { /* -Werror, and no module of this run imports it */
+        ca_entry_free(&e);
+        fail_target(b, t);
+        continue;
+      }
       if (o->explain) fprintf(stderr, "tric: explain: %s: reused from the cache\n", t->file);
       if (write_outputs(b, t, (const void *const *)e.data, e.len)) b->status = EXIT_IO, t->failed = true, b->failed++;
       else b->cached++;
@@ -1012,7 +1034,17 @@ int run_build(const Opts *o, bool colour) {
   for (int mi = 0; need_check && mi < b->g.modules.n; mi++) {
     Module *m = b->g.modules.items[mi];
     graph_check_one(&b->g, m);
-    if (diags.last != printed) { /* this module's diagnostics, whole */
+    Target *mt = NULL; /* m's target, if it has one */
+    for (int i = 0; i < b->nt && !mt; i++)
+      if (b->t[i].m == m) mt = &b->t[i];
+    if (diags.last != printed) { /* this module's diagnostics, whole; a module from the cache showed its own */
+      const fe_Diag *from = printed ? printed->next : diags.first;
+      if (mt && mt->compile && b->cache_on && !m->failed) mt->diag_text = render_diags(&diags, from);
+      if (!mt || !mt->from_cache) fe_diags_print_from(&diags, from, stderr, colour);
+      printed = diags.last;
+    }
+    if (m->check_clean && !(mt && mt->from_cache)) {
+      graph_warn_no_export(&b->g, m);
       fe_diags_print_from(&diags, printed ? printed->next : diags.first, stderr, colour);
       printed = diags.last;
     }
@@ -1090,6 +1122,7 @@ out:;
   for (int i = 0; i < b->kcap; i++)
     if (b->ktab[i]) cg_unit_free(&b->ktab[i]->code), free(b->ktab[i]->err);
   free(b->ktab);
+  for (int i = 0; i < b->nt; i++) free(b->t[i].diag_text); /* of targets never compiled (a failure, no -k) */
   free(b->t);
   free(b);
   fe_arena_free(&arena);

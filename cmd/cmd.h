@@ -30,6 +30,7 @@ typedef struct Module {
   ca_Key key; /* cache key, once computed */
   bool keyed;
   bool failed;
+  bool check_clean; /* checked without errors of its own (warnings made errors aside) */
   fe_Vec deps; /* Module* in import order */
   struct timespec mtime, newest; /* of its file; of it and everything it imports */
 } Module;
@@ -65,6 +66,10 @@ const char *path_join(fe_Arena *a, const char *dir, const char *rel);
 void graph_check(Graph *g);
 /* Type-checks one module whose imports are checked already. */
 void graph_check_one(Graph *g, Module *m);
+/* Warns when m, checked clean or taken from the cache, exports nothing and no module of
+ * this run imports it (the user forgot `export`); under -Werror that fails m. Not part of
+ * the check: it depends on the other modules of the run, not on m's cache key. */
+void graph_warn_no_export(Graph *g, Module *m);
 
 #define TRIC_VERSION "0.1.0"
 

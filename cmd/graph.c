@@ -311,12 +311,16 @@ Module *graph_load(Graph *g, const char *path) {
 }
 
 void graph_check(Graph *g) {
-  for (int i = 0; i < g->modules.n; i++) graph_check_one(g, g->modules.items[i]);
+  for (int i = 0; i < g->modules.n; i++) {
+    graph_check_one(g, g->modules.items[i]);
+    if (((Module *)g->modules.items[i])->check_clean) graph_warn_no_export(g, g->modules.items[i]);
+  }
 }
 
 /* A module that exports nothing and that no module of this run imports compiles to an
  * empty object (the user forgot `export`): warned of at its first function. */
-static void warn_no_export(Graph *g, Module *m) {
+void graph_warn_no_export(Graph *g, Module *m) {
+  int before = g->diags->nerrors;
   const fe_Node *first_fn = NULL;
   for (const fe_Node *d = m->ast->decls; d; d = d->next) {
     if (d->kind == FE_FN && (d->flags & FE_EXPORT)) return;
@@ -330,6 +334,7 @@ static void warn_no_export(Graph *g, Module *m) {
   fe_Span at = {m->src, 0, 0};
   if (first_fn) at = (fe_Span){m->src, (uint32_t)first_fn->ival, (uint32_t)(first_fn->ival + (int64_t)strlen(first_fn->name))};
   fe_warning(g->diags, at, "module '%s' exports no function, so its object file would be empty; mark the functions C calls with 'export' (a module that is only imported needs none)", m->name);
+  if (g->diags->nerrors > before) m->failed = true; /* -Werror */
 }
 
 void graph_check_one(Graph *g, Module *m) {
@@ -349,7 +354,7 @@ void graph_check_one(Graph *g, Module *m) {
     double t0 = now_seconds();
     m->nfuncs = tc_check_module(m->tc, g->arena, g->diags, &m->funcs);
     m->t_check = now_seconds() - t0;
-    if (g->diags->nerrors - g->diags->nwerrors == real_before) warn_no_export(g, m);
+    m->check_clean = g->diags->nerrors - g->diags->nwerrors == real_before;
     if (g->diags->nerrors > before) m->failed = true;
   }
 }

@@ -131,3 +131,49 @@ def test_float_literals_out_of_range(ctx):
     if r.returncode or got != want:  # 1e300 fits f64, 1e-44 is an f32 subnormal: no warning
         return "exit %d, %r" % (r.returncode, got)
     shutil.rmtree(d)
+
+
+def test_warnings_shown_again_from_the_cache(ctx):
+    """A module's warnings are shown whenever it is built, compiled or taken from the cache
+    (as ccache replays them), each once, and never while -w is in force: the same text on a
+    no-change rebuild, after an edit of another module (which has every module checked)
+    and after -w. The no-export warning follows the run, not the entry."""
+    d = setup(ctx)
+    with open(os.path.join(d, "other.tri"), "w") as f:
+        f.write("export fn o(x: f32[N]) -> f32[N] { return x + 1.0; }\n")
+    with open(os.path.join(d, "forgot.tri"), "w") as f:
+        f.write("fn layer(x: f32[N]) -> f32[N] { return x * 2.0; }\n")
+    files = ["m.tri", "other.tri", "forgot.tri"]
+    cold = ctx.run([ctx.tric, "build", "--explain"] + files, cwd=d)
+    if cold.returncode or warnings_of(cold.stderr) != WANT or cold.stderr.count("module 'forgot' exports no") != 1:
+        return "cold build: %s" % cold.stderr
+    start = cold.stderr.index("m.tri:2:1:")
+    end = cold.stderr.index("\n", cold.stderr.index("\n      | ", cold.stderr.index("m.tri:7:34")) + 1) + 1
+    text = cold.stderr[start:end]  # m.tri's warnings, whole
+    steps = [("no change", None, [], "reused"),
+             ("edit of other.tri", ("other.tri", "export fn o(x: f32[N]) -> f32[N] { return x + 2.0; }\n"), [], "reused"),
+             ("-w", None, ["-w"], None),
+             ("after -w", None, [], "reused")]
+    for what, edit, flags, how in steps:
+        if edit:
+            with open(os.path.join(d, edit[0]), "w") as f:
+                f.write(edit[1])
+        r = ctx.run([ctx.tric, "build", "--explain"] + flags + files, cwd=d)
+        if r.returncode:
+            return "%s: exit %d\n%s" % (what, r.returncode, r.stderr)
+        if "-w" in flags:
+            if "warning" in r.stderr:
+                return "-w showed warnings:\n%s" % r.stderr
+            continue
+        if "tric: explain: m.tri: %s" % how not in r.stderr:
+            return "%s: m.tri was not %s:\n%s" % (what, how, r.stderr)
+        if warnings_of(r.stderr) != WANT or r.stderr.count(text) != 1:
+            return "%s: warnings %r, expected the cold build's once:\n%s" % (what, warnings_of(r.stderr), r.stderr)
+        if r.stderr.count("module 'forgot' exports no") != 1:
+            return "%s: the no-export warning of forgot.tri (from the cache) is not shown once:\n%s" % (what, r.stderr)
+    with open(os.path.join(d, "app.tri"), "w") as f:
+        f.write("import forgot;\nexport fn run(x: f32[N]) -> f32[N] { return forgot.layer(x); }\n")
+    r = ctx.run([ctx.tric, "build", "--explain", "app.tri", "forgot.tri"], cwd=d)
+    if r.returncode or "exports no" in r.stderr or "tric: explain: forgot.tri: reused" not in r.stderr:
+        return "forgot.tri from the cache, imported by app.tri: no warning expected:\n%s" % r.stderr
+    shutil.rmtree(d)
