@@ -31,6 +31,7 @@ typedef struct Module {
   bool keyed;
   bool failed;
   bool check_clean; /* checked without errors of its own (warnings made errors aside) */
+  bool imported;    /* another module of the run imports it */
   fe_Vec deps; /* Module* in import order */
   struct timespec mtime, newest; /* of its file; of it and everything it imports */
 } Module;

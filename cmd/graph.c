@@ -290,6 +290,7 @@ static Module *load(Graph *g, Stack *st, fe_Vec *all, const char *path, const ch
     }
     fe_vec_push(g->arena, &m->deps, dep);
     fe_vec_push(g->arena, &m->deps, (void *)d);
+    dep->imported = true;
     if (ts_before(m->newest, dep->newest)) m->newest = dep->newest;
   }
   st->n--;
@@ -326,11 +327,7 @@ void graph_warn_no_export(Graph *g, Module *m) {
     if (d->kind == FE_FN && (d->flags & FE_EXPORT)) return;
     if (d->kind == FE_FN && !first_fn) first_fn = d;
   }
-  for (int i = 0; i < g->all.n; i++) {
-    const Module *o = g->all.items[i];
-    for (int k = 0; k + 1 < o->deps.n; k += 2)
-      if (o->deps.items[k] == m) return; /* a library of another module */
-  }
+  if (m->imported) return; /* a library of another module */
   fe_Span at = {m->src, 0, 0};
   if (first_fn) at = (fe_Span){m->src, (uint32_t)first_fn->ival, (uint32_t)(first_fn->ival + (int64_t)strlen(first_fn->name))};
   fe_warning(g->diags, at, "module '%s' exports no function, so its object file would be empty; mark the functions C calls with 'export' (a module that is only imported needs none)", m->name);
