@@ -115,12 +115,15 @@ void ca_maybe_prune(ca_Cache *c);
 typedef struct ca_Manifest {
   ca_Key key, source, options;
   int nimports;
-  char import_names[64][128];
-  ca_Key import_keys[64];
+  const char **import_names; /* nimports each; malloc'd by ca_manifest_get */
+  ca_Key *import_keys;
 } ca_Manifest;
 
-/* Reads the manifest for identity (a relative path): false when there is none. */
+/* Reads the manifest for identity (a relative path): false when there is none or it is
+ * damaged. On true, free it with ca_manifest_free. */
 bool ca_manifest_get(ca_Cache *c, const char *identity, ca_Manifest *m);
+/* Frees what ca_manifest_get allocated. */
+void ca_manifest_free(ca_Manifest *m);
 /* Records the manifest of a build. */
 void ca_manifest_put(ca_Cache *c, const char *identity, const ca_Manifest *m);
 

@@ -605,28 +605,73 @@ static void manifest_rel(const char *identity, char *out, size_t cap) {
   snprintf(out, cap, "manifests/%s.tcm", hex);
 }
 
+/* A manifest on disk: "TRICMAN2", the key, source and options hashes (16 bytes each), a
+ * u32 count of imports, then per import a u32 name length, the name and its key; any
+ * number of imports of any length. */
+enum { MAN_FIXED = 8 + 3 * 16 + 4 };
+
 bool ca_manifest_get(ca_Cache *c, const char *identity, ca_Manifest *m) {
+  memset(m, 0, sizeof *m);
   if (!c->usable) return false;
   char rel[128], p[4096];
   manifest_rel(identity, rel, sizeof rel);
   size_t len;
   uint8_t *buf = read_rel(c, rel, p, sizeof p, &len);
   if (!buf) return false;
-  bool ok = len == sizeof *m + 8 && !memcmp(buf, "TRICMAN1", 8);
-  if (ok) memcpy(m, buf + 8, sizeof *m);
+  bool ok = len >= MAN_FIXED && !memcmp(buf, "TRICMAN2", 8);
+  uint32_t n = ok ? get_u32(buf + 8 + 48) : 0;
+  ok = ok && n <= (len - MAN_FIXED) / 20; /* each import takes at least 20 bytes */
+  if (ok) {
+    memcpy(m->key.b, buf + 8, 16), memcpy(m->source.b, buf + 24, 16), memcpy(m->options.b, buf + 40, 16);
+    m->import_names = calloc(n + 1, sizeof *m->import_names);
+    m->import_keys = calloc(n + 1, sizeof *m->import_keys);
+    if (!m->import_names || !m->import_keys) abort();
+    size_t at = MAN_FIXED;
+    for (uint32_t i = 0; ok && i < n; i++) {
+      uint32_t nl = len - at >= 4 ? get_u32(buf + at) : UINT32_MAX;
+      ok = nl != UINT32_MAX && nl <= len - at - 4 && len - at - 4 - nl >= 16;
+      if (!ok) break;
+      char *name = malloc(nl + 1);
+      if (!name) abort();
+      memcpy(name, buf + at + 4, nl);
+      name[nl] = 0;
+      m->import_names[m->nimports] = name;
+      memcpy(m->import_keys[m->nimports++].b, buf + at + 4 + nl, 16);
+      at += 4 + nl + 16;
+    }
+    ok = ok && at == len;
+  }
   free(buf);
-  return ok && m->nimports >= 0 && m->nimports <= 64;
+  if (!ok) ca_manifest_free(m);
+  return ok;
+}
+
+void ca_manifest_free(ca_Manifest *m) {
+  for (int i = 0; m->import_names && i < m->nimports; i++) free((char *)m->import_names[i]);
+  free(m->import_names), free(m->import_keys);
+  memset(m, 0, sizeof *m);
 }
 
 void ca_manifest_put(ca_Cache *c, const char *identity, const ca_Manifest *m) {
   if (!c->writable) return;
   char rel[128];
   manifest_rel(identity, rel, sizeof rel);
-  uint8_t *buf = malloc(sizeof *m + 8);
+  size_t len = MAN_FIXED;
+  for (int i = 0; i < m->nimports; i++) len += 4 + strlen(m->import_names[i]) + 16;
+  uint8_t *buf = malloc(len);
   if (!buf) return;
-  memcpy(buf, "TRICMAN1", 8);
-  memcpy(buf + 8, m, sizeof *m);
-  write_file(c, rel, buf, sizeof *m + 8);
+  memcpy(buf, "TRICMAN2", 8);
+  memcpy(buf + 8, m->key.b, 16), memcpy(buf + 24, m->source.b, 16), memcpy(buf + 40, m->options.b, 16);
+  put_u32(buf + 56, (uint32_t)m->nimports);
+  size_t at = MAN_FIXED;
+  for (int i = 0; i < m->nimports; i++) {
+    size_t nl = strlen(m->import_names[i]);
+    put_u32(buf + at, (uint32_t)nl);
+    memcpy(buf + at + 4, m->import_names[i], nl);
+    memcpy(buf + at + 4 + nl, m->import_keys[i].b, 16);
+    at += 4 + nl + 16;
+  }
+  write_file(c, rel, buf, len);
   free(buf);
 }
 

@@ -227,16 +227,19 @@ static ca_Key target_key(Target *t, const ca_Key *opts) {
   return ca_hasher_finish(h);
 }
 
-static void make_manifest(Target *t, const ca_Key *opts, ca_Manifest *man) {
+static void make_manifest(Build *b, Target *t, const ca_Key *opts, ca_Manifest *man) {
   memset(man, 0, sizeof *man);
   man->key = t->key;
   ca_Hasher *h = ca_hasher_new();
   ca_hash(h, t->m->src->text, t->m->src->len);
   man->source = ca_hasher_finish(h);
   man->options = *opts;
-  for (int k = 0; k + 1 < t->m->deps.n && man->nimports < 64; k += 2) {
+  int n = t->m->deps.n / 2;
+  man->import_names = fe_alloc(b->g.arena, sizeof *man->import_names * (size_t)(n + 1));
+  man->import_keys = fe_alloc(b->g.arena, sizeof *man->import_keys * (size_t)(n + 1));
+  for (int k = 0; k + 1 < t->m->deps.n; k += 2) {
     Module *dep = t->m->deps.items[k];
-    snprintf(man->import_names[man->nimports], sizeof man->import_names[0], "%s", dep->name);
+    man->import_names[man->nimports] = dep->name;
     man->import_keys[man->nimports++] = dep->key;
   }
 }
@@ -248,20 +251,22 @@ static const char *miss_reason(Build *b, Target *t, char *buf, size_t cap) {
   if (t->got == CA_MISPLACED) return "entry misplaced";
   ca_Manifest old;
   if (!ca_manifest_get(&b->cache, t->file, &old)) return "no entry";
-  if (memcmp(old.options.b, t->man->options.b, 16)) return "options changed";
-  if (memcmp(old.source.b, t->man->source.b, 16)) return "source changed";
-  for (int i = 0; i < t->man->nimports; i++) {
+  const char *why = "no entry (evicted or never stored)";
+  if (memcmp(old.options.b, t->man->options.b, 16)) why = "options changed";
+  else if (memcmp(old.source.b, t->man->source.b, 16)) why = "source changed";
+  for (int i = 0; i < t->man->nimports && !strncmp(why, "no entry", 8); i++) {
     bool same = false;
     for (int j = 0; j < old.nimports; j++)
       if (!strcmp(old.import_names[j], t->man->import_names[i]))
         same = !memcmp(old.import_keys[j].b, t->man->import_keys[i].b, 16);
     if (!same) {
       snprintf(buf, cap, "import %s changed", t->man->import_names[i]);
-      return buf;
+      why = buf;
     }
   }
-  if (old.nimports != t->man->nimports) return "imports changed";
-  return "no entry (evicted or never stored)";
+  if (!strncmp(why, "no entry", 8) && old.nimports != t->man->nimports) why = "imports changed";
+  ca_manifest_free(&old);
+  return why;
 }
 
 /* ---------------------------------------------------------------- outputs */
@@ -1013,7 +1018,7 @@ int run_build(const Opts *o, bool colour) {
       if (t->got == CA_HIT) t->got = CA_MISS;
       misses++;
       t->man = fe_alloc(b->g.arena, sizeof *t->man);
-      make_manifest(t, &b->opts, t->man);
+      make_manifest(b, t, &b->opts, t->man);
       if (o->explain) {
         char buf[256];
         const char *what = stopped ? "not built (a module failed and -k was not given)" : "rebuilt";

@@ -744,3 +744,27 @@ def test_entries_follow_the_umask(ctx):
         return "as nobody: exit %d, expected one read-only warning:\n%s" % (r.returncode, r.stderr)
     if set(explained(r).values()) != {"reused"}:
         return "as nobody, not every module came from root's cache: %s\n%s" % (explained(r), r.stderr)
+
+
+def test_explain_names_any_import(ctx):
+    """--explain names the changed import whatever the number and length of a module's
+    imports (manifests held 64 names of 127 characters, so the 70th import's edit was
+    explained as 'no entry')."""
+    d, cache = ctx.tmpdir(), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    names = ["lib_%03d_%s" % (i, "x" * 140) for i in range(70)]
+    for n in names:
+        with open(os.path.join(d, n + ".tri"), "w") as f:
+            f.write("fn g(x: f32[N]) -> f32[N] { return x + 1.0; }\n")
+    with open(os.path.join(d, "top.tri"), "w") as f:
+        f.write("".join("import %s;\n" % n for n in names))
+        f.write("export fn f(x: f32[N]) -> f32[N] { return %s; }\n" % " + ".join("%s.g(x)" % n for n in names))
+    r = ctx.run([ctx.tric, "build", "top.tri"], cwd=d, env=env)
+    if r.returncode:
+        return "cold build: %s" % r.stderr[-2000:]
+    with open(os.path.join(d, names[-1] + ".tri"), "w") as f:
+        f.write("fn g(x: f32[N]) -> f32[N] { return x + 2.0; }\n")
+    r = ctx.run([ctx.tric, "build", "--explain", "top.tri"], cwd=d, env=env)
+    want = "tric: explain: top.tri: rebuilt: import %s changed" % names[-1]
+    if r.returncode or want not in r.stderr:
+        return "expected %r:\n%s" % (want, r.stderr[-2000:])
