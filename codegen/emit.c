@@ -398,7 +398,8 @@ static LLVMValueRef binop(Fn *F, const tc_Node *n, int dt, LLVMValueRef a, LLVMV
     return int_intrinsic(F, un ? "llvm.umax" : "llvm.smax", a, b);
   case TC_AND: return LLVMBuildAnd(bd, a, b, "");
   case TC_OR: return LLVMBuildOr(bd, a, b, "");
-  default: break;
+  case TC_EQ: case TC_NE: case TC_LT: case TC_LE: case TC_GT: case TC_GE: break; /* below */
+  default: TRIC_BUG("binop: no lowering of '%s' as a binary op", tc_op_name(n->op));
   }
   static const LLVMRealPredicate fp[] = {[TC_EQ] = LLVMRealOEQ, [TC_NE] = LLVMRealUNE, [TC_LT] = LLVMRealOLT,
                                          [TC_LE] = LLVMRealOLE, [TC_GT] = LLVMRealOGT, [TC_GE] = LLVMRealOGE};
@@ -429,7 +430,9 @@ static LLVMValueRef unop(Fn *F, const tc_Node *n, LLVMValueRef a) {
   case TC_RSQRT: return LLVMBuildFDiv(e->b, LLVMConstReal(ty, 1), cg_intrinsic(e, "llvm.sqrt", ty, &a, 1), "");
   case TC_FLOOR: return cg_intrinsic(e, "llvm.floor", ty, &a, 1);
   case TC_CEIL: return cg_intrinsic(e, "llvm.ceil", ty, &a, 1);
-  default: return cg_math(e, n->op, a);
+  case TC_EXP: case TC_LOG: case TC_TANH: case TC_SIGMOID: case TC_SIN: case TC_COS: case TC_ERF:
+    return cg_math(e, n->op, a);
+  default: TRIC_BUG("unop: no lowering of '%s' as a unary op", tc_op_name(n->op));
   }
 }
 
@@ -517,6 +520,9 @@ static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
   }
   default: break;
   }
+  const tc_OpInfo *info = tc_op_info(n->op);
+  if (info->cls != TC_CLASS_ELEMENTWISE || info->arity < 1 || info->arity > 2 || n->nargs != info->arity)
+    TRIC_BUG("emit_expr: '%s' with %d arguments is not evaluated in a loop", tc_op_name(n->op), n->nargs);
   if (n->nargs == 1) {
     bcast_ix(n, n->args[0], ix, &ai, F);
     return unop(F, n, emit_at(F, n->args[0], &ai));
@@ -559,13 +565,13 @@ static LLVMValueRef emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
 
 /* ---------------------------------------------------------------- planning */
 
-static bool is_reduce(tc_Op op) { return op == TC_RSUM || op == TC_RMAX || op == TC_RMIN || op == TC_RPROD; }
+static bool is_reduce(tc_Op op) { return tc_op_info(op)->cls == TC_CLASS_REDUCTION; }
 
 /* Cheap to recompute: leaves, buffers, and index remaps or casts of cheap nodes. */
 static bool cheap(Fn *F, const tc_Node *n) {
-  if (n->op == TC_PARAM || n->op == TC_CONST || n->op == TC_DIMVAL || F->mat[n->id]) return true;
-  if (n->op == TC_SLICE || n->op == TC_TRANSPOSE || n->op == TC_BROADCAST || n->op == TC_RESHAPE || n->op == TC_CAST)
-    return cheap(F, n->args[0]);
+  const tc_OpInfo *info = tc_op_info(n->op);
+  if (info->cls == TC_CLASS_LEAF || F->mat[n->id]) return true;
+  if ((info->flags & TC_F_MOVE) || n->op == TC_CAST) return cheap(F, n->args[0]);
   return false;
 }
 
@@ -721,9 +727,7 @@ static void plan(Fn *F) {
       if (n->op == TC_MATMUL)
         for (int j = 0; j < 2; j++)
           if (!cheap(F, n->args[j])) F->mat[n->args[j]->id] = 1;
-      bool elementwise = !is_reduce(n->op) && n->op != TC_MATMUL && n->op != TC_CONCAT && n->op != TC_RESHAPE &&
-                         n->op != TC_SLICE && n->op != TC_TRANSPOSE;
-      if (elementwise)
+      if (tc_op_info(n->op)->cls == TC_CLASS_ELEMENTWISE)
         for (int j = 0; j < n->nargs; j++)
           if (!cheap(F, n->args[j]) && n->args[j]->rank > 0 && !same_shape(n->args[j], n))
             F->mat[n->args[j]->id] = 1;
@@ -775,16 +779,21 @@ static bool flat_ok_top(Fn *F, const tc_Node *n) {
 static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape) {
   if (!same_shape(n, shape)) return false;
   if (F->buf[n->id]) return true;
-  switch (n->op) {
-  case TC_PARAM: case TC_CONST: case TC_DIMVAL: return true;
-  case TC_SLICE: case TC_TRANSPOSE: return false;
-  case TC_RESHAPE: return true; /* reads its argument's buffer linearly */
-  default: break;
+  switch (tc_op_info(n->op)->cls) {
+  case TC_CLASS_LEAF: return true;
+  case TC_CLASS_ELEMENTWISE:
+    for (int j = 0; j < n->nargs; j++)
+      if (!flat_ok(F, n->args[j], n->args[j]->rank == 0 ? n->args[j] : shape)) return false;
+    return true;
+  case TC_CLASS_REDUCTION: case TC_CLASS_CONTRACTION: return false;
+  case TC_CLASS_LAYOUT:
+    switch (n->op) {
+    case TC_SLICE: case TC_TRANSPOSE: case TC_CONCAT: return false;
+    case TC_RESHAPE: return true; /* reads its argument's buffer linearly */
+    default: TRIC_BUG("flat_ok: no case for the layout op '%s'", tc_op_name(n->op));
+    }
   }
-  if (is_reduce(n->op) || n->op == TC_MATMUL || n->op == TC_CONCAT) return false;
-  for (int j = 0; j < n->nargs; j++)
-    if (!flat_ok(F, n->args[j], n->args[j]->rank == 0 ? n->args[j] : shape)) return false;
-  return true;
+  TRIC_BUG("flat_ok: '%s' has no op class", tc_op_name(n->op));
 }
 
 /* ---------------------------------------------------------------- loop nests */
@@ -885,24 +894,31 @@ static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   }
 }
 
+/* The value the reduction op starts from (its table row's identity) in dtype dt. */
 static LLVMValueRef reduce_identity(Fn *F, tc_Op op, int dt) {
   LLVMTypeRef ty = ctype(F->e, dt);
-  if (fe_dtype_is_float(dt)) {
-    double v = op == TC_RSUM ? 0 : op == TC_RPROD ? 1 : op == TC_RMAX ? -__builtin_inf() : __builtin_inf();
-    return LLVMConstReal(ty, v);
+  tc_Identity id = tc_op_info(op)->identity;
+  bool fl = fe_dtype_is_float(dt);
+  unsigned w = fl ? 0 : LLVMGetIntTypeWidth(ty);
+  unsigned long long smax = fl ? 0 : (1ull << (w - 1)) - 1, umax = w == 64 ? ~0ull : (1ull << w) - 1;
+  switch (id) {
+  case TC_ID_ZERO: return fl ? LLVMConstReal(ty, 0) : LLVMConstInt(ty, 0, 0);
+  case TC_ID_ONE: return fl ? LLVMConstReal(ty, 1) : LLVMConstInt(ty, 1, 0);
+  case TC_ID_LOWEST:
+    if (fl) return LLVMConstReal(ty, -__builtin_inf());
+    return LLVMConstInt(ty, is_unsigned(dt) ? 0 : smax + 1, 0);
+  case TC_ID_HIGHEST:
+    if (fl) return LLVMConstReal(ty, __builtin_inf());
+    return LLVMConstInt(ty, is_unsigned(dt) ? umax : smax, 0);
+  case TC_ID_NONE: break;
   }
-  unsigned w = LLVMGetIntTypeWidth(ty);
-  if (op == TC_RSUM) return LLVMConstInt(ty, 0, 0);
-  if (op == TC_RPROD) return LLVMConstInt(ty, 1, 0);
-  unsigned long long smax = (1ull << (w - 1)) - 1, umax = w == 64 ? ~0ull : (1ull << w) - 1;
-  if (is_unsigned(dt)) return LLVMConstInt(ty, op == TC_RMAX ? 0 : umax, 0);
-  return LLVMConstInt(ty, op == TC_RMAX ? smax + 1 : smax, 0);
+  TRIC_BUG("reduce_identity: '%s' has no identity", tc_op_name(op));
 }
 
 static LLVMValueRef reduce_combine(Fn *F, tc_Op op, int dt, LLVMValueRef acc, LLVMValueRef v, bool reassoc) {
-  tc_Node tmp = {.op = op == TC_RSUM ? TC_ADD : op == TC_RPROD ? TC_MUL : op == TC_RMAX ? TC_MAX : TC_MIN};
+  tc_Node tmp = {.op = tc_op_info(op)->combine};
   LLVMValueRef r = binop(F, &tmp, dt, acc, v);
-  if (reassoc && fe_dtype_is_float(dt) && (op == TC_RSUM || op == TC_RPROD))
+  if (reassoc && fe_dtype_is_float(dt) && (tmp.op == TC_ADD || tmp.op == TC_MUL))
     LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
   return r;
 }

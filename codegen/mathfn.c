@@ -281,7 +281,8 @@ LLVMValueRef cg_math(cg_Emit *e, int op, LLVMValueRef x) {
   case TC_LOG: return m_log(&m, x);
   case TC_TANH: return m_tanh(&m, x);
   case TC_SIGMOID: return m_sigmoid(&m, x);
-  default: break;
+  case TC_ERF: case TC_SIN: case TC_COS: break; /* below */
+  default: TRIC_BUG("cg_math: no lowering of '%s'", tc_op_name((tc_Op)op));
   }
   /* erf, sin, cos: the f64 kernel, rounded for f32 */
   M d = mk_m(e, e->f64);

@@ -15,6 +15,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* ---------------------------------------------------------------- internal errors */
+
+/* Reports a bug in tric itself (a case the code does not handle, a broken invariant) as
+ * "tric: internal error: FILE:LINE: message" on stderr and aborts. Never for bad input:
+ * that is a located diagnostic. */
+_Noreturn void fe_bug(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define TRIC_BUG(...) fe_bug(__FILE__, __LINE__, __VA_ARGS__)
+
 /* ---------------------------------------------------------------- arena */
 
 typedef struct fe_Chunk fe_Chunk;

@@ -9,6 +9,18 @@
 
 #include "frontend/frontend.h"
 
+/* ---------------------------------------------------------------- internal errors */
+
+void fe_bug(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "tric: internal error: %s:%d: ", file, line);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  abort();
+}
+
 /* ---------------------------------------------------------------- arena */
 
 struct fe_Chunk {

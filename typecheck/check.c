@@ -414,7 +414,7 @@ static bool shapes_broadcast(int xr, const tc_Poly *const *xd, int yr, const tc_
  * reduced axes as size 1 would make it broadcast with y, says so in a note on g. */
 static void note_keepdims(Ctx *c, fe_Diag *g, const tc_Node *x, const tc_Node *y) {
   if (x->op == TC_DIV && x->nargs == 2 && x->args[0]->rank == x->rank) x = x->args[0]; /* mean */
-  if (x->op != TC_RSUM && x->op != TC_RMAX && x->op != TC_RMIN && x->op != TC_RPROD) return;
+  if (tc_op_info(x->op)->cls != TC_CLASS_REDUCTION) return;
   if (x->i1) return;
   const tc_Node *in = x->args[0];
   const tc_Poly *kept[TC_MAXRANK];
@@ -582,8 +582,8 @@ __attribute__((noinline)) static Val binary(Ctx *c, int op, tc_Op top, Val x, Va
   int dt = meet_dtype(c, &x, &y, span);
   if (dt == -2) return ERR;
   if (dt == -1) dt = (x.k == V_WEAK && x.wk == W_FLOAT) || (y.k == V_WEAK && y.wk == W_FLOAT) ? FE_F32 : FE_I64;
-  bool logic = top == TC_AND || top == TC_OR, eq = top == TC_EQ || top == TC_NE;
-  bool cmp = eq || top == TC_LT || top == TC_LE || top == TC_GT || top == TC_GE;
+  tc_DtypeRule rule = tc_op_info(top)->dtypes;
+  bool logic = rule == TC_DT_BOOL, eq = rule == TC_DT_EQUALITY, cmp = eq || rule == TC_DT_ORDER;
   const char *name = op >= 0 ? fe_op_name(op) : tc_op_name(top);
   if (logic && dt != FE_BOOL) {
     err(c, span, "'%s' needs bool operands, found %s", name, fe_dtype_name(dt));
@@ -1494,7 +1494,7 @@ static const char *decl_type_s(Ctx *c, const fe_Node *ty) {
  * each reduced axis, says in a note on g that keepdims=true gives the declared rank. */
 static void note_keepdims_decl(Ctx *c, fe_Diag *g, const tc_Node *t, const fe_Node *ty) {
   if (t->op == TC_DIV && t->nargs == 2 && t->args[0]->rank == t->rank) t = t->args[0]; /* mean */
-  if ((t->op != TC_RSUM && t->op != TC_RMAX && t->op != TC_RMIN && t->op != TC_RPROD) || t->i1) return;
+  if (tc_op_info(t->op)->cls != TC_CLASS_REDUCTION || t->i1) return;
   if (t->args[0]->rank != fe_list_len(ty->a)) return;
   int i = 0;
   for (const fe_Node *d = ty->a; d; d = d->next, i++)

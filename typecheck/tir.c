@@ -4,13 +4,20 @@
 
 #include "typecheck/internal.h"
 
-static const char *const op_names[] = {
-#define X(id, name) name,
+static const tc_OpInfo op_table[] = {
+#define X(id, name, arity, cls, attr, dt, combine, identity, flags)                                   \
+  {name, arity, TC_CLASS_##cls, TC_ATTR_##attr, TC_DT_##dt, TC_##combine, TC_ID_##identity, flags},
     TC_OPS(X)
 #undef X
 };
+_Static_assert(sizeof op_table / sizeof op_table[0] == TC_NOPS, "one op_table row per tc_Op");
 
-const char *tc_op_name(tc_Op op) { return op_names[op]; }
+const tc_OpInfo *tc_op_info(tc_Op op) {
+  if ((unsigned)op >= TC_NOPS) TRIC_BUG("op number %d is not a TIR op", (int)op);
+  return &op_table[op];
+}
+
+const char *tc_op_name(tc_Op op) { return (unsigned)op < TC_NOPS ? op_table[op].name : "(not an op)"; }
 
 const char *tc_type_str(fe_Arena *a, int dtype, int rank, const tc_Poly **dims, const tc_Sym *syms) {
   char buf[1024], p[256];

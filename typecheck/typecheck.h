@@ -61,37 +61,138 @@ typedef struct tc_Check {
 
 /* ---------------------------------------------------------------- TIR */
 
-#define TC_OPS(X)                                                                            \
-  /* leaves */                                                                               \
-  X(PARAM, "param")       /* i0: parameter index */                                          \
-  X(CONST, "const")       /* scalar constant: f0 (floats) or i0 (integers, bool) */          \
-  X(DIMVAL, "dimval")     /* the i64 value of the size poly `size` */                        \
-  /* elementwise unary (one argument, same dtype) */                                         \
-  X(NEG, "neg") X(NOT, "not") X(ABS, "abs") X(EXP, "exp") X(LOG, "log") X(SQRT, "sqrt")      \
-  X(RSQRT, "rsqrt") X(TANH, "tanh") X(SIGMOID, "sigmoid") X(SIN, "sin") X(COS, "cos")         \
-  X(FLOOR, "floor") X(CEIL, "ceil") X(ERF, "erf")                                            \
-  /* elementwise binary (NumPy broadcasting) */                                              \
-  X(ADD, "add") X(SUB, "sub") X(MUL, "mul") X(DIV, "div") X(MOD, "mod") X(POW, "pow")        \
-  X(MIN, "minimum") X(MAX, "maximum") X(EQ, "eq") X(NE, "ne") X(LT, "lt") X(LE, "le")        \
-  X(GT, "gt") X(GE, "ge") X(AND, "and") X(OR, "or")                                          \
-  X(SELECT, "select")     /* cond, a, b */                                                   \
-  X(CAST, "cast")         /* to the node's dtype */                                          \
-  X(BROADCAST, "broadcast") /* to the node's dims */                                         \
-  /* reductions: i0 = mask of reduced axes of the argument, i1 = keepdims */                 \
-  X(RSUM, "reduce_sum") X(RMAX, "reduce_max") X(RMIN, "reduce_min") X(RPROD, "reduce_prod")  \
-  /* structure */                                                                            \
-  X(MATMUL, "matmul")     /* [..., M, K] @ [..., K, N], both rank >= 2 */                    \
-  X(SLICE, "slice")       /* starts[], steps[], drop[] per argument dim */                   \
-  X(TRANSPOSE, "transpose") /* ints: perm */                                                 \
-  X(RESHAPE, "reshape")                                                                      \
-  X(CONCAT, "concat")     /* i0: axis */
+/* The TIR op table, one row per op: X(id, name, arity, class, attr, dtype rule, combine,
+ * identity, flags). arity is the number of arguments (TC_VARIADIC: one or more); class
+ * says how the node's index relates to its arguments' (tc_OpClass); attr names the
+ * attribute struct of tc_Node that the op uses (tc_AttrKind); the dtype rule says which
+ * argument and result dtypes are valid (tc_DtypeRule); a reduction's combine op folds an
+ * element into the accumulator, starting from identity (tc_Identity). Adding an op is
+ * one row here plus its checker rule and its lowering: every switch over tc_Op ends in
+ * a TRIC_BUG naming the op, so a missed case is a loud internal error. */
+#define TC_OPS(X)                                                                                    \
+  /* leaves */                                                                                      \
+  X(PARAM, "param", 0, LEAF, PARAM, ANY, NOPS, NONE, 0) /* a parameter of the function */           \
+  X(CONST, "const", 0, LEAF, CONST, ANY, NOPS, NONE, 0) /* a scalar constant */                     \
+  X(DIMVAL, "dimval", 0, LEAF, DIMVAL, I64, NOPS, NONE, 0) /* the i64 value of a size */            \
+  /* elementwise unary (one argument, same dtype) */                                                \
+  X(NEG, "neg", 1, ELEMENTWISE, NONE, NUM, NOPS, NONE, 0)                                           \
+  X(NOT, "not", 1, ELEMENTWISE, NONE, BOOL, NOPS, NONE, 0)                                          \
+  X(ABS, "abs", 1, ELEMENTWISE, NONE, NUM, NOPS, NONE, 0)                                           \
+  X(EXP, "exp", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                         \
+  X(LOG, "log", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                         \
+  X(SQRT, "sqrt", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                       \
+  X(RSQRT, "rsqrt", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                     \
+  X(TANH, "tanh", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                       \
+  X(SIGMOID, "sigmoid", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                 \
+  X(SIN, "sin", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                         \
+  X(COS, "cos", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                         \
+  X(FLOOR, "floor", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                     \
+  X(CEIL, "ceil", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                       \
+  X(ERF, "erf", 1, ELEMENTWISE, NONE, FLOAT, NOPS, NONE, 0)                                         \
+  /* elementwise binary (NumPy broadcasting) */                                                     \
+  X(ADD, "add", 2, ELEMENTWISE, NONE, NUM, NOPS, NONE, TC_F_COMMUTATIVE)                            \
+  X(SUB, "sub", 2, ELEMENTWISE, NONE, NUM, NOPS, NONE, 0)                                           \
+  X(MUL, "mul", 2, ELEMENTWISE, NONE, NUM, NOPS, NONE, TC_F_COMMUTATIVE)                            \
+  X(DIV, "div", 2, ELEMENTWISE, NONE, NUM, NOPS, NONE, 0)                                           \
+  X(MOD, "mod", 2, ELEMENTWISE, NONE, NUM, NOPS, NONE, 0)                                           \
+  X(POW, "pow", 2, ELEMENTWISE, NONE, NUM, NOPS, NONE, 0)                                           \
+  X(MIN, "minimum", 2, ELEMENTWISE, NONE, NUM, NOPS, NONE, TC_F_COMMUTATIVE)                        \
+  X(MAX, "maximum", 2, ELEMENTWISE, NONE, NUM, NOPS, NONE, TC_F_COMMUTATIVE)                        \
+  X(EQ, "eq", 2, ELEMENTWISE, NONE, EQUALITY, NOPS, NONE, TC_F_COMMUTATIVE)                         \
+  X(NE, "ne", 2, ELEMENTWISE, NONE, EQUALITY, NOPS, NONE, TC_F_COMMUTATIVE)                         \
+  X(LT, "lt", 2, ELEMENTWISE, NONE, ORDER, NOPS, NONE, 0)                                           \
+  X(LE, "le", 2, ELEMENTWISE, NONE, ORDER, NOPS, NONE, 0)                                           \
+  X(GT, "gt", 2, ELEMENTWISE, NONE, ORDER, NOPS, NONE, 0)                                           \
+  X(GE, "ge", 2, ELEMENTWISE, NONE, ORDER, NOPS, NONE, 0)                                           \
+  X(AND, "and", 2, ELEMENTWISE, NONE, BOOL, NOPS, NONE, TC_F_COMMUTATIVE)                           \
+  X(OR, "or", 2, ELEMENTWISE, NONE, BOOL, NOPS, NONE, TC_F_COMMUTATIVE)                             \
+  X(SELECT, "select", 3, ELEMENTWISE, NONE, SELECT, NOPS, NONE, 0) /* cond, a, b */                 \
+  X(CAST, "cast", 1, ELEMENTWISE, NONE, CAST, NOPS, NONE, 0) /* to the node's dtype */              \
+  X(BROADCAST, "broadcast", 1, ELEMENTWISE, NONE, SAME, NOPS, NONE, TC_F_MOVE) /* to the node's dims */\
+  /* reductions over the axes in a mask */                                                          \
+  X(RSUM, "reduce_sum", 1, REDUCTION, REDUCE, SAME, ADD, ZERO, 0)                                   \
+  X(RMAX, "reduce_max", 1, REDUCTION, REDUCE, SAME, MAX, LOWEST, 0)                                 \
+  X(RMIN, "reduce_min", 1, REDUCTION, REDUCE, SAME, MIN, HIGHEST, 0)                                \
+  X(RPROD, "reduce_prod", 1, REDUCTION, REDUCE, SAME, MUL, ONE, 0)                                  \
+  /* structure */                                                                                   \
+  X(MATMUL, "matmul", 2, CONTRACTION, NONE, SAME, NOPS, NONE, 0) /* [..., M, K] @ [..., K, N], both rank >= 2 */\
+  X(SLICE, "slice", 1, LAYOUT, SLICE, SAME, NOPS, NONE, TC_F_MOVE)                                  \
+  X(TRANSPOSE, "transpose", 1, LAYOUT, TRANSPOSE, SAME, NOPS, NONE, TC_F_MOVE)                      \
+  X(RESHAPE, "reshape", 1, LAYOUT, NONE, SAME, NOPS, NONE, TC_F_MOVE) /* the same elements in row-major order */\
+  X(CONCAT, "concat", TC_VARIADIC, LAYOUT, CONCAT, SAME, NOPS, NONE, 0) /* along one axis */
 
 typedef enum {
-#define X(id, name) TC_##id,
+#define X(id, name, ...) TC_##id,
   TC_OPS(X)
 #undef X
       TC_NOPS
 } tc_Op;
+
+enum { TC_VARIADIC = -1 };
+
+/* How a node's value at an index depends on its arguments. */
+typedef enum {
+  TC_CLASS_LEAF,        /* no arguments */
+  TC_CLASS_ELEMENTWISE, /* each argument at the node's index, broadcast NumPy-style */
+  TC_CLASS_REDUCTION,   /* the argument over the reduced axes of the node's index */
+  TC_CLASS_CONTRACTION, /* a sum of products over a shared axis (matmul) */
+  TC_CLASS_LAYOUT,      /* argument elements moved to other indices */
+} tc_OpClass;
+
+/* Which attribute struct of tc_Node an op uses. */
+typedef enum {
+  TC_ATTR_NONE,
+  TC_ATTR_PARAM,
+  TC_ATTR_CONST,
+  TC_ATTR_DIMVAL,
+  TC_ATTR_REDUCE,
+  TC_ATTR_SLICE,
+  TC_ATTR_TRANSPOSE,
+  TC_ATTR_CONCAT,
+} tc_AttrKind;
+
+/* The dtypes an op accepts and gives. */
+typedef enum {
+  TC_DT_ANY,      /* a leaf of any dtype */
+  TC_DT_I64,      /* a leaf of dtype i64 */
+  TC_DT_SAME,     /* arguments and result of one dtype */
+  TC_DT_NUM,      /* arguments and result of one dtype, not bool */
+  TC_DT_FLOAT,    /* arguments and result of one float dtype */
+  TC_DT_BOOL,     /* arguments and result bool */
+  TC_DT_EQUALITY, /* arguments of one dtype, result bool */
+  TC_DT_ORDER,    /* arguments of one dtype, not bool, result bool */
+  TC_DT_SELECT,   /* a bool condition, then two arguments of the result's dtype */
+  TC_DT_CAST,     /* any argument dtype to any result dtype */
+} tc_DtypeRule;
+
+/* The value a reduction starts from. */
+typedef enum {
+  TC_ID_NONE,    /* not a reduction */
+  TC_ID_ZERO,    /* 0 */
+  TC_ID_ONE,     /* 1 */
+  TC_ID_LOWEST,  /* -inf, or the dtype's least value */
+  TC_ID_HIGHEST, /* +inf, or the dtype's greatest value */
+} tc_Identity;
+
+enum {
+  TC_F_COMMUTATIVE = 1, /* a binary op whose arguments may be swapped */
+  TC_F_MOVE = 2,        /* the value at an index is the argument's at another index */
+};
+
+/* The properties of one op (a row of TC_OPS). */
+typedef struct tc_OpInfo {
+  const char *name;
+  int arity;
+  tc_OpClass cls;
+  tc_AttrKind attr;
+  tc_DtypeRule dtypes;
+  tc_Op combine; /* reductions: the binary op that folds an element in; else TC_NOPS */
+  tc_Identity identity;
+  unsigned flags;
+} tc_OpInfo;
+
+/* The properties of op (one row of the const table in tir.c). */
+const tc_OpInfo *tc_op_info(tc_Op op);
 
 typedef struct tc_Node tc_Node;
 struct tc_Node {
