@@ -5,6 +5,7 @@
 #   make test       `make check`, then every test twice: with build/tric and with tric built
 #                   under ASan + UBSan; the last line is "N passed, N failed" over both
 #   make test-asan  only the sanitized run
+#   make unit       the unit tests of tests/unit/ (make test runs them first)
 #   make check      enforce the no-mutable-globals rule on frontend/typecheck/codegen
 #   make bench      benchmarks (ratios against baselines run side by side); installs their
 #                   own packages first (make bench-deps); kernel figures to $(BUILD)/bench-kernels.json
@@ -112,11 +113,22 @@ example: $(BUILD)/tric
 
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 
-test: $(BUILD)/tric check asan
+test: $(BUILD)/tric check asan unit
 	$(SAN_ENV) $(PYTHON) tests/run.py --tric $(BUILD)/tric --sanitized-tric build-asan/tric
 
 test-asan: asan
 	$(SAN_ENV) $(PYTHON) tests/run.py --sanitized-tric build-asan/tric
+
+# Unit tests of the TIR schema (tests/unit/), against the typecheck and frontend objects,
+# plain and under ASan + UBSan.
+$(BUILD)/tests/tir_test: tests/unit/tir_test.c $(TYPECHECK) $(FRONTEND)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_LDFLAGS) -o $@ $< $(TYPECHECK) $(FRONTEND) -lm
+
+unit: $(BUILD)/tests/tir_test asan
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tests/tir_test
+	$(BUILD)/tests/tir_test
+	$(SAN_ENV) build-asan/tests/tir_test
 
 # tric built with ASan + UBSan, in its own folder
 asan: $(BUILD)/.deps-ok
@@ -150,4 +162,4 @@ bench-compare: $(BUILD)/tric bench-deps
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps example test test-asan asan check bench bench-deps bench-compare clean
+.PHONY: all deps example test test-asan asan check unit bench bench-deps bench-compare clean

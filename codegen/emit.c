@@ -98,7 +98,8 @@ static LLVMTypeRef ctype(cg_Emit *e, int dt) {
   case FE_I8: case FE_U8: return e->i8;
   case FE_I32: return e->i32;
   case FE_I64: return e->i64;
-  default: return e->i1;
+  case FE_BOOL: return e->i1;
+  default: TRIC_BUG("ctype: dtype %d has no compute type", dt);
   }
 }
 
@@ -120,7 +121,8 @@ static LLVMValueRef from_storage(cg_Emit *e, int dt, LLVMValueRef v) {
     return LLVMBuildBitCast(e->b, LLVMBuildShl(e->b, LLVMBuildZExt(e->b, v, e->i32, ""), LLVMConstInt(e->i32, 16, 0), ""),
                             e->f32, "");
   case FE_BOOL: return LLVMBuildICmp(e->b, LLVMIntNE, v, LLVMConstInt(e->i8, 0, 0), "");
-  default: return v;
+  case FE_F32: case FE_F64: case FE_I8: case FE_U8: case FE_I32: case FE_I64: return v; /* stored as computed */
+  default: TRIC_BUG("from_storage: dtype %d has no storage type", dt);
   }
 }
 
@@ -142,7 +144,8 @@ static LLVMValueRef to_storage(cg_Emit *e, int dt, LLVMValueRef v) {
   case FE_F16: return LLVMBuildBitCast(e->b, LLVMBuildFPTrunc(e->b, v, e->f16, ""), e->i16, "");
   case FE_BF16: return to_bf16(e, v);
   case FE_BOOL: return LLVMBuildZExt(e->b, v, e->i8, "");
-  default: return v;
+  case FE_F32: case FE_F64: case FE_I8: case FE_U8: case FE_I32: case FE_I64: return v; /* stored as computed */
+  default: TRIC_BUG("to_storage: dtype %d has no storage type", dt);
   }
 }
 
@@ -1166,7 +1169,8 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, LLVMValueRef dst
   case K_MATMUL: emit_matmul(K, n, dst, scratch); break;
   case K_CONCAT: emit_concat(K, n, dst); break;
   case K_FILL: emit_fill(K, n, dst); break;
-  default: flat_fill(K, n, dst, true); break; /* K_COPY: n is the kernel's input 0 */
+  case K_COPY: flat_fill(K, n, dst, true); break; /* n is the kernel's input 0 */
+  default: TRIC_BUG("kernel kind %d for '%s' has no emitter", kind, tc_op_name(n->op));
   }
 }
 

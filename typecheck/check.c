@@ -478,7 +478,8 @@ static Val fold_cmp(int op, bool lt, bool eq, bool gt, fe_Span span) {
   case FE_OP_LT: return weak_bool(lt, span);
   case FE_OP_LE: return weak_bool(lt || eq, span);
   case FE_OP_GT: return weak_bool(gt, span);
-  default: return weak_bool(gt || eq, span);
+  case FE_OP_GE: return weak_bool(gt || eq, span);
+  default: TRIC_BUG("fold_cmp: '%s' is not a comparison", fe_op_name(op));
   }
 }
 
