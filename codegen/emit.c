@@ -465,9 +465,9 @@ static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
   switch (n->op) {
   case TC_PARAM: return F->scalar[n->id];
   case TC_CONST:
-    if (fe_dtype_is_float(n->dtype)) return round_to(e, n->dtype, LLVMConstReal(ctype(e, n->dtype), n->f0));
-    return LLVMConstInt(ctype(e, n->dtype), (unsigned long long)n->i0, 1);
-  case TC_DIMVAL: return poly(F, n->size);
+    if (fe_dtype_is_float(n->dtype)) return round_to(e, n->dtype, LLVMConstReal(ctype(e, n->dtype), n->cst.f));
+    return LLVMConstInt(ctype(e, n->dtype), (unsigned long long)n->cst.i, 1);
+  case TC_DIMVAL: return poly(F, n->dimval.size);
   case TC_CAST:
     bcast_ix(n, n->args[0], ix, &ai, F);
     return cast_value(F, n->args[0]->dtype, n->dtype, emit_at(F, n->args[0], &ai));
@@ -496,11 +496,11 @@ static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
     ai.rank = a->rank;
     ai.lin = NULL;
     for (int j = 0; j < a->rank; j++) {
-      LLVMValueRef st = poly(F, n->starts[j]);
-      if (n->drop[j]) ai.v[j] = st;
+      LLVMValueRef st = poly(F, n->slice.starts[j]);
+      if (n->slice.drop[j]) ai.v[j] = st;
       else {
         LLVMValueRef i = ix->v[k++];
-        if (n->ints[j] != 1) i = LLVMBuildMul(e->b, i, i64c(F, n->ints[j]), "");
+        if (n->slice.steps[j] != 1) i = LLVMBuildMul(e->b, i, i64c(F, n->slice.steps[j]), "");
         ai.v[j] = LLVMBuildAdd(e->b, st, i, "");
       }
     }
@@ -509,7 +509,7 @@ static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
   case TC_TRANSPOSE:
     ai.rank = n->rank;
     ai.lin = NULL;
-    for (int i = 0; i < n->rank; i++) ai.v[n->ints[i]] = ix->v[i];
+    for (int i = 0; i < n->rank; i++) ai.v[n->transpose.perm[i]] = ix->v[i];
     return emit_at(F, n->args[0], &ai);
   case TC_RESHAPE: {
     const tc_Node *a = n->args[0];
@@ -929,7 +929,7 @@ static LLVMValueRef reduce_combine(Fn *F, tc_Op op, int dt, LLVMValueRef acc, LL
 static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   cg_Emit *e = F->e;
   const tc_Node *a = n->args[0];
-  int64_t mask = n->i0;
+  int64_t mask = n->reduce.axes_mask;
   int r = a->rank;
   Loop L[TC_MAXRANK + 1] = {0};
   int nopen = 0;
@@ -954,7 +954,7 @@ static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
     int k = 0;
     for (int i = 0; i < r; i++) {
       if (!(mask & (1ll << i))) oi[k++] = ix.v[i];
-      else if (n->i1) oi[k++] = i64c(F, 0);
+      else if (n->reduce.keepdims) oi[k++] = i64c(F, 0);
     }
     store_at(F, n->dtype, dst, linear(F, n->rank, (const tc_Poly **)n->dims, oi), LLVMBuildLoad2(e->b, ct, accp, ""));
     close_loops(F, L, &nopen, 0);
@@ -970,7 +970,7 @@ static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   int k = 0;
   for (int i = 0; i < r; i++) {
     if (!(mask & (1ll << i))) oi[k++] = ix.v[i];
-    else if (n->i1) oi[k++] = i64c(F, 0);
+    else if (n->reduce.keepdims) oi[k++] = i64c(F, 0);
   }
   LLVMValueRef lin = linear(F, n->rank, (const tc_Poly **)n->dims, oi);
   LLVMValueRef v = emit_at(F, a, &ix);
@@ -1036,7 +1036,7 @@ static void emit_matmul(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef 
 
 static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   LLVMValueRef off = i64c(F, 0);
-  int ax = (int)n->i0;
+  int ax = (int)n->concat.axis;
   for (int k = 0; k < n->nargs; k++) {
     const tc_Node *a = n->args[k];
     Loop L[TC_MAXRANK + 1] = {0};
@@ -1132,22 +1132,21 @@ static void sig_node(Sig *g, const tc_Node *n, bool top) {
   sig_put(g, "(%d:%d[", (int)n->op, n->dtype);
   for (int i = 0; i < n->rank; i++) sig_poly(g, n->dims[i]);
   sig_put(g, "]");
-  switch (n->op) {
-  case TC_CONST: sig_put(g, " %a %lld", n->f0, (long long)n->i0); break;
-  case TC_DIMVAL: sig_poly(g, n->size); break;
-  case TC_RSUM: case TC_RMAX: case TC_RMIN: case TC_RPROD: case TC_CONCAT:
-    sig_put(g, " %lld %lld", (long long)n->i0, (long long)n->i1);
+  switch (tc_op_info(n->op)->attr) {
+  case TC_ATTR_NONE: case TC_ATTR_PARAM: break; /* a parameter is an input (above) */
+  case TC_ATTR_CONST: sig_put(g, " %a %lld", n->cst.f, (long long)n->cst.i); break;
+  case TC_ATTR_DIMVAL: sig_poly(g, n->dimval.size); break;
+  case TC_ATTR_REDUCE: sig_put(g, " %lld %lld", (long long)n->reduce.axes_mask, (long long)n->reduce.keepdims); break;
+  case TC_ATTR_CONCAT: sig_put(g, " %lld 0", (long long)n->concat.axis); break;
+  case TC_ATTR_TRANSPOSE:
+    for (int i = 0; i < n->rank; i++) sig_put(g, " %lld", (long long)n->transpose.perm[i]);
     break;
-  case TC_TRANSPOSE:
-    for (int i = 0; i < n->rank; i++) sig_put(g, " %lld", (long long)n->ints[i]);
-    break;
-  case TC_SLICE:
+  case TC_ATTR_SLICE:
     for (int i = 0; i < n->args[0]->rank; i++) {
-      sig_poly(g, n->starts[i]);
-      sig_put(g, "%lld%s", (long long)n->ints[i], n->drop[i] ? "d" : "");
+      sig_poly(g, n->slice.starts[i]);
+      sig_put(g, "%lld%s", (long long)n->slice.steps[i], n->slice.drop[i] ? "d" : "");
     }
     break;
-  default: break;
   }
   for (int i = 0; i < n->nargs; i++) {
     sig_put(g, " ");
@@ -1213,7 +1212,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
   for (int i = 0; i < nin; i++) {
     const tc_Node *in = g.inputs.items[i];
     if (F->buf[in->id]) pt[k] = e->ptr, args[k++] = buffer_ptr(F, in);
-    else pt[k] = stype(e, in->dtype), args[k++] = LLVMGetParam(F->fn, (unsigned)in->i0);
+    else pt[k] = stype(e, in->dtype), args[k++] = LLVMGetParam(F->fn, (unsigned)in->param.index);
   }
   for (int i = 0; i < ns; i++) pt[k] = e->i64, args[k++] = F->sym[i];
   LLVMTypeRef fty = LLVMFunctionType(e->vd, pt, (unsigned)np, 0);

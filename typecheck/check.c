@@ -300,8 +300,8 @@ static Val tensor(tc_Node *n) {
 
 static tc_Node *mk_const(Ctx *c, int dtype, double f, int64_t i, fe_Span span) {
   tc_Node *n = mk(c, TC_CONST, dtype, 0, NULL, span, 0, NULL);
-  if (fe_dtype_is_float(dtype)) n->f0 = f;
-  else n->i0 = i;
+  if (fe_dtype_is_float(dtype)) n->cst.f = f;
+  else n->cst.i = i;
   return n;
 }
 
@@ -390,7 +390,7 @@ static tc_Node *as_tensor(Ctx *c, const Val *v, int dtype) {
     int64_t k;
     if (tc_poly_is_const(v->dim, &k)) return mk_const(c, dtype, (double)k, k, v->span);
     tc_Node *n = mk(c, TC_DIMVAL, FE_I64, 0, NULL, v->span, 0, NULL);
-    n->size = v->dim;
+    n->dimval.size = v->dim;
     return mk_cast(c, n, dtype, v->span);
   }
   case V_ERR: return NULL;
@@ -415,10 +415,10 @@ static bool shapes_broadcast(int xr, const tc_Poly *const *xd, int yr, const tc_
 static void note_keepdims(Ctx *c, fe_Diag *g, const tc_Node *x, const tc_Node *y) {
   if (x->op == TC_DIV && x->nargs == 2 && x->args[0]->rank == x->rank) x = x->args[0]; /* mean */
   if (tc_op_info(x->op)->cls != TC_CLASS_REDUCTION) return;
-  if (x->i1) return;
+  if (x->reduce.keepdims) return;
   const tc_Node *in = x->args[0];
   const tc_Poly *kept[TC_MAXRANK];
-  for (int i = 0; i < in->rank; i++) kept[i] = (x->i0 & (1ll << i)) ? pconst(c, 1) : in->dims[i];
+  for (int i = 0; i < in->rank; i++) kept[i] = (x->reduce.axes_mask & (1ll << i)) ? pconst(c, 1) : in->dims[i];
   if (shapes_broadcast(in->rank, kept, y->rank, y->dims))
     fe_note(c->d, g, x->span, "keepdims=true in this reduction keeps the reduced axes as size 1, and then the shapes broadcast");
 }
@@ -963,8 +963,8 @@ static tc_Node *reduce(Ctx *c, tc_Op op, tc_Node *x, int64_t mask, bool keep, fe
     else if (keep) dims[r++] = pconst(c, 1);
   }
   tc_Node *n = mk(c, op, x->dtype, r, dims, span, 1, &x);
-  n->i0 = mask;
-  n->i1 = keep;
+  n->reduce.axes_mask = mask;
+  n->reduce.keepdims = keep;
   return n;
 }
 
@@ -1139,8 +1139,8 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
     const tc_Poly *dims[TC_MAXRANK];
     for (int i = 0; i < x->rank; i++) dims[i] = x->dims[perm[i]];
     tc_Node *n = mk(c, TC_TRANSPOSE, x->dtype, x->rank, dims, span, 1, &x);
-    n->ints = fe_alloc(c->a, sizeof(int64_t) * (size_t)(x->rank + 1));
-    memcpy(n->ints, perm, sizeof(int64_t) * (size_t)x->rank);
+    n->transpose.perm = fe_alloc(c->a, sizeof(int64_t) * (size_t)(x->rank + 1));
+    memcpy(n->transpose.perm, perm, sizeof(int64_t) * (size_t)x->rank);
     return tensor(n);
   }
   case B_BROADCAST_TO: case B_ZEROS: case B_FULL: {
@@ -1198,7 +1198,7 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
       if (!dims[ax]) return ERR;
     }
     tc_Node *r = mk(c, TC_CONCAT, xs[0]->dtype, xs[0]->rank, dims, span, n, xs);
-    r->i0 = ax;
+    r->concat.axis = ax;
     return tensor(r);
   }
   case B_NEURAL: break;
@@ -1300,9 +1300,9 @@ __attribute__((noinline)) static Val check_index(Ctx *c, Scope *s, const fe_Node
     dims[r++] = len;
   }
   tc_Node *n = mk(c, TC_SLICE, x->dtype, r, dims, e->span, 1, &x);
-  n->starts = starts;
-  n->ints = steps;
-  n->drop = drop;
+  n->slice.starts = starts;
+  n->slice.steps = steps;
+  n->slice.drop = drop;
   return tensor(n);
 }
 
@@ -1495,11 +1495,11 @@ static const char *decl_type_s(Ctx *c, const fe_Node *ty) {
  * each reduced axis, says in a note on g that keepdims=true gives the declared rank. */
 static void note_keepdims_decl(Ctx *c, fe_Diag *g, const tc_Node *t, const fe_Node *ty) {
   if (t->op == TC_DIV && t->nargs == 2 && t->args[0]->rank == t->rank) t = t->args[0]; /* mean */
-  if (tc_op_info(t->op)->cls != TC_CLASS_REDUCTION || t->i1) return;
+  if (tc_op_info(t->op)->cls != TC_CLASS_REDUCTION || t->reduce.keepdims) return;
   if (t->args[0]->rank != fe_list_len(ty->a)) return;
   int i = 0;
   for (const fe_Node *d = ty->a; d; d = d->next, i++)
-    if ((t->i0 & (1ll << i)) && !(d->kind == FE_DIM_INT && d->ival == 1)) return;
+    if ((t->reduce.axes_mask & (1ll << i)) && !(d->kind == FE_DIM_INT && d->ival == 1)) return;
   fe_note(c->d, g, t->span, "keepdims=true in this reduction keeps the reduced axes as size 1, as declared");
 }
 
@@ -1679,6 +1679,30 @@ enum { SAME_BUDGET = 64, HASH_DEPTH = 3 }; /* nodes compared, levels hashed, per
 
 static bool same_poly(const tc_Poly *x, const tc_Poly *y) { return x == y || (x && y && tc_poly_eq(x, y)); }
 
+/* Do x and y (of one op, rank and arguments' ranks) have the same attributes? */
+static bool same_attrs(const tc_Node *x, const tc_Node *y) {
+  switch (tc_op_info(x->op)->attr) {
+  case TC_ATTR_NONE: return true;
+  case TC_ATTR_PARAM: return x->param.index == y->param.index;
+  case TC_ATTR_CONST:
+    return memcmp(&x->cst.f, &y->cst.f, sizeof x->cst.f) == 0 && x->cst.i == y->cst.i;
+  case TC_ATTR_DIMVAL: return same_poly(x->dimval.size, y->dimval.size);
+  case TC_ATTR_REDUCE: return x->reduce.axes_mask == y->reduce.axes_mask && x->reduce.keepdims == y->reduce.keepdims;
+  case TC_ATTR_CONCAT: return x->concat.axis == y->concat.axis;
+  case TC_ATTR_TRANSPOSE:
+    for (int i = 0; i < x->rank; i++)
+      if (x->transpose.perm[i] != y->transpose.perm[i]) return false;
+    return true;
+  case TC_ATTR_SLICE:
+    for (int i = 0; i < x->args[0]->rank; i++)
+      if (x->slice.steps[i] != y->slice.steps[i] || x->slice.drop[i] != y->slice.drop[i] ||
+          !tc_poly_eq(x->slice.starts[i], y->slice.starts[i]))
+        return false;
+    return true;
+  }
+  TRIC_BUG("same_attrs: '%s' has no attribute kind", tc_op_name(x->op));
+}
+
 /* Do x and y compute the same value? The same node, or the same operation with the same
  * attributes on arguments that are the same (so `g(x * 2.0)` twice is one call). The
  * comparison stops after *budget nodes (answering no): it must stay cheap on a DAG. */
@@ -1688,17 +1712,10 @@ static bool same_value(const tc_Node *x, const tc_Node *y, int *budget) {
       x->op == TC_PARAM)
     return false;
   if (x->op == TC_CONST)
-    return fe_dtype_is_float(x->dtype) ? memcmp(&x->f0, &y->f0, sizeof x->f0) == 0 : x->i0 == y->i0;
-  if (x->i0 != y->i0 || x->i1 != y->i1 || memcmp(&x->f0, &y->f0, sizeof x->f0) != 0 || !same_poly(x->size, y->size))
-    return false;
+    return fe_dtype_is_float(x->dtype) ? memcmp(&x->cst.f, &y->cst.f, sizeof x->cst.f) == 0 : x->cst.i == y->cst.i;
+  if (!same_attrs(x, y)) return false;
   for (int i = 0; i < x->rank; i++)
     if (!tc_poly_eq(x->dims[i], y->dims[i])) return false;
-  if (x->op == TC_TRANSPOSE)
-    for (int i = 0; i < x->rank; i++)
-      if (x->ints[i] != y->ints[i]) return false;
-  if (x->op == TC_SLICE)
-    for (int i = 0; i < x->args[0]->rank; i++)
-      if (x->ints[i] != y->ints[i] || x->drop[i] != y->drop[i] || !tc_poly_eq(x->starts[i], y->starts[i])) return false;
   for (int i = 0; i < x->nargs; i++)
     if (!same_value(x->args[i], y->args[i], budget)) return false;
   return true;
@@ -1714,8 +1731,8 @@ static uint64_t arg_hash_at(const tc_Node *x, int depth) {
   if (x->op == TC_PARAM) return (uint64_t)(uintptr_t)x;
   uint64_t h = ((uint64_t)x->op * 131 + (uint64_t)x->dtype) * 31 + (uint64_t)x->nargs;
   if (x->op == TC_CONST) {
-    uint64_t bits = (uint64_t)x->i0;
-    if (fe_dtype_is_float(x->dtype)) memcpy(&bits, &x->f0, sizeof bits);
+    uint64_t bits = (uint64_t)x->cst.i;
+    if (fe_dtype_is_float(x->dtype)) memcpy(&bits, &x->cst.f, sizeof bits);
     return h ^ (bits * 1099511628211ull);
   }
   if (depth == 0) return h;
@@ -1993,7 +2010,7 @@ static bool check_export(Ctx *c, tc_Module *m, const fe_Node *fn, tc_Func *f) {
       dims[r] = tc_poly_sym(c->a, id);
     }
     tc_Node *pn = mk(c, TC_PARAM, (int)ty->ival, r, dims, p->span, 0, NULL);
-    pn->i0 = n;
+    pn->param.index = n;
     f->params[n].name = p->name;
     f->params[n].node = pn;
     args[n] = tensor(pn);

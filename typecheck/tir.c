@@ -70,31 +70,32 @@ void tc_dump_ir(FILE *out, tc_Func *funcs, int n, fe_Arena *a) {
       const tc_Node *t = f->nodes[i];
       fprintf(out, "  %%%d = %s %s", t->id, tc_op_name(t->op), tc_type_str(a, t->dtype, t->rank, t->dims, f->syms));
       for (int j = 0; j < t->nargs; j++) fprintf(out, "%s%%%d", j ? ", " : " ", t->args[j]->id);
-      switch (t->op) {
-      case TC_PARAM: fprintf(out, " #%lld", (long long)t->i0); break;
-      case TC_CONST:
-        if (fe_dtype_is_float(t->dtype)) fprintf(out, " %.17g", t->f0);
-        else fprintf(out, " %lld", (long long)t->i0);
+      switch (tc_op_info(t->op)->attr) {
+      case TC_ATTR_NONE: break;
+      case TC_ATTR_PARAM: fprintf(out, " #%lld", (long long)t->param.index); break;
+      case TC_ATTR_CONST:
+        if (fe_dtype_is_float(t->dtype)) fprintf(out, " %.17g", t->cst.f);
+        else fprintf(out, " %lld", (long long)t->cst.i);
         break;
-      case TC_DIMVAL: tc_poly_str(t->size, f->syms, p, sizeof p); fprintf(out, " %s", p); break;
-      case TC_RSUM: case TC_RMAX: case TC_RMIN: case TC_RPROD:
-        fprintf(out, " axes=0x%llx keepdims=%lld", (unsigned long long)t->i0, (long long)t->i1);
+      case TC_ATTR_DIMVAL: tc_poly_str(t->dimval.size, f->syms, p, sizeof p); fprintf(out, " %s", p); break;
+      case TC_ATTR_REDUCE:
+        fprintf(out, " axes=0x%llx keepdims=%lld", (unsigned long long)t->reduce.axes_mask,
+                (long long)t->reduce.keepdims);
         break;
-      case TC_CONCAT: fprintf(out, " axis=%lld", (long long)t->i0); break;
-      case TC_TRANSPOSE:
+      case TC_ATTR_CONCAT: fprintf(out, " axis=%lld", (long long)t->concat.axis); break;
+      case TC_ATTR_TRANSPOSE:
         fprintf(out, " perm=[");
-        for (int j = 0; j < t->rank; j++) fprintf(out, "%s%lld", j ? "," : "", (long long)t->ints[j]);
+        for (int j = 0; j < t->rank; j++) fprintf(out, "%s%lld", j ? "," : "", (long long)t->transpose.perm[j]);
         fprintf(out, "]");
         break;
-      case TC_SLICE:
+      case TC_ATTR_SLICE:
         fprintf(out, " [");
         for (int j = 0; j < t->args[0]->rank; j++) {
-          tc_poly_str(t->starts[j], f->syms, p, sizeof p);
-          fprintf(out, "%s%s%s:%lld", j ? ", " : "", t->drop[j] ? "at " : "", p, (long long)t->ints[j]);
+          tc_poly_str(t->slice.starts[j], f->syms, p, sizeof p);
+          fprintf(out, "%s%s%s:%lld", j ? ", " : "", t->slice.drop[j] ? "at " : "", p, (long long)t->slice.steps[j]);
         }
         fprintf(out, "]");
         break;
-      default: break;
       }
       fputc('\n', out);
     }

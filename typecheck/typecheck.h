@@ -202,12 +202,33 @@ struct tc_Node {
   const tc_Poly **dims;
   int nargs;
   tc_Node **args;
-  int64_t i0, i1;
-  double f0;
-  const tc_Poly *size;    /* DIMVAL */
-  const tc_Poly **starts; /* SLICE: per argument dim */
-  int64_t *ints;          /* SLICE steps / TRANSPOSE perm */
-  uint8_t *drop;          /* SLICE: dims dropped by a plain index */
+  union { /* the attributes, the member that tc_op_info(op)->attr names */
+    struct {
+      int64_t index; /* the parameter's position */
+    } param;         /* TC_ATTR_PARAM */
+    struct {
+      double f;  /* float dtypes */
+      int64_t i; /* integer dtypes and bool; the other field is 0 */
+    } cst;       /* TC_ATTR_CONST */
+    struct {
+      const tc_Poly *size;
+    } dimval; /* TC_ATTR_DIMVAL */
+    struct {
+      int64_t axes_mask; /* bit i: axis i of the argument is reduced */
+      int64_t keepdims;  /* 1: reduced axes stay, of size 1 */
+    } reduce;            /* TC_ATTR_REDUCE */
+    struct {
+      const tc_Poly **starts; /* per argument dim */
+      int64_t *steps;         /* per argument dim */
+      uint8_t *drop;          /* per argument dim: dropped by a plain index */
+    } slice;                  /* TC_ATTR_SLICE */
+    struct {
+      int64_t *perm; /* result dim i is argument dim perm[i] */
+    } transpose;     /* TC_ATTR_TRANSPOSE */
+    struct {
+      int64_t axis;
+    } concat; /* TC_ATTR_CONCAT */
+  };
   fe_Span span;
   int id;
 };
