@@ -196,7 +196,8 @@ typedef struct Ctx {
   bool const_mode; /* evaluating a const: no tensors may be created */
   bool quiet;      /* counting errors of a probe: do not report */
   int errors;
-  fe_Vec nodes, syms, checks;
+  tc_Builder b; /* the export's nodes */
+  fe_Vec syms, checks;
   int depth, note_from; /* frames below note_from (an export's own entry) get no note */
   fe_Span call_spans[MAX_DEPTH];
   const fe_Node *call_fns[MAX_DEPTH];
@@ -276,42 +277,9 @@ static void add_check(Ctx *c, tc_CheckKind k, const tc_Poly *a, const tc_Poly *b
 
 /* ---------------------------------------------------------------- nodes */
 
-static tc_Node *mk(Ctx *c, tc_Op op, int dtype, int rank, const tc_Poly **dims, fe_Span span,
-                   int nargs, tc_Node **args) {
-  tc_Node *n = fe_alloc(c->a, sizeof *n);
-  n->op = op;
-  n->dtype = dtype;
-  n->rank = rank;
-  n->dims = fe_alloc(c->a, sizeof *dims * (size_t)(rank + 1));
-  if (rank) memcpy(n->dims, dims, sizeof *dims * (size_t)rank);
-  n->nargs = nargs;
-  n->args = fe_alloc(c->a, sizeof *args * (size_t)(nargs + 1));
-  if (nargs) memcpy(n->args, args, sizeof *args * (size_t)nargs);
-  n->span = span;
-  n->id = c->nodes.n;
-  fe_vec_push(c->a, &c->nodes, n);
-  return n;
-}
-
 static Val tensor(tc_Node *n) {
   Val v = {.k = V_TENSOR, .t = n, .span = n->span};
   return v;
-}
-
-static tc_Node *mk_const(Ctx *c, int dtype, double f, int64_t i, fe_Span span) {
-  tc_Node *n = mk(c, TC_CONST, dtype, 0, NULL, span, 0, NULL);
-  if (fe_dtype_is_float(dtype)) n->cst.f = f;
-  else n->cst.i = i;
-  return n;
-}
-
-static tc_Node *mk1(Ctx *c, tc_Op op, int dtype, tc_Node *x, fe_Span span) {
-  return mk(c, op, dtype, x->rank, x->dims, span, 1, &x);
-}
-
-static tc_Node *mk_cast(Ctx *c, tc_Node *x, int dtype, fe_Span span) {
-  if (x->dtype == dtype) return x;
-  return mk1(c, TC_CAST, dtype, x, span);
 }
 
 static const char *val_desc(Ctx *c, const Val *v) {
@@ -380,7 +348,7 @@ static tc_Node *as_tensor(Ctx *c, const Val *v, int dtype) {
       err(c, v->span, "a const must be a literal expression");
       return NULL;
     }
-    return mk_const(c, dtype, v->wk == W_FLOAT ? v->f : (double)v->i, v->i, v->span);
+    return tc_build_const(&c->b, dtype, v->wk == W_FLOAT ? v->f : (double)v->i, v->i, v->span);
   case V_DIM: {
     if (dtype < 0) dtype = FE_I64;
     if (dtype == FE_BOOL) {
@@ -388,10 +356,9 @@ static tc_Node *as_tensor(Ctx *c, const Val *v, int dtype) {
       return NULL;
     }
     int64_t k;
-    if (tc_poly_is_const(v->dim, &k)) return mk_const(c, dtype, (double)k, k, v->span);
-    tc_Node *n = mk(c, TC_DIMVAL, FE_I64, 0, NULL, v->span, 0, NULL);
-    n->dimval.size = v->dim;
-    return mk_cast(c, n, dtype, v->span);
+    if (tc_poly_is_const(v->dim, &k)) return tc_build_const(&c->b, dtype, (double)k, k, v->span);
+    tc_Node *n = tc_build_dimval(&c->b, v->dim, v->span);
+    return tc_build_cast(&c->b, n, dtype, v->span);
   }
   case V_ERR: return NULL;
   default:
@@ -461,7 +428,7 @@ static tc_Node *elementwise(Ctx *c, tc_Op op, int dtype, int nargs, tc_Node **ar
     memcpy(dims, out, sizeof *out * (size_t)r);
     tmp.rank = rank = r;
   }
-  return mk(c, op, dtype, rank, dims, span, nargs, args);
+  return tc_build_elementwise(&c->b, op, dtype, rank, dims, nargs, args, span);
 }
 
 /* ---------------------------------------------------------------- weak folding */
@@ -621,13 +588,13 @@ __attribute__((noinline)) static Val unary_op(Ctx *c, int op, Val x, fe_Span spa
   if (!t) return ERR;
   if (op == FE_OP_NOT && t->dtype != FE_BOOL) { err(c, span, "'!' needs a bool operand, found %s", type_s(c, t)); return ERR; }
   if (op == FE_OP_NEG && t->dtype == FE_BOOL) { err(c, span, "'-' is not defined on bool tensors; use '!'"); return ERR; }
-  return tensor(mk1(c, op == FE_OP_NOT ? TC_NOT : TC_NEG, t->dtype, t, span));
+  return tensor(tc_build_unary(&c->b, op == FE_OP_NOT ? TC_NOT : TC_NEG, t, span));
 }
 
 /* ---------------------------------------------------------------- matmul */
 
 static tc_Node *reshape_to(Ctx *c, tc_Node *x, int rank, const tc_Poly **dims, fe_Span span) {
-  return mk(c, TC_RESHAPE, x->dtype, rank, dims, span, 1, &x);
+  return tc_build_node(&c->b, TC_RESHAPE, x->dtype, rank, dims, 1, &x, span);
 }
 
 __attribute__((noinline)) static Val matmul(Ctx *c, Val x, Val y, fe_Span span) {
@@ -658,7 +625,7 @@ __attribute__((noinline)) static Val matmul(Ctx *c, Val x, Val y, fe_Span span) 
   dims[r] = a->dims[a->rank - 2];
   dims[r + 1] = b->dims[b->rank - 1];
   tc_Node *args[2] = {a, b};
-  tc_Node *n = mk(c, TC_MATMUL, dt, r + 2, dims, span, 2, args);
+  tc_Node *n = tc_build_node(&c->b, TC_MATMUL, dt, r + 2, dims, 2, args, span);
   if (va || vb) { /* drop the promoted dimensions again */
     int k = 0;
     const tc_Poly *od[TC_MAXRANK];
@@ -681,7 +648,7 @@ static Val lookup_decl(Ctx *c, tc_Module *m, const char *name, fe_Span span, boo
     v.span = span;
     if (v.k == V_WEAK && cv->typed >= 0) {
       if (c->const_mode) return v;
-      return tensor(mk_const(c, cv->typed, v.f, v.i, span));
+      return tensor(tc_build_const(&c->b, cv->typed, v.f, v.i, span));
     }
     return v;
   }
@@ -955,19 +922,6 @@ static const tc_Poly *numel(Ctx *c, int rank, const tc_Poly **dims, fe_Span span
   return pchk(c, p, span);
 }
 
-static tc_Node *reduce(Ctx *c, tc_Op op, tc_Node *x, int64_t mask, bool keep, fe_Span span) {
-  const tc_Poly *dims[TC_MAXRANK];
-  int r = 0;
-  for (int i = 0; i < x->rank; i++) {
-    if (!(mask & (1ll << i))) dims[r++] = x->dims[i];
-    else if (keep) dims[r++] = pconst(c, 1);
-  }
-  tc_Node *n = mk(c, op, x->dtype, r, dims, span, 1, &x);
-  n->reduce.axes_mask = mask;
-  n->reduce.keepdims = keep;
-  return n;
-}
-
 static bool need_float(Ctx *c, tc_Node *x, const char *fn, fe_Span span) {
   if (fe_dtype_is_float(x->dtype)) return true;
   err(c, span, "%s needs a float tensor, found %s; use cast()", fn, type_s(c, x));
@@ -1002,10 +956,10 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
     if (x->dtype == FE_BOOL) { err(c, span, "%s is not defined on bool tensors", what); return ERR; }
     if (builtins[b].kind == B_UNARY_ROUND && !fe_dtype_is_float(x->dtype)) return tensor(x);
     if (builtins[b].kind == B_RELU) {
-      tc_Node *args2[2] = {x, mk_const(c, x->dtype, 0, 0, span)};
+      tc_Node *args2[2] = {x, tc_build_const(&c->b, x->dtype, 0, 0, span)};
       return tensor(elementwise(c, TC_MAX, x->dtype, 2, args2, span));
     }
-    return tensor(mk1(c, op, x->dtype, x, span));
+    return tensor(tc_build_unary(&c->b, op, x, span));
   }
   case B_BINARY:
     if (op == TC_POW) return binary(c, FE_OP_POW, TC_POW, a[0], a[1], span);
@@ -1028,7 +982,7 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
     if (a[1].k != V_DTYPE) { err(c, a[1].span, "cast() needs a dtype like f32 as its second argument"); return ERR; }
     tc_Node *x = as_tensor(c, &a[0], a[0].k == V_WEAK ? (int)a[1].i : -1);
     if (!x) return ERR;
-    return tensor(mk_cast(c, x, (int)a[1].i, span));
+    return tensor(tc_build_cast(&c->b, x, (int)a[1].i, span));
   }
   case B_REDUCE: case B_MEAN: {
     tc_Node *x = as_tensor(c, &a[0], -1);
@@ -1043,7 +997,7 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
     if (given(&a[2]) && !get_bool(c, &a[2], "keepdims", &keep)) return ERR;
     if (x->dtype == FE_BOOL) { err(c, span, "%s is not defined on bool tensors; cast() first", what); return ERR; }
     if (builtins[b].kind == B_MEAN && !need_float(c, x, what, span)) return ERR;
-    tc_Node *r = reduce(c, op, x, mask, keep, span);
+    tc_Node *r = tc_build_reduce(&c->b, op, x, mask, keep, span);
     if (builtins[b].kind == B_MEAN) {
       const tc_Poly *cnt = pconst(c, 1);
       for (int i = 0; i < x->rank; i++)
@@ -1061,16 +1015,16 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
     if (x->rank == 0) { err(c, span, "%s needs a tensor of rank 1 or more", what); return ERR; }
     int ax = x->rank - 1;
     if (given(&a[1]) && !get_axis(c, &a[1], x->rank, &ax)) return ERR;
-    tc_Node *m = reduce(c, TC_RMAX, x, 1ll << ax, true, span);
+    tc_Node *m = tc_build_reduce(&c->b, TC_RMAX, x, 1ll << ax, true, span);
     tc_Node *args2[2] = {x, m};
     tc_Node *sh = elementwise(c, TC_SUB, x->dtype, 2, args2, span);
-    tc_Node *e = mk1(c, TC_EXP, x->dtype, sh, span);
-    tc_Node *s = reduce(c, TC_RSUM, e, 1ll << ax, true, span);
+    tc_Node *e = tc_build_unary(&c->b, TC_EXP, sh, span);
+    tc_Node *s = tc_build_reduce(&c->b, TC_RSUM, e, 1ll << ax, true, span);
     if (builtins[b].kind == B_SOFTMAX) {
       tc_Node *d2[2] = {e, s};
       return tensor(elementwise(c, TC_DIV, x->dtype, 2, d2, span));
     }
-    tc_Node *l = mk1(c, TC_LOG, x->dtype, s, span);
+    tc_Node *l = tc_build_unary(&c->b, TC_LOG, s, span);
     tc_Node *d2[2] = {sh, l};
     return tensor(elementwise(c, TC_SUB, x->dtype, 2, d2, span));
   }
@@ -1136,12 +1090,7 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
         perm[i] = ax;
       }
     }
-    const tc_Poly *dims[TC_MAXRANK];
-    for (int i = 0; i < x->rank; i++) dims[i] = x->dims[perm[i]];
-    tc_Node *n = mk(c, TC_TRANSPOSE, x->dtype, x->rank, dims, span, 1, &x);
-    n->transpose.perm = fe_alloc(c->a, sizeof(int64_t) * (size_t)(x->rank + 1));
-    memcpy(n->transpose.perm, perm, sizeof(int64_t) * (size_t)x->rank);
-    return tensor(n);
+    return tensor(tc_build_transpose(&c->b, x, perm, span));
   }
   case B_BROADCAST_TO: case B_ZEROS: case B_FULL: {
     const tc_Poly *dims[TC_MAXRANK];
@@ -1168,7 +1117,7 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
         return ERR;
       }
     }
-    return tensor(mk(c, TC_BROADCAST, x->dtype, r, dims, span, 1, &x));
+    return tensor(tc_build_node(&c->b, TC_BROADCAST, x->dtype, r, dims, 1, &x, span));
   }
   case B_CONCAT: {
     if (a[0].k != V_LIST || a[0].n == 0) { err(c, a[0].span, "concat() needs a non-empty list of tensors"); return ERR; }
@@ -1197,9 +1146,7 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
       dims[ax] = pchk(c, tc_poly_add(c->a, dims[ax], xs[i]->dims[ax]), span);
       if (!dims[ax]) return ERR;
     }
-    tc_Node *r = mk(c, TC_CONCAT, xs[0]->dtype, xs[0]->rank, dims, span, n, xs);
-    r->concat.axis = ax;
-    return tensor(r);
+    return tensor(tc_build_concat(&c->b, ax, xs[0]->rank, dims, n, xs, span));
   }
   case B_NEURAL: break;
   }
@@ -1299,11 +1246,7 @@ __attribute__((noinline)) static Val check_index(Ctx *c, Scope *s, const fe_Node
     starts[i] = lo;
     dims[r++] = len;
   }
-  tc_Node *n = mk(c, TC_SLICE, x->dtype, r, dims, e->span, 1, &x);
-  n->slice.starts = starts;
-  n->slice.steps = steps;
-  n->slice.drop = drop;
-  return tensor(n);
+  return tensor(tc_build_slice(&c->b, x, r, dims, starts, steps, drop, e->span));
 }
 
 /* ---------------------------------------------------------------- expression dispatch */
@@ -2009,8 +1952,7 @@ static bool check_export(Ctx *c, tc_Module *m, const fe_Node *fn, tc_Func *f) {
       if (id < 0) id = new_sym(c, d->name, TC_SYM_PARAM, NULL, NULL);
       dims[r] = tc_poly_sym(c->a, id);
     }
-    tc_Node *pn = mk(c, TC_PARAM, (int)ty->ival, r, dims, p->span, 0, NULL);
-    pn->param.index = n;
+    tc_Node *pn = tc_build_param(&c->b, n, (int)ty->ival, r, dims, p->span);
     f->params[n].name = p->name;
     f->params[n].node = pn;
     args[n] = tensor(pn);
@@ -2029,8 +1971,8 @@ static bool check_export(Ctx *c, tc_Module *m, const fe_Node *fn, tc_Func *f) {
   f->nchecks = c->checks.n;
   f->checks = fe_alloc(c->a, sizeof(tc_Check) * (size_t)(c->checks.n + 1));
   for (int i = 0; i < c->checks.n; i++) f->checks[i] = *(tc_Check *)c->checks.items[i];
-  f->nnodes = c->nodes.n;
-  f->nodes = (tc_Node **)c->nodes.items;
+  f->nnodes = c->b.nodes.n;
+  f->nodes = (tc_Node **)c->b.nodes.items;
   f->nbindings = c->bind_names.n;
   f->binding_names = (const char **)c->bind_names.items;
   f->binding_nodes = (tc_Node **)c->bind_nodes.items;
@@ -2066,7 +2008,7 @@ static bool check_generic(Ctx *c, tc_Module *m, const fe_Node *fn) {
       if (id < 0) id = new_sym(c, name, TC_SYM_PARAM, NULL, NULL);
       dims[r] = tc_poly_sym(c->a, id);
     }
-    args[n] = tensor(mk(c, TC_PARAM, (int)ty->ival, r, dims, p->span, 0, NULL));
+    args[n] = tensor(tc_build_param(&c->b, n, (int)ty->ival, r, dims, p->span));
   }
   fe_Node call = {.kind = FE_CALL, .span = fn->span};
   int before = c->errors;
@@ -2099,7 +2041,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   for (int i = 0; i < m->consts.n; i++) eval_const(&base, m, m->consts.items[i]);
   for (int i = 0; i < m->fns.n; i++) {
     const fe_Node *fn = m->fns.items[i];
-    Ctx c = {.a = a, .d = d, .note_from = 1};
+    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}};
     if (!check_signature(&c, fn) || (!(fn->flags & FE_EXPORT) && !check_generic(&c, m, fn))) m->fn_bad[i] = 1;
     base.errors += c.errors;
   }
@@ -2110,7 +2052,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   for (int i = 0; i < m->fns.n; i++) {
     const fe_Node *fn = m->fns.items[i];
     if (!(fn->flags & FE_EXPORT) || m->fn_bad[i]) continue;
-    Ctx c = {.a = a, .d = d, .note_from = 1};
+    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}};
     if (check_export(&c, m, fn, &fs[k])) k++;
   }
   if (d->nerrors - d->nwerrors == errors_before) warn_unused_imports(m, d);

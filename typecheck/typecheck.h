@@ -259,6 +259,47 @@ typedef struct tc_Func {
   tc_Node **binding_nodes;
 } tc_Func;
 
+/* ---------------------------------------------------------------- building TIR
+ *
+ * Nodes are made through a builder, by the checker and by any later pass: it allocates
+ * in the builder's arena, copies dims and arguments, numbers nodes in the order made
+ * (arguments before their users) and fills the attribute struct the op's row names.
+ * The builder checks nothing: tc_verify does (the checker reports the user's errors
+ * before it builds). */
+
+typedef struct tc_Builder {
+  fe_Arena *arena;
+  fe_Vec nodes; /* tc_Node*: every node made, node i has id i */
+} tc_Builder;
+
+/* A node of op over args with the given dtype and dims, attributes zero. */
+tc_Node *tc_build_node(tc_Builder *b, tc_Op op, int dtype, int rank, const tc_Poly **dims, int nargs,
+                       tc_Node **args, fe_Span span);
+/* Parameter `index` of the function. */
+tc_Node *tc_build_param(tc_Builder *b, int64_t index, int dtype, int rank, const tc_Poly **dims, fe_Span span);
+/* A scalar constant: f for float dtypes, i otherwise. */
+tc_Node *tc_build_const(tc_Builder *b, int dtype, double f, int64_t i, fe_Span span);
+/* The i64 value of size. */
+tc_Node *tc_build_dimval(tc_Builder *b, const tc_Poly *size, fe_Span span);
+/* The elementwise unary op of x (x's dtype and dims). */
+tc_Node *tc_build_unary(tc_Builder *b, tc_Op op, tc_Node *x, fe_Span span);
+/* x converted to dtype (x itself when it has that dtype). */
+tc_Node *tc_build_cast(tc_Builder *b, tc_Node *x, int dtype, fe_Span span);
+/* The elementwise op of args (1 to 3, NumPy-broadcast to dims) giving dtype. */
+tc_Node *tc_build_elementwise(tc_Builder *b, tc_Op op, int dtype, int rank, const tc_Poly **dims, int nargs,
+                              tc_Node **args, fe_Span span);
+/* The reduction op of x over the axes in mask, keeping them as size 1 when keepdims. */
+tc_Node *tc_build_reduce(tc_Builder *b, tc_Op op, tc_Node *x, int64_t mask, bool keepdims, fe_Span span);
+/* x with its dims permuted: result dim i is x's dim perm[i]. */
+tc_Node *tc_build_transpose(tc_Builder *b, tc_Node *x, const int64_t *perm, fe_Span span);
+/* x sliced: per x dim a start, a step and whether a plain index drops it; dims are the
+ * result's. */
+tc_Node *tc_build_slice(tc_Builder *b, tc_Node *x, int rank, const tc_Poly **dims, const tc_Poly **starts,
+                        const int64_t *steps, const uint8_t *drop, fe_Span span);
+/* xs joined along axis (dims: the result's). */
+tc_Node *tc_build_concat(tc_Builder *b, int64_t axis, int rank, const tc_Poly **dims, int nargs, tc_Node **xs,
+                         fe_Span span);
+
 /* ---------------------------------------------------------------- modules */
 
 typedef struct tc_Module tc_Module;
