@@ -18,6 +18,7 @@ void fe_bug(const char *file, int line, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
+  fflush(stderr); /* the driver buffers stderr when it is not a terminal */
   abort();
 }
 

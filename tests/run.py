@@ -485,6 +485,9 @@ def main():
     ap.add_argument("--full-matrix", action="store_true", help="every e2e program at every -O level and target")
     ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
+    # every tric the tests run verifies the TIR of each function it checks (an internal
+    # error naming the broken node when a pass builds a bad one)
+    os.environ["TRIC_VERIFY"] = "1"
     tests = []
     if args.tric:
         tests += collect(Ctx(args, args.tric, False), args.k, args.full_matrix)

@@ -1986,6 +1986,10 @@ static bool check_export(Ctx *c, tc_Module *m, const fe_Node *fn, tc_Func *f) {
     len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", decl_type_s(c, t), t->next ? ", " : "");
   if (len < sizeof buf && fn->b && fn->b->next) snprintf(buf + len, sizeof buf - len, ")");
   f->signature = fe_strndup(c->a, buf, strlen(buf));
+  const char *verify = getenv("TRIC_VERIFY"); /* a debugging switch: the test suite sets it */
+  char msg[512];
+  if (verify && *verify && strcmp(verify, "0") != 0 && !tc_verify(f, msg, sizeof msg))
+    TRIC_BUG("the TIR of '%s' does not verify: %s", fn->name, msg);
   return true;
 }
 

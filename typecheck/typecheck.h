@@ -300,6 +300,13 @@ tc_Node *tc_build_slice(tc_Builder *b, tc_Node *x, int rank, const tc_Poly **dim
 tc_Node *tc_build_concat(tc_Builder *b, int64_t axis, int rank, const tc_Poly **dims, int nargs, tc_Node **xs,
                          fe_Span span);
 
+/* Checks every node of f against its op's row and class: arity, dtypes, ranks and dims
+ * (broadcasting, reduced axes, matmul, slice, transpose, reshape, concat), attributes (axes
+ * within rank, perm a permutation, parameter indices), arguments before users. Returns
+ * true when f is well formed; else false with the first violation in msg ("%3 = add:
+ * ..."). tc_check_module runs it on every function when TRIC_VERIFY is set. */
+bool tc_verify(const tc_Func *f, char *msg, size_t cap);
+
 /* ---------------------------------------------------------------- modules */
 
 typedef struct tc_Module tc_Module;

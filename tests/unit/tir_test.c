@@ -1,14 +1,16 @@
 /* tir_test.c - unit tests of the TIR schema, linked against the typecheck and frontend
- * objects (no LLVM): the op table's rows agree with each other, and an internal error
+ * objects (no LLVM): the op table's rows agree with each other; an internal error
  * (TRIC_BUG) is loud, "tric: internal error: FILE:LINE: message" and an abort, never a
- * silent default. Prints one "ok"/"FAIL" line per check and exits 1 on any failure. */
+ * silent default; the verifier passes a well-formed function built through the builder
+ * and names the first broken node of each bad one. Prints one "ok"/"FAIL" line per check
+ * and exits 1 on any failure. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "typecheck/typecheck.h"
+#include "typecheck/internal.h"
 
 typedef struct Tally {
   int passed, failed;
@@ -85,10 +87,132 @@ static void test_bug_is_loud(Tally *t) {
          "TRIC_BUG prints 'tric: internal error: FILE:LINE: message'");
 }
 
+/* A function of one parameter x: f32[2, 3] whose nodes are what b holds, returning the
+ * last. */
+typedef struct Fn {
+  fe_Arena a;
+  tc_Builder b;
+  tc_Param param;
+  tc_Func f;
+  tc_Node *x;
+  const tc_Poly *d2, *d3, *d1;
+} Fn;
+
+static void fn_begin(Fn *F) {
+  memset(F, 0, sizeof *F);
+  F->b.arena = &F->a;
+  F->d1 = tc_poly_const(&F->a, 1);
+  F->d2 = tc_poly_const(&F->a, 2);
+  F->d3 = tc_poly_const(&F->a, 3);
+  const tc_Poly *dims[2] = {F->d2, F->d3};
+  F->x = tc_build_param(&F->b, 0, FE_F32, 2, dims, (fe_Span){0});
+  F->param = (tc_Param){"x", F->x};
+}
+
+/* Verifies F; true when the answer is as expected: valid, or invalid with a message
+ * holding want (and naming the node as "%N = op"). */
+static bool fn_verify(Fn *F, const char *want, char *msg, size_t cap) {
+  tc_Func *f = &F->f;
+  f->name = "f";
+  f->nparams = 1;
+  f->params = &F->param;
+  f->nnodes = F->b.nodes.n;
+  f->nodes = (tc_Node **)F->b.nodes.items;
+  f->nresults = 1;
+  f->results = &f->nodes[f->nnodes - 1];
+  bool ok = tc_verify(f, msg, cap);
+  fe_arena_free(&F->a);
+  if (!want) return ok;
+  return !ok && strstr(msg, want) && msg[0] == '%';
+}
+
+static void test_verifier(Tally *t) {
+  Fn F;
+  char msg[512], what[700];
+  fe_Span s = {0};
+  /* well formed: softmax-like x - max(x, axis 1, keepdims), a transpose, a comparison */
+  fn_begin(&F);
+  tc_Node *m = tc_build_reduce(&F.b, TC_RMAX, F.x, 1ll << 1, true, s);
+  tc_Node *sub_args[2] = {F.x, m};
+  const tc_Poly *d23[2] = {F.d2, F.d3}, *d32[2] = {F.d3, F.d2};
+  tc_Node *sub = tc_build_elementwise(&F.b, TC_SUB, FE_F32, 2, d23, 2, sub_args, s);
+  int64_t perm[2] = {1, 0};
+  tc_Node *tr = tc_build_transpose(&F.b, sub, perm, s);
+  tc_Node *zero = tc_build_const(&F.b, FE_F32, 0, 0, s);
+  tc_Node *gt_args[2] = {tr, zero};
+  tc_build_elementwise(&F.b, TC_GT, FE_BOOL, 2, d32, 2, gt_args, s);
+  bool ok = fn_verify(&F, NULL, msg, sizeof msg);
+  snprintf(what, sizeof what, "verifier passes a well-formed function (%s)", ok ? "no message" : msg);
+  expect(t, ok, what);
+
+  struct {
+    const char *want, *what;
+  } cases[] = {
+      {"axes mask 0x20 outside the argument's rank 2", "a reduction over an axis past the rank"},
+      {"perm is not a permutation of 2 axes", "a transpose by [0, 0]"},
+      {"arguments and result are not all f32", "an add of f32 and i32"},
+      {"argument 1 (rank 2) does not broadcast to the result", "an add of [2, 3] and [3, 2]"},
+      {"3 arguments, the op takes 2", "an add of three arguments"},
+      {"a comparison gives bool, not f32", "a comparison of dtype f32"},
+      {"dim 0 does not follow from argument dim 0", "a reduction whose dims do not follow from its argument"},
+      {"not parameter #1 of the function", "a parameter with the wrong index"},
+  };
+  for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+    fn_begin(&F);
+    const tc_Poly *e23[2] = {F.d2, F.d3}, *d32b[2] = {F.d3, F.d2}; /* this function's arena */
+    switch (k) {
+    case 0: tc_build_reduce(&F.b, TC_RSUM, F.x, 1ll << 5, false, s); break;
+    case 1: {
+      int64_t p[2] = {0, 0};
+      tc_build_transpose(&F.b, F.x, p, s);
+      break;
+    }
+    case 2: {
+      tc_Node *y = tc_build_cast(&F.b, F.x, FE_I32, s);
+      tc_Node *args[2] = {F.x, y};
+      tc_build_node(&F.b, TC_ADD, FE_F32, 2, e23, 2, args, s);
+      break;
+    }
+    case 3: {
+      tc_Node *y = tc_build_transpose(&F.b, F.x, perm, s);
+      tc_Node *args[2] = {F.x, y};
+      tc_build_node(&F.b, TC_ADD, FE_F32, 2, e23, 2, args, s);
+      break;
+    }
+    case 4: {
+      tc_Node *args[3] = {F.x, F.x, F.x};
+      tc_build_node(&F.b, TC_ADD, FE_F32, 2, e23, 3, args, s);
+      break;
+    }
+    case 5: {
+      tc_Node *args[2] = {F.x, F.x};
+      tc_build_node(&F.b, TC_EQ, FE_F32, 2, e23, 2, args, s);
+      break;
+    }
+    case 6: {
+      tc_Node *r = tc_build_reduce(&F.b, TC_RSUM, F.x, 1ll << 1, false, s);
+      r->dims[0] = d32b[0]; /* 3, where the kept axis has 2 */
+      break;
+    }
+    case 7: {
+      const tc_Poly *dims[2] = {F.d2, F.d3};
+      tc_Node *y = tc_build_param(&F.b, 1, FE_F32, 2, dims, s);
+      tc_Node *args[2] = {F.x, y};
+      tc_build_node(&F.b, TC_ADD, FE_F32, 2, e23, 2, args, s);
+      break;
+    }
+    }
+    ok = fn_verify(&F, cases[k].want, msg, sizeof msg);
+    snprintf(what, sizeof what, "verifier rejects %s: '%s'", cases[k].what, msg);
+    expect(t, ok, what);
+  }
+}
+
 int main(void) {
   Tally t = {0};
   test_table(&t);
   test_bug_is_loud(&t);
+  test_verifier(&t);
   printf("tir_test: %d passed, %d failed\n", t.passed, t.failed);
   return t.failed ? 1 : 0;
 }
