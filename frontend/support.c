@@ -38,6 +38,7 @@ void *fe_alloc(fe_Arena *a, size_t n) {
     c = malloc(sizeof *c + cap);
     if (!c) {
       fputs("tric: out of memory\n", stderr);
+      fflush(stderr); /* the driver buffers stderr when it is not a terminal */
       abort();
     }
     c->used = 0;
