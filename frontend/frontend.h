@@ -22,6 +22,8 @@
  * that is a located diagnostic. */
 _Noreturn void fe_bug(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define TRIC_BUG(...) fe_bug(__FILE__, __LINE__, __VA_ARGS__)
+/* Says "tric: out of memory" (flushed: the driver buffers stderr) and aborts. */
+_Noreturn void fe_oom(void);
 
 /* ---------------------------------------------------------------- arena */
 

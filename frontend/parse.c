@@ -144,10 +144,7 @@ fe_Module *fe_parse(fe_Arena *a, fe_Diags *d, const fe_Source *src) {
   ps.module = fe_alloc(a, sizeof *ps.module);
   ps.module->src = src;
   void *p = fe_ParseAlloc(malloc, &ps);
-  if (!p) {
-    fputs("tric: out of memory\n", stderr);
-    abort();
-  }
+  if (!p) fe_oom();
   int open = 0; /* brackets open: bounds the parser's stack, which grows with them */
   for (int i = 0; i < n && !ps.failed; i++) {
     int k = toks[i].kind;

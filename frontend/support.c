@@ -22,6 +22,12 @@ void fe_bug(const char *file, int line, const char *fmt, ...) {
   abort();
 }
 
+_Noreturn void fe_oom(void) {
+  fputs("tric: out of memory\n", stderr);
+  fflush(stderr); /* the driver buffers stderr when it is not a terminal */
+  abort();
+}
+
 /* ---------------------------------------------------------------- arena */
 
 struct fe_Chunk {
@@ -36,11 +42,7 @@ void *fe_alloc(fe_Arena *a, size_t n) {
   if (!c || c->cap - c->used < n) {
     size_t cap = n > 65536 ? n : 65536;
     c = malloc(sizeof *c + cap);
-    if (!c) {
-      fputs("tric: out of memory\n", stderr);
-      fflush(stderr); /* the driver buffers stderr when it is not a terminal */
-      abort();
-    }
+    if (!c) fe_oom();
     c->used = 0;
     c->cap = cap;
     c->next = a->head;
@@ -232,7 +234,7 @@ void fe_diags_print_from(const fe_Diags *d, const fe_Diag *from, FILE *out, bool
   if (!n) return;
   const fe_Diag **v = malloc(sizeof *v * (size_t)n);
   int *file = malloc(sizeof *file * (size_t)n);
-  if (!v || !file) abort();
+  if (!v || !file) fe_oom();
   int i = 0;
   for (const fe_Diag *g = from; g; g = g->next, i++) {
     int f = i;
