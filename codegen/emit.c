@@ -1,17 +1,12 @@
 /* emit.c - lowers the TIR of an exported function to loop nests in LLVM IR.
  *
- * Planning decides which nodes get a buffer: reductions, matmuls and concats always;
- * the input of a reshape (which then only re-indexes it); a costly matmul operand; a
- * costly node that a consumer broadcasts (it would be recomputed per copy); a costly
- * node that slices and transposes would read at more than MAX_READS indices; and a
- * costly node SHARED_DEPTH levels above the last buffer that several loop nests read
- * (plan_reuse).
- * Every other node is fused: emit_at evaluates it at an index inside the loop of
- * whatever consumes it, once per index however many uses it has, so a chain of
- * elementwise operations ending in a reduction or an output is one loop with no
- * intermediate memory. Loops are plain scalar IR over int64
- * indices with noalias pointers; LLVM's loop vectoriser widens them to the target's
- * full SIMD width.
+ * It follows the function's plan (plan.c): the nodes that have a buffer, and the kernels
+ * that compute them, each with its root and kind. Every node without a buffer is fused:
+ * emit_at evaluates it at an index inside the loop of whatever consumes it, once per
+ * index however many uses it has, so a chain of elementwise operations ending in a
+ * reduction or an output is one loop with no intermediate memory. Loops are plain scalar
+ * IR over int64 indices with noalias pointers; LLVM's loop vectoriser widens them to the
+ * target's full SIMD width.
  *
  * The generated function checks its size arguments (and every runtime size rule the
  * checker recorded) and allocates its temporaries before it writes anything, so an
@@ -25,6 +20,7 @@
 #include <llvm-c/DebugInfo.h>
 
 #include "codegen/internal.h"
+#include "codegen/plan.h"
 
 enum { ERR_SIZE = -1, ERR_NOMEM = -2 };
 
@@ -193,13 +189,6 @@ static LLVMValueRef numel(Fn *F, int rank, const tc_Poly **dims) {
   LLVMValueRef n = i64c(F, 1);
   for (int i = 0; i < rank; i++) n = LLVMBuildMul(F->e->b, n, poly(F, dims[i]), "");
   return n;
-}
-
-static bool same_shape(const tc_Node *a, const tc_Node *b) {
-  if (a->rank != b->rank) return false;
-  for (int i = 0; i < a->rank; i++)
-    if (!tc_poly_eq(a->dims[i], b->dims[i])) return false;
-  return true;
 }
 
 static bool is_const1(const tc_Poly *p) {
@@ -446,7 +435,7 @@ static LLVMValueRef emit_at(Fn *F, const tc_Node *n, const Ix *ix);
 /* The index of argument a when node n (at ix) broadcasts it NumPy-style. */
 static void bcast_ix(const tc_Node *n, const tc_Node *a, const Ix *ix, Ix *out, Fn *F) {
   out->rank = a->rank;
-  out->lin = same_shape(a, n) ? ix->lin : NULL;
+  out->lin = cg_same_shape(a, n) ? ix->lin : NULL;
   for (int j = 0; j < a->rank; j++) {
     int k = n->rank - a->rank + j;
     out->v[j] = is_const1(a->dims[j]) && !is_const1(n->dims[k]) ? i64c(F, 0) : ix->v[k];
@@ -566,196 +555,6 @@ static LLVMValueRef emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
   return v;
 }
 
-/* ---------------------------------------------------------------- planning */
-
-static bool is_reduce(tc_Op op) { return tc_op_info(op)->cls == TC_CLASS_REDUCTION; }
-
-/* Cheap to recompute: leaves, buffers, and index remaps or casts of cheap nodes. */
-static bool cheap(Fn *F, const tc_Node *n) {
-  const tc_OpInfo *info = tc_op_info(n->op);
-  if (info->cls == TC_CLASS_LEAF || F->mat[n->id]) return true;
-  if ((info->flags & TC_F_MOVE) || n->op == TC_CAST) return cheap(F, n->args[0]);
-  return false;
-}
-
-static bool has_buffer(Fn *F, const tc_Node *n) { return (n->op == TC_PARAM && n->rank > 0) || F->mat[n->id]; }
-
-enum { MAX_FUSED_DEPTH = 200 };
-
-/* ---------------------------------------------------------------- reuse
- *
- * Inside one loop a fused node is evaluated once per distinct index it is read at
- * (emit_at's memo): a node with many uses at the same index costs one evaluation, but
- * slices and transposes read their argument at other indices, and through a chain of
- * them the indices multiply (`a_i = a_{i-1}[1:] + a_{i-1}[:-1]` reads a_{i-k} at 2^k
- * indices). plan_reuse counts, per node, the indices it is read at: an index is the
- * sequence of slices and transposes on the way from the loop's own index (context 0),
- * interned as (remap node, context of the remap) -> context. A node that is not cheap
- * and would be read at more than MAX_READS indices gets a buffer instead (read back at
- * any index for the price of a load), so no node is computed more than MAX_READS times
- * per element whatever the program's shape. Likewise a costly node read by several loop
- * nests is computed in each, which is cheap for a short expression, but such a chain
- * gets a buffer every SHARED_DEPTH fused levels: else each loop carries the whole chain
- * below it (a chain of softmaxes made kernels 200 levels deep). */
-enum { MAX_READS = 4, SHARED_DEPTH = 8 };
-
-typedef struct Reuse {
-  int *nctx;     /* per node: contexts it is read at (MAX_READS + 1: too many) */
-  int *ctx;      /* per node: MAX_READS + 1 slots */
-  int *key_node, *key_parent, *key_ctx; /* the intern table, open addressing */
-  size_t cap, n;
-} Reuse;
-
-static int reuse_intern(Reuse *R, int node, int parent);
-
-/* Adds context c to node x's set. */
-static void reuse_add(Reuse *R, const tc_Node *x, int c) {
-  if (x->rank == 0) c = 0; /* a scalar's index is the same everywhere */
-  int *set = &R->ctx[(size_t)x->id * (MAX_READS + 1)], *n = &R->nctx[x->id];
-  if (*n > MAX_READS) return;
-  for (int i = 0; i < *n; i++)
-    if (set[i] == c) return;
-  set[(*n)++] = c;
-}
-
-static void reuse_grow(Reuse *R) {
-  Reuse old = *R;
-  R->cap = old.cap ? old.cap * 2 : 1024;
-  R->n = 0;
-  R->key_node = malloc(sizeof(int) * R->cap);
-  R->key_parent = malloc(sizeof(int) * R->cap);
-  R->key_ctx = malloc(sizeof(int) * R->cap);
-  if (!R->key_node || !R->key_parent || !R->key_ctx) abort();
-  for (size_t i = 0; i < R->cap; i++) R->key_node[i] = -1;
-  for (size_t i = 0; i < old.cap; i++)
-    if (old.key_node[i] >= 0) {
-      size_t j = ((size_t)old.key_node[i] * 40503u + (size_t)old.key_parent[i]) & (R->cap - 1);
-      while (R->key_node[j] >= 0) j = (j + 1) & (R->cap - 1);
-      R->key_node[j] = old.key_node[i], R->key_parent[j] = old.key_parent[i], R->key_ctx[j] = old.key_ctx[i];
-      R->n++;
-    }
-  free(old.key_node);
-  free(old.key_parent);
-  free(old.key_ctx);
-}
-
-/* The context "remap node `node` applied in context parent" (numbered from 1). */
-static int reuse_intern(Reuse *R, int node, int parent) {
-  if (2 * (R->n + 1) > R->cap) reuse_grow(R);
-  size_t j = ((size_t)node * 40503u + (size_t)parent) & (R->cap - 1);
-  for (; R->key_node[j] >= 0; j = (j + 1) & (R->cap - 1))
-    if (R->key_node[j] == node && R->key_parent[j] == parent) return R->key_ctx[j];
-  R->key_node[j] = node, R->key_parent[j] = parent, R->key_ctx[j] = (int)++R->n;
-  return R->key_ctx[j];
-}
-
-static bool cheap(Fn *F, const tc_Node *n);
-
-/* Notes that loop nest `root` evaluates x (two are kept: enough to know it is shared). */
-static void reuse_loop(int *loop, int *nloops, const tc_Node *x, int root) {
-  int *n = &nloops[x->id];
-  for (int i = 0; i < *n; i++)
-    if (loop[2 * x->id + i] == root) return;
-  if (*n < 2) loop[2 * x->id + (*n)++] = root;
-}
-
-/* Gives a buffer to every costly node that its loop would read at too many indices
- * (consumers are visited before their arguments, so a node's contexts are complete when
- * it is reached), then cuts the chains that several loops read. */
-static void plan_reuse(Fn *F) {
-  tc_Func *f = F->f;
-  size_t nn = (size_t)f->nnodes + 1;
-  Reuse R = {.nctx = calloc(nn, sizeof(int)), .ctx = malloc(nn * (MAX_READS + 1) * sizeof(int))};
-  int *depth = calloc(nn, sizeof(int)), *loop = malloc(nn * 2 * sizeof(int)), *nloops = calloc(nn, sizeof(int));
-  if (!R.nctx || !R.ctx || !depth || !loop || !nloops) abort();
-  for (int i = 0; i < f->nresults; i++) {
-    reuse_add(&R, f->results[i], 0);
-    reuse_loop(loop, nloops, f->results[i], f->results[i]->id);
-  }
-  for (int i = f->nnodes - 1; i >= 0; i--) {
-    const tc_Node *u = f->nodes[i];
-    if (!F->reach[u->id] || u->op == TC_PARAM) continue;
-    if (!F->mat[u->id] && u->rank > 0 && R.nctx[u->id] > MAX_READS && !cheap(F, u)) F->mat[u->id] = 1;
-    if (F->mat[u->id]) { /* its own loop */
-      R.nctx[u->id] = 1, R.ctx[(size_t)u->id * (MAX_READS + 1)] = 0;
-      nloops[u->id] = 1, loop[2 * u->id] = u->id;
-    }
-    for (int j = 0; j < u->nargs; j++)
-      for (int k = 0; k < nloops[u->id]; k++) reuse_loop(loop, nloops, u->args[j], loop[2 * u->id + k]);
-    bool remap = !F->mat[u->id] && (u->op == TC_SLICE || u->op == TC_TRANSPOSE);
-    const int *set = &R.ctx[(size_t)u->id * (MAX_READS + 1)];
-    int n = R.nctx[u->id] > MAX_READS ? MAX_READS : R.nctx[u->id];
-    for (int j = 0; j < u->nargs; j++) {
-      const tc_Node *x = u->args[j];
-      bool dup = false;
-      for (int k = 0; k < j; k++) dup |= u->args[k] == x;
-      if (dup || x->op == TC_PARAM) continue;
-      if (R.nctx[u->id] > MAX_READS) { R.nctx[x->id] = MAX_READS + 1; continue; } /* cheap u: too many as well */
-      for (int k = 0; k < n; k++) reuse_add(&R, x, remap ? reuse_intern(&R, u->id, set[k]) : set[k]);
-    }
-  }
-  /* arguments first: a buffer cuts every chain that several loops read, SHARED_DEPTH
-     levels of costly fused nodes at most */
-  for (int i = 0; i < f->nnodes; i++) {
-    const tc_Node *n = f->nodes[i];
-    if (!F->reach[n->id] || F->mat[n->id] || cheap(F, n)) continue;
-    for (int j = 0; j < n->nargs; j++)
-      if (depth[n->args[j]->id] > depth[n->id]) depth[n->id] = depth[n->args[j]->id];
-    if (++depth[n->id] > SHARED_DEPTH && nloops[n->id] > 1 && n->rank > 0) F->mat[n->id] = 1, depth[n->id] = 0;
-  }
-  free(depth);
-  free(loop);
-  free(nloops);
-  free(R.nctx);
-  free(R.ctx);
-  free(R.key_node);
-  free(R.key_parent);
-  free(R.key_ctx);
-}
-
-static void plan(Fn *F) {
-  tc_Func *f = F->f;
-  for (int i = 0; i < f->nresults; i++) F->reach[f->results[i]->id] = 1;
-  for (int i = f->nnodes - 1; i >= 0; i--) {
-    const tc_Node *n = f->nodes[i];
-    if (!F->reach[n->id]) continue;
-    for (int j = 0; j < n->nargs; j++) F->reach[n->args[j]->id] = 1;
-  }
-  for (int pass = 0; pass < 2; pass++)
-    for (int i = 0; i < f->nnodes; i++) {
-      const tc_Node *n = f->nodes[i];
-      if (!F->reach[n->id]) continue;
-      if (is_reduce(n->op) || n->op == TC_MATMUL || n->op == TC_CONCAT) F->mat[n->id] = 1;
-      if (n->op == TC_RESHAPE && n->args[0]->rank > 0 && !has_buffer(F, n->args[0])) F->mat[n->args[0]->id] = 1;
-      if (n->op == TC_MATMUL)
-        for (int j = 0; j < 2; j++)
-          if (!cheap(F, n->args[j])) F->mat[n->args[j]->id] = 1;
-      if (tc_op_info(n->op)->cls == TC_CLASS_ELEMENTWISE)
-        for (int j = 0; j < n->nargs; j++)
-          if (!cheap(F, n->args[j]) && n->args[j]->rank > 0 && !same_shape(n->args[j], n))
-            F->mat[n->args[j]->id] = 1;
-    }
-  for (int i = 0; i < f->nnodes; i++)
-    if (f->nodes[i]->op == TC_PARAM) F->mat[f->nodes[i]->id] = 0;
-  /* A fused expression deeper than MAX_FUSED_DEPTH (a long chain of lets) gets a buffer
-     part way: evaluation recurses over the expression, and this bounds the recursion. */
-  int *depth = calloc((size_t)f->nnodes + 1, sizeof *depth);
-  if (!depth) abort();
-  for (int i = 0; i < f->nnodes; i++) {
-    const tc_Node *n = f->nodes[i];
-    if (!F->reach[n->id] || n->op == TC_PARAM || F->mat[n->id]) continue;
-    int d = 0;
-    for (int j = 0; j < n->nargs; j++)
-      if (depth[n->args[j]->id] > d) d = depth[n->args[j]->id];
-    depth[n->id] = d + 1;
-    if (d + 1 > MAX_FUSED_DEPTH && n->rank > 0) {
-      F->mat[n->id] = 1;
-      depth[n->id] = 0;
-    }
-  }
-  free(depth);
-  plan_reuse(F);
-}
 
 static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape);
 
@@ -780,7 +579,7 @@ static bool flat_ok_top(Fn *F, const tc_Node *n) {
 
 /* flat_ok from n's own operation and arguments. */
 static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape) {
-  if (!same_shape(n, shape)) return false;
+  if (!cg_same_shape(n, shape)) return false;
   if (F->buf[n->id]) return true;
   switch (tc_op_info(n->op)->cls) {
   case TC_CLASS_LEAF: return true;
@@ -1155,6 +954,18 @@ static void sig_node(Sig *g, const tc_Node *n, bool top) {
   sig_put(g, ")");
 }
 
+/* The loop nest that lowers a kernel of the plan's kind k. */
+static int emit_kind(cg_PlanKind k) {
+  switch (k) {
+  case CG_PK_ELEMENTWISE: return K_FILL;
+  case CG_PK_REDUCTION: return K_REDUCE;
+  case CG_PK_CONTRACTION: return K_MATMUL;
+  case CG_PK_LAYOUT: return K_CONCAT;
+  case CG_PK_COPY: return K_COPY;
+  }
+  TRIC_BUG("plan kernel kind %d has no loop nest", (int)k);
+}
+
 /* The temporary whose offset is in slot: temps + offset. */
 static LLVMValueRef temp_ptr(Fn *F, LLVMValueRef slot) {
   LLVMValueRef off = LLVMBuildLoad2(F->e->b, F->e->i64, slot, "");
@@ -1394,8 +1205,9 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   F->sym = fe_alloc(e->arena, sizeof(LLVMValueRef) * ((size_t)f->nsyms + 1));
   F->buf = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
   F->scalar = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
-  F->reach = fe_alloc(e->arena, nn);
-  F->mat = fe_alloc(e->arena, nn);
+  const cg_Plan *P = cg_plan_function(e->arena, f);
+  F->reach = P->reach;
+  F->mat = P->mat;
   Memos memo = {.gen = 1, .flat_gen = 1};
   memo.stamp = fe_alloc(e->arena, sizeof *memo.stamp * nn);
   memo.head = fe_alloc(e->arena, sizeof *memo.head * nn);
@@ -1435,7 +1247,6 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     else require(F, LLVMBuildICmp(e->b, LLVMIntSGE, a, i64c(F, 0), ""));
   }
 
-  plan(F);
   F->pslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
   for (int i = 0; i < np; i++) {
     const tc_Node *p = f->params[i].node;
@@ -1453,12 +1264,10 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     const tc_Node *p = f->params[i].node;
     checked_bytes(F, p->rank, (const tc_Poly **)p->dims, fe_dtype_size(p->dtype));
   }
-  int *out_of = fe_alloc(e->arena, sizeof(int) * nn);
-  for (size_t i = 0; i < nn; i++) out_of[i] = -1;
+  const int *out_of = P->out_of;
   for (int i = 0; i < nr; i++) {
     const tc_Node *r = f->results[i];
     checked_bytes(F, r->rank, (const tc_Poly **)r->dims, fe_dtype_size(r->dtype));
-    if (F->mat[r->id] && out_of[r->id] < 0) out_of[r->id] = i;
   }
   LLVMTypeRef mt[1] = {e->i64}, ft[1] = {e->ptr};
   LLVMValueRef fmalloc = declare(e, "malloc", e->ptr, mt, 1), ffree = declare(e, "free", e->vd, ft, 1);
@@ -1469,11 +1278,12 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   F->slot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
   LLVMValueRef total = i64c(F, 0);
   LLVMValueRef limit = LLVMConstInt(e->i64, 1ull << 62, 0);
-  for (int i = 0; i < f->nnodes; i++) {
-    const tc_Node *n = f->nodes[i];
-    if (!F->reach[n->id] || !F->mat[n->id]) continue;
+  for (int i = 0; i < P->nkernels; i++) {
+    const cg_PlanKernel *pk = &P->kernels[i];
+    const tc_Node *n = pk->root;
+    if (pk->kind == CG_PK_COPY || !F->mat[n->id]) continue; /* not a buffer of its own */
     LLVMValueRef sizes[2] = {checked_bytes(F, n->rank, (const tc_Poly **)n->dims, fe_dtype_size(n->dtype)), NULL};
-    if (n->op == TC_MATMUL)
+    if (pk->scratch)
       sizes[1] = checked_bytes(F, 1, (const tc_Poly **)&n->dims[n->rank - 1], fe_dtype_size(FE_F64));
     for (int k = 0; k < 2; k++) {
       if (!sizes[k] || (k == 0 && out_of[n->id] >= 0)) continue;
@@ -1496,22 +1306,14 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   LLVMPositionBuilderAtEnd(e->b, run);
   F->temps = base;
 
-  /* compute every buffer, in order */
-  for (int i = 0; i < f->nnodes; i++) {
-    const tc_Node *n = f->nodes[i];
-    if (!F->reach[n->id] || !F->mat[n->id]) continue;
-    LLVMValueRef dst = out_of[n->id] >= 0 ? LLVMGetParam(fn, (unsigned)(np + out_of[n->id])) : temp_ptr(F, F->slot[n->id]);
-    int kind = is_reduce(n->op) ? K_REDUCE : n->op == TC_MATMUL ? K_MATMUL : n->op == TC_CONCAT ? K_CONCAT : K_FILL;
-    run_kernel(F, kind, n, dst, kind == K_MATMUL ? temp_ptr(F, sslot[n->id]) : NULL);
-    F->buf[n->id] = out_of[n->id] >= 0 ? dst : F->slot[n->id]; /* from now on read by consumers */
-  }
-  /* results that are not computed in place */
-  for (int i = 0; i < nr; i++) {
-    const tc_Node *r = f->results[i];
-    if (out_of[r->id] == i) continue;
-    LLVMValueRef dst = LLVMGetParam(fn, (unsigned)(np + i));
-    if (F->buf[r->id] || r->op == TC_PARAM) run_kernel(F, K_COPY, r, dst, NULL); /* a parameter, or another result */
-    else run_kernel(F, K_FILL, r, dst, NULL);
+  /* run the plan's kernels: every buffer in order, then the results not computed in place */
+  for (int i = 0; i < P->nkernels; i++) {
+    const cg_PlanKernel *pk = &P->kernels[i];
+    const tc_Node *n = pk->root;
+    bool own = pk->kind != CG_PK_COPY && F->mat[n->id]; /* writes n's buffer (a temporary or in place) */
+    LLVMValueRef dst = pk->output >= 0 ? LLVMGetParam(fn, (unsigned)(np + pk->output)) : temp_ptr(F, F->slot[n->id]);
+    run_kernel(F, emit_kind(pk->kind), n, dst, pk->scratch ? temp_ptr(F, sslot[n->id]) : NULL);
+    if (own) F->buf[n->id] = out_of[n->id] >= 0 ? dst : F->slot[n->id]; /* from now on read by consumers */
   }
   LLVMBuildCall2(e->b, free_ty, ffree, &base, 1, "");
   LLVMBuildRet(e->b, LLVMConstInt(e->i32, 0, 0));

@@ -1,0 +1,329 @@
+/* plan.c - decides, before any LLVM IR exists, what an exported function materialises
+ * and which loop-nest kernels compute it (see plan.h).
+ *
+ * Planning decides which nodes get a buffer: reductions, matmuls and concats always;
+ * the input of a reshape (which then only re-indexes it); a costly matmul operand; a
+ * costly node that a consumer broadcasts (it would be recomputed per copy); a costly
+ * node that slices and transposes would read at more than MAX_READS indices; a costly
+ * node SHARED_DEPTH levels above the last buffer that several loop nests read
+ * (plan_reuse); and a node MAX_FUSED_DEPTH levels into a fused expression. Every other
+ * node is fused: it is evaluated inside the loop of whatever consumes it. Then each
+ * buffer, and each result not computed in place, becomes one kernel whose fused nodes
+ * and inputs are those reached from its root without crossing another buffer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/plan.h"
+
+/* The planning state of one function. */
+typedef struct Plan {
+  const tc_Func *f;
+  uint8_t *reach, *mat; /* per node id */
+} Plan;
+
+bool cg_same_shape(const tc_Node *a, const tc_Node *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (!tc_poly_eq(a->dims[i], b->dims[i])) return false;
+  return true;
+}
+
+/* ---------------------------------------------------------------- planning */
+
+static bool is_reduce(tc_Op op) { return tc_op_info(op)->cls == TC_CLASS_REDUCTION; }
+
+/* Cheap to recompute: leaves, buffers, and index remaps or casts of cheap nodes. */
+static bool cheap(Plan *F, const tc_Node *n) {
+  const tc_OpInfo *info = tc_op_info(n->op);
+  if (info->cls == TC_CLASS_LEAF || F->mat[n->id]) return true;
+  if ((info->flags & TC_F_MOVE) || n->op == TC_CAST) return cheap(F, n->args[0]);
+  return false;
+}
+
+static bool has_buffer(Plan *F, const tc_Node *n) { return (n->op == TC_PARAM && n->rank > 0) || F->mat[n->id]; }
+
+enum { MAX_FUSED_DEPTH = 200 };
+
+/* ---------------------------------------------------------------- reuse
+ *
+ * Inside one loop a fused node is evaluated once per distinct index it is read at
+ * (emit_at's memo): a node with many uses at the same index costs one evaluation, but
+ * slices and transposes read their argument at other indices, and through a chain of
+ * them the indices multiply (`a_i = a_{i-1}[1:] + a_{i-1}[:-1]` reads a_{i-k} at 2^k
+ * indices). plan_reuse counts, per node, the indices it is read at: an index is the
+ * sequence of slices and transposes on the way from the loop's own index (context 0),
+ * interned as (remap node, context of the remap) -> context. A node that is not cheap
+ * and would be read at more than MAX_READS indices gets a buffer instead (read back at
+ * any index for the price of a load), so no node is computed more than MAX_READS times
+ * per element whatever the program's shape. Likewise a costly node read by several loop
+ * nests is computed in each, which is cheap for a short expression, but such a chain
+ * gets a buffer every SHARED_DEPTH fused levels: else each loop carries the whole chain
+ * below it (a chain of softmaxes made kernels 200 levels deep). */
+enum { MAX_READS = 4, SHARED_DEPTH = 8 };
+
+typedef struct Reuse {
+  int *nctx;     /* per node: contexts it is read at (MAX_READS + 1: too many) */
+  int *ctx;      /* per node: MAX_READS + 1 slots */
+  int *key_node, *key_parent, *key_ctx; /* the intern table, open addressing */
+  size_t cap, n;
+} Reuse;
+
+static int reuse_intern(Reuse *R, int node, int parent);
+
+/* Adds context c to node x's set. */
+static void reuse_add(Reuse *R, const tc_Node *x, int c) {
+  if (x->rank == 0) c = 0; /* a scalar's index is the same everywhere */
+  int *set = &R->ctx[(size_t)x->id * (MAX_READS + 1)], *n = &R->nctx[x->id];
+  if (*n > MAX_READS) return;
+  for (int i = 0; i < *n; i++)
+    if (set[i] == c) return;
+  set[(*n)++] = c;
+}
+
+static void reuse_grow(Reuse *R) {
+  Reuse old = *R;
+  R->cap = old.cap ? old.cap * 2 : 1024;
+  R->n = 0;
+  R->key_node = malloc(sizeof(int) * R->cap);
+  R->key_parent = malloc(sizeof(int) * R->cap);
+  R->key_ctx = malloc(sizeof(int) * R->cap);
+  if (!R->key_node || !R->key_parent || !R->key_ctx) abort();
+  for (size_t i = 0; i < R->cap; i++) R->key_node[i] = -1;
+  for (size_t i = 0; i < old.cap; i++)
+    if (old.key_node[i] >= 0) {
+      size_t j = ((size_t)old.key_node[i] * 40503u + (size_t)old.key_parent[i]) & (R->cap - 1);
+      while (R->key_node[j] >= 0) j = (j + 1) & (R->cap - 1);
+      R->key_node[j] = old.key_node[i], R->key_parent[j] = old.key_parent[i], R->key_ctx[j] = old.key_ctx[i];
+      R->n++;
+    }
+  free(old.key_node);
+  free(old.key_parent);
+  free(old.key_ctx);
+}
+
+/* The context "remap node `node` applied in context parent" (numbered from 1). */
+static int reuse_intern(Reuse *R, int node, int parent) {
+  if (2 * (R->n + 1) > R->cap) reuse_grow(R);
+  size_t j = ((size_t)node * 40503u + (size_t)parent) & (R->cap - 1);
+  for (; R->key_node[j] >= 0; j = (j + 1) & (R->cap - 1))
+    if (R->key_node[j] == node && R->key_parent[j] == parent) return R->key_ctx[j];
+  R->key_node[j] = node, R->key_parent[j] = parent, R->key_ctx[j] = (int)++R->n;
+  return R->key_ctx[j];
+}
+
+static bool cheap(Plan *F, const tc_Node *n);
+
+/* Notes that loop nest `root` evaluates x (two are kept: enough to know it is shared). */
+static void reuse_loop(int *loop, int *nloops, const tc_Node *x, int root) {
+  int *n = &nloops[x->id];
+  for (int i = 0; i < *n; i++)
+    if (loop[2 * x->id + i] == root) return;
+  if (*n < 2) loop[2 * x->id + (*n)++] = root;
+}
+
+/* Gives a buffer to every costly node that its loop would read at too many indices
+ * (consumers are visited before their arguments, so a node's contexts are complete when
+ * it is reached), then cuts the chains that several loops read. */
+static void plan_reuse(Plan *F) {
+  const tc_Func *f = F->f;
+  size_t nn = (size_t)f->nnodes + 1;
+  Reuse R = {.nctx = calloc(nn, sizeof(int)), .ctx = malloc(nn * (MAX_READS + 1) * sizeof(int))};
+  int *depth = calloc(nn, sizeof(int)), *loop = malloc(nn * 2 * sizeof(int)), *nloops = calloc(nn, sizeof(int));
+  if (!R.nctx || !R.ctx || !depth || !loop || !nloops) abort();
+  for (int i = 0; i < f->nresults; i++) {
+    reuse_add(&R, f->results[i], 0);
+    reuse_loop(loop, nloops, f->results[i], f->results[i]->id);
+  }
+  for (int i = f->nnodes - 1; i >= 0; i--) {
+    const tc_Node *u = f->nodes[i];
+    if (!F->reach[u->id] || u->op == TC_PARAM) continue;
+    if (!F->mat[u->id] && u->rank > 0 && R.nctx[u->id] > MAX_READS && !cheap(F, u)) F->mat[u->id] = 1;
+    if (F->mat[u->id]) { /* its own loop */
+      R.nctx[u->id] = 1, R.ctx[(size_t)u->id * (MAX_READS + 1)] = 0;
+      nloops[u->id] = 1, loop[2 * u->id] = u->id;
+    }
+    for (int j = 0; j < u->nargs; j++)
+      for (int k = 0; k < nloops[u->id]; k++) reuse_loop(loop, nloops, u->args[j], loop[2 * u->id + k]);
+    bool remap = !F->mat[u->id] && (u->op == TC_SLICE || u->op == TC_TRANSPOSE);
+    const int *set = &R.ctx[(size_t)u->id * (MAX_READS + 1)];
+    int n = R.nctx[u->id] > MAX_READS ? MAX_READS : R.nctx[u->id];
+    for (int j = 0; j < u->nargs; j++) {
+      const tc_Node *x = u->args[j];
+      bool dup = false;
+      for (int k = 0; k < j; k++) dup |= u->args[k] == x;
+      if (dup || x->op == TC_PARAM) continue;
+      if (R.nctx[u->id] > MAX_READS) { R.nctx[x->id] = MAX_READS + 1; continue; } /* cheap u: too many as well */
+      for (int k = 0; k < n; k++) reuse_add(&R, x, remap ? reuse_intern(&R, u->id, set[k]) : set[k]);
+    }
+  }
+  /* arguments first: a buffer cuts every chain that several loops read, SHARED_DEPTH
+     levels of costly fused nodes at most */
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id] || F->mat[n->id] || cheap(F, n)) continue;
+    for (int j = 0; j < n->nargs; j++)
+      if (depth[n->args[j]->id] > depth[n->id]) depth[n->id] = depth[n->args[j]->id];
+    if (++depth[n->id] > SHARED_DEPTH && nloops[n->id] > 1 && n->rank > 0) F->mat[n->id] = 1, depth[n->id] = 0;
+  }
+  free(depth);
+  free(loop);
+  free(nloops);
+  free(R.nctx);
+  free(R.ctx);
+  free(R.key_node);
+  free(R.key_parent);
+  free(R.key_ctx);
+}
+
+static void plan_mat(Plan *F) {
+  const tc_Func *f = F->f;
+  for (int i = 0; i < f->nresults; i++) F->reach[f->results[i]->id] = 1;
+  for (int i = f->nnodes - 1; i >= 0; i--) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id]) continue;
+    for (int j = 0; j < n->nargs; j++) F->reach[n->args[j]->id] = 1;
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < f->nnodes; i++) {
+      const tc_Node *n = f->nodes[i];
+      if (!F->reach[n->id]) continue;
+      if (is_reduce(n->op) || n->op == TC_MATMUL || n->op == TC_CONCAT) F->mat[n->id] = 1;
+      if (n->op == TC_RESHAPE && n->args[0]->rank > 0 && !has_buffer(F, n->args[0])) F->mat[n->args[0]->id] = 1;
+      if (n->op == TC_MATMUL)
+        for (int j = 0; j < 2; j++)
+          if (!cheap(F, n->args[j])) F->mat[n->args[j]->id] = 1;
+      if (tc_op_info(n->op)->cls == TC_CLASS_ELEMENTWISE)
+        for (int j = 0; j < n->nargs; j++)
+          if (!cheap(F, n->args[j]) && n->args[j]->rank > 0 && !cg_same_shape(n->args[j], n))
+            F->mat[n->args[j]->id] = 1;
+    }
+  for (int i = 0; i < f->nnodes; i++)
+    if (f->nodes[i]->op == TC_PARAM) F->mat[f->nodes[i]->id] = 0;
+  /* A fused expression deeper than MAX_FUSED_DEPTH (a long chain of lets) gets a buffer
+     part way: evaluation recurses over the expression, and this bounds the recursion. */
+  int *depth = calloc((size_t)f->nnodes + 1, sizeof *depth);
+  if (!depth) abort();
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id] || n->op == TC_PARAM || F->mat[n->id]) continue;
+    int d = 0;
+    for (int j = 0; j < n->nargs; j++)
+      if (depth[n->args[j]->id] > d) d = depth[n->args[j]->id];
+    depth[n->id] = d + 1;
+    if (d + 1 > MAX_FUSED_DEPTH && n->rank > 0) {
+      F->mat[n->id] = 1;
+      depth[n->id] = 0;
+    }
+  }
+  free(depth);
+  plan_reuse(F);
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+/* The nodes one kernel reads and computes, gathered by a walk from its root. */
+typedef struct Walk {
+  const Plan *P;
+  unsigned *stamp, gen; /* per node id: visited in this kernel's walk */
+  fe_Arena *arena;
+  fe_Vec fused, inputs;
+} Walk;
+
+/* Adds x and what its value needs (arguments first); top: x is the kernel's root. */
+static void walk(Walk *W, const tc_Node *x, bool top) {
+  if (W->stamp[x->id] == W->gen) return;
+  W->stamp[x->id] = W->gen;
+  bool buffer = (x->op == TC_PARAM && x->rank > 0) || W->P->mat[x->id];
+  if (!top && (buffer || x->op == TC_PARAM)) {
+    fe_vec_push(W->arena, &W->inputs, (void *)x);
+    return;
+  }
+  for (int j = 0; j < x->nargs; j++) walk(W, x->args[j], false);
+  if (tc_op_info(x->op)->cls != TC_CLASS_LEAF) fe_vec_push(W->arena, &W->fused, (void *)x);
+}
+
+static int by_id(const void *a, const void *b) {
+  int x = (*(const tc_Node *const *)a)->id, y = (*(const tc_Node *const *)b)->id;
+  return (x > y) - (x < y);
+}
+
+/* The kind of the kernel that computes the materialised node n. */
+static cg_PlanKind kind_of(const tc_Node *n) {
+  switch (tc_op_info(n->op)->cls) {
+  case TC_CLASS_REDUCTION: return CG_PK_REDUCTION;
+  case TC_CLASS_CONTRACTION: return CG_PK_CONTRACTION;
+  case TC_CLASS_LEAF: case TC_CLASS_ELEMENTWISE: return CG_PK_ELEMENTWISE;
+  case TC_CLASS_LAYOUT: /* a concat is a loop nest of its own; other moves are index remaps */
+    return n->op == TC_CONCAT ? CG_PK_LAYOUT : CG_PK_ELEMENTWISE;
+  }
+  TRIC_BUG("plan: '%s' has no op class", tc_op_name(n->op));
+}
+
+/* Appends the kernel computing root (a copy of it when copy) writing result `output`. */
+static void add_kernel(Walk *W, fe_Vec *ks, const tc_Node *root, int output, bool copy) {
+  cg_PlanKernel *k = fe_alloc(W->arena, sizeof *k);
+  memset(k, 0, sizeof *k);
+  k->kind = copy ? CG_PK_COPY : kind_of(root);
+  k->root = root;
+  k->output = output;
+  k->scratch = k->kind == CG_PK_CONTRACTION;
+  W->gen++;
+  W->fused = (fe_Vec){0};
+  W->inputs = (fe_Vec){0};
+  walk(W, root, !copy);
+  if (W->inputs.n > 1) qsort(W->inputs.items, (size_t)W->inputs.n, sizeof(void *), by_id);
+  k->nfused = W->fused.n, k->fused = (const tc_Node **)W->fused.items;
+  k->ninputs = W->inputs.n, k->inputs = (const tc_Node **)W->inputs.items;
+  fe_vec_push(W->arena, ks, k);
+}
+
+cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
+  size_t nn = (size_t)f->nnodes + 1;
+  cg_Plan *p = fe_alloc(a, sizeof *p);
+  memset(p, 0, sizeof *p);
+  p->f = f;
+  p->reach = fe_alloc(a, nn);
+  p->mat = fe_alloc(a, nn);
+  memset(p->reach, 0, nn);
+  memset(p->mat, 0, nn);
+  Plan P = {.f = f, .reach = p->reach, .mat = p->mat};
+  plan_mat(&P);
+  p->out_of = fe_alloc(a, sizeof(int) * nn);
+  for (size_t i = 0; i < nn; i++) p->out_of[i] = -1;
+  for (int i = 0; i < f->nresults; i++) {
+    const tc_Node *r = f->results[i];
+    if (p->mat[r->id] && p->out_of[r->id] < 0) p->out_of[r->id] = i;
+  }
+  Walk W = {.P = &P, .arena = a, .stamp = fe_alloc(a, sizeof(unsigned) * nn)};
+  memset(W.stamp, 0, sizeof(unsigned) * nn);
+  fe_Vec ks = {0};
+  for (int i = 0; i < f->nnodes; i++) { /* every buffer, in order */
+    const tc_Node *n = f->nodes[i];
+    if (p->reach[n->id] && p->mat[n->id]) add_kernel(&W, &ks, n, p->out_of[n->id], false);
+  }
+  for (int i = 0; i < f->nresults; i++) { /* results that are not computed in place */
+    const tc_Node *r = f->results[i];
+    if (p->out_of[r->id] == i) continue;
+    add_kernel(&W, &ks, r, i, p->mat[r->id] || r->op == TC_PARAM); /* another result, or a parameter */
+  }
+  p->nkernels = ks.n;
+  p->kernels = fe_alloc(a, sizeof *p->kernels * (size_t)(ks.n + 1));
+  for (int i = 0; i < ks.n; i++) p->kernels[i] = *(cg_PlanKernel *)ks.items[i];
+  return p;
+}
+
+bool cg_plan_has_buffer(const cg_Plan *p, const tc_Node *n) {
+  return (n->op == TC_PARAM && n->rank > 0) || p->mat[n->id];
+}
+
+const char *cg_plan_kind_name(cg_PlanKind k) {
+  switch (k) {
+  case CG_PK_ELEMENTWISE: return "elementwise";
+  case CG_PK_REDUCTION: return "reduction";
+  case CG_PK_CONTRACTION: return "contraction";
+  case CG_PK_LAYOUT: return "layout";
+  case CG_PK_COPY: return "copy";
+  }
+  TRIC_BUG("plan: kernel kind %d has no name", (int)k);
+}
