@@ -11,9 +11,11 @@
  * buffer, and each result not computed in place, becomes one kernel whose fused nodes
  * and inputs are those reached from its root without crossing another buffer.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/codegen.h"
 #include "codegen/plan.h"
 
 /* The planning state of one function. */
@@ -326,4 +328,205 @@ const char *cg_plan_kind_name(cg_PlanKind k) {
   case CG_PK_COPY: return "copy";
   }
   TRIC_BUG("plan: kernel kind %d has no name", (int)k);
+}
+
+/* ---------------------------------------------------------------- the plan as text
+ *
+ * Byte and flop counts are sums of terms coef * size * size ...: a tensor's element
+ * count with its constant dims folded into the coefficient, its other dims (each a size
+ * polynomial, printed by tc_poly_str) as factors in sorted order, so terms over the same
+ * sizes add up and a count over constant shapes prints as one number. */
+
+enum { MAX_TERMS = 64 };
+
+typedef struct Term {
+  int64_t coef;
+  char factors[256]; /* "B*N", "" for a constant */
+} Term;
+
+typedef struct Count {
+  int n;
+  bool overflow; /* more terms than MAX_TERMS, or a coefficient past int64 */
+  Term t[MAX_TERMS];
+} Count;
+
+static int by_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Adds scale * (the element count of dims) to c. */
+static void count_add(Count *c, int64_t scale, int rank, const tc_Poly *const *dims, const tc_Sym *syms) {
+  Term t = {.coef = scale};
+  char fs[TC_MAXRANK][128];
+  const char *fp[TC_MAXRANK];
+  int nf = 0;
+  for (int i = 0; i < rank; i++) {
+    int64_t v;
+    if (tc_poly_is_const(dims[i], &v)) {
+      if (__builtin_mul_overflow(t.coef, v, &t.coef)) c->overflow = true;
+      continue;
+    }
+    char s[120];
+    s[0] = 0;
+    tc_poly_str(dims[i], syms, s, sizeof s);
+    snprintf(fs[nf], sizeof fs[nf], dims[i]->n > 1 ? "(%s)" : "%s", s);
+    fp[nf] = fs[nf];
+    nf++;
+  }
+  if (t.coef == 0) return;
+  qsort(fp, (size_t)nf, sizeof *fp, by_str);
+  size_t len = 0;
+  for (int i = 0; i < nf; i++)
+    len += (size_t)snprintf(t.factors + len, len < sizeof t.factors ? sizeof t.factors - len : 0, "%s%s", i ? "*" : "", fp[i]);
+  for (int i = 0; i < c->n; i++)
+    if (!strcmp(c->t[i].factors, t.factors)) {
+      if (__builtin_add_overflow(c->t[i].coef, t.coef, &c->t[i].coef)) c->overflow = true;
+      return;
+    }
+  if (c->n == MAX_TERMS) {
+    c->overflow = true;
+    return;
+  }
+  c->t[c->n++] = t;
+}
+
+/* Adds every term of b to a. */
+static void count_merge(Count *a, const Count *b) {
+  a->overflow |= b->overflow;
+  for (int i = 0; i < b->n; i++) {
+    bool found = false;
+    for (int j = 0; j < a->n && !found; j++)
+      if (!strcmp(a->t[j].factors, b->t[i].factors)) {
+        found = true;
+        if (__builtin_add_overflow(a->t[j].coef, b->t[i].coef, &a->t[j].coef)) a->overflow = true;
+      }
+    if (!found && a->n < MAX_TERMS) a->t[a->n++] = b->t[i];
+    else if (!found) a->overflow = true;
+  }
+}
+
+static void count_print(FILE *out, const Count *c) {
+  if (c->overflow) {
+    fputs("?", out); /* too many distinct terms to print (or past int64) */
+    return;
+  }
+  bool any = false;
+  for (int pass = 0; pass < 2; pass++) /* symbolic terms first, the constant last */
+    for (int i = 0; i < c->n; i++) {
+      const Term *t = &c->t[i];
+      if ((pass == 0) != (t->factors[0] != 0) || t->coef == 0) continue;
+      fputs(any ? " + " : "", out);
+      if (!t->factors[0]) fprintf(out, "%lld", (long long)t->coef);
+      else if (t->coef == 1) fputs(t->factors, out);
+      else fprintf(out, "%lld*%s", (long long)t->coef, t->factors);
+      any = true;
+    }
+  if (!any) fputs("0", out);
+}
+
+/* Whether op may be fused into a loop (not a loop nest of its own by its class). */
+static bool fusible(const tc_Node *n) {
+  switch (tc_op_info(n->op)->cls) {
+  case TC_CLASS_LEAF: case TC_CLASS_REDUCTION: case TC_CLASS_CONTRACTION: return false;
+  case TC_CLASS_ELEMENTWISE: return true;
+  case TC_CLASS_LAYOUT: return n->op != TC_CONCAT;
+  }
+  TRIC_BUG("plan: '%s' has no op class", tc_op_name(n->op));
+}
+
+/* Adds the arithmetic of fused node n, evaluated once per element, to flops. */
+static void count_flops(Count *c, const tc_Node *n, const tc_Sym *syms) {
+  switch (tc_op_info(n->op)->cls) {
+  case TC_CLASS_LEAF: case TC_CLASS_LAYOUT: return; /* moves, no arithmetic */
+  case TC_CLASS_ELEMENTWISE:
+    if (n->op == TC_BROADCAST || n->op == TC_CAST) return;
+    count_add(c, 1, n->rank, (const tc_Poly *const *)n->dims, syms);
+    return;
+  case TC_CLASS_REDUCTION: /* one combine per element of the argument */
+    count_add(c, 1, n->args[0]->rank, (const tc_Poly *const *)n->args[0]->dims, syms);
+    return;
+  case TC_CLASS_CONTRACTION: { /* a multiply and an add per output element and K */
+    const tc_Node *a = n->args[0];
+    const tc_Poly *d[TC_MAXRANK + 1];
+    for (int i = 0; i < n->rank; i++) d[i] = n->dims[i];
+    d[n->rank] = a->dims[a->rank - 1];
+    count_add(c, 2, n->rank + 1, d, syms);
+    return;
+  }
+  }
+  TRIC_BUG("plan: '%s' has no op class", tc_op_name(n->op));
+}
+
+/* Writes "%3 add", or for a parameter "%0 x" (its name). */
+static void print_node(FILE *out, const tc_Func *f, const tc_Node *n) {
+  if (n->op == TC_PARAM && n->param.index >= 0 && n->param.index < f->nparams)
+    fprintf(out, "%%%d %s", n->id, f->params[n->param.index].name);
+  else fprintf(out, "%%%d %s", n->id, tc_op_name(n->op));
+}
+
+/* Writes the plan of one function. */
+static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *a) {
+  if (f->signature) fprintf(out, "%s\n", f->signature); /* "export fn name(...) -> ..." */
+  else fprintf(out, "export fn %s\n", f->name);
+  Count *moved = calloc(1, sizeof *moved), *rd = calloc(1, sizeof *rd), *wr = calloc(1, sizeof *wr),
+        *fl = calloc(1, sizeof *fl);
+  if (!moved || !rd || !wr || !fl) abort();
+  for (int i = 0; i < p->nkernels; i++) {
+    const cg_PlanKernel *k = &p->kernels[i];
+    memset(rd, 0, sizeof *rd), memset(wr, 0, sizeof *wr), memset(fl, 0, sizeof *fl);
+    fprintf(out, "  kernel %d: %s, root ", i, cg_plan_kind_name(k->kind));
+    print_node(out, f, k->root);
+    fprintf(out, " %s -> ", tc_type_str(a, k->root->dtype, k->root->rank, (const tc_Poly **)k->root->dims, f->syms));
+    if (k->output >= 0) fprintf(out, "result %d\n", k->output);
+    else fprintf(out, "temporary\n");
+    fputs("    fused:", out);
+    int nf = 0;
+    for (int j = 0; j < k->nfused; j++) {
+      if (k->fused[j] == k->root) continue;
+      fputs(nf++ ? ", " : " ", out);
+      print_node(out, f, k->fused[j]);
+    }
+    fputs(nf ? "\n" : " none\n", out);
+    fputs("    reads:", out);
+    for (int j = 0; j < k->ninputs; j++) {
+      const tc_Node *x = k->inputs[j];
+      fputs(j ? ", " : " ", out);
+      print_node(out, f, x);
+      count_add(rd, fe_dtype_size(x->dtype), x->rank, (const tc_Poly *const *)x->dims, f->syms);
+    }
+    fputs(k->ninputs ? "\n" : " nothing\n", out);
+    count_add(wr, fe_dtype_size(k->root->dtype), k->root->rank, (const tc_Poly *const *)k->root->dims, f->syms);
+    for (int j = 0; j < k->nfused; j++) count_flops(fl, k->fused[j], f->syms);
+    fputs("    bytes read ", out);
+    count_print(out, rd);
+    fputs(", written ", out);
+    count_print(out, wr);
+    fputs(", flops ", out);
+    count_print(out, fl);
+    fputs("\n", out);
+    count_merge(moved, rd);
+    count_merge(moved, wr);
+  }
+  int nfusible = 0, nfused = 0;
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!p->reach[n->id] || !fusible(n)) continue;
+    nfusible++;
+    nfused += !p->mat[n->id];
+  }
+  fprintf(out, "  summary: kernels %d, fused ops %d of %d fusible, bytes moved ", p->nkernels, nfused, nfusible);
+  count_print(out, moved);
+  fputs("\n", out);
+  free(moved), free(rd), free(wr), free(fl);
+}
+
+char *cg_plan_text(tc_Func *funcs, int n, fe_Arena *a) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  if (!out) abort();
+  for (int i = 0; i < n; i++) {
+    if (i) fputs("\n", out);
+    plan_write(out, &funcs[i], cg_plan_function(a, &funcs[i]), a);
+  }
+  if (fclose(out)) abort();
+  return text;
 }

@@ -1,0 +1,48 @@
+"""tric build --emit=plan: the kernel plan of each exported function (docs/plan.md)."""
+import difflib
+import os
+import shutil
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plan")
+
+
+def test_emit_plan_golden(ctx):
+    # a matmul, a bias add, a gelu and a softmax: which ops fuse into which kernel
+    d = ctx.tmpdir()
+    shutil.copy(os.path.join(HERE, "model.tri"), d)
+    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=plan", "-o", "out/model.o"], cwd=d)
+    if r.returncode:
+        return "exit status %d\n%s" % (r.returncode, r.stderr)
+    if os.path.exists(os.path.join(d, "out/model.o")) or os.path.exists(os.path.join(d, "out/model.h")):
+        return "--emit=plan alone wrote an object or a header"
+    with open(os.path.join(d, "out/model.plan")) as f:
+        text = f.read()
+    path = os.path.join(HERE, "model.plan")
+    if ctx.update:
+        with open(path, "w") as f:
+            f.write(text)
+    with open(path) as f:
+        want = f.read()
+    if text != want:
+        diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True), "expected", "actual"))
+        return "model.plan differs from the golden file:\n" + diff
+    shutil.rmtree(d)
+
+
+def test_emit_plan_with_object_and_cache(ctx):
+    # beside the object, and written again on a second build (the plan is not cached)
+    d = ctx.tmpdir()
+    shutil.copy(os.path.join(HERE, "model.tri"), d)
+    for i in range(2):
+        r = ctx.run([ctx.tric, "build", "model.tri", "--emit=obj,plan", "--cache-dir", "cache"], cwd=d)
+        if r.returncode:
+            return "build %d: %s" % (i, r.stderr)
+        for out in ("model.o", "model.plan"):
+            if not os.path.exists(os.path.join(d, out)):
+                return "build %d: no %s" % (i, out)
+        if i == 0:
+            os.unlink(os.path.join(d, "model.plan"))
+    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=plan,bogus"], cwd=d)
+    if r.returncode != 2 or "obj,header,llvm-ir,asm,plan" not in r.stderr:
+        return "a bad --emit list: %d %s" % (r.returncode, r.stderr)
+    shutil.rmtree(d)
