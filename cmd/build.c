@@ -59,7 +59,7 @@ typedef struct Target {
   Module *m;
   const char *file, *stem;
   const char *guard; /* the header's include guard (from the source and header paths) */
-  const char *obj, *hdr, *ll, *as, *dep, *plan;
+  const char *obj, *hdr, *ll, *as, *dep, *plan, *plan_json;
   ca_Key key;
   ca_Manifest *man; /* made on a cache miss, to record (and explain) it */
   ca_Lookup got;
@@ -72,7 +72,7 @@ typedef struct Target {
   const cg_Unit **units; /* per kernel unit of the job: its code, once compiled */
   Kernel **kern;         /* per kernel unit: the shared kernel */
   Task start, finish;
-  char *err, *header, *plan_text; /* plan_text: --emit=plan (malloc'd) */
+  char *err, *header, *plan_text, *plan_json_text; /* --emit=plan, plan-json (malloc'd) */
   char *diag_text; /* its check's diagnostics (malloc'd), stored with its entry */
   fe_Arena arena; /* the worker's own, for the header text */
   double stage[NSTAGES];
@@ -331,6 +331,9 @@ static int write_outputs(Build *b, Target *t, const void *const data[CA_NSECTION
   if (!rc && (o->emit & CG_EMIT_LLVM_IR) && write_atomic(t->ll, data[CA_LLVM_IR], len[CA_LLVM_IR], &t->m->newest)) rc = -1;
   if (!rc && (o->emit & CG_EMIT_ASM) && write_atomic(t->as, data[CA_ASM], len[CA_ASM], &t->m->newest)) rc = -1;
   if (!rc && (o->emit & CG_EMIT_PLAN) && write_atomic(t->plan, t->plan_text, strlen(t->plan_text), &t->m->newest)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_PLAN_JSON) &&
+      write_atomic(t->plan_json, t->plan_json_text, strlen(t->plan_json_text), &t->m->newest))
+    rc = -1;
   if (!rc && o->md && write_depfile(b, t)) rc = -1;
   t->stage[ST_WRITE] += now_seconds() - t0;
   return rc;
@@ -342,6 +345,7 @@ static void remove_outputs(const Opts *o, Target *t) {
   if (o->emit & CG_EMIT_LLVM_IR) unlink(t->ll);
   if (o->emit & CG_EMIT_ASM) unlink(t->as);
   if (o->emit & CG_EMIT_PLAN) unlink(t->plan);
+  if (o->emit & CG_EMIT_PLAN_JSON) unlink(t->plan_json);
 }
 
 /* ---------------------------------------------------------------- progress */
@@ -424,7 +428,8 @@ static void finish_work(Target *t, cg_Machines *m);
 static void start_work(Target *t, cg_Machines *m) {
   const Opts *o = t->b->o;
   unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
-  if (o->emit & CG_EMIT_PLAN) t->plan_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &t->arena);
+  if (o->emit & CG_EMIT_PLAN) t->plan_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &t->arena, false);
+  if (o->emit & CG_EMIT_PLAN_JSON) t->plan_json_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &t->arena, true);
   if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->guard, t->m->funcs, t->m->nfuncs, &t->arena);
   double t0 = now_seconds();
   if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err))
@@ -648,8 +653,8 @@ static void compile_done(Target *t) {
     if (s > b->status) b->status = s;
     t->failed = true;
     b->failed++;
-    free(t->header), free(t->diag_text), free(t->plan_text);
-    t->header = t->diag_text = t->plan_text = NULL;
+    free(t->header), free(t->diag_text), free(t->plan_text), free(t->plan_json_text);
+    t->header = t->diag_text = t->plan_text = t->plan_json_text = NULL;
     fe_arena_free(&t->arena);
     remove_outputs(b->o, t); /* no stale outputs from an earlier build */
     progress(b, t, "failed");
@@ -686,8 +691,8 @@ static void compile_done(Target *t) {
   }
   progress(b, t, "build");
   cg_result_free(&t->res);
-  free(t->header), free(t->diag_text), free(t->plan_text);
-  t->header = t->diag_text = t->plan_text = NULL;
+  free(t->header), free(t->diag_text), free(t->plan_text), free(t->plan_json_text);
+  t->header = t->diag_text = t->plan_text = t->plan_json_text = NULL;
   fe_arena_free(&t->arena);
 }
 
@@ -950,6 +955,7 @@ int run_build(const Opts *o, bool colour) {
     t->ll = with_ext(&arena, t->obj, ".ll");
     t->as = with_ext(&arena, t->obj, ".s");
     t->plan = with_ext(&arena, t->obj, ".plan");
+    t->plan_json = with_ext(&arena, t->obj, ".plan.json");
     t->dep = o->mf ? o->mf : with_ext(&arena, t->obj, ".d");
     t->m = graph_load(&b->g, t->file);
     if (!t->m) b->status = b->g.io_error ? EXIT_IO : EXIT_COMPILE;
@@ -982,7 +988,7 @@ int run_build(const Opts *o, bool colour) {
   char dbuf[4096];
   const char *dir = cache_dir(o, dbuf, sizeof dbuf);
   /* the plan is not a section of a cache entry: --emit=plan checks and plans every module */
-  b->cache_on = building && !o->no_cache && !o->dump && !(o->emit & CG_EMIT_PLAN) && dir && open_cache(b, dir);
+  b->cache_on = building && !o->no_cache && !o->dump && !(o->emit & (CG_EMIT_PLAN | CG_EMIT_PLAN_JSON)) && dir && open_cache(b, dir);
   if (b->cache_on) b->opts = options_key(o);
   int misses = 0;
   for (int i = 0; i < b->nt; i++) {

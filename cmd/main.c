@@ -1,6 +1,6 @@
 /* main.c - the tric command line.
  *
- *   tric build FILE.tri... [-o PATH] [--emit=obj,header,llvm-ir,asm,plan] [-O0..3] [-I DIR]
+ *   tric build FILE.tri... [-o PATH] [--emit=obj,header,llvm-ir,asm,plan,plan-json] [-O0..3] [-I DIR]
  *   tric check FILE.tri... [-I DIR]
  *
  * The driver owns every decision about files and exit statuses: it loads the module
@@ -31,8 +31,9 @@ static void usage(FILE *o) {
         "  -v                   one line per module with its time (added up over threads) and cache use\n"
         "  --time-report[=json] time and share per stage, peak memory, cache hits, kernels\n"
         "  --time-trace=FILE    Chrome trace-event JSON of the build (Perfetto, chrome://tracing)\n"
-        "  --emit=LIST          any of obj,header,llvm-ir,asm,plan (default obj,header); plan:\n"
-        "                       FILE.plan, the kernels and what they fuse (not cached)\n"
+        "  --emit=LIST          any of obj,header,llvm-ir,asm,plan,plan-json (default obj,header);\n"
+        "                       plan: FILE.plan, the kernels and what they fuse (not cached);\n"
+        "                       plan-json: the same as FILE.plan.json\n"
         "  -O0 -O1 -O2 -O3      optimisation level (default -O2)\n"
         "  -I DIR               look for imported modules in DIR too (after the importer's folder)\n"
         "  --target TRIPLE      generate code for another target (default: this machine)\n"
@@ -70,6 +71,7 @@ static bool parse_emit(const char *list, unsigned *emit) {
     else if (n == 7 && !strncmp(p, "llvm-ir", 7)) *emit |= CG_EMIT_LLVM_IR;
     else if (n == 3 && !strncmp(p, "asm", 3)) *emit |= CG_EMIT_ASM;
     else if (n == 4 && !strncmp(p, "plan", 4)) *emit |= CG_EMIT_PLAN;
+    else if (n == 9 && !strncmp(p, "plan-json", 9)) *emit |= CG_EMIT_PLAN_JSON;
     else return false;
     p += n;
     if (*p == ',') p++;
@@ -128,7 +130,7 @@ static int parse_args(int argc, char **argv, Opts *o) {
       if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = clean_arg(val);
     } else if (!strncmp(a, "-O", 2) && a[2] >= '0' && a[2] <= '3' && !a[3]) o->cg.opt_level = a[2] - '0';
     else if (TAKES("--emit")) {
-      if (!parse_emit(val, &o->emit)) return usage_error("--emit takes a list of obj,header,llvm-ir,asm,plan, not '%s'", val);
+      if (!parse_emit(val, &o->emit)) return usage_error("--emit takes a list of obj,header,llvm-ir,asm,plan,plan-json, not '%s'", val);
     } else if (TAKES("--dump")) {
       if (strcmp(val, "tokens") && strcmp(val, "ast") && strcmp(val, "types") && strcmp(val, "ir"))
         return usage_error("--dump takes tokens, ast, types or ir, not '%s'", val);

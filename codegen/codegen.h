@@ -13,7 +13,7 @@
 #include "typecheck/typecheck.h"
 
 /* What to produce. */
-enum { CG_EMIT_OBJ = 1, CG_EMIT_HEADER = 2, CG_EMIT_LLVM_IR = 4, CG_EMIT_ASM = 8, CG_EMIT_PLAN = 16 };
+enum { CG_EMIT_OBJ = 1, CG_EMIT_HEADER = 2, CG_EMIT_LLVM_IR = 4, CG_EMIT_ASM = 8, CG_EMIT_PLAN = 16, CG_EMIT_PLAN_JSON = 32 };
 
 /* Options that change the generated code. */
 typedef struct cg_Options {
@@ -91,9 +91,9 @@ void cg_result_free(cg_Result *r);
 char *cg_header_guard(fe_Arena *a, const char *module_path, const char *header_path);
 /* The C header for the exported functions of module `module_name` (malloc'd text). */
 char *cg_header(const char *module_name, const char *guard, tc_Func *funcs, int nfuncs, fe_Arena *a);
-/* The kernel plan of each exported function as text (malloc'd; docs/plan.md), for
- * --emit=plan; planning allocates in a. */
-char *cg_plan_text(tc_Func *funcs, int nfuncs, fe_Arena *a);
+/* The kernel plan of each exported function as text, or with json as a JSON document
+ * (malloc'd; docs/plan.md), for --emit=plan and plan-json; planning allocates in a. */
+char *cg_plan_text(tc_Func *funcs, int nfuncs, fe_Arena *a, bool json);
 /* The triple, CPU and features that options o resolve to (malloc'd strings), for
  * --version, cache keys and messages. */
 void cg_describe_target(const cg_Options *o, char **triple, char **cpu, char **features);

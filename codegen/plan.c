@@ -455,16 +455,45 @@ static void count_flops(Count *c, const tc_Node *n, const tc_Sym *syms) {
   TRIC_BUG("plan: '%s' has no op class", tc_op_name(n->op));
 }
 
-/* Writes "%3 add", or for a parameter "%0 x" (its name). */
-static void print_node(FILE *out, const tc_Func *f, const tc_Node *n) {
-  if (n->op == TC_PARAM && n->param.index >= 0 && n->param.index < f->nparams)
-    fprintf(out, "%%%d %s", n->id, f->params[n->param.index].name);
+/* Writes "%3 add", or for a parameter "%0 x" (its name); in JSON an object. */
+static void print_node(FILE *out, const tc_Func *f, const tc_Node *n, bool json) {
+  bool named = n->op == TC_PARAM && n->param.index >= 0 && n->param.index < f->nparams;
+  if (json) {
+    fprintf(out, "{\"id\": %d, \"op\": \"%s\"", n->id, tc_op_name(n->op));
+    if (named) fprintf(out, ", \"param\": \"%s\"", f->params[n->param.index].name); /* identifiers need no escapes */
+    fputs("}", out);
+  } else if (named) fprintf(out, "%%%d %s", n->id, f->params[n->param.index].name);
   else fprintf(out, "%%%d %s", n->id, tc_op_name(n->op));
 }
 
-/* Writes the plan of one function. */
-static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *a) {
-  if (f->signature) fprintf(out, "%s\n", f->signature); /* "export fn name(...) -> ..." */
+/* Writes s as a JSON string. */
+static void json_str(FILE *out, const char *s) {
+  fputc('"', out);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+    else if (c < 0x20) fprintf(out, "\\u%04x", c);
+    else fputc(c, out);
+  }
+  fputc('"', out);
+}
+
+/* Writes a count, in JSON as a string. */
+static void put_count(FILE *out, const Count *c, bool json) {
+  if (json) fputc('"', out);
+  count_print(out, c);
+  if (json) fputc('"', out);
+}
+
+/* Writes the plan of one function, as text or as a JSON object (docs/plan.md). */
+static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *a, bool json) {
+  if (json) {
+    fputs("    {\"name\": ", out);
+    json_str(out, f->name);
+    fputs(", \"signature\": ", out);
+    json_str(out, f->signature ? f->signature : f->name);
+    fputs(",\n     \"kernels\": [", out);
+  } else if (f->signature) fprintf(out, "%s\n", f->signature); /* "export fn name(...) -> ..." */
   else fprintf(out, "export fn %s\n", f->name);
   Count *moved = calloc(1, sizeof *moved), *rd = calloc(1, sizeof *rd), *wr = calloc(1, sizeof *wr),
         *fl = calloc(1, sizeof *fl);
@@ -472,36 +501,48 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
   for (int i = 0; i < p->nkernels; i++) {
     const cg_PlanKernel *k = &p->kernels[i];
     memset(rd, 0, sizeof *rd), memset(wr, 0, sizeof *wr), memset(fl, 0, sizeof *fl);
-    fprintf(out, "  kernel %d: %s, root ", i, cg_plan_kind_name(k->kind));
-    print_node(out, f, k->root);
-    fprintf(out, " %s -> ", tc_type_str(a, k->root->dtype, k->root->rank, (const tc_Poly **)k->root->dims, f->syms));
-    if (k->output >= 0) fprintf(out, "result %d\n", k->output);
-    else fprintf(out, "temporary\n");
-    fputs("    fused:", out);
+    for (int j = 0; j < k->ninputs; j++) {
+      const tc_Node *x = k->inputs[j];
+      count_add(rd, fe_dtype_size(x->dtype), x->rank, (const tc_Poly *const *)x->dims, f->syms);
+    }
+    count_add(wr, fe_dtype_size(k->root->dtype), k->root->rank, (const tc_Poly *const *)k->root->dims, f->syms);
+    for (int j = 0; j < k->nfused; j++) count_flops(fl, k->fused[j], f->syms);
+    const char *type = tc_type_str(a, k->root->dtype, k->root->rank, (const tc_Poly **)k->root->dims, f->syms);
+    if (json) {
+      fprintf(out, "%s\n       {\"kernel\": %d, \"kind\": \"%s\", \"root\": ", i ? "," : "", i, cg_plan_kind_name(k->kind));
+      print_node(out, f, k->root, true);
+      fputs(", \"type\": ", out);
+      json_str(out, type);
+      if (k->output >= 0) fprintf(out, ", \"writes\": {\"result\": %d}", k->output);
+      else fputs(", \"writes\": \"temporary\"", out);
+      fputs(",\n        \"fused\": [", out);
+    } else {
+      fprintf(out, "  kernel %d: %s, root ", i, cg_plan_kind_name(k->kind));
+      print_node(out, f, k->root, false);
+      fprintf(out, " %s -> ", type);
+      if (k->output >= 0) fprintf(out, "result %d\n", k->output);
+      else fprintf(out, "temporary\n");
+      fputs("    fused:", out);
+    }
     int nf = 0;
     for (int j = 0; j < k->nfused; j++) {
       if (k->fused[j] == k->root) continue;
-      fputs(nf++ ? ", " : " ", out);
-      print_node(out, f, k->fused[j]);
+      fputs(nf++ ? ", " : json ? "" : " ", out);
+      print_node(out, f, k->fused[j], json);
     }
-    fputs(nf ? "\n" : " none\n", out);
-    fputs("    reads:", out);
+    if (json) fputs("],\n        \"reads\": [", out);
+    else fputs(nf ? "\n    reads:" : " none\n    reads:", out);
     for (int j = 0; j < k->ninputs; j++) {
-      const tc_Node *x = k->inputs[j];
-      fputs(j ? ", " : " ", out);
-      print_node(out, f, x);
-      count_add(rd, fe_dtype_size(x->dtype), x->rank, (const tc_Poly *const *)x->dims, f->syms);
+      fputs(j ? ", " : json ? "" : " ", out);
+      print_node(out, f, k->inputs[j], json);
     }
-    fputs(k->ninputs ? "\n" : " nothing\n", out);
-    count_add(wr, fe_dtype_size(k->root->dtype), k->root->rank, (const tc_Poly *const *)k->root->dims, f->syms);
-    for (int j = 0; j < k->nfused; j++) count_flops(fl, k->fused[j], f->syms);
-    fputs("    bytes read ", out);
-    count_print(out, rd);
-    fputs(", written ", out);
-    count_print(out, wr);
-    fputs(", flops ", out);
-    count_print(out, fl);
-    fputs("\n", out);
+    fputs(json ? "],\n        \"bytes_read\": " : k->ninputs ? "\n    bytes read " : " nothing\n    bytes read ", out);
+    put_count(out, rd, json);
+    fputs(json ? ", \"bytes_written\": " : ", written ", out);
+    put_count(out, wr, json);
+    fputs(json ? ", \"flops\": " : ", flops ", out);
+    put_count(out, fl, json);
+    fputs(json ? "}" : "\n", out);
     count_merge(moved, rd);
     count_merge(moved, wr);
   }
@@ -512,21 +553,26 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
     nfusible++;
     nfused += !p->mat[n->id];
   }
-  fprintf(out, "  summary: kernels %d, fused ops %d of %d fusible, bytes moved ", p->nkernels, nfused, nfusible);
-  count_print(out, moved);
-  fputs("\n", out);
+  if (json)
+    fprintf(out, "],\n     \"summary\": {\"kernels\": %d, \"fused_ops\": %d, \"fusible_ops\": %d, \"bytes_moved\": ",
+            p->nkernels, nfused, nfusible);
+  else fprintf(out, "  summary: kernels %d, fused ops %d of %d fusible, bytes moved ", p->nkernels, nfused, nfusible);
+  put_count(out, moved, json);
+  fputs(json ? "}}" : "\n", out);
   free(moved), free(rd), free(wr), free(fl);
 }
 
-char *cg_plan_text(tc_Func *funcs, int n, fe_Arena *a) {
+char *cg_plan_text(tc_Func *funcs, int n, fe_Arena *a, bool json) {
   char *text = NULL;
   size_t len = 0;
   FILE *out = open_memstream(&text, &len);
   if (!out) abort();
+  if (json) fputs("{\"functions\": [\n", out);
   for (int i = 0; i < n; i++) {
-    if (i) fputs("\n", out);
-    plan_write(out, &funcs[i], cg_plan_function(a, &funcs[i]), a);
+    if (i) fputs(json ? ",\n" : "\n", out);
+    plan_write(out, &funcs[i], cg_plan_function(a, &funcs[i]), a, json);
   }
+  if (json) fputs(n ? "\n]}\n" : "]}\n", out);
   if (fclose(out)) abort();
   return text;
 }

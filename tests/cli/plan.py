@@ -1,5 +1,6 @@
 """tric build --emit=plan: the kernel plan of each exported function (docs/plan.md)."""
 import difflib
+import json
 import os
 import shutil
 
@@ -45,4 +46,43 @@ def test_emit_plan_with_object_and_cache(ctx):
     r = ctx.run([ctx.tric, "build", "model.tri", "--emit=plan,bogus"], cwd=d)
     if r.returncode != 2 or "obj,header,llvm-ir,asm,plan" not in r.stderr:
         return "a bad --emit list: %d %s" % (r.returncode, r.stderr)
+    shutil.rmtree(d)
+
+
+def test_emit_plan_json(ctx):
+    # --emit=plan-json: valid JSON, the same kernels and summaries as the text plan
+    d = ctx.tmpdir()
+    shutil.copy(os.path.join(HERE, "model.tri"), d)
+    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=plan,plan-json"], cwd=d)
+    if r.returncode:
+        return "exit status %d\n%s" % (r.returncode, r.stderr)
+    with open(os.path.join(d, "model.plan.json")) as f:
+        raw = f.read()
+    with open(os.path.join(HERE, "model.plan.json")) as f:
+        want = f.read()
+    if ctx.update:
+        with open(os.path.join(HERE, "model.plan.json"), "w") as f:
+            f.write(raw)
+        want = raw
+    if raw != want:
+        return "model.plan.json differs from the golden file:\n" + "".join(
+            difflib.unified_diff(want.splitlines(True), raw.splitlines(True), "expected", "actual"))
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:
+        return "not JSON: %s" % e
+    with open(os.path.join(d, "model.plan")) as f:
+        text = f.read()
+    for fn in doc["functions"]:
+        s = fn["summary"]
+        line = "  summary: kernels %d, fused ops %d of %d fusible, bytes moved %s" % (
+            s["kernels"], s["fused_ops"], s["fusible_ops"], s["bytes_moved"])
+        if fn["signature"] + "\n" not in text or line not in text:
+            return "%s: the JSON summary %r is not in the text plan" % (fn["name"], line)
+        if len(fn["kernels"]) != s["kernels"]:
+            return "%s: %d kernels listed, summary says %d" % (fn["name"], len(fn["kernels"]), s["kernels"])
+        for k in fn["kernels"]:
+            head = "  kernel %d: %s, root %%%d %s %s -> " % (k["kernel"], k["kind"], k["root"]["id"], k["root"]["op"], k["type"])
+            if head not in text:
+                return "%s: kernel %r is not in the text plan" % (fn["name"], head)
     shutil.rmtree(d)
