@@ -3,7 +3,8 @@
 #   make            build build/tric (installs missing Debian packages first: make deps)
 #   make example    compile examples/*.tri, link them into examples/demo.c and run it
 #   make test       `make check`, then every test twice: with build/tric and with tric built
-#                   under ASan + UBSan; the last line is "N passed, N failed" over both
+#                   under ASan + UBSan; the last line is "N passed, N failed" over both;
+#                   the data-race tests also run tric built with ThreadSanitizer (make tsan)
 #   make test-asan  only the sanitized run
 #   make unit       the unit tests of tests/unit/ (make test runs them first)
 #   make check      enforce the no-mutable-globals rule on frontend/typecheck/codegen
@@ -33,6 +34,10 @@ ALL_CFLAGS = -std=c17 $(WARN) $(CFLAGS) -fno-common -D_GNU_SOURCE -I. -I$(BUILD)
 ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_LDFLAGS = -fsanitize=address,undefined
+endif
+ifeq ($(SAN),thread)
+ALL_CFLAGS += -fsanitize=thread
+SAN_LDFLAGS = -fsanitize=thread
 endif
 
 LLVM_INC = $(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
@@ -113,8 +118,8 @@ example: $(BUILD)/tric
 
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 
-test: $(BUILD)/tric check asan unit
-	$(SAN_ENV) $(PYTHON) tests/run.py --tric $(BUILD)/tric --sanitized-tric build-asan/tric
+test: $(BUILD)/tric check asan tsan unit
+	$(SAN_ENV) $(PYTHON) tests/run.py --tric $(BUILD)/tric --sanitized-tric build-asan/tric --tsan-tric build-tsan/tric
 
 test-asan: asan
 	$(SAN_ENV) $(PYTHON) tests/run.py --sanitized-tric build-asan/tric
@@ -133,6 +138,10 @@ unit: $(BUILD)/tests/tir_test asan
 # tric built with ASan + UBSan, in its own folder
 asan: $(BUILD)/.deps-ok
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tric
+
+# tric built with ThreadSanitizer, for the data-race tests of the parallel builder
+tsan: $(BUILD)/.deps-ok
+	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread CFLAGS='-O1 -g' build-tsan/tric
 
 # No writable data in the compiler layers: every module compiles on any thread. Symbols
 # in .data, .bss, thread-local or common sections fail; .rodata and .data.rel.ro (read-only
@@ -160,6 +169,6 @@ bench-compare: $(BUILD)/tric bench-deps
 	$(PYTHON) benchmarks/compare.py $(if $(ABSOLUTE),--absolute) $(BASELINE) $(or $(NEW),$(BUILD)/bench-kernels-new.json)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
-.PHONY: all deps example test test-asan asan check unit bench bench-deps bench-compare clean
+.PHONY: all deps example test test-asan asan tsan check unit bench bench-deps bench-compare clean

@@ -331,11 +331,11 @@ void cg_machines_free(cg_Machines *m) {
   free(m);
 }
 
-/* A target machine for j at `level`, from j->mach (made there if it has none that fits). */
-static LLVMTargetMachineRef make_tm_at(cg_Job *j, int level) {
+/* A target machine for j at `level`, from m (made there if it has none that fits). m is
+ * the calling step's own: a TargetMachine is not safe to use from two threads at once. */
+static LLVMTargetMachineRef machine_for(const cg_Job *j, cg_Machines *m, int level) {
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
                                                LLVMCodeGenLevelAggressive};
-  cg_Machines *m = j->mach;
   int i = level & 3;
   if (m->tm[i] && !strcmp(m->triple[i], j->triple) && !strcmp(m->cpu[i], j->cpu) && !strcmp(m->features[i], j->features))
     return m->tm[i];
@@ -349,6 +349,8 @@ static LLVMTargetMachineRef make_tm_at(cg_Job *j, int level) {
   return m->tm[i];
 }
 
+/* The start and finish steps of a job run one after the other: they use j->mach. */
+static LLVMTargetMachineRef make_tm_at(cg_Job *j, int level) { return machine_for(j, j->mach, level); }
 static LLVMTargetMachineRef make_tm(cg_Job *j) { return make_tm_at(j, j->opt_level); }
 
 static void set_layout(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *triple) {
@@ -560,8 +562,11 @@ static int compile_module(cg_Job *j, LLVMModuleRef mod, int level, cg_Result *ou
 
 int cg_run_unit(cg_Job *j, int u, cg_Machines *m, cg_Unit *out, char **err) {
   memset(out, 0, sizeof *out);
-  use_machines(j, m);
-  LLVMTargetMachineRef tm = make_tm(j);
+  /* Units of one job run at once on several threads, so this one never touches j->mach:
+     it did, and two units could end up sharing one target machine (an ASan run saw a
+     use-after-free in MCContext, another 'symbol tric.kernel is already defined'). */
+  cg_Machines *own = m ? NULL : cg_machines_new();
+  LLVMTargetMachineRef tm = machine_for(j, m ? m : own, j->opt_level);
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->units[u].bitcode, j->units[u].len, j->name, 0);
   LLVMModuleRef mod = NULL;
@@ -574,6 +579,7 @@ int cg_run_unit(cg_Job *j, int u, cg_Machines *m, cg_Unit *out, char **err) {
   if (mod) LLVMDisposeModule(mod);
   LLVMDisposeMemoryBuffer(buf);
   LLVMContextDispose(ctx);
+  cg_machines_free(own);
   return rc;
 }
 

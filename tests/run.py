@@ -110,6 +110,7 @@ def c_scalar(v):
 class Ctx:
     def __init__(self, args, tric, sanitized):
         self.tric = os.path.abspath(tric)
+        self.tsan_tric = os.path.abspath(args.tsan_tric) if args.tsan_tric else None
         self.sanitized = sanitized
         self.update = args.update
         self.cc = os.environ.get("CC", "cc")
@@ -480,6 +481,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tric")
     ap.add_argument("--sanitized-tric")
+    ap.add_argument("--tsan-tric", help="tric built with ThreadSanitizer, for the data-race tests")
     ap.add_argument("--update", action="store_true")
     ap.add_argument("-k", default="")
     ap.add_argument("--full-matrix", action="store_true", help="every e2e program at every -O level and target")
