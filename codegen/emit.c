@@ -19,75 +19,11 @@
 
 #include <llvm-c/DebugInfo.h>
 
-#include "codegen/internal.h"
-#include "codegen/plan.h"
-
-enum { ERR_SIZE = -1, ERR_NOMEM = -2 };
-
-typedef struct Ix {
-  int rank;
-  LLVMValueRef v[TC_MAXRANK]; /* per-dimension indices (NULL in flat loops) */
-  LLVMValueRef lin;           /* linear index in the node's own shape, when known */
-} Ix;
-
-/* A node's value at one index in the current loop body. */
-typedef struct Memo {
-  Ix ix;
-  LLVMValueRef v;
-  int next; /* the node's previous entry, or -1 */
-} Memo;
-
-/* What the loop body being emitted has computed so far, so that a node with several
- * uses is evaluated once per element (per index it is read at), not once per path to it
- * (a tree walk of a DAG that doubles at every shared node). Per node, a chain of entries
- * valid while its stamp is the current generation; a new loop body starts a generation.
- * Also the per-node scratch of flat_ok. One per exported function, lent to its kernels
- * (allocating per kernel would cost nodes x kernels). */
-typedef struct Memos {
-  unsigned gen, *stamp; /* per node */
-  int *head;            /* per node: its newest entry */
-  Memo *ent;            /* malloc'd */
-  int n, cap;
-  unsigned flat_gen, *flat_stamp; /* per node: flat_ok's answer, valid at flat_gen */
-  uint8_t *flat_val;
-} Memos;
-
-enum { SIZE_MEMO = 64 };
-
-/* A byte size already checked in the entry block. */
-typedef struct SizeMemo {
-  int rank, elsize;
-  const tc_Poly **dims;
-  LLVMValueRef bytes;
-} SizeMemo;
-
-typedef struct Fn {
-  cg_Emit *e;
-  tc_Func *f;
-  LLVMValueRef fn;
-  LLVMValueRef *sym;    /* per size symbol: i64 */
-  LLVMValueRef *buf;    /* per node: pointer to its buffer (params, materialised) */
-  LLVMValueRef *scalar; /* per node: by-value scalar parameters */
-  uint8_t *reach, *mat;
-  Memos *memo;
-  LLVMBasicBlockRef fail_size, entry;
-  int nsizes;
-  SizeMemo sizes[SIZE_MEMO];
-  bool to_output; /* in a kernel: its destination is an output of the exported function */
-  /* in the entry function: per node, the stack slot holding the offset of its temporary
-     in the one allocation `temps` (NULL: not a temporary). Offsets go through memory so
-     that none stays in a register across the whole function: the entry is not optimised,
-     and a thousand long live ranges made register allocation most of a large model's
-     compile time. */
-  LLVMValueRef *slot, temps;
-  LLVMValueRef *pslot; /* likewise, per tensor parameter: the slot holding its pointer */
-  int *sig_visit;      /* scratch of run_kernel's signatures (see Sig) */
-  unsigned *sig_stamp, sig_gen;
-} Fn;
+#include "codegen/lower.h"
 
 /* ---------------------------------------------------------------- types */
 
-static LLVMTypeRef ctype(cg_Emit *e, int dt) {
+LLVMTypeRef cg_ctype(cg_Emit *e, int dt) {
   switch (dt) {
   case FE_F64: return e->f64;
   case FE_F32: case FE_F16: case FE_BF16: return e->f32;
@@ -99,18 +35,18 @@ static LLVMTypeRef ctype(cg_Emit *e, int dt) {
   }
 }
 
-static LLVMTypeRef stype(cg_Emit *e, int dt) {
+LLVMTypeRef cg_stype(cg_Emit *e, int dt) {
   switch (dt) {
   case FE_F16: case FE_BF16: return e->i16;
   case FE_BOOL: return e->i8;
-  default: return ctype(e, dt);
+  default: return cg_ctype(e, dt);
   }
 }
 
-static LLVMValueRef i64c(Fn *F, int64_t v) { return LLVMConstInt(F->e->i64, (unsigned long long)v, 1); }
+LLVMValueRef cg_i64(Fn *F, int64_t v) { return LLVMConstInt(F->e->i64, (unsigned long long)v, 1); }
 
 /* Converts a stored element to its compute type. */
-static LLVMValueRef from_storage(cg_Emit *e, int dt, LLVMValueRef v) {
+LLVMValueRef cg_from_storage(cg_Emit *e, int dt, LLVMValueRef v) {
   switch (dt) {
   case FE_F16: return LLVMBuildFPExt(e->b, LLVMBuildBitCast(e->b, v, e->f16, ""), e->f32, "");
   case FE_BF16:
@@ -135,7 +71,7 @@ static LLVMValueRef to_bf16(cg_Emit *e, LLVMValueRef v) {
 }
 
 /* Converts a compute value to its stored form. */
-static LLVMValueRef to_storage(cg_Emit *e, int dt, LLVMValueRef v) {
+LLVMValueRef cg_to_storage(cg_Emit *e, int dt, LLVMValueRef v) {
   switch (dt) {
   case FE_F16: return LLVMBuildBitCast(e->b, LLVMBuildFPTrunc(e->b, v, e->f16, ""), e->i16, "");
   case FE_BF16: return to_bf16(e, v);
@@ -146,30 +82,30 @@ static LLVMValueRef to_storage(cg_Emit *e, int dt, LLVMValueRef v) {
 }
 
 /* Rounds an f32 compute value to what dtype dt can hold (f16, bf16); others unchanged. */
-static LLVMValueRef round_to(cg_Emit *e, int dt, LLVMValueRef v) {
-  if (dt == FE_F16 || dt == FE_BF16) return from_storage(e, dt, to_storage(e, dt, v));
+static LLVMValueRef cg_round_to(cg_Emit *e, int dt, LLVMValueRef v) {
+  if (dt == FE_F16 || dt == FE_BF16) return cg_from_storage(e, dt, cg_to_storage(e, dt, v));
   return v;
 }
 
-static LLVMValueRef load_at(Fn *F, int dt, LLVMValueRef ptr, LLVMValueRef lin) {
+LLVMValueRef cg_load_at(Fn *F, int dt, LLVMValueRef ptr, LLVMValueRef lin) {
   cg_Emit *e = F->e;
-  LLVMValueRef p = LLVMBuildInBoundsGEP2(e->b, stype(e, dt), ptr, &lin, 1, "");
-  return from_storage(e, dt, LLVMBuildLoad2(e->b, stype(e, dt), p, ""));
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(e->b, cg_stype(e, dt), ptr, &lin, 1, "");
+  return cg_from_storage(e, dt, LLVMBuildLoad2(e->b, cg_stype(e, dt), p, ""));
 }
 
-static void store_at(Fn *F, int dt, LLVMValueRef ptr, LLVMValueRef lin, LLVMValueRef v) {
+void cg_store_at(Fn *F, int dt, LLVMValueRef ptr, LLVMValueRef lin, LLVMValueRef v) {
   cg_Emit *e = F->e;
-  LLVMValueRef p = LLVMBuildInBoundsGEP2(e->b, stype(e, dt), ptr, &lin, 1, "");
-  LLVMBuildStore(e->b, to_storage(e, dt, v), p);
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(e->b, cg_stype(e, dt), ptr, &lin, 1, "");
+  LLVMBuildStore(e->b, cg_to_storage(e, dt, v), p);
 }
 
 /* ---------------------------------------------------------------- sizes */
 
-static LLVMValueRef poly(Fn *F, const tc_Poly *p) {
+LLVMValueRef cg_poly(Fn *F, const tc_Poly *p) {
   LLVMBuilderRef b = F->e->b;
-  LLVMValueRef sum = i64c(F, 0);
+  LLVMValueRef sum = cg_i64(F, 0);
   for (int i = 0; i < p->n; i++) {
-    LLVMValueRef t = i64c(F, p->t[i].coef);
+    LLVMValueRef t = cg_i64(F, p->t[i].coef);
     for (int k = 0; k < p->t[i].n; k++) t = LLVMBuildMul(b, t, F->sym[p->t[i].s[k]], "");
     sum = i == 0 ? t : LLVMBuildAdd(b, sum, t, "");
   }
@@ -177,42 +113,36 @@ static LLVMValueRef poly(Fn *F, const tc_Poly *p) {
 }
 
 /* Row-major linear index of idx in dims. */
-static LLVMValueRef linear(Fn *F, int rank, const tc_Poly **dims, LLVMValueRef *idx) {
+LLVMValueRef cg_linear(Fn *F, int rank, const tc_Poly **dims, LLVMValueRef *idx) {
   LLVMBuilderRef b = F->e->b;
-  if (rank == 0) return i64c(F, 0);
+  if (rank == 0) return cg_i64(F, 0);
   LLVMValueRef l = idx[0];
-  for (int i = 1; i < rank; i++) l = LLVMBuildAdd(b, LLVMBuildMul(b, l, poly(F, dims[i]), ""), idx[i], "");
+  for (int i = 1; i < rank; i++) l = LLVMBuildAdd(b, LLVMBuildMul(b, l, cg_poly(F, dims[i]), ""), idx[i], "");
   return l;
 }
 
-static LLVMValueRef numel(Fn *F, int rank, const tc_Poly **dims) {
-  LLVMValueRef n = i64c(F, 1);
-  for (int i = 0; i < rank; i++) n = LLVMBuildMul(F->e->b, n, poly(F, dims[i]), "");
+LLVMValueRef cg_numel(Fn *F, int rank, const tc_Poly **dims) {
+  LLVMValueRef n = cg_i64(F, 1);
+  for (int i = 0; i < rank; i++) n = LLVMBuildMul(F->e->b, n, cg_poly(F, dims[i]), "");
   return n;
 }
 
-static bool is_const1(const tc_Poly *p) {
+bool cg_is_const1(const tc_Poly *p) {
   int64_t v;
   return tc_poly_is_const(p, &v) && v == 1;
 }
 
 /* ---------------------------------------------------------------- loops */
 
-typedef struct Loop {
-  LLVMBasicBlockRef header, exit;
-  LLVMValueRef i;
-  int interleave; /* >1: ask the vectoriser for that many vectors per iteration; <0: do not vectorise */
-} Loop;
-
 enum { INTERLEAVE = 4 };
 
 /* Forgets every value computed so far: a new block does not see them. */
-static void memo_reset(Fn *F) {
+static void cg_memo_reset(Fn *F) {
   F->memo->gen++;
   F->memo->n = 0;
 }
 
-static void loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
+void cg_loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
   cg_Emit *e = F->e;
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
   L->header = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "loop");
@@ -221,15 +151,15 @@ static void loop_begin(Fn *F, Loop *L, LLVMValueRef n) {
   LLVMBuildBr(e->b, L->header);
   LLVMPositionBuilderAtEnd(e->b, L->header);
   L->i = LLVMBuildPhi(e->b, e->i64, "i");
-  LLVMValueRef zero = i64c(F, 0);
+  LLVMValueRef zero = cg_i64(F, 0);
   LLVMAddIncoming(L->i, &zero, &pre, 1);
   LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, L->i, n, ""), body, L->exit);
   LLVMPositionBuilderAtEnd(e->b, body);
-  memo_reset(F);
+  cg_memo_reset(F);
 }
 
 /* Attaches llvm.loop metadata {key: value} to a loop's back edge. */
-static void set_loop_md(Fn *F, LLVMValueRef br, const char *key, LLVMValueRef value) {
+void cg_set_loop_md(Fn *F, LLVMValueRef br, const char *key, LLVMValueRef value) {
   LLVMContextRef c = F->e->ctx;
   LLVMMetadataRef self = LLVMTemporaryMDNode(c, NULL, 0);
   LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(c, key, strlen(key)), LLVMValueAsMetadata(value)};
@@ -240,23 +170,23 @@ static void set_loop_md(Fn *F, LLVMValueRef br, const char *key, LLVMValueRef va
   LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c, "llvm.loop", 9), LLVMMetadataAsValue(c, id));
 }
 
-static void loop_end(Fn *F, Loop *L) {
+void cg_loop_end(Fn *F, Loop *L) {
   cg_Emit *e = F->e;
-  LLVMValueRef next = LLVMBuildNSWAdd(e->b, L->i, i64c(F, 1), "");
+  LLVMValueRef next = LLVMBuildNSWAdd(e->b, L->i, cg_i64(F, 1), "");
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->b);
   LLVMValueRef br = LLVMBuildBr(e->b, L->header);
   /* interleave > 1: that many independent vectors per iteration (long math chains such as
      tanh or exp are latency-bound otherwise); < 0: a short loop not worth vectorising */
   if (L->interleave > 1)
-    set_loop_md(F, br, "llvm.loop.interleave.count", LLVMConstInt(e->i32, (unsigned)L->interleave, 0));
-  else if (L->interleave < 0) set_loop_md(F, br, "llvm.loop.vectorize.enable", LLVMConstInt(e->i1, 0, 0));
+    cg_set_loop_md(F, br, "llvm.loop.interleave.count", LLVMConstInt(e->i32, (unsigned)L->interleave, 0));
+  else if (L->interleave < 0) cg_set_loop_md(F, br, "llvm.loop.vectorize.enable", LLVMConstInt(e->i1, 0, 0));
   LLVMAddIncoming(L->i, &next, &latch, 1);
   LLVMPositionBuilderAtEnd(e->b, L->exit);
-  memo_reset(F);
+  cg_memo_reset(F);
 }
 
 /* An alloca at the top of the entry block, where mem2reg promotes it to a register. */
-static LLVMValueRef entry_alloca(Fn *F, LLVMTypeRef ty) {
+LLVMValueRef cg_entry_alloca(Fn *F, LLVMTypeRef ty) {
   LLVMBuilderRef b = LLVMCreateBuilderInContext(F->e->ctx);
   LLVMValueRef first = LLVMGetFirstInstruction(F->entry);
   if (first) LLVMPositionBuilderBefore(b, first);
@@ -327,7 +257,7 @@ static LLVMValueRef int_pow(Fn *F, int dt, LLVMValueRef a, LLVMValueRef b) {
 
 static LLVMValueRef cast_value(Fn *F, int from, int to, LLVMValueRef v) {
   cg_Emit *e = F->e;
-  LLVMTypeRef ft = ctype(e, from), tt = ctype(e, to);
+  LLVMTypeRef ft = cg_ctype(e, from), tt = cg_ctype(e, to);
   if (to == FE_BOOL) {
     if (from == FE_BOOL) return v;
     if (fe_dtype_is_float(from)) return LLVMBuildFCmp(e->b, LLVMRealUNE, v, LLVMConstReal(ft, 0), "");
@@ -340,7 +270,7 @@ static LLVMValueRef cast_value(Fn *F, int from, int to, LLVMValueRef v) {
     else if (ft == tt) r = v;
     else if (tt == e->f64) r = LLVMBuildFPExt(e->b, v, tt, "");
     else r = LLVMBuildFPTrunc(e->b, v, tt, "");
-    return round_to(e, to, r);
+    return cg_round_to(e, to, r);
   }
   /* to an integer */
   if (fe_dtype_is_float(from)) {
@@ -368,7 +298,7 @@ static LLVMValueRef binop(Fn *F, const tc_Node *n, int dt, LLVMValueRef a, LLVMV
   cg_Emit *e = F->e;
   LLVMBuilderRef bd = e->b;
   bool fl = fe_dtype_is_float(dt), un = is_unsigned(dt);
-  LLVMTypeRef ty = ctype(e, dt);
+  LLVMTypeRef ty = cg_ctype(e, dt);
   switch (n->op) {
   case TC_ADD: return fl ? contract(LLVMBuildFAdd(bd, a, b, "")) : LLVMBuildAdd(bd, a, b, "");
   case TC_SUB: return fl ? contract(LLVMBuildFSub(bd, a, b, "")) : LLVMBuildSub(bd, a, b, "");
@@ -407,7 +337,7 @@ static LLVMValueRef unop(Fn *F, const tc_Node *n, LLVMValueRef a) {
   cg_Emit *e = F->e;
   int dt = n->dtype;
   bool fl = fe_dtype_is_float(dt);
-  LLVMTypeRef ty = ctype(e, dt);
+  LLVMTypeRef ty = cg_ctype(e, dt);
   switch (n->op) {
   case TC_NEG: return fl ? LLVMBuildFNeg(e->b, a, "") : LLVMBuildNeg(e->b, a, "");
   case TC_NOT: return LLVMBuildNot(e->b, a, "");
@@ -430,7 +360,6 @@ static LLVMValueRef unop(Fn *F, const tc_Node *n, LLVMValueRef a) {
 
 /* ---------------------------------------------------------------- evaluation */
 
-static LLVMValueRef emit_at(Fn *F, const tc_Node *n, const Ix *ix);
 
 /* The index of argument a when node n (at ix) broadcasts it NumPy-style. */
 static void bcast_ix(const tc_Node *n, const tc_Node *a, const Ix *ix, Ix *out, Fn *F) {
@@ -438,13 +367,13 @@ static void bcast_ix(const tc_Node *n, const tc_Node *a, const Ix *ix, Ix *out, 
   out->lin = cg_same_shape(a, n) ? ix->lin : NULL;
   for (int j = 0; j < a->rank; j++) {
     int k = n->rank - a->rank + j;
-    out->v[j] = is_const1(a->dims[j]) && !is_const1(n->dims[k]) ? i64c(F, 0) : ix->v[k];
+    out->v[j] = cg_is_const1(a->dims[j]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix->v[k];
   }
 }
 
 static LLVMValueRef buffer_load(Fn *F, const tc_Node *n, const Ix *ix) {
-  LLVMValueRef lin = ix->lin ? ix->lin : linear(F, n->rank, (const tc_Poly **)n->dims, (LLVMValueRef *)ix->v);
-  return load_at(F, n->dtype, F->buf[n->id], lin);
+  LLVMValueRef lin = ix->lin ? ix->lin : cg_linear(F, n->rank, (const tc_Poly **)n->dims, (LLVMValueRef *)ix->v);
+  return cg_load_at(F, n->dtype, F->buf[n->id], lin);
 }
 
 /* The value of node n computed from its arguments (not from its own buffer). */
@@ -454,20 +383,20 @@ static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
   switch (n->op) {
   case TC_PARAM: return F->scalar[n->id];
   case TC_CONST:
-    if (fe_dtype_is_float(n->dtype)) return round_to(e, n->dtype, LLVMConstReal(ctype(e, n->dtype), n->cst.f));
-    return LLVMConstInt(ctype(e, n->dtype), (unsigned long long)n->cst.i, 1);
-  case TC_DIMVAL: return poly(F, n->dimval.size);
+    if (fe_dtype_is_float(n->dtype)) return cg_round_to(e, n->dtype, LLVMConstReal(cg_ctype(e, n->dtype), n->cst.f));
+    return LLVMConstInt(cg_ctype(e, n->dtype), (unsigned long long)n->cst.i, 1);
+  case TC_DIMVAL: return cg_poly(F, n->dimval.size);
   case TC_CAST:
     bcast_ix(n, n->args[0], ix, &ai, F);
-    return cast_value(F, n->args[0]->dtype, n->dtype, emit_at(F, n->args[0], &ai));
+    return cast_value(F, n->args[0]->dtype, n->dtype, cg_emit_at(F, n->args[0], &ai));
   case TC_BROADCAST:
     bcast_ix(n, n->args[0], ix, &ai, F);
-    return emit_at(F, n->args[0], &ai);
+    return cg_emit_at(F, n->args[0], &ai);
   case TC_SELECT: {
     LLVMValueRef v[3];
     for (int i = 0; i < 3; i++) {
       bcast_ix(n, n->args[i], ix, &ai, F);
-      v[i] = emit_at(F, n->args[i], &ai);
+      v[i] = cg_emit_at(F, n->args[i], &ai);
       /* At -O0, x86's fast instruction selector lowers a float select on a compare to
          vblendvps/pd and folds a single-use load right before it into the blend's memory
          operand, which reads 16 bytes for a 4- or 8-byte element: past the end of a
@@ -485,30 +414,30 @@ static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
     ai.rank = a->rank;
     ai.lin = NULL;
     for (int j = 0; j < a->rank; j++) {
-      LLVMValueRef st = poly(F, n->slice.starts[j]);
+      LLVMValueRef st = cg_poly(F, n->slice.starts[j]);
       if (n->slice.drop[j]) ai.v[j] = st;
       else {
         LLVMValueRef i = ix->v[k++];
-        if (n->slice.steps[j] != 1) i = LLVMBuildMul(e->b, i, i64c(F, n->slice.steps[j]), "");
+        if (n->slice.steps[j] != 1) i = LLVMBuildMul(e->b, i, cg_i64(F, n->slice.steps[j]), "");
         ai.v[j] = LLVMBuildAdd(e->b, st, i, "");
       }
     }
-    return emit_at(F, a, &ai);
+    return cg_emit_at(F, a, &ai);
   }
   case TC_TRANSPOSE:
     ai.rank = n->rank;
     ai.lin = NULL;
     for (int i = 0; i < n->rank; i++) ai.v[n->transpose.perm[i]] = ix->v[i];
-    return emit_at(F, n->args[0], &ai);
+    return cg_emit_at(F, n->args[0], &ai);
   case TC_RESHAPE: {
     const tc_Node *a = n->args[0];
     if (a->rank == 0) {
       ai.rank = 0;
       ai.lin = NULL;
-      return emit_at(F, a, &ai);
+      return cg_emit_at(F, a, &ai);
     }
-    LLVMValueRef lin = ix->lin ? ix->lin : linear(F, n->rank, (const tc_Poly **)n->dims, (LLVMValueRef *)ix->v);
-    return load_at(F, a->dtype, F->buf[a->id], lin);
+    LLVMValueRef lin = ix->lin ? ix->lin : cg_linear(F, n->rank, (const tc_Poly **)n->dims, (LLVMValueRef *)ix->v);
+    return cg_load_at(F, a->dtype, F->buf[a->id], lin);
   }
   default: break;
   }
@@ -517,12 +446,12 @@ static LLVMValueRef emit_expr(Fn *F, const tc_Node *n, const Ix *ix) {
     TRIC_BUG("emit_expr: '%s' with %d arguments is not evaluated in a loop", tc_op_name(n->op), n->nargs);
   if (n->nargs == 1) {
     bcast_ix(n, n->args[0], ix, &ai, F);
-    return unop(F, n, emit_at(F, n->args[0], &ai));
+    return unop(F, n, cg_emit_at(F, n->args[0], &ai));
   }
   LLVMValueRef v[2];
   for (int i = 0; i < 2; i++) {
     bcast_ix(n, n->args[i], ix, &ai, F);
-    v[i] = emit_at(F, n->args[i], &ai);
+    v[i] = cg_emit_at(F, n->args[i], &ai);
   }
   return binop(F, n, n->args[0]->dtype, v[0], v[1]);
 }
@@ -535,7 +464,7 @@ static bool ix_eq(const Ix *a, const Ix *b) {
 }
 
 /* The value of node n at index ix: loaded from its buffer, or computed in place. */
-static LLVMValueRef emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
+LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
   if (F->buf[n->id]) return buffer_load(F, n, ix);
   Memos *M = F->memo;
   if (M->stamp[n->id] != M->gen) {
@@ -601,17 +530,17 @@ static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape) {
 /* ---------------------------------------------------------------- loop nests */
 
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */
-static void open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen) {
+void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen) {
   for (int i = 0; i < rank; i++) {
     if (!(mask & (1ll << i))) continue;
-    loop_begin(F, &L[*nopen], poly(F, dims[i]));
+    cg_loop_begin(F, &L[*nopen], cg_poly(F, dims[i]));
     ix->v[i] = L[*nopen].i;
     (*nopen)++;
   }
 }
 
-static void close_loops(Fn *F, Loop *L, int *nopen, int downto) {
-  while (*nopen > downto) loop_end(F, &L[--*nopen]);
+void cg_close_loops(Fn *F, Loop *L, int *nopen, int downto) {
+  while (*nopen > downto) cg_loop_end(F, &L[--*nopen]);
 }
 
 /* dst[j] = n at flat index lo + j for j in [0, count) (lo NULL: 0); copy: n is an input
@@ -619,11 +548,11 @@ static void close_loops(Fn *F, Loop *L, int *nopen, int downto) {
 static void flat_range(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef lo, LLVMValueRef count, bool copy,
                        int interleave) {
   Loop L = {.interleave = interleave};
-  loop_begin(F, &L, count);
+  cg_loop_begin(F, &L, count);
   Ix ix = {.rank = n->rank, .lin = lo ? LLVMBuildNSWAdd(F->e->b, lo, L.i, "") : L.i};
-  LLVMValueRef v = copy ? emit_at(F, n, &ix) : emit_expr(F, n, &ix);
-  store_at(F, n->dtype, dst, L.i, v);
-  loop_end(F, &L);
+  LLVMValueRef v = copy ? cg_emit_at(F, n, &ix) : emit_expr(F, n, &ix);
+  cg_store_at(F, n->dtype, dst, L.i, v);
+  cg_loop_end(F, &L);
 }
 
 /* dst[i] = n at flat index i over n's whole shape, as one loop. An output of the exported
@@ -640,7 +569,7 @@ enum { STREAM_MIN = 16 << 20 };
 
 static void flat_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, bool copy) {
   cg_Emit *e = F->e;
-  LLVMValueRef count = numel(F, n->rank, (const tc_Poly **)n->dims);
+  LLVMValueRef count = cg_numel(F, n->rank, (const tc_Poly **)n->dims);
   int es = fe_dtype_size(n->dtype);
   if (n->dtype == FE_BOOL) es = 1;
   long long min_count = STREAM_MIN / es;
@@ -649,8 +578,8 @@ static void flat_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, bool copy) {
     return;
   }
   LLVMValueRef addr = LLVMBuildPtrToInt(e->b, dst, e->i64, "");
-  LLVMValueRef big = LLVMBuildICmp(e->b, LLVMIntSGE, count, i64c(F, min_count), "");
-  LLVMValueRef whole = LLVMBuildICmp(e->b, LLVMIntEQ, LLVMBuildAnd(e->b, addr, i64c(F, es - 1), ""), i64c(F, 0), "");
+  LLVMValueRef big = LLVMBuildICmp(e->b, LLVMIntSGE, count, cg_i64(F, min_count), "");
+  LLVMValueRef whole = LLVMBuildICmp(e->b, LLVMIntEQ, LLVMBuildAnd(e->b, addr, cg_i64(F, es - 1), ""), cg_i64(F, 0), "");
   LLVMBasicBlockRef sb = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "stream");
   LLVMBasicBlockRef nb = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "plain");
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "filled");
@@ -660,11 +589,11 @@ static void flat_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, bool copy) {
   LLVMBuildBr(e->b, join);
   LLVMPositionBuilderAtEnd(e->b, sb);
   /* head: elements up to the 64-byte boundary (fewer than 64, and count is far larger) */
-  LLVMValueRef head_bytes = LLVMBuildAnd(e->b, LLVMBuildNeg(e->b, addr, ""), i64c(F, 63), "");
-  LLVMValueRef head = LLVMBuildUDiv(e->b, head_bytes, i64c(F, es), "");
+  LLVMValueRef head_bytes = LLVMBuildAnd(e->b, LLVMBuildNeg(e->b, addr, ""), cg_i64(F, 63), "");
+  LLVMValueRef head = LLVMBuildUDiv(e->b, head_bytes, cg_i64(F, es), "");
   flat_range(F, n, dst, NULL, head, copy, -1);
   LLVMValueRef body = LLVMBuildInBoundsGEP2(e->b, e->i8, dst, &head_bytes, 1, "");
-  LLVMValueRef bundle_args[2] = {body, i64c(F, 64)};
+  LLVMValueRef bundle_args[2] = {body, cg_i64(F, 64)};
   LLVMOperandBundleRef align = LLVMCreateOperandBundle("align", 5, bundle_args, 2);
   LLVMValueRef yes = LLVMConstInt(e->i1, 1, 0);
   LLVMValueRef assume = cg_intrinsic_decl(e, "llvm.assume");
@@ -684,21 +613,21 @@ static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   Ix ix = {.rank = n->rank};
   F->buf[n->id] = NULL; /* compute, do not load */
   if (n->rank == 0) {
-    memo_reset(F);
-    store_at(F, n->dtype, dst, i64c(F, 0), emit_expr(F, n, &ix));
+    cg_memo_reset(F);
+    cg_store_at(F, n->dtype, dst, cg_i64(F, 0), emit_expr(F, n, &ix));
   } else if (flat_ok_top(F, n)) {
     flat_fill(F, n, dst, false);
   } else {
-    open_loops(F, L, n->rank, (const tc_Poly **)n->dims, -1, &ix, &nopen);
-    LLVMValueRef lin = linear(F, n->rank, (const tc_Poly **)n->dims, ix.v);
-    store_at(F, n->dtype, dst, lin, emit_expr(F, n, &ix));
-    close_loops(F, L, &nopen, 0);
+    cg_open_loops(F, L, n->rank, (const tc_Poly **)n->dims, -1, &ix, &nopen);
+    LLVMValueRef lin = cg_linear(F, n->rank, (const tc_Poly **)n->dims, ix.v);
+    cg_store_at(F, n->dtype, dst, lin, emit_expr(F, n, &ix));
+    cg_close_loops(F, L, &nopen, 0);
   }
 }
 
 /* The value the reduction op starts from (its table row's identity) in dtype dt. */
 static LLVMValueRef reduce_identity(Fn *F, tc_Op op, int dt) {
-  LLVMTypeRef ty = ctype(F->e, dt);
+  LLVMTypeRef ty = cg_ctype(F->e, dt);
   tc_Identity id = tc_op_info(op)->identity;
   bool fl = fe_dtype_is_float(dt);
   unsigned w = fl ? 0 : LLVMGetIntTypeWidth(ty);
@@ -735,47 +664,47 @@ static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   Ix ix = {.rank = r};
   bool last_reduced = r > 0 && (mask & (1ll << (r - 1)));
   bool storage = n->dtype == FE_F16 || n->dtype == FE_BF16;
-  LLVMTypeRef ct = ctype(e, n->dtype);
+  LLVMTypeRef ct = cg_ctype(e, n->dtype);
   /* the output index of input index ix: kept dimensions, zeros for kept-dims of size 1 */
   if (r == 0 || last_reduced || storage) {
     /* register accumulator: kept dims outside, reduced dims inside */
     int64_t all = r ? (int64_t)((1ull << r) - 1) : 0;
-    open_loops(F, L, r, (const tc_Poly **)a->dims, all & ~mask, &ix, &nopen);
+    cg_open_loops(F, L, r, (const tc_Poly **)a->dims, all & ~mask, &ix, &nopen);
     int outer = nopen;
-    LLVMValueRef accp = entry_alloca(F, ct);
+    LLVMValueRef accp = cg_entry_alloca(F, ct);
     LLVMBuildStore(e->b, reduce_identity(F, n->op, n->dtype), accp);
-    open_loops(F, L, r, (const tc_Poly **)a->dims, mask, &ix, &nopen);
-    LLVMValueRef v = emit_at(F, a, &ix);
+    cg_open_loops(F, L, r, (const tc_Poly **)a->dims, mask, &ix, &nopen);
+    LLVMValueRef v = cg_emit_at(F, a, &ix);
     LLVMValueRef acc = LLVMBuildLoad2(e->b, ct, accp, "");
     LLVMBuildStore(e->b, reduce_combine(F, n->op, n->dtype, acc, v, true), accp);
-    close_loops(F, L, &nopen, outer);
+    cg_close_loops(F, L, &nopen, outer);
     LLVMValueRef oi[TC_MAXRANK];
     int k = 0;
     for (int i = 0; i < r; i++) {
       if (!(mask & (1ll << i))) oi[k++] = ix.v[i];
-      else if (n->reduce.keepdims) oi[k++] = i64c(F, 0);
+      else if (n->reduce.keepdims) oi[k++] = cg_i64(F, 0);
     }
-    store_at(F, n->dtype, dst, linear(F, n->rank, (const tc_Poly **)n->dims, oi), LLVMBuildLoad2(e->b, ct, accp, ""));
-    close_loops(F, L, &nopen, 0);
+    cg_store_at(F, n->dtype, dst, cg_linear(F, n->rank, (const tc_Poly **)n->dims, oi), LLVMBuildLoad2(e->b, ct, accp, ""));
+    cg_close_loops(F, L, &nopen, 0);
     return;
   }
   /* accumulate in the output, in input order: vectorises along the kept last dim */
   Loop z = {0};
-  loop_begin(F, &z, numel(F, n->rank, (const tc_Poly **)n->dims));
-  store_at(F, n->dtype, dst, z.i, reduce_identity(F, n->op, n->dtype));
-  loop_end(F, &z);
-  open_loops(F, L, r, (const tc_Poly **)a->dims, -1, &ix, &nopen);
+  cg_loop_begin(F, &z, cg_numel(F, n->rank, (const tc_Poly **)n->dims));
+  cg_store_at(F, n->dtype, dst, z.i, reduce_identity(F, n->op, n->dtype));
+  cg_loop_end(F, &z);
+  cg_open_loops(F, L, r, (const tc_Poly **)a->dims, -1, &ix, &nopen);
   LLVMValueRef oi[TC_MAXRANK];
   int k = 0;
   for (int i = 0; i < r; i++) {
     if (!(mask & (1ll << i))) oi[k++] = ix.v[i];
-    else if (n->reduce.keepdims) oi[k++] = i64c(F, 0);
+    else if (n->reduce.keepdims) oi[k++] = cg_i64(F, 0);
   }
-  LLVMValueRef lin = linear(F, n->rank, (const tc_Poly **)n->dims, oi);
-  LLVMValueRef v = emit_at(F, a, &ix);
-  LLVMValueRef acc = load_at(F, n->dtype, dst, lin);
-  store_at(F, n->dtype, dst, lin, reduce_combine(F, n->op, n->dtype, acc, v, false));
-  close_loops(F, L, &nopen, 0);
+  LLVMValueRef lin = cg_linear(F, n->rank, (const tc_Poly **)n->dims, oi);
+  LLVMValueRef v = cg_emit_at(F, a, &ix);
+  LLVMValueRef acc = cg_load_at(F, n->dtype, dst, lin);
+  cg_store_at(F, n->dtype, dst, lin, reduce_combine(F, n->op, n->dtype, acc, v, false));
+  cg_close_loops(F, L, &nopen, 0);
 }
 
 /* out[b..., i, j] = sum_k a[b..., i, k] * b[b..., k, j], row by row through a scratch row
@@ -786,35 +715,35 @@ static void emit_matmul(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef 
   int r = n->rank, nb = r - 2;
   int dt = n->dtype;
   bool fl = fe_dtype_is_float(dt);
-  LLVMTypeRef ct = ctype(e, dt);
+  LLVMTypeRef ct = cg_ctype(e, dt);
   Loop L[TC_MAXRANK + 4] = {0};
   int nopen = 0;
   Ix ix = {.rank = r};
-  open_loops(F, L, nb + 1, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims and i */
+  cg_open_loops(F, L, nb + 1, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims and i */
   LLVMValueRef i = ix.v[nb];
-  LLVMValueRef N = poly(F, n->dims[r - 1]);
+  LLVMValueRef N = cg_poly(F, n->dims[r - 1]);
   Loop lj = {0}, lk = {0};
-  loop_begin(F, &lj, N);
+  cg_loop_begin(F, &lj, N);
   LLVMBuildStore(e->b, fl ? LLVMConstReal(ct, 0) : LLVMConstInt(ct, 0, 0),
                  LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, ""));
-  loop_end(F, &lj);
-  loop_begin(F, &lk, poly(F, A->dims[A->rank - 1]));
+  cg_loop_end(F, &lj);
+  cg_loop_begin(F, &lk, cg_poly(F, A->dims[A->rank - 1]));
   Ix ia = {.rank = A->rank}, ib = {.rank = B->rank};
   for (int d = 0; d < A->rank - 2; d++) {
     int k = nb - (A->rank - 2) + d;
-    ia.v[d] = is_const1(A->dims[d]) && !is_const1(n->dims[k]) ? i64c(F, 0) : ix.v[k];
+    ia.v[d] = cg_is_const1(A->dims[d]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix.v[k];
   }
   for (int d = 0; d < B->rank - 2; d++) {
     int k = nb - (B->rank - 2) + d;
-    ib.v[d] = is_const1(B->dims[d]) && !is_const1(n->dims[k]) ? i64c(F, 0) : ix.v[k];
+    ib.v[d] = cg_is_const1(B->dims[d]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix.v[k];
   }
   ia.v[A->rank - 2] = i;
   ia.v[A->rank - 1] = lk.i;
-  LLVMValueRef aik = emit_at(F, A, &ia);
-  loop_begin(F, &lj, N);
+  LLVMValueRef aik = cg_emit_at(F, A, &ia);
+  cg_loop_begin(F, &lj, N);
   ib.v[B->rank - 2] = lk.i;
   ib.v[B->rank - 1] = lj.i;
-  LLVMValueRef bkj = emit_at(F, B, &ib);
+  LLVMValueRef bkj = cg_emit_at(F, B, &ib);
   LLVMValueRef sp = LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, "");
   LLVMValueRef acc = LLVMBuildLoad2(e->b, ct, sp, "");
   LLVMValueRef nv;
@@ -823,32 +752,32 @@ static void emit_matmul(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef 
     nv = cg_intrinsic(e, "llvm.fmuladd", ct, args, 3);
   } else nv = LLVMBuildAdd(e->b, acc, LLVMBuildMul(e->b, aik, bkj, ""), "");
   LLVMBuildStore(e->b, nv, sp);
-  loop_end(F, &lj);
-  loop_end(F, &lk);
-  loop_begin(F, &lj, N);
+  cg_loop_end(F, &lj);
+  cg_loop_end(F, &lk);
+  cg_loop_begin(F, &lj, N);
   ix.v[r - 1] = lj.i;
   LLVMValueRef v = LLVMBuildLoad2(e->b, ct, LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, ""), "");
-  store_at(F, dt, dst, linear(F, r, (const tc_Poly **)n->dims, ix.v), v);
-  loop_end(F, &lj);
-  close_loops(F, L, &nopen, 0);
+  cg_store_at(F, dt, dst, cg_linear(F, r, (const tc_Poly **)n->dims, ix.v), v);
+  cg_loop_end(F, &lj);
+  cg_close_loops(F, L, &nopen, 0);
 }
 
 static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
-  LLVMValueRef off = i64c(F, 0);
+  LLVMValueRef off = cg_i64(F, 0);
   int ax = (int)n->concat.axis;
   for (int k = 0; k < n->nargs; k++) {
     const tc_Node *a = n->args[k];
     Loop L[TC_MAXRANK + 1] = {0};
     int nopen = 0;
     Ix ix = {.rank = a->rank};
-    open_loops(F, L, a->rank, (const tc_Poly **)a->dims, -1, &ix, &nopen);
-    LLVMValueRef v = emit_at(F, a, &ix);
+    cg_open_loops(F, L, a->rank, (const tc_Poly **)a->dims, -1, &ix, &nopen);
+    LLVMValueRef v = cg_emit_at(F, a, &ix);
     LLVMValueRef oi[TC_MAXRANK];
     memcpy(oi, ix.v, sizeof oi);
     oi[ax] = LLVMBuildAdd(F->e->b, ix.v[ax], off, "");
-    store_at(F, n->dtype, dst, linear(F, n->rank, (const tc_Poly **)n->dims, oi), v);
-    close_loops(F, L, &nopen, 0);
-    off = LLVMBuildAdd(F->e->b, off, poly(F, a->dims[ax]), "");
+    cg_store_at(F, n->dtype, dst, cg_linear(F, n->rank, (const tc_Poly **)n->dims, oi), v);
+    cg_close_loops(F, L, &nopen, 0);
+    off = LLVMBuildAdd(F->e->b, off, cg_poly(F, a->dims[ax]), "");
   }
 }
 
@@ -1023,7 +952,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
   for (int i = 0; i < nin; i++) {
     const tc_Node *in = g.inputs.items[i];
     if (F->buf[in->id]) pt[k] = e->ptr, args[k++] = buffer_ptr(F, in);
-    else pt[k] = stype(e, in->dtype), args[k++] = LLVMGetParam(F->fn, (unsigned)in->param.index);
+    else pt[k] = cg_stype(e, in->dtype), args[k++] = LLVMGetParam(F->fn, (unsigned)in->param.index);
   }
   for (int i = 0; i < ns; i++) pt[k] = e->i64, args[k++] = F->sym[i];
   LLVMTypeRef fty = LLVMFunctionType(e->vd, pt, (unsigned)np, 0);
@@ -1077,7 +1006,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
       const tc_Node *in = g.inputs.items[i];
       LLVMValueRef p = LLVMGetParam(kfn, (unsigned)k);
       if (F->buf[in->id]) K->buf[in->id] = p;
-      else K->scalar[in->id] = from_storage(e, in->dtype, p);
+      else K->scalar[in->id] = cg_from_storage(e, in->dtype, p);
     }
     for (int i = 0; i < ns; i++) K->sym[i] = LLVMGetParam(kfn, (unsigned)(k + i));
     emit_kernel_body(K, kind, n, LLVMGetParam(kfn, 0), scratch ? LLVMGetParam(kfn, 1) : NULL);
@@ -1142,10 +1071,10 @@ static LLVMValueRef checked_bytes_new(Fn *F, int rank, const tc_Poly **dims, int
       continue;
     }
     if (!total) {
-      total = poly(F, dims[i]);
+      total = cg_poly(F, dims[i]);
       continue;
     }
-    LLVMValueRef args[2] = {total, poly(F, dims[i])};
+    LLVMValueRef args[2] = {total, cg_poly(F, dims[i])};
     LLVMValueRef r = cg_intrinsic(e, "llvm.umul.with.overflow", e->i64, args, 2);
     require(F, LLVMBuildNot(e->b, LLVMBuildExtractValue(e->b, r, 1, ""), ""));
     total = LLVMBuildExtractValue(e->b, r, 0, "");
@@ -1178,7 +1107,7 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)(nall + 1));
   for (int i = 0; i < np; i++) {
     const tc_Node *p = f->params[i].node;
-    pt[i] = p->rank ? e->ptr : stype(e, p->dtype);
+    pt[i] = p->rank ? e->ptr : cg_stype(e, p->dtype);
   }
   for (int i = 0; i < nr; i++) pt[np + i] = e->ptr;
   for (int i = 0; i < ns; i++) pt[np + nr + i] = e->i64;
@@ -1225,26 +1154,26 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   /* sizes: the arguments, then derived sizes, then every rule */
   for (int i = 0; i < ns; i++) {
     F->sym[i] = LLVMGetParam(fn, (unsigned)(np + nr + i));
-    require(F, LLVMBuildICmp(e->b, LLVMIntSGE, F->sym[i], i64c(F, 0), ""));
+    require(F, LLVMBuildICmp(e->b, LLVMIntSGE, F->sym[i], cg_i64(F, 0), ""));
   }
   for (int i = ns; i < f->nsyms; i++) {
     const tc_Sym *s = &f->syms[i];
-    LLVMValueRef num = poly(F, s->num), den = poly(F, s->den);
+    LLVMValueRef num = cg_poly(F, s->num), den = cg_poly(F, s->den);
     if (s->kind == TC_SYM_QUOT) {
-      LLVMValueRef d0 = LLVMBuildICmp(e->b, LLVMIntEQ, den, i64c(F, 0), "");
+      LLVMValueRef d0 = LLVMBuildICmp(e->b, LLVMIntEQ, den, cg_i64(F, 0), "");
       require(F, LLVMBuildNot(e->b, d0, ""));
-      LLVMValueRef sd = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLE, den, i64c(F, 0), ""), i64c(F, 1), den, "");
+      LLVMValueRef sd = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLE, den, cg_i64(F, 0), ""), cg_i64(F, 1), den, "");
       F->sym[i] = LLVMBuildSDiv(e->b, num, sd, "");
     } else {
-      LLVMValueRef nn2 = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, num, i64c(F, 0), ""), i64c(F, 0), num, "");
-      F->sym[i] = LLVMBuildSDiv(e->b, LLVMBuildAdd(e->b, nn2, LLVMBuildSub(e->b, den, i64c(F, 1), ""), ""), den, "");
+      LLVMValueRef nn2 = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, num, cg_i64(F, 0), ""), cg_i64(F, 0), num, "");
+      F->sym[i] = LLVMBuildSDiv(e->b, LLVMBuildAdd(e->b, nn2, LLVMBuildSub(e->b, den, cg_i64(F, 1), ""), ""), den, "");
     }
   }
   for (int i = 0; i < f->nchecks; i++) {
     const tc_Check *c = &f->checks[i];
-    LLVMValueRef a = poly(F, c->a);
-    if (c->kind == TC_CHECK_EQ) require(F, LLVMBuildICmp(e->b, LLVMIntEQ, a, poly(F, c->b), ""));
-    else require(F, LLVMBuildICmp(e->b, LLVMIntSGE, a, i64c(F, 0), ""));
+    LLVMValueRef a = cg_poly(F, c->a);
+    if (c->kind == TC_CHECK_EQ) require(F, LLVMBuildICmp(e->b, LLVMIntEQ, a, cg_poly(F, c->b), ""));
+    else require(F, LLVMBuildICmp(e->b, LLVMIntSGE, a, cg_i64(F, 0), ""));
   }
 
   F->pslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
@@ -1254,10 +1183,10 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     if (p->rank) {
       F->buf[p->id] = v;
       if (!F->pslot[p->id]) {
-        F->pslot[p->id] = entry_alloca(F, e->ptr);
+        F->pslot[p->id] = cg_entry_alloca(F, e->ptr);
         LLVMBuildStore(e->b, v, F->pslot[p->id]);
       }
-    } else F->scalar[p->id] = from_storage(e, p->dtype, v);
+    } else F->scalar[p->id] = cg_from_storage(e, p->dtype, v);
   }
   /* every tensor's byte size must be representable; then allocate temporaries */
   for (int i = 0; i < np; i++) {
@@ -1276,7 +1205,7 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
      layers makes one malloc per call, not hundreds */
   LLVMValueRef *sslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* matmul scratch rows */
   F->slot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
-  LLVMValueRef total = i64c(F, 0);
+  LLVMValueRef total = cg_i64(F, 0);
   LLVMValueRef limit = LLVMConstInt(e->i64, 1ull << 62, 0);
   for (int i = 0; i < P->nkernels; i++) {
     const cg_PlanKernel *pk = &P->kernels[i];
@@ -1287,16 +1216,16 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
       sizes[1] = checked_bytes(F, 1, (const tc_Poly **)&n->dims[n->rank - 1], fe_dtype_size(FE_F64));
     for (int k = 0; k < 2; k++) {
       if (!sizes[k] || (k == 0 && out_of[n->id] >= 0)) continue;
-      LLVMValueRef slot = entry_alloca(F, e->i64);
+      LLVMValueRef slot = cg_entry_alloca(F, e->i64);
       LLVMBuildStore(e->b, total, slot);
       if (k == 0) F->slot[n->id] = slot;
       else sslot[n->id] = slot;
-      LLVMValueRef rounded = LLVMBuildAnd(e->b, LLVMBuildAdd(e->b, sizes[k], i64c(F, 63), ""), i64c(F, ~(int64_t)63), "");
+      LLVMValueRef rounded = LLVMBuildAnd(e->b, LLVMBuildAdd(e->b, sizes[k], cg_i64(F, 63), ""), cg_i64(F, ~(int64_t)63), "");
       total = LLVMBuildAdd(e->b, total, rounded, ""); /* each term <= 2^62: no unsigned overflow */
       require(F, LLVMBuildICmp(e->b, LLVMIntULE, total, limit, ""));
     }
   }
-  LLVMValueRef sz = LLVMBuildAdd(e->b, total, i64c(F, 64), "");
+  LLVMValueRef sz = LLVMBuildAdd(e->b, total, cg_i64(F, 64), "");
   LLVMValueRef base = LLVMBuildCall2(e->b, malloc_ty, fmalloc, &sz, 1, "temps");
   LLVMBasicBlockRef nomem = LLVMAppendBasicBlockInContext(e->ctx, fn, "no_memory");
   LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(e->ctx, fn, "run");

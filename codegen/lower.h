@@ -1,0 +1,121 @@
+/* lower.h - private to codegen/: the loop-nest builder that every kernel kind's lowering
+ * uses (emit.c for elementwise, reduction, layout and copy kernels and the entry function;
+ * contraction.c for matmul). It holds the state of lowering one function (Fn), indices
+ * (Ix), counted loops (Loop) and the helpers that load, store, convert and evaluate a
+ * fused node at an index. Planning (plan.h) has decided everything these follow.
+ */
+#ifndef TRIC_CODEGEN_LOWER_H
+#define TRIC_CODEGEN_LOWER_H
+
+#include "codegen/internal.h"
+#include "codegen/plan.h"
+
+enum { ERR_SIZE = -1, ERR_NOMEM = -2 };
+
+typedef struct Ix {
+  int rank;
+  LLVMValueRef v[TC_MAXRANK]; /* per-dimension indices (NULL in flat loops) */
+  LLVMValueRef lin;           /* linear index in the node's own shape, when known */
+} Ix;
+
+/* A node's value at one index in the current loop body. */
+typedef struct Memo {
+  Ix ix;
+  LLVMValueRef v;
+  int next; /* the node's previous entry, or -1 */
+} Memo;
+
+/* What the loop body being emitted has computed so far, so that a node with several
+ * uses is evaluated once per element (per index it is read at), not once per path to it
+ * (a tree walk of a DAG that doubles at every shared node). Per node, a chain of entries
+ * valid while its stamp is the current generation; a new loop body starts a generation.
+ * Also the per-node scratch of flat_ok. One per exported function, lent to its kernels
+ * (allocating per kernel would cost nodes x kernels). */
+typedef struct Memos {
+  unsigned gen, *stamp; /* per node */
+  int *head;            /* per node: its newest entry */
+  Memo *ent;            /* malloc'd */
+  int n, cap;
+  unsigned flat_gen, *flat_stamp; /* per node: flat_ok's answer, valid at flat_gen */
+  uint8_t *flat_val;
+} Memos;
+
+enum { SIZE_MEMO = 64 };
+
+/* A byte size already checked in the entry block. */
+typedef struct SizeMemo {
+  int rank, elsize;
+  const tc_Poly **dims;
+  LLVMValueRef bytes;
+} SizeMemo;
+
+typedef struct Fn {
+  cg_Emit *e;
+  tc_Func *f;
+  LLVMValueRef fn;
+  LLVMValueRef *sym;    /* per size symbol: i64 */
+  LLVMValueRef *buf;    /* per node: pointer to its buffer (params, materialised) */
+  LLVMValueRef *scalar; /* per node: by-value scalar parameters */
+  uint8_t *reach, *mat;
+  Memos *memo;
+  LLVMBasicBlockRef fail_size, entry;
+  int nsizes;
+  SizeMemo sizes[SIZE_MEMO];
+  bool to_output; /* in a kernel: its destination is an output of the exported function */
+  /* in the entry function: per node, the stack slot holding the offset of its temporary
+     in the one allocation `temps` (NULL: not a temporary). Offsets go through memory so
+     that none stays in a register across the whole function: the entry is not optimised,
+     and a thousand long live ranges made register allocation most of a large model's
+     compile time. */
+  LLVMValueRef *slot, temps;
+  LLVMValueRef *pslot; /* likewise, per tensor parameter: the slot holding its pointer */
+  int *sig_visit;      /* scratch of run_kernel's signatures (see Sig) */
+  unsigned *sig_stamp, sig_gen;
+} Fn;
+
+/* A counted loop 0 <= i < n: cg_loop_begin opens it at the builder, cg_loop_end closes it. */
+typedef struct Loop {
+  LLVMBasicBlockRef header, exit;
+  LLVMValueRef i;
+  int interleave; /* >1: ask the vectoriser for that many vectors per iteration; <0: do not vectorise */
+} Loop;
+
+/* The type a dtype computes in (f16 and bf16 in f32, bool as i1). */
+LLVMTypeRef cg_ctype(cg_Emit *e, int dt);
+/* The type a dtype is stored as (f16 and bf16 as i16 bits, bool as i8). */
+LLVMTypeRef cg_stype(cg_Emit *e, int dt);
+/* An i64 constant. */
+LLVMValueRef cg_i64(Fn *F, int64_t v);
+/* Converts a stored element (scalar or vector) to its compute type. */
+LLVMValueRef cg_from_storage(cg_Emit *e, int dt, LLVMValueRef v);
+/* Converts a compute value (scalar or vector) to its stored form. */
+LLVMValueRef cg_to_storage(cg_Emit *e, int dt, LLVMValueRef v);
+/* The compute value of element lin of a dtype-dt buffer at ptr. */
+LLVMValueRef cg_load_at(Fn *F, int dt, LLVMValueRef ptr, LLVMValueRef lin);
+/* Stores compute value v as element lin of a dtype-dt buffer at ptr. */
+void cg_store_at(Fn *F, int dt, LLVMValueRef ptr, LLVMValueRef lin, LLVMValueRef v);
+/* The value of a size expression. */
+LLVMValueRef cg_poly(Fn *F, const tc_Poly *p);
+/* Row-major linear index of idx in dims. */
+LLVMValueRef cg_linear(Fn *F, int rank, const tc_Poly **dims, LLVMValueRef *idx);
+/* The number of elements of a shape. */
+LLVMValueRef cg_numel(Fn *F, int rank, const tc_Poly **dims);
+/* Whether a size expression is the constant 1. */
+bool cg_is_const1(const tc_Poly *p);
+/* Opens a loop 0 <= L->i < n at the builder; the body follows. */
+void cg_loop_begin(Fn *F, Loop *L, LLVMValueRef n);
+/* Closes the loop L: the builder continues after it. */
+void cg_loop_end(Fn *F, Loop *L);
+/* Attaches llvm.loop metadata {key: value} to a loop's back edge br. */
+void cg_set_loop_md(Fn *F, LLVMValueRef br, const char *key, LLVMValueRef value);
+/* An alloca at the top of the function's entry block. */
+LLVMValueRef cg_entry_alloca(Fn *F, LLVMTypeRef ty);
+/* The compute value of node n at index ix in the current loop body (fused unless n has a
+ * buffer), computed once per index however many uses read it. */
+LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix);
+/* Opens loops over dims (all of them, or those selected by mask), filling ix. */
+void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen);
+/* Closes the loops L[downto..*nopen). */
+void cg_close_loops(Fn *F, Loop *L, int *nopen, int downto);
+
+#endif
