@@ -707,61 +707,6 @@ static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   cg_close_loops(F, L, &nopen, 0);
 }
 
-/* out[b..., i, j] = sum_k a[b..., i, k] * b[b..., k, j], row by row through a scratch row
- * of compute-typed accumulators (the j loop vectorises). */
-static void emit_matmul(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
-  cg_Emit *e = F->e;
-  const tc_Node *A = n->args[0], *B = n->args[1];
-  int r = n->rank, nb = r - 2;
-  int dt = n->dtype;
-  bool fl = fe_dtype_is_float(dt);
-  LLVMTypeRef ct = cg_ctype(e, dt);
-  Loop L[TC_MAXRANK + 4] = {0};
-  int nopen = 0;
-  Ix ix = {.rank = r};
-  cg_open_loops(F, L, nb + 1, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims and i */
-  LLVMValueRef i = ix.v[nb];
-  LLVMValueRef N = cg_poly(F, n->dims[r - 1]);
-  Loop lj = {0}, lk = {0};
-  cg_loop_begin(F, &lj, N);
-  LLVMBuildStore(e->b, fl ? LLVMConstReal(ct, 0) : LLVMConstInt(ct, 0, 0),
-                 LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, ""));
-  cg_loop_end(F, &lj);
-  cg_loop_begin(F, &lk, cg_poly(F, A->dims[A->rank - 1]));
-  Ix ia = {.rank = A->rank}, ib = {.rank = B->rank};
-  for (int d = 0; d < A->rank - 2; d++) {
-    int k = nb - (A->rank - 2) + d;
-    ia.v[d] = cg_is_const1(A->dims[d]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix.v[k];
-  }
-  for (int d = 0; d < B->rank - 2; d++) {
-    int k = nb - (B->rank - 2) + d;
-    ib.v[d] = cg_is_const1(B->dims[d]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix.v[k];
-  }
-  ia.v[A->rank - 2] = i;
-  ia.v[A->rank - 1] = lk.i;
-  LLVMValueRef aik = cg_emit_at(F, A, &ia);
-  cg_loop_begin(F, &lj, N);
-  ib.v[B->rank - 2] = lk.i;
-  ib.v[B->rank - 1] = lj.i;
-  LLVMValueRef bkj = cg_emit_at(F, B, &ib);
-  LLVMValueRef sp = LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, "");
-  LLVMValueRef acc = LLVMBuildLoad2(e->b, ct, sp, "");
-  LLVMValueRef nv;
-  if (fl) {
-    LLVMValueRef args[3] = {aik, bkj, acc};
-    nv = cg_intrinsic(e, "llvm.fmuladd", ct, args, 3);
-  } else nv = LLVMBuildAdd(e->b, acc, LLVMBuildMul(e->b, aik, bkj, ""), "");
-  LLVMBuildStore(e->b, nv, sp);
-  cg_loop_end(F, &lj);
-  cg_loop_end(F, &lk);
-  cg_loop_begin(F, &lj, N);
-  ix.v[r - 1] = lj.i;
-  LLVMValueRef v = LLVMBuildLoad2(e->b, ct, LLVMBuildInBoundsGEP2(e->b, ct, scratch, &lj.i, 1, ""), "");
-  cg_store_at(F, dt, dst, cg_linear(F, r, (const tc_Poly **)n->dims, ix.v), v);
-  cg_loop_end(F, &lj);
-  cg_close_loops(F, L, &nopen, 0);
-}
-
 static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   LLVMValueRef off = cg_i64(F, 0);
   int ax = (int)n->concat.axis;
@@ -905,7 +850,7 @@ static LLVMValueRef temp_ptr(Fn *F, LLVMValueRef slot) {
 static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
   switch (kind) {
   case K_REDUCE: emit_reduce(K, n, dst); break;
-  case K_MATMUL: emit_matmul(K, n, dst, scratch); break;
+  case K_MATMUL: cg_emit_contraction(K, n, dst, scratch); break;
   case K_CONCAT: emit_concat(K, n, dst); break;
   case K_FILL: emit_fill(K, n, dst); break;
   case K_COPY: flat_fill(K, n, dst, true); break; /* n is the kernel's input 0 */
@@ -1096,7 +1041,7 @@ static void add_fn_attrs(cg_Emit *e, LLVMValueRef fn) {
                           LLVMCreateStringAttribute(e->ctx, "target-cpu", 10, e->cpu, (unsigned)strlen(e->cpu)));
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                           LLVMCreateStringAttribute(e->ctx, "target-features", 15, e->features, (unsigned)strlen(e->features)));
-  if (strstr(e->features, "+avx512f")) /* use the full width, not LLVM's 256-bit default tuning */
+  if (e->target.vector_bytes == 64) /* use the full width, not LLVM's 256-bit default tuning */
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                             LLVMCreateStringAttribute(e->ctx, "prefer-vector-width", 19, "512", 3));
 }
@@ -1212,8 +1157,11 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     const tc_Node *n = pk->root;
     if (pk->kind == CG_PK_COPY || !F->mat[n->id]) continue; /* not a buffer of its own */
     LLVMValueRef sizes[2] = {checked_bytes(F, n->rank, (const tc_Poly **)n->dims, fe_dtype_size(n->dtype)), NULL};
-    if (pk->scratch)
-      sizes[1] = checked_bytes(F, 1, (const tc_Poly **)&n->dims[n->rank - 1], fe_dtype_size(FE_F64));
+    if (pk->scratch) { /* a contraction's packed panels */
+      LLVMValueRef ok;
+      sizes[1] = cg_contraction_scratch_bytes(F, n, &ok);
+      require(F, ok);
+    }
     for (int k = 0; k < 2; k++) {
       if (!sizes[k] || (k == 0 && out_of[n->id] >= 0)) continue;
       LLVMValueRef slot = cg_entry_alloca(F, e->i64);
@@ -1255,6 +1203,7 @@ void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const ch
 void cg_emit_module(cg_Emit *e, tc_Func *funcs, int n, const char *cpu, const char *features) {
   e->cpu = cpu;
   e->features = features;
+  cg_target_info(LLVMGetTarget(e->mod), cpu, features, &e->target);
   for (int i = 0; i < n; i++) emit_function(e, &funcs[i]);
 }
 

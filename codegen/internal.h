@@ -7,6 +7,7 @@
 #include <llvm-c/Target.h>
 
 #include "codegen/codegen.h"
+#include "codegen/plan.h"
 
 /* The state of emitting one LLVM module. */
 typedef struct cg_Emit {
@@ -16,6 +17,7 @@ typedef struct cg_Emit {
   LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr, vd;
   fe_Arena *arena;
   const char *cpu, *features;
+  cg_TargetInfo target; /* the cost model's view of cpu and features */
   bool stream; /* large flat outputs may use streaming stores (x86, -O2 and up) */
   bool fast_isel; /* -O0: kernels go through LLVM's fast instruction selector (see TC_SELECT) */
   fe_Vec kernel_sigs, kernel_fns; /* loop-nest kernels emitted so far: signature -> function */

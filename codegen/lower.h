@@ -118,4 +118,10 @@ void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask,
 /* Closes the loops L[downto..*nopen). */
 void cg_close_loops(Fn *F, Loop *L, int *nopen, int downto);
 
+/* contraction.c: computes matmul n into dst, packing its operands into scratch. */
+void cg_emit_contraction(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch);
+/* The bytes of scratch cg_emit_contraction needs for n (its packed panels), computed at
+ * the builder from the size arguments; *ok is false when they pass 2^62. */
+LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, LLVMValueRef *ok);
+
 #endif

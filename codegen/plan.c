@@ -576,3 +576,81 @@ char *cg_plan_text(tc_Func *funcs, int n, fe_Arena *a, bool json) {
   if (fclose(out)) abort();
   return text;
 }
+
+/* ---------------------------------------------------------------- cost model
+ *
+ * The model knows a target by its class of CPU: the widest vector its code may use, its
+ * vector registers and the cache sizes assumed per core for the class (docs/plan.md,
+ * "Cost model"). The figures are those of the CPUs each class runs on today; a wrong
+ * guess costs speed, never correctness.
+ */
+
+/* Whether name is in the NULL-terminated list. */
+static bool in_list(const char *name, const char *const *list) {
+  for (; *list; list++)
+    if (!strcmp(name, *list)) return true;
+  return false;
+}
+
+void cg_target_info(const char *triple, const char *cpu, const char *features, cg_TargetInfo *out) {
+  static const char *const avx512[] = {"skylake-avx512", "cascadelake", "cooperlake", "cannonlake",
+                                       "icelake-client", "icelake-server", "tigerlake", "rocketlake",
+                                       "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d",
+                                       "diamondrapids", "knl", "knm", "znver4", "znver5", "x86-64-v4", NULL};
+  static const char *const avx[] = {"haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake",
+                                    "arrowlake", "arrowlake-s", "lunarlake", "pantherlake", "gracemont",
+                                    "sierraforest", "grandridge", "clearwaterforest", "znver1", "znver2", "znver3",
+                                    "bdver1", "bdver2", "bdver3", "bdver4", "btver2", "sandybridge", "ivybridge",
+                                    "x86-64-v3", NULL};
+  bool x86 = !strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4) || !strncmp(triple, "i386", 4);
+  int width = 16;
+  if (x86 && in_list(cpu, avx512)) width = 64;
+  else if (x86 && in_list(cpu, avx)) width = 32;
+  /* explicit features (or the host's) decide over the CPU's name: the last mention wins */
+  for (const char *p = features; p && *p;) {
+    size_t len = strcspn(p, ",");
+    if (len == 8 && !strncmp(p, "+avx512f", 8)) width = 64;
+    else if (len == 8 && !strncmp(p, "-avx512f", 8) && width > 32) width = 32;
+    else if ((len == 4 && !strncmp(p, "+avx", 4)) || (len == 5 && !strncmp(p, "+avx2", 5))) width = width < 32 ? 32 : width;
+    else if (len == 4 && !strncmp(p, "-avx", 4)) width = 16;
+    p += len + (p[len] == ',');
+  }
+  out->vector_bytes = width;
+  out->vector_regs = width == 64 || !x86 ? 32 : 16; /* AArch64 has 32 NEON registers */
+  out->l1 = width == 64 ? 48 << 10 : 32 << 10;
+  out->l2 = width == 64 ? 1 << 20 : width == 32 ? 512 << 10 : 256 << 10;
+  out->l3 = width == 16 ? 1 << 20 : 2 << 20;
+}
+
+/* The bytes of dtype dt's compute type. */
+static int compute_size(int dt) {
+  switch (dt) {
+  case FE_F64: case FE_I64: return 8;
+  case FE_F32: case FE_F16: case FE_BF16: case FE_I32: return 4;
+  case FE_I8: case FE_U8: case FE_BOOL: return 1;
+  }
+  TRIC_BUG("cost model: dtype %d has no compute size", dt);
+}
+
+/* v rounded down to a multiple of m, at least m. */
+static int64_t round_down(int64_t v, int64_t m) { return v < m ? m : v / m * m; }
+
+void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *o) {
+  int es = compute_size(dt);
+  memset(o, 0, sizeof *o);
+  o->vl = t->vector_bytes / es > 1 ? t->vector_bytes / es : 1;
+  o->nv = 2;
+  o->nr = o->nv * o->vl;
+  /* accumulators mr x nv, plus nv vectors of B and a broadcast of A, in the registers */
+  o->mr = (t->vector_regs - o->nv - 2) / o->nv;
+  if (o->mr > 14) o->mr = 14;
+  if (o->mr < 1) o->mr = 1;
+  /* the kc x nr panel of B the innermost loop reuses for every mr rows stays in half of L1;
+     the mc x kc block of A it streams, in half of L2; the kc x nc block of B, in half of
+     the core's share of L3 */
+  o->kc = round_down(t->l1 / (2 * (int64_t)o->nr * es), 8);
+  if (o->kc > 1024) o->kc = 1024;
+  o->mc = round_down(t->l2 / (2 * o->kc * es), o->mr);
+  o->nc = round_down(t->l3 / (2 * o->kc * es), o->nr);
+  o->split_k = dt != FE_F16 && dt != FE_BF16;
+}

@@ -20,6 +20,25 @@ typedef enum {
   CG_PK_COPY,        /* an output copied from a buffer or a parameter (the root) */
 } cg_PlanKind;
 
+/* What the cost model knows of the target: its vector width, vector registers and the
+ * cache sizes assumed for its class of CPU (see docs/plan.md, "Cost model"). */
+typedef struct cg_TargetInfo {
+  int vector_bytes; /* the widest vector the code may use: 64 (AVX-512), 32 (AVX2), 16 */
+  int vector_regs;  /* architectural vector registers: 32 or 16 */
+  int64_t l1, l2, l3; /* data cache bytes per core assumed (l3: the share of one core) */
+} cg_TargetInfo;
+
+/* A contraction's register tile and cache blocks, in elements of its compute type. */
+typedef struct cg_Tiles {
+  int vl;        /* elements per vector */
+  int nv;        /* vectors per tile row: the tile is mr x (nv * vl) */
+  int mr, nr;    /* the register tile: mr rows of C, nr = nv * vl columns */
+  int64_t kc;    /* the depth of a block: packed panels of kc x nr (B) and mr x kc (A) */
+  int64_t mc;    /* rows of A packed at once (a multiple of mr) */
+  int64_t nc;    /* columns of B packed at once (a multiple of nr) */
+  bool split_k;  /* K is split into kc blocks (not for f16/bf16 storage: C is rounded once) */
+} cg_Tiles;
+
 /* One loop nest of the plan. */
 typedef struct cg_PlanKernel {
   cg_PlanKind kind;
@@ -41,6 +60,12 @@ typedef struct cg_Plan {
   int nkernels;     /* in the order they run: every buffer in node order, then the */
   cg_PlanKernel *kernels; /* results not computed in place, in result order */
 } cg_Plan;
+
+/* The cost model's view of a target given as LLVM names it (cpu "generic" or a CPU name,
+ * features "+avx2,-avx512f,..." or empty). Never fails: an unknown CPU is baseline. */
+void cg_target_info(const char *triple, const char *cpu, const char *features, cg_TargetInfo *out);
+/* The tiles of a contraction computing in dtype dt's compute type on target t. */
+void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *out);
 
 /* Plans f: decides what is materialised and groups the nodes into kernels. */
 cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f);

@@ -1,0 +1,331 @@
+/* contraction.c - lowers a contraction kernel (matmul, batched or not) to LLVM IR the
+ * way the best BLAS libraries structure it, with every size from the plan's cost model
+ * (cg_contraction_tiles):
+ *
+ *   for each block of nc columns of B             (jb: the packed B block fits in L3)
+ *     for each block of kc of the depth           (pb)
+ *       pack B[k block, j block] into panels of kc x nr, zero-padded past N
+ *       for each block of mc rows of A            (ib: the packed A block fits in L2)
+ *         pack A[i block, k block] into panels of mr x kc, zero-padded past M
+ *         for each panel of B, for each panel of A (the B panel stays in L1)
+ *           the microkernel: an mr x nr tile of C held in mr * nv vector registers,
+ *           kc rank-1 updates (nv vector loads of B, mr broadcasts of A, mr * nv fmas),
+ *           then one store of the tile (added to C after the first depth block).
+ *
+ * Operands are read through cg_emit_at while packing, so a transposed, sliced or
+ * broadcast operand is read with its own indexing and an elementwise producer is computed
+ * in the packing, never materialised. Padding makes the microkernel branch-free; an edge
+ * tile goes through a small stack tile whose valid part is then written. The order of
+ * additions depends only on the sizes and the tiles, so results are reproducible.
+ */
+#include "codegen/lower.h"
+
+/* The compute value of operand X at (row, col) of its last two dims, batch index from ix. */
+static LLVMValueRef operand_at(Fn *F, const tc_Node *n, const tc_Node *X, const Ix *ix, LLVMValueRef row,
+                               LLVMValueRef col) {
+  int nb = n->rank - 2;
+  Ix ia = {.rank = X->rank};
+  for (int d = 0; d < X->rank - 2; d++) {
+    int k = nb - (X->rank - 2) + d;
+    ia.v[d] = cg_is_const1(X->dims[d]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix->v[k];
+  }
+  ia.v[X->rank - 2] = row;
+  ia.v[X->rank - 1] = col;
+  return cg_emit_at(F, X, &ia);
+}
+
+/* min(a, b) of i64 values. */
+static LLVMValueRef smin(Fn *F, LLVMValueRef a, LLVMValueRef b) {
+  LLVMBuilderRef bd = F->e->b;
+  return LLVMBuildSelect(bd, LLVMBuildICmp(bd, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* ceil(a / b) for a >= 0, b > 0 a constant. */
+static LLVMValueRef ceil_div(Fn *F, LLVMValueRef a, int64_t b) {
+  LLVMBuilderRef bd = F->e->b;
+  return LLVMBuildSDiv(bd, LLVMBuildAdd(bd, a, cg_i64(F, b - 1), ""), cg_i64(F, b), "");
+}
+
+/* The sizes one contraction works with: M, N, K and the runtime block sizes. */
+typedef struct Dims {
+  LLVMValueRef M, N, K;
+  LLVMValueRef kc;     /* the depth block: tiles.kc, or K when K is not split */
+  LLVMValueRef mc, nc; /* the blocks, clipped to M and N rounded up to whole panels */
+} Dims;
+
+static void contraction_dims(Fn *F, const tc_Node *n, const cg_Tiles *t, Dims *d) {
+  const tc_Node *A = n->args[0];
+  d->M = cg_poly(F, n->dims[n->rank - 2]);
+  d->N = cg_poly(F, n->dims[n->rank - 1]);
+  d->K = cg_poly(F, A->dims[A->rank - 1]);
+  d->kc = t->split_k ? smin(F, d->K, cg_i64(F, t->kc)) : d->K;
+  LLVMBuilderRef b = F->e->b;
+  d->mc = smin(F, cg_i64(F, t->mc), LLVMBuildMul(b, ceil_div(F, d->M, t->mr), cg_i64(F, t->mr), ""));
+  d->nc = smin(F, cg_i64(F, t->nc), LLVMBuildMul(b, ceil_div(F, d->N, t->nr), cg_i64(F, t->nr), ""));
+}
+
+LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, LLVMValueRef *ok) {
+  cg_Tiles t;
+  cg_contraction_tiles(&F->e->target, n->dtype, &t);
+  Dims d;
+  contraction_dims(F, n, &t, &d);
+  LLVMBuilderRef b = F->e->b;
+  /* kc * (mc + nc) elements: mc and nc are bounded constants, and so is kc when K is
+     split; otherwise kc is K, and the product must stay below 2^62 bytes */
+  int es = (int)LLVMABISizeOfType(LLVMGetModuleDataLayout(F->e->mod), cg_ctype(F->e, n->dtype));
+  LLVMValueRef per = LLVMBuildMul(b, LLVMBuildAdd(b, d.mc, d.nc, ""), cg_i64(F, es), "");
+  LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, per, cg_i64(F, 0), ""), per, cg_i64(F, 1), "");
+  *ok = LLVMBuildICmp(b, LLVMIntSLE, d.kc, LLVMBuildSDiv(b, cg_i64(F, (int64_t)1 << 62), safe, ""), "");
+  return LLVMBuildMul(b, d.kc, per, "");
+}
+
+/* A loop over blocks of `step` in [0, total): L->i is the block number; *start and *len
+ * are the block's first index and length. */
+static void block_begin(Fn *F, Loop *L, LLVMValueRef total, LLVMValueRef step, LLVMValueRef *start,
+                        LLVMValueRef *len) {
+  LLVMBuilderRef b = F->e->b;
+  LLVMValueRef steps1 = LLVMBuildSub(b, step, cg_i64(F, 1), "");
+  LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, step, cg_i64(F, 0), ""), step, cg_i64(F, 1), "");
+  LLVMValueRef count = LLVMBuildSDiv(b, LLVMBuildAdd(b, total, steps1, ""), safe, "");
+  cg_loop_begin(F, L, count);
+  *start = LLVMBuildMul(b, L->i, step, "");
+  *len = smin(F, step, LLVMBuildSub(b, total, *start, ""));
+}
+
+/* Writes a packed panel element: dst[idx] = v (compute type). */
+static void put(Fn *F, LLVMTypeRef ct, LLVMValueRef dst, LLVMValueRef idx, LLVMValueRef v) {
+  LLVMBuildStore(F->e->b, v, LLVMBuildInBoundsGEP2(F->e->b, ct, dst, &idx, 1, ""));
+}
+
+static LLVMValueRef zero_of(LLVMTypeRef ty, bool fl) { return fl ? LLVMConstReal(ty, 0) : LLVMConstInt(ty, 0, 0); }
+
+/* Packs B[pc .. pc+kc, jc .. jc+nc] into Bp: panel q holds columns jc + q*nr .. + nr as
+ * kc rows of nr, columns past N zero. */
+static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Bp, LLVMValueRef pc,
+                   LLVMValueRef kc, LLVMValueRef jc, LLVMValueRef nc) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMTypeRef ct = cg_ctype(e, n->dtype);
+  bool fl = fe_dtype_is_float(n->dtype);
+  LLVMValueRef nr = cg_i64(F, t->nr);
+  Loop lq = {0}, lk = {0}, lc = {0};
+  LLVMValueRef j0, w;
+  block_begin(F, &lq, nc, nr, &j0, &w);
+  LLVMValueRef base = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, nr, ""), "");
+  LLVMValueRef col0 = LLVMBuildAdd(b, jc, j0, "");
+  cg_loop_begin(F, &lk, kc);
+  LLVMValueRef row = LLVMBuildAdd(b, pc, lk.i, "");
+  LLVMValueRef rbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
+  cg_loop_begin(F, &lc, w); /* the columns inside N */
+  LLVMValueRef v = operand_at(F, n, n->args[1], ix, row, LLVMBuildAdd(b, col0, lc.i, ""));
+  put(F, ct, Bp, LLVMBuildAdd(b, rbase, lc.i, ""), v);
+  cg_loop_end(F, &lc);
+  lc = (Loop){.interleave = -1};
+  cg_loop_begin(F, &lc, LLVMBuildSub(b, nr, w, "")); /* padding */
+  put(F, ct, Bp, LLVMBuildAdd(b, rbase, LLVMBuildAdd(b, w, lc.i, ""), ""), zero_of(ct, fl));
+  cg_loop_end(F, &lc);
+  cg_loop_end(F, &lk);
+  cg_loop_end(F, &lq);
+}
+
+/* Packs A[ic .. ic+mc, pc .. pc+kc] into Ap: panel p holds rows ic + p*mr .. + mr as kc
+ * columns of mr, rows past M zero. */
+static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef pc,
+                   LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMTypeRef ct = cg_ctype(e, n->dtype);
+  bool fl = fe_dtype_is_float(n->dtype);
+  LLVMValueRef mr = cg_i64(F, t->mr);
+  Loop lp = {0}, lr = {0}, lk = {0};
+  LLVMValueRef i0, h;
+  block_begin(F, &lp, mc, mr, &i0, &h);
+  LLVMValueRef base = LLVMBuildMul(b, lp.i, LLVMBuildMul(b, kc, mr, ""), "");
+  LLVMValueRef row0 = LLVMBuildAdd(b, ic, i0, "");
+  lr.interleave = -1;
+  cg_loop_begin(F, &lr, h); /* the rows inside M */
+  LLVMValueRef row = LLVMBuildAdd(b, row0, lr.i, "");
+  cg_loop_begin(F, &lk, kc);
+  LLVMValueRef v = operand_at(F, n, n->args[0], ix, row, LLVMBuildAdd(b, pc, lk.i, ""));
+  put(F, ct, Ap, LLVMBuildAdd(b, base, LLVMBuildAdd(b, LLVMBuildMul(b, lk.i, mr, ""), lr.i, ""), ""), v);
+  cg_loop_end(F, &lk);
+  cg_loop_end(F, &lr);
+  lr = (Loop){.interleave = -1};
+  cg_loop_begin(F, &lr, LLVMBuildSub(b, mr, h, "")); /* padding */
+  LLVMValueRef prow = LLVMBuildAdd(b, h, lr.i, "");
+  lk = (Loop){.interleave = -1};
+  cg_loop_begin(F, &lk, kc);
+  put(F, ct, Ap, LLVMBuildAdd(b, base, LLVMBuildAdd(b, LLVMBuildMul(b, lk.i, mr, ""), prow, ""), ""), zero_of(ct, fl));
+  cg_loop_end(F, &lk);
+  cg_loop_end(F, &lr);
+  cg_loop_end(F, &lp);
+}
+
+/* acc + a * b, fused for floats. */
+static LLVMValueRef mul_add(cg_Emit *e, bool fl, LLVMTypeRef ty, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc) {
+  if (!fl) return LLVMBuildAdd(e->b, acc, LLVMBuildMul(e->b, a, b, ""), "");
+  LLVMValueRef args[3] = {a, b, acc};
+  return cg_intrinsic(e, "llvm.fmuladd", ty, args, 3);
+}
+
+enum { MAX_ACC = 64 };
+
+/* The microkernel: the mr x nr product of packed panels Ap (mr x kc) and Bp (kc x nr),
+ * returned in acc[r * nv + v] as vectors of vl. */
+static void microkernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMValueRef Ap, LLVMValueRef Bp,
+                        LLVMValueRef kc, LLVMValueRef *acc) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMTypeRef vt = LLVMVectorType(ct, (unsigned)t->vl);
+  int na = t->mr * t->nv;
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+  Loop lk = {.interleave = -1};
+  cg_loop_begin(F, &lk, kc);
+  LLVMBasicBlockRef body = LLVMGetInsertBlock(b);
+  LLVMPositionBuilderBefore(b, LLVMGetFirstInstruction(lk.header));
+  LLVMValueRef phi[MAX_ACC], zero = LLVMConstNull(vt);
+  for (int i = 0; i < na; i++) {
+    phi[i] = LLVMBuildPhi(b, vt, "acc");
+    LLVMAddIncoming(phi[i], &zero, &pre, 1);
+  }
+  LLVMPositionBuilderAtEnd(b, body);
+  LLVMValueRef bv[8];
+  LLVMValueRef boff = LLVMBuildMul(b, lk.i, cg_i64(F, t->nr), "");
+  for (int v = 0; v < t->nv; v++) {
+    LLVMValueRef idx = LLVMBuildAdd(b, boff, cg_i64(F, (int64_t)v * t->vl), "");
+    LLVMValueRef ld = LLVMBuildLoad2(b, vt, LLVMBuildInBoundsGEP2(b, ct, Bp, &idx, 1, ""), "");
+    LLVMSetAlignment(ld, (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct));
+    bv[v] = ld;
+  }
+  LLVMValueRef aoff = LLVMBuildMul(b, lk.i, cg_i64(F, t->mr), "");
+  LLVMValueRef next[MAX_ACC];
+  for (int r = 0; r < t->mr; r++) {
+    LLVMValueRef idx = LLVMBuildAdd(b, aoff, cg_i64(F, r), "");
+    LLVMValueRef a = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, Ap, &idx, 1, ""), "");
+    LLVMValueRef splat = LLVMBuildInsertElement(b, LLVMGetUndef(vt), a, LLVMConstInt(e->i32, 0, 0), "");
+    splat = LLVMBuildShuffleVector(b, splat, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(e->i32, (unsigned)t->vl)), "");
+    for (int v = 0; v < t->nv; v++) next[r * t->nv + v] = mul_add(e, fl, vt, splat, bv[v], phi[r * t->nv + v]);
+  }
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+  for (int i = 0; i < na; i++) LLVMAddIncoming(phi[i], &next[i], &latch, 1);
+  cg_loop_end(F, &lk);
+  for (int i = 0; i < na; i++) acc[i] = phi[i];
+}
+
+/* Stores the tile acc at C[.., i0 .., j0 ..] (h x w valid of mr x nr), adding what C
+ * holds unless first (an i1). Full tiles of a type stored as computed are stored as
+ * vectors; others go through the stack tile `tile`. */
+static void store_tile(Fn *F, const tc_Node *n, const cg_Tiles *t, LLVMValueRef dst, LLVMValueRef cbase,
+                       LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef h, LLVMValueRef w, LLVMValueRef first,
+                       LLVMValueRef *acc, LLVMValueRef tile) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  int dt = n->dtype;
+  bool fl = fe_dtype_is_float(dt);
+  LLVMTypeRef ct = cg_ctype(e, dt), vt = LLVMVectorType(ct, (unsigned)t->vl);
+  unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
+  LLVMValueRef N = cg_poly(F, n->dims[n->rank - 1]);
+  LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge");
+  LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "stored");
+  if (cg_stype(e, dt) == ct) {
+    LLVMValueRef full = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntEQ, h, cg_i64(F, t->mr), ""),
+                                     LLVMBuildICmp(b, LLVMIntEQ, w, cg_i64(F, t->nr), ""), "");
+    LLVMBasicBlockRef vec = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "full");
+    LLVMBuildCondBr(b, full, vec, edge);
+    LLVMPositionBuilderAtEnd(b, vec);
+    LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "set"),
+                                LLVMAppendBasicBlockInContext(e->ctx, F->fn, "add")};
+    LLVMBuildCondBr(b, first, blk[0], blk[1]);
+    for (int add = 0; add < 2; add++) { /* first depth block: store; later: add to C */
+      LLVMPositionBuilderAtEnd(b, blk[add]);
+      for (int r = 0; r < t->mr; r++) {
+        LLVMValueRef rowoff = LLVMBuildMul(b, LLVMBuildAdd(b, i0, cg_i64(F, r), ""), N, "");
+        for (int v = 0; v < t->nv; v++) {
+          LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, rowoff, ""),
+                                          LLVMBuildAdd(b, j0, cg_i64(F, (int64_t)v * t->vl), ""), "");
+          LLVMValueRef p = LLVMBuildInBoundsGEP2(b, ct, dst, &idx, 1, "");
+          LLVMValueRef val = acc[r * t->nv + v];
+          if (add) {
+            LLVMValueRef old = LLVMBuildLoad2(b, vt, p, "");
+            LLVMSetAlignment(old, align);
+            val = fl ? LLVMBuildFAdd(b, old, val, "") : LLVMBuildAdd(b, old, val, "");
+          }
+          LLVMSetAlignment(LLVMBuildStore(b, val, p), align);
+        }
+      }
+      LLVMBuildBr(b, after);
+    }
+  } else LLVMBuildBr(b, edge);
+  LLVMPositionBuilderAtEnd(b, edge);
+  for (int i = 0; i < t->mr * t->nv; i++) {
+    LLVMValueRef idx = cg_i64(F, (int64_t)i * t->vl);
+    LLVMValueRef st = LLVMBuildStore(b, acc[i], LLVMBuildInBoundsGEP2(b, ct, tile, &idx, 1, ""));
+    LLVMSetAlignment(st, align);
+  }
+  Loop lr = {.interleave = -1}, lc = {0};
+  cg_loop_begin(F, &lr, h);
+  LLVMValueRef rowoff = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, LLVMBuildAdd(b, i0, lr.i, ""), N, ""), "");
+  cg_loop_begin(F, &lc, w);
+  LLVMValueRef ti = LLVMBuildAdd(b, LLVMBuildMul(b, lr.i, cg_i64(F, t->nr), ""), lc.i, "");
+  LLVMValueRef v = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, tile, &ti, 1, ""), "");
+  LLVMValueRef ci = LLVMBuildAdd(b, rowoff, LLVMBuildAdd(b, j0, lc.i, ""), "");
+  LLVMValueRef old = cg_load_at(F, dt, dst, ci);
+  LLVMValueRef sum = fl ? LLVMBuildFAdd(b, old, v, "") : LLVMBuildAdd(b, old, v, "");
+  cg_store_at(F, dt, dst, ci, LLVMBuildSelect(b, first, v, sum, ""));
+  cg_loop_end(F, &lc);
+  cg_loop_end(F, &lr);
+  LLVMBuildBr(b, after);
+  LLVMPositionBuilderAtEnd(b, after);
+}
+
+void cg_emit_contraction(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  int r = n->rank, nb = r - 2, dt = n->dtype;
+  bool fl = fe_dtype_is_float(dt);
+  LLVMTypeRef ct = cg_ctype(e, dt);
+  cg_Tiles t;
+  cg_contraction_tiles(&e->target, dt, &t);
+  if (t.mr * t.nv > MAX_ACC || t.nv > 8) TRIC_BUG("contraction tile %dx%d has more than %d accumulators", t.mr, t.nr, MAX_ACC);
+  Dims d;
+  contraction_dims(F, n, &t, &d);
+  LLVMValueRef Ap = scratch;
+  LLVMValueRef aoff = LLVMBuildMul(b, d.mc, d.kc, "");
+  LLVMValueRef Bp = LLVMBuildInBoundsGEP2(b, ct, scratch, &aoff, 1, "");
+  LLVMValueRef tile = cg_entry_alloca(F, LLVMArrayType(ct, (unsigned)(t.mr * t.nr)));
+  Loop L[TC_MAXRANK] = {0};
+  int nopen = 0;
+  Ix ix = {.rank = r};
+  cg_open_loops(F, L, nb, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims */
+  LLVMValueRef cbase = LLVMBuildMul(b, cg_linear(F, nb, (const tc_Poly **)n->dims, ix.v), LLVMBuildMul(b, d.M, d.N, ""), "");
+  if (nb == 0) cbase = cg_i64(F, 0);
+  /* K == 0: C is zeros (no depth block runs) */
+  Loop lz = {0};
+  LLVMValueRef zn = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, d.K, cg_i64(F, 0), ""), LLVMBuildMul(b, d.M, d.N, ""),
+                                    cg_i64(F, 0), "");
+  cg_loop_begin(F, &lz, zn);
+  cg_store_at(F, dt, dst, LLVMBuildAdd(b, cbase, lz.i, ""), zero_of(ct, fl));
+  cg_loop_end(F, &lz);
+  Loop lj = {.interleave = -1}, lp = {.interleave = -1}, li = {.interleave = -1};
+  Loop lq = {.interleave = -1}, lr = {.interleave = -1};
+  LLVMValueRef jc, nc, pc, kc, ic, mc, j0, w, i0, h;
+  block_begin(F, &lj, d.N, cg_i64(F, t.nc), &jc, &nc);
+  block_begin(F, &lp, d.K, d.kc, &pc, &kc);
+  LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, lp.i, cg_i64(F, 0), "");
+  pack_b(F, n, &ix, &t, Bp, pc, kc, jc, nc);
+  block_begin(F, &li, d.M, cg_i64(F, t.mc), &ic, &mc);
+  pack_a(F, n, &ix, &t, Ap, pc, kc, ic, mc);
+  block_begin(F, &lq, nc, cg_i64(F, t.nr), &j0, &w);
+  LLVMValueRef bpanel = LLVMBuildInBoundsGEP2(b, ct, Bp, (LLVMValueRef[]){LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, cg_i64(F, t.nr), ""), "")}, 1, "");
+  block_begin(F, &lr, mc, cg_i64(F, t.mr), &i0, &h);
+  LLVMValueRef apanel = LLVMBuildInBoundsGEP2(b, ct, Ap, (LLVMValueRef[]){LLVMBuildMul(b, lr.i, LLVMBuildMul(b, kc, cg_i64(F, t.mr), ""), "")}, 1, "");
+  LLVMValueRef acc[MAX_ACC];
+  microkernel(F, &t, ct, fl, apanel, bpanel, kc, acc);
+  store_tile(F, n, &t, dst, cbase, LLVMBuildAdd(b, ic, i0, ""), LLVMBuildAdd(b, jc, j0, ""), h, w, first, acc, tile);
+  cg_loop_end(F, &lr);
+  cg_loop_end(F, &lq);
+  cg_loop_end(F, &li);
+  cg_loop_end(F, &lp);
+  cg_loop_end(F, &lj);
+  cg_close_loops(F, L, &nopen, 0);
+}
