@@ -64,9 +64,17 @@ static void contraction_dims(Fn *F, const tc_Node *n, const cg_Tiles *t, Dims *d
   d->nc = smin(F, cg_i64(F, t->nc), LLVMBuildMul(b, ceil_div(F, d->N, t->nr), cg_i64(F, t->nr), ""));
 }
 
-LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, LLVMValueRef *ok) {
+/* The tiles of matmul x computing root: the cost model's, but an epilogue that stores
+ * another type than x computes in cannot hold partial sums in the output, so K is not
+ * split for it. */
+static void tiles_for(cg_Emit *e, const tc_Node *x, const tc_Node *root, cg_Tiles *t) {
+  cg_contraction_tiles(&e->target, x->dtype, t);
+  if (root != x && (root->dtype != x->dtype || cg_stype(e, root->dtype) != cg_ctype(e, x->dtype))) t->split_k = false;
+}
+
+LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValueRef *ok) {
   cg_Tiles t;
-  cg_contraction_tiles(&F->e->target, n->dtype, &t);
+  tiles_for(F->e, n, root, &t);
   Dims d;
   contraction_dims(F, n, &t, &d);
   LLVMBuilderRef b = F->e->b;
@@ -80,9 +88,9 @@ LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, LLVMValueRef 
 }
 
 /* A loop over blocks of `step` in [0, total): L->i is the block number; *start and *len
- * are the block's first index and length. */
-static void block_begin(Fn *F, Loop *L, LLVMValueRef total, LLVMValueRef step, LLVMValueRef *start,
-                        LLVMValueRef *len) {
+ * are the block's first index and length. Returns the number of blocks. */
+static LLVMValueRef block_begin(Fn *F, Loop *L, LLVMValueRef total, LLVMValueRef step, LLVMValueRef *start,
+                               LLVMValueRef *len) {
   LLVMBuilderRef b = F->e->b;
   LLVMValueRef steps1 = LLVMBuildSub(b, step, cg_i64(F, 1), "");
   LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, step, cg_i64(F, 0), ""), step, cg_i64(F, 1), "");
@@ -90,6 +98,7 @@ static void block_begin(Fn *F, Loop *L, LLVMValueRef total, LLVMValueRef step, L
   cg_loop_begin(F, L, count);
   *start = LLVMBuildMul(b, L->i, step, "");
   *len = smin(F, step, LLVMBuildSub(b, total, *start, ""));
+  return count;
 }
 
 /* Writes a packed panel element: dst[idx] = v (compute type). */
@@ -212,12 +221,22 @@ static void microkernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMV
   for (int i = 0; i < na; i++) acc[i] = phi[i];
 }
 
+/* Writes the accumulators to the stack tile (mr rows of nr). */
+static void spill(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, LLVMValueRef *acc, LLVMValueRef tile) {
+  LLVMBuilderRef b = F->e->b;
+  unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(F->e->mod), ct);
+  for (int i = 0; i < t->mr * t->nv; i++) {
+    LLVMValueRef idx = cg_i64(F, (int64_t)i * t->vl);
+    LLVMSetAlignment(LLVMBuildStore(b, acc[i], LLVMBuildInBoundsGEP2(b, ct, tile, &idx, 1, "")), align);
+  }
+}
+
 /* Stores the tile acc at C[.., i0 .., j0 ..] (h x w valid of mr x nr), adding what C
  * holds unless first (an i1). Full tiles of a type stored as computed are stored as
  * vectors; others go through the stack tile `tile`. */
-static void store_tile(Fn *F, const tc_Node *n, const cg_Tiles *t, LLVMValueRef dst, LLVMValueRef cbase,
-                       LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef h, LLVMValueRef w, LLVMValueRef first,
-                       LLVMValueRef *acc, LLVMValueRef tile) {
+static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *bix, const cg_Tiles *t,
+                       LLVMValueRef dst, LLVMValueRef cbase, LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef h,
+                       LLVMValueRef w, LLVMValueRef first, LLVMValueRef last, LLVMValueRef *acc, LLVMValueRef tile) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   int dt = n->dtype;
@@ -227,6 +246,38 @@ static void store_tile(Fn *F, const tc_Node *n, const cg_Tiles *t, LLVMValueRef 
   LLVMValueRef N = cg_poly(F, n->dims[n->rank - 1]);
   LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge");
   LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "stored");
+  LLVMBasicBlockRef raw = LLVMGetInsertBlock(b);
+  if (root != n) { /* the last depth block (the only one unless split) computes the epilogue */
+    LLVMBasicBlockRef epi = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "epilogue");
+    raw = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "partial");
+    LLVMBuildCondBr(b, t->split_k ? last : LLVMConstInt(e->i1, 1, 0), epi, raw);
+    LLVMPositionBuilderAtEnd(b, epi);
+    spill(F, t, ct, acc, tile);
+    Loop lr = {.interleave = -1}, lc = {0};
+    cg_loop_begin(F, &lr, h);
+    LLVMValueRef row = LLVMBuildAdd(b, i0, lr.i, "");
+    LLVMValueRef rowoff = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, row, N, ""), "");
+    cg_loop_begin(F, &lc, w);
+    LLVMValueRef col = LLVMBuildAdd(b, j0, lc.i, "");
+    LLVMValueRef ti = LLVMBuildAdd(b, LLVMBuildMul(b, lr.i, cg_i64(F, t->nr), ""), lc.i, "");
+    LLVMValueRef v = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, tile, &ti, 1, ""), "");
+    LLVMValueRef ci = LLVMBuildAdd(b, rowoff, col, "");
+    if (t->split_k) { /* the earlier blocks' sum is in the output, in x's type */
+      LLVMValueRef old = cg_load_at(F, dt, dst, ci);
+      LLVMValueRef sum = fl ? LLVMBuildFAdd(b, old, v, "") : LLVMBuildAdd(b, old, v, "");
+      v = LLVMBuildSelect(b, first, v, sum, "");
+    }
+    Ix ix = *bix;
+    ix.lin = NULL;
+    ix.v[n->rank - 2] = row;
+    ix.v[n->rank - 1] = col;
+    cg_memo_put(F, n, &ix, v);
+    cg_store_at(F, root->dtype, dst, ci, cg_emit_at(F, root, &ix));
+    cg_loop_end(F, &lc);
+    cg_loop_end(F, &lr);
+    LLVMBuildBr(b, after);
+    LLVMPositionBuilderAtEnd(b, raw);
+  }
   if (cg_stype(e, dt) == ct) {
     LLVMValueRef full = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntEQ, h, cg_i64(F, t->mr), ""),
                                      LLVMBuildICmp(b, LLVMIntEQ, w, cg_i64(F, t->nr), ""), "");
@@ -257,11 +308,7 @@ static void store_tile(Fn *F, const tc_Node *n, const cg_Tiles *t, LLVMValueRef 
     }
   } else LLVMBuildBr(b, edge);
   LLVMPositionBuilderAtEnd(b, edge);
-  for (int i = 0; i < t->mr * t->nv; i++) {
-    LLVMValueRef idx = cg_i64(F, (int64_t)i * t->vl);
-    LLVMValueRef st = LLVMBuildStore(b, acc[i], LLVMBuildInBoundsGEP2(b, ct, tile, &idx, 1, ""));
-    LLVMSetAlignment(st, align);
-  }
+  spill(F, t, ct, acc, tile);
   Loop lr = {.interleave = -1}, lc = {0};
   cg_loop_begin(F, &lr, h);
   LLVMValueRef rowoff = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, LLVMBuildAdd(b, i0, lr.i, ""), N, ""), "");
@@ -278,14 +325,14 @@ static void store_tile(Fn *F, const tc_Node *n, const cg_Tiles *t, LLVMValueRef 
   LLVMPositionBuilderAtEnd(b, after);
 }
 
-void cg_emit_contraction(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
+void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   int r = n->rank, nb = r - 2, dt = n->dtype;
   bool fl = fe_dtype_is_float(dt);
   LLVMTypeRef ct = cg_ctype(e, dt);
   cg_Tiles t;
-  cg_contraction_tiles(&e->target, dt, &t);
+  tiles_for(e, n, root, &t);
   if (t.mr * t.nv > MAX_ACC || t.nv > 8) TRIC_BUG("contraction tile %dx%d has more than %d accumulators", t.mr, t.nr, MAX_ACC);
   Dims d;
   contraction_dims(F, n, &t, &d);
@@ -297,31 +344,41 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef
   int nopen = 0;
   Ix ix = {.rank = r};
   cg_open_loops(F, L, nb, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims */
-  LLVMValueRef cbase = LLVMBuildMul(b, cg_linear(F, nb, (const tc_Poly **)n->dims, ix.v), LLVMBuildMul(b, d.M, d.N, ""), "");
-  if (nb == 0) cbase = cg_i64(F, 0);
-  /* K == 0: C is zeros (no depth block runs) */
-  Loop lz = {0};
-  LLVMValueRef zn = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, d.K, cg_i64(F, 0), ""), LLVMBuildMul(b, d.M, d.N, ""),
-                                    cg_i64(F, 0), "");
-  cg_loop_begin(F, &lz, zn);
-  cg_store_at(F, dt, dst, LLVMBuildAdd(b, cbase, lz.i, ""), zero_of(ct, fl));
-  cg_loop_end(F, &lz);
+  LLVMValueRef cbase = nb ? LLVMBuildMul(b, cg_linear(F, nb, (const tc_Poly **)n->dims, ix.v), LLVMBuildMul(b, d.M, d.N, ""), "")
+                          : cg_i64(F, 0);
+  /* K == 0: the products are zeros (no depth block runs) */
+  LLVMValueRef k0 = LLVMBuildICmp(b, LLVMIntEQ, d.K, cg_i64(F, 0), "");
+  Loop lzi = {.interleave = -1}, lzj = {0};
+  cg_loop_begin(F, &lzi, LLVMBuildSelect(b, k0, d.M, cg_i64(F, 0), ""));
+  LLVMValueRef zrow = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, lzi.i, d.N, ""), "");
+  cg_loop_begin(F, &lzj, d.N);
+  Ix zx = ix;
+  zx.v[nb] = lzi.i;
+  zx.v[nb + 1] = lzj.i;
+  cg_memo_put(F, n, &zx, zero_of(ct, fl));
+  cg_store_at(F, root->dtype, dst, LLVMBuildAdd(b, zrow, lzj.i, ""), cg_emit_at(F, root, &zx));
+  cg_loop_end(F, &lzj);
+  cg_loop_end(F, &lzi);
   Loop lj = {.interleave = -1}, lp = {.interleave = -1}, li = {.interleave = -1};
   Loop lq = {.interleave = -1}, lr = {.interleave = -1};
   LLVMValueRef jc, nc, pc, kc, ic, mc, j0, w, i0, h;
   block_begin(F, &lj, d.N, cg_i64(F, t.nc), &jc, &nc);
-  block_begin(F, &lp, d.K, d.kc, &pc, &kc);
+  LLVMValueRef nblocks = block_begin(F, &lp, d.K, d.kc, &pc, &kc);
   LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, lp.i, cg_i64(F, 0), "");
+  LLVMValueRef last = LLVMBuildICmp(b, LLVMIntEQ, lp.i, LLVMBuildSub(b, nblocks, cg_i64(F, 1), ""), "");
   pack_b(F, n, &ix, &t, Bp, pc, kc, jc, nc);
   block_begin(F, &li, d.M, cg_i64(F, t.mc), &ic, &mc);
   pack_a(F, n, &ix, &t, Ap, pc, kc, ic, mc);
   block_begin(F, &lq, nc, cg_i64(F, t.nr), &j0, &w);
-  LLVMValueRef bpanel = LLVMBuildInBoundsGEP2(b, ct, Bp, (LLVMValueRef[]){LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, cg_i64(F, t.nr), ""), "")}, 1, "");
+  LLVMValueRef boff = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, cg_i64(F, t.nr), ""), "");
+  LLVMValueRef bpanel = LLVMBuildInBoundsGEP2(b, ct, Bp, &boff, 1, "");
   block_begin(F, &lr, mc, cg_i64(F, t.mr), &i0, &h);
-  LLVMValueRef apanel = LLVMBuildInBoundsGEP2(b, ct, Ap, (LLVMValueRef[]){LLVMBuildMul(b, lr.i, LLVMBuildMul(b, kc, cg_i64(F, t.mr), ""), "")}, 1, "");
+  LLVMValueRef aoff2 = LLVMBuildMul(b, lr.i, LLVMBuildMul(b, kc, cg_i64(F, t.mr), ""), "");
+  LLVMValueRef apanel = LLVMBuildInBoundsGEP2(b, ct, Ap, &aoff2, 1, "");
   LLVMValueRef acc[MAX_ACC];
   microkernel(F, &t, ct, fl, apanel, bpanel, kc, acc);
-  store_tile(F, n, &t, dst, cbase, LLVMBuildAdd(b, ic, i0, ""), LLVMBuildAdd(b, jc, j0, ""), h, w, first, acc, tile);
+  store_tile(F, n, root, &ix, &t, dst, cbase, LLVMBuildAdd(b, ic, i0, ""), LLVMBuildAdd(b, jc, j0, ""), h, w, first, last,
+             acc, tile);
   cg_loop_end(F, &lr);
   cg_loop_end(F, &lq);
   cg_loop_end(F, &li);

@@ -474,6 +474,16 @@ LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
   for (int i = M->head[n->id]; i >= 0; i = M->ent[i].next)
     if (ix_eq(&M->ent[i].ix, ix)) return M->ent[i].v;
   LLVMValueRef v = emit_expr(F, n, ix);
+  cg_memo_put(F, n, ix, v);
+  return v;
+}
+
+void cg_memo_put(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRef v) {
+  Memos *M = F->memo;
+  if (M->stamp[n->id] != M->gen) {
+    M->stamp[n->id] = M->gen;
+    M->head[n->id] = -1;
+  }
   if (M->n == M->cap) {
     M->cap = M->cap ? M->cap * 2 : 256;
     M->ent = realloc(M->ent, sizeof *M->ent * (size_t)M->cap);
@@ -481,7 +491,6 @@ LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
   }
   M->ent[M->n] = (Memo){.ix = *ix, .v = v, .next = M->head[n->id]};
   M->head[n->id] = M->n++; /* after emit_expr: its own entries may have grown ent */
-  return v;
 }
 
 
@@ -847,10 +856,10 @@ static LLVMValueRef temp_ptr(Fn *F, LLVMValueRef slot) {
 }
 
 /* Emits the body of a kernel of the given kind into K (its own function). */
-static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
+static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst, LLVMValueRef scratch) {
   switch (kind) {
   case K_REDUCE: emit_reduce(K, n, dst); break;
-  case K_MATMUL: cg_emit_contraction(K, n, dst, scratch); break;
+  case K_MATMUL: cg_emit_contraction(K, x, n, dst, scratch); break;
   case K_CONCAT: emit_concat(K, n, dst); break;
   case K_FILL: emit_fill(K, n, dst); break;
   case K_COPY: flat_fill(K, n, dst, true); break; /* n is the kernel's input 0 */
@@ -868,9 +877,9 @@ static LLVMValueRef buffer_ptr(Fn *F, const tc_Node *n) {
   return temp_ptr(F, F->slot[n->id]);
 }
 
-/* Computes node n into dst (a K_* loop nest) through a kernel, creating the kernel
- * unless one with the same signature exists. */
-static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch) {
+/* Computes node n into dst (a K_* loop nest; x: a contraction's matmul) through a
+ * kernel, creating the kernel unless one with the same signature exists. */
+static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst, LLVMValueRef scratch) {
   cg_Emit *e = F->e;
   Sig g = {.F = F, .cap = 256};
   g.s = fe_alloc(e->arena, g.cap);
@@ -954,7 +963,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, LLVMValueRef dst, LLVM
       else K->scalar[in->id] = cg_from_storage(e, in->dtype, p);
     }
     for (int i = 0; i < ns; i++) K->sym[i] = LLVMGetParam(kfn, (unsigned)(k + i));
-    emit_kernel_body(K, kind, n, LLVMGetParam(kfn, 0), scratch ? LLVMGetParam(kfn, 1) : NULL);
+    emit_kernel_body(K, kind, n, x, LLVMGetParam(kfn, 0), scratch ? LLVMGetParam(kfn, 1) : NULL);
     LLVMBuildRetVoid(e->b);
     LLVMPositionBuilderAtEnd(e->b, saved);
     e->mod = home;
@@ -1155,11 +1164,13 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   for (int i = 0; i < P->nkernels; i++) {
     const cg_PlanKernel *pk = &P->kernels[i];
     const tc_Node *n = pk->root;
-    if (pk->kind == CG_PK_COPY || !F->mat[n->id]) continue; /* not a buffer of its own */
-    LLVMValueRef sizes[2] = {checked_bytes(F, n->rank, (const tc_Poly **)n->dims, fe_dtype_size(n->dtype)), NULL};
+    bool own = pk->kind != CG_PK_COPY && F->mat[n->id]; /* a buffer of its own */
+    if (!own && !pk->scratch) continue;
+    LLVMValueRef sizes[2] = {own ? checked_bytes(F, n->rank, (const tc_Poly **)n->dims, fe_dtype_size(n->dtype)) : NULL,
+                             NULL};
     if (pk->scratch) { /* a contraction's packed panels */
       LLVMValueRef ok;
-      sizes[1] = cg_contraction_scratch_bytes(F, n, &ok);
+      sizes[1] = cg_contraction_scratch_bytes(F, pk->contraction, n, &ok);
       require(F, ok);
     }
     for (int k = 0; k < 2; k++) {
@@ -1189,7 +1200,7 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     const tc_Node *n = pk->root;
     bool own = pk->kind != CG_PK_COPY && F->mat[n->id]; /* writes n's buffer (a temporary or in place) */
     LLVMValueRef dst = pk->output >= 0 ? LLVMGetParam(fn, (unsigned)(np + pk->output)) : temp_ptr(F, F->slot[n->id]);
-    run_kernel(F, emit_kind(pk->kind), n, dst, pk->scratch ? temp_ptr(F, sslot[n->id]) : NULL);
+    run_kernel(F, emit_kind(pk->kind), n, pk->contraction, dst, pk->scratch ? temp_ptr(F, sslot[n->id]) : NULL);
     if (own) F->buf[n->id] = out_of[n->id] >= 0 ? dst : F->slot[n->id]; /* from now on read by consumers */
   }
   LLVMBuildCall2(e->b, free_ty, ffree, &base, 1, "");

@@ -113,15 +113,19 @@ LLVMValueRef cg_entry_alloca(Fn *F, LLVMTypeRef ty);
 /* The compute value of node n at index ix in the current loop body (fused unless n has a
  * buffer), computed once per index however many uses read it. */
 LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix);
+/* Records v as node n's value at index ix in the current loop body: cg_emit_at returns it
+ * from then on (a contraction's epilogue reads the product tile this way). */
+void cg_memo_put(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRef v);
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */
 void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen);
 /* Closes the loops L[downto..*nopen). */
 void cg_close_loops(Fn *F, Loop *L, int *nopen, int downto);
 
-/* contraction.c: computes matmul n into dst, packing its operands into scratch. */
-void cg_emit_contraction(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef scratch);
-/* The bytes of scratch cg_emit_contraction needs for n (its packed panels), computed at
- * the builder from the size arguments; *ok is false when they pass 2^62. */
-LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, LLVMValueRef *ok);
+/* contraction.c: computes root into dst, where root is matmul x or the end of x's
+ * elementwise epilogue (plan.h), packing x's operands into scratch. */
+void cg_emit_contraction(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch);
+/* The bytes of scratch cg_emit_contraction needs for (x, root) (its packed panels),
+ * computed at the builder from the size arguments; *ok is false when they pass 2^62. */
+LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef *ok);
 
 #endif

@@ -222,11 +222,91 @@ static void plan_mat(Plan *F) {
   plan_reuse(F);
 }
 
+/* ---------------------------------------------------------------- epilogues
+ *
+ * A matmul whose value is read only by elementwise ops over its own shape, which are
+ * read only by each other up to one last node E, needs no buffer: its kernel computes E
+ * from each tile of products while the tile is in registers, before the single store.
+ * Those ops are the contraction kernel's epilogue (bias, scale and shift, residual,
+ * activation, cast). E gets the buffer the matmul would have had (or is a result), so
+ * the epilogue runs once, not in every loop that reads E, for the same bytes moved.
+ *
+ * The region of a matmul x: x, and every elementwise op (no index remap) of x's shape
+ * whose first argument in any region is in x's, with no argument outside it that
+ * depends on x (softmax's max of the region is read back by a later op, which then
+ * stays outside). Its exits are the
+ * members read outside it or returned; an epilogue needs exactly one exit, not x, and
+ * no other member already given a buffer.
+ */
+static void plan_epilogues(Plan *F, const tc_Node **epi) {
+  const tc_Func *f = F->f;
+  size_t nn = (size_t)f->nnodes + 1;
+  const tc_Node **region = calloc(nn, sizeof *region); /* per node: its matmul, or NULL */
+  const tc_Node **exit_of = calloc(nn, sizeof *exit_of); /* per matmul: its exit */
+  /* per node: the matmul it depends on (through anything), or MIXED for several */
+  const tc_Node **taint = calloc(nn, sizeof *taint), *const MIXED = f->nodes[0];
+  uint8_t *outside = calloc(nn, 1), *bad = calloc(nn, 1); /* per node; per matmul */
+  if (!region || !exit_of || !taint || !outside || !bad) abort();
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id]) continue;
+    const tc_Node *t = NULL; /* the one matmul n's arguments depend on, or MIXED */
+    for (int j = 0; j < n->nargs; j++) {
+      const tc_Node *u = taint[n->args[j]->id];
+      t = !t ? u : u && u != t ? MIXED : t;
+    }
+    if (n->op == TC_MATMUL) {
+      region[n->id] = n;
+      taint[n->id] = t ? MIXED : n;
+      continue;
+    }
+    taint[n->id] = t;
+    const tc_OpInfo *info = tc_op_info(n->op);
+    if (info->cls != TC_CLASS_ELEMENTWISE || (info->flags & TC_F_MOVE)) continue;
+    const tc_Node *x = NULL;
+    bool ok = true;
+    for (int j = 0; j < n->nargs && !x; j++) x = region[n->args[j]->id];
+    for (int j = 0; j < n->nargs && x; j++) { /* an argument outside that depends on x */
+      const tc_Node *a = n->args[j];
+      if (region[a->id] != x && (taint[a->id] == x || taint[a->id] == MIXED)) ok = false;
+    }
+    if (x && ok && cg_same_shape(n, x)) region[n->id] = x;
+  }
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id]) continue;
+    for (int j = 0; j < n->nargs; j++) {
+      const tc_Node *a = n->args[j];
+      if (region[a->id] && region[a->id] != region[n->id]) outside[a->id] = 1;
+    }
+  }
+  for (int i = 0; i < f->nresults; i++) outside[f->results[i]->id] = 1;
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    const tc_Node *x = F->reach[n->id] ? region[n->id] : NULL;
+    if (!x) continue;
+    if (outside[n->id]) {
+      if (exit_of[x->id] || n == x) bad[x->id] = 1; /* a second exit, or x read as it is */
+      exit_of[x->id] = n;
+    } else if (n != x && F->mat[n->id]) bad[x->id] = 1;
+  }
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *x = f->nodes[i];
+    if (!F->reach[x->id] || x->op != TC_MATMUL || bad[x->id] || !exit_of[x->id]) continue;
+    const tc_Node *e = exit_of[x->id];
+    epi[e->id] = x;
+    F->mat[x->id] = 0;
+    F->mat[e->id] = 1;
+  }
+  free(region), free(exit_of), free(taint), free(outside), free(bad);
+}
+
 /* ---------------------------------------------------------------- kernels */
 
 /* The nodes one kernel reads and computes, gathered by a walk from its root. */
 typedef struct Walk {
   const Plan *P;
+  const tc_Node **epi; /* per node id: the matmul whose epilogue ends there */
   unsigned *stamp, gen; /* per node id: visited in this kernel's walk */
   fe_Arena *arena;
   fe_Vec fused, inputs;
@@ -266,10 +346,11 @@ static cg_PlanKind kind_of(const tc_Node *n) {
 static void add_kernel(Walk *W, fe_Vec *ks, const tc_Node *root, int output, bool copy) {
   cg_PlanKernel *k = fe_alloc(W->arena, sizeof *k);
   memset(k, 0, sizeof *k);
-  k->kind = copy ? CG_PK_COPY : kind_of(root);
+  k->kind = copy ? CG_PK_COPY : W->epi[root->id] ? CG_PK_CONTRACTION : kind_of(root);
   k->root = root;
   k->output = output;
   k->scratch = k->kind == CG_PK_CONTRACTION;
+  if (k->kind == CG_PK_CONTRACTION) k->contraction = W->epi[root->id] ? W->epi[root->id] : root;
   W->gen++;
   W->fused = (fe_Vec){0};
   W->inputs = (fe_Vec){0};
@@ -291,13 +372,16 @@ cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
   memset(p->mat, 0, nn);
   Plan P = {.f = f, .reach = p->reach, .mat = p->mat};
   plan_mat(&P);
+  const tc_Node **epi = fe_alloc(a, sizeof *epi * nn);
+  memset(epi, 0, sizeof *epi * nn);
+  plan_epilogues(&P, epi);
   p->out_of = fe_alloc(a, sizeof(int) * nn);
   for (size_t i = 0; i < nn; i++) p->out_of[i] = -1;
   for (int i = 0; i < f->nresults; i++) {
     const tc_Node *r = f->results[i];
     if (p->mat[r->id] && p->out_of[r->id] < 0) p->out_of[r->id] = i;
   }
-  Walk W = {.P = &P, .arena = a, .stamp = fe_alloc(a, sizeof(unsigned) * nn)};
+  Walk W = {.P = &P, .epi = epi, .arena = a, .stamp = fe_alloc(a, sizeof(unsigned) * nn)};
   memset(W.stamp, 0, sizeof(unsigned) * nn);
   fe_Vec ks = {0};
   for (int i = 0; i < f->nnodes; i++) { /* every buffer, in order */
@@ -485,6 +569,37 @@ static void put_count(FILE *out, const Count *c, bool json) {
   if (json) fputc('"', out);
 }
 
+/* Marks the fused nodes of k that x depends on. */
+static void mark_prologue(const cg_PlanKernel *k, const tc_Node *x, uint8_t *mark) {
+  for (int j = 0; j < x->nargs; j++) {
+    const tc_Node *a = x->args[j];
+    if (mark[a->id]) continue;
+    for (int i = 0; i < k->nfused; i++)
+      if (k->fused[i] == a) {
+        mark[a->id] = 1;
+        mark_prologue(k, a, mark);
+      }
+  }
+}
+
+/* Writes a contraction kernel's epilogue: its fused ops that compute from the products
+ * (those its matmul does not depend on), ending with its root. */
+static void write_epilogue(FILE *out, const tc_Func *f, const cg_PlanKernel *k, bool json) {
+  uint8_t *mark = calloc((size_t)f->nnodes + 1, 1);
+  if (!mark) abort();
+  mark_prologue(k, k->contraction, mark);
+  mark[k->contraction->id] = 1;
+  fputs(json ? "],\n        \"epilogue\": [" : "\n    epilogue:", out);
+  int ne = 0;
+  for (int i = 0; i < k->nfused; i++) {
+    if (mark[k->fused[i]->id]) continue;
+    fputs(ne++ ? ", " : json ? "" : " ", out);
+    print_node(out, f, k->fused[i], json);
+  }
+  if (!json && !ne) fputs(" none", out);
+  free(mark);
+}
+
 /* Writes the plan of one function, as text or as a JSON object (docs/plan.md). */
 static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *a, bool json) {
   if (json) {
@@ -530,8 +645,10 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
       fputs(nf++ ? ", " : json ? "" : " ", out);
       print_node(out, f, k->fused[j], json);
     }
+    if (!json && !nf) fputs(" none", out);
+    if (k->kind == CG_PK_CONTRACTION) write_epilogue(out, f, k, json);
     if (json) fputs("],\n        \"reads\": [", out);
-    else fputs(nf ? "\n    reads:" : " none\n    reads:", out);
+    else fputs("\n    reads:", out);
     for (int j = 0; j < k->ninputs; j++) {
       fputs(j ? ", " : json ? "" : " ", out);
       print_node(out, f, k->inputs[j], json);
@@ -553,6 +670,9 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
     nfusible++;
     nfused += !p->mat[n->id];
   }
+  for (int i = 0; i < p->nkernels; i++) /* an epilogue's last op is fused into its contraction */
+    nfused += p->kernels[i].kind == CG_PK_CONTRACTION && p->kernels[i].root != p->kernels[i].contraction &&
+              fusible(p->kernels[i].root);
   if (json)
     fprintf(out, "],\n     \"summary\": {\"kernels\": %d, \"fused_ops\": %d, \"fusible_ops\": %d, \"bytes_moved\": ",
             p->nkernels, nfused, nfusible);
@@ -653,4 +773,8 @@ void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *o) {
   o->mc = round_down(t->l2 / (2 * o->kc * es), o->mr);
   o->nc = round_down(t->l3 / (2 * o->kc * es), o->nr);
   o->split_k = dt != FE_F16 && dt != FE_BF16;
+  if (getenv("XKC")) o->kc = atoi(getenv("XKC")); /* EXPERIMENT */
+  if (getenv("XMC")) o->mc = atoi(getenv("XMC"));
+  if (getenv("XNC")) o->nc = atoi(getenv("XNC"));
+  if (getenv("XMR")) o->mr = atoi(getenv("XMR"));
 }

@@ -44,7 +44,9 @@ typedef struct cg_PlanKernel {
   cg_PlanKind kind;
   const tc_Node *root; /* the node whose value the kernel writes */
   int output;          /* the result index it writes, or -1: the root's temporary */
-  bool scratch;        /* needs an f64 scratch row (a matmul's accumulators) */
+  bool scratch;        /* needs scratch memory (a contraction's packed panels) */
+  const tc_Node *contraction; /* a contraction kernel's matmul: the root, or the start of
+                                 the elementwise epilogue the root ends (fused) */
   int nfused;          /* the non-leaf nodes computed inside the loop, arguments first */
   const tc_Node **fused; /* (the root among them, but for a copy) */
   int ninputs;         /* the buffers and scalar parameters the loop reads, in node order */

@@ -86,3 +86,57 @@ def test_emit_plan_json(ctx):
             if head not in text:
                 return "%s: kernel %r is not in the text plan" % (fn["name"], head)
     shutil.rmtree(d)
+
+
+def plan_blocks(text):
+    """{function name: [(kind, root op, [epilogue ops] or None), ...]} from --emit=plan text."""
+    out, cur = {}, None
+    for line in text.splitlines():
+        if line.startswith("export fn "):
+            cur = out.setdefault(line.split()[2].split("(")[0], [])
+        elif line.startswith("  kernel "):
+            head = line.split(": ", 1)[1]
+            kind, rest = head.split(", root ", 1)
+            cur.append([kind, rest.split()[1], None])
+        elif line.startswith("    epilogue:"):
+            ops = line.split(":", 1)[1].strip()
+            cur[-1][2] = [] if ops == "none" else [o.split()[1] for o in ops.split(", ")]
+    return out
+
+
+def test_emit_plan_epilogues(ctx):
+    # every epilogue of tests/e2e/matmul_epilogue.tri is fused into its contraction kernel
+    # (one kernel, the ops listed as its epilogue), and the non-epilogues are not
+    d = ctx.tmpdir()
+    src = os.path.join(os.path.dirname(HERE), "..", "e2e", "matmul_epilogue.tri")
+    shutil.copy(src, os.path.join(d, "m.tri"))
+    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan"], cwd=d)
+    if r.returncode:
+        return "exit status %d\n%s" % (r.returncode, r.stderr)
+    with open(os.path.join(d, "m.plan")) as f:
+        got = plan_blocks(f.read())
+    single = {"bias": ["add"], "row_affine": ["mul", "add"], "col_affine": ["mul", "add"], "residual": ["add"],
+              "relu_bias": ["add", "maximum"], "tanh_e": ["tanh"], "sigmoid_e": ["sigmoid"],
+              "clamp_e": ["maximum", "minimum"], "to_f16": ["add", "cast"], "to_i32": ["mul", "cast"],
+              "to_f64": ["cast", "mul"], "batched": ["add", "maximum"], "int_bias": ["add"]}
+    bad = []
+    for name, ops in single.items():
+        if got.get(name) != [["contraction", ops[-1], ops]]:
+            bad.append("%s: want one contraction kernel with epilogue %s, got %s" % (name, ops, got.get(name)))
+    for name, op in (("gelu_e", "erf"), ("gelu_t", "tanh")):
+        k = got.get(name)
+        if not k or len(k) != 1 or k[0][0] != "contraction" or op not in (k[0][2] or []) or k[0][2][-1] != "mul":
+            bad.append("%s: want one contraction kernel with the whole gelu as epilogue, got %s" % (name, k))
+    for name in ("two_users", "also_raw"):
+        k = got.get(name, [])
+        if not k or k[0] != ["contraction", "matmul", []]:
+            bad.append("%s: the product is read as it is, so no epilogue; got %s" % (name, k))
+    k = got.get("into_softmax", [])
+    if not k or k[0][0] != "contraction" or "erf" not in (k[0][2] or []) or any(x[0] == "contraction" for x in k[1:]):
+        bad.append("into_softmax: the gelu should end the contraction's epilogue, got %s" % k)
+    k = got.get("two_products", [])
+    if [x[0] for x in k] != ["contraction", "contraction"] or k[0][2] != [] or k[1][2] != ["add", "maximum"]:
+        bad.append("two_products: one raw product and one with the add and relu, got %s" % k)
+    if bad:
+        return "\n".join(bad)
+    shutil.rmtree(d)
