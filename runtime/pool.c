@@ -176,7 +176,7 @@ static void after_fork_child(void) {
 
 /* Starts workers (lock held) until `want` exist; returns how many there are, at most want
  * (fewer if pthread_create fails; 0 once stopping). Workers block all signals, which
- * stay the program's threads' business. */
+ * stay the program's threads' business, and are named tricrt-worker. */
 static int32_t start_workers(int32_t want) {
   if (pool.stopping) return 0;
   if (!pool.handlers && pool.nthreads < want) {
@@ -188,7 +188,8 @@ static int32_t start_workers(int32_t want) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   while (pool.nthreads < want &&
          pthread_create(&pool.threads[pool.nthreads], NULL, worker_main, NULL) == 0)
-    pool.nthreads++;
+    /* named here rather than by the worker, so the name is there as soon as it exists */
+    pthread_setname_np(pool.threads[pool.nthreads++], "tricrt-worker"); /* for ps, top, gdb */
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return pool.nthreads < want ? pool.nthreads : want;
 }

@@ -2,7 +2,8 @@
  * against the archive: every index runs exactly once with worker ids in range and never
  * shared by two chunks at once; loops really run on several threads; concurrent user
  * threads and nested calls; TRIC_NUM_THREADS (the binary re-runs itself with
- * --print-threads); idle workers sleep; a fork()ed child runs loops; the header compiles
+ * --print-threads); idle workers sleep; a fork()ed child runs loops; workers start only
+ * when needed and are joined at exit (--lifecycle, counted in /proc); the header compiles
  * as C and C++; the archive defines only tricrt_ symbols. Prints one "ok"/"FAIL"/"skip"
  * line per check and exits 1 on any failure (a skip is not counted as passed).
  */
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,21 +119,28 @@ static void test_coverage(Tally *t) {
 typedef struct Who {
   pthread_t thread[64];
   int64_t n;
+  int32_t limit;
+  atomic_int inuse[MAX_IDS];
+  atomic_bool bad_id;   /* out of range, or two chunks at once with one id */
 } Who;
 
 /* Task: records the thread and takes 40 ms per chunk, long enough for a sleeping worker
- * to wake even on a loaded machine. */
+ * to wake even on a loaded machine, and for chunks to overlap in time. */
 static void who_task(void *ctx, int64_t lo, int64_t hi, int32_t w) {
   Who *who = ctx;
-  (void)w;
+  bool in_range = w >= 0 && w < who->limit && w < MAX_IDS;
+  if (!in_range || atomic_exchange(&who->inuse[w], 1)) atomic_store(&who->bad_id, true);
   for (int64_t i = lo; i < hi; i++) who->thread[i] = pthread_self();
   sleep_ms(40);
+  if (in_range) atomic_store(&who->inuse[w], 0);
 }
 
-/* The number of distinct threads that ran a loop of n slow chunks. */
+/* The number of distinct threads that ran a loop of n slow chunks, -1 if a worker id
+ * was out of range or held by two chunks at once. */
 static int distinct_threads(int64_t n, int32_t max_workers) {
-  Who who = {.n = n};
+  Who who = {.n = n, .limit = max_workers > 0 ? max_workers : tricrt_get_num_threads()};
   tricrt_parallel_for(who_task, &who, n, 1, max_workers);
+  if (who.bad_id) return -1;
   int distinct = 0;
   for (int64_t i = 0; i < n; i++) {
     bool seen = false;
@@ -145,7 +154,7 @@ static void test_parallelism(Tally *t) {
   tricrt_set_num_threads(2);
   int two = distinct_threads(8, 0);
   tricrt_set_num_threads(7);
-  int seven = distinct_threads(16, 0), capped = distinct_threads(16, 1);
+  int seven = distinct_threads(16, 0), capped = distinct_threads(16, 1), four = distinct_threads(16, 4);
   tricrt_set_num_threads(0);
   char what[200];
   snprintf(what, sizeof what, "2 threads set: a loop of 8 slow chunks runs on 2 threads (%d)", two);
@@ -154,6 +163,9 @@ static void test_parallelism(Tally *t) {
   expect(t, seven >= 2 && seven <= 7, what);
   snprintf(what, sizeof what, "max_workers 1: the loop runs on the caller alone (%d)", capped);
   expect(t, capped == 1, what);
+  snprintf(what, sizeof what, "7 threads, max_workers 4: 2..4 threads (%d), ids below 4", four);
+  expect(t, four >= 2 && four <= 4, what);
+  expect(t, seven > 0 && four > 0, "chunks that overlap in time (40 ms each) never share a worker id");
 }
 
 /* ---------------------------------------------------------------- several callers, nesting */
@@ -231,9 +243,9 @@ static void read_all(int fd, char *buf, size_t cap) {
   close(fd);
 }
 
-/* Runs this binary with --print-threads and TRIC_NUM_THREADS=value (unset if NULL);
- * returns its exit status, stdout and stderr. */
-static int run_self(const char *value, char *out, char *err, size_t cap) {
+/* Runs this binary with --print-threads and TRIC_NUM_THREADS=value (unset if NULL), on
+ * one CPU if one_cpu; returns its exit status, stdout and stderr. */
+static int run_self(const char *value, bool one_cpu, char *out, char *err, size_t cap) {
   int po[2], pe[2];
   if (pipe(po) != 0 || pipe(pe) != 0) abort();
   fflush(stdout);
@@ -246,6 +258,12 @@ static int run_self(const char *value, char *out, char *err, size_t cap) {
     close(pe[0]);
     if (value) setenv("TRIC_NUM_THREADS", value, 1);
     else unsetenv("TRIC_NUM_THREADS");
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (one_cpu && (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 1)) _exit(126);
+    for (int c = 0, kept = 0; one_cpu && c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &set) && kept++) CPU_CLR(c, &set);
+    if (one_cpu && sched_setaffinity(0, sizeof set, &set) != 0) _exit(126);
     execl("/proc/self/exe", "pool_test", "--print-threads", (char *)NULL);
     _exit(127);
   }
@@ -270,7 +288,7 @@ static void test_env(Tally *t) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char out[512], err[512], want_out[64], want_err[256], what[300];
-    int status = run_self(cases[i].value, out, err, sizeof out);
+    int status = run_self(cases[i].value, false, out, err, sizeof out);
     int want = cases[i].want ? cases[i].want : cpus;
     snprintf(want_out, sizeof want_out, "%d %d\n", want, want);
     if (cases[i].warns)
@@ -285,6 +303,10 @@ static void test_env(Tally *t) {
     expect(t, ok, what);
     if (!ok) printf("     got stdout '%s' stderr '%s' status %d\n", out, err, status);
   }
+  char out[512], err[512];
+  int status = run_self(NULL, true, out, err, sizeof out);
+  expect(t, WIFEXITED(status) && WEXITSTATUS(status) == 0 && strcmp(out, "1 1\n") == 0 && !*err,
+         "TRIC_NUM_THREADS unset, affinity mask of one CPU: get_num_threads is 1 (not the online CPUs)");
 }
 
 static void test_set_get(Tally *t) {
@@ -343,6 +365,76 @@ static void test_fork(Tally *t) {
   expect(t, cover(100003, 1, 0), "the parent's loops still work after the fork");
 }
 
+/* ---------------------------------------------------------------- thread lifecycle */
+
+/* The pool's workers alive now: threads of this process named tricrt-worker (a
+ * sanitizer's own threads are not counted). */
+static int worker_count(void) {
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    char path[300], comm[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = e->d_name[0] == '.' ? NULL : fopen(path, "r");
+    if (!f) continue;
+    n += fgets(comm, sizeof comm, f) && strcmp(comm, "tricrt-worker\n") == 0;
+    fclose(f);
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+/* Set in --lifecycle mode, for the destructor below. */
+static bool lifecycle_mode;
+
+/* Runs after libtricrt's own destructor (a destructor of lower priority runs later):
+ * prints how many workers are left. */
+__attribute__((destructor(101))) static void lifecycle_at_exit(void) {
+  if (!lifecycle_mode) return;
+  char line[64];
+  int len = snprintf(line, sizeof line, " %d\n", worker_count());
+  if (write(1, line, (size_t)len) != len) _exit(3);
+}
+
+/* --lifecycle: prints the workers alive after get/set_num_threads and a serial loop,
+ * after a loop with 3 threads; the destructor adds those left after exit's cleanup. */
+static int lifecycle(void) {
+  lifecycle_mode = true;
+  tricrt_set_num_threads(3);
+  bool ok = tricrt_get_num_threads() == 3 && cover(5, 5, 0);
+  printf("%d", worker_count());
+  ok &= cover(100003, 1, 0);
+  printf(" %d", worker_count());
+  fflush(stdout);
+  return ok ? 0 : 1;
+}
+
+static void test_lifecycle(Tally *t) {
+  int po[2];
+  if (pipe(po) != 0) abort();
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) abort();
+  if (pid == 0) {
+    dup2(po[1], 1);
+    close(po[0]);
+    execl("/proc/self/exe", "pool_test", "--lifecycle", (char *)NULL);
+    _exit(127);
+  }
+  close(po[1]);
+  char out[256];
+  read_all(po[0], out, sizeof out);
+  int status;
+  waitpid(pid, &status, 0);
+  bool exited = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  int before = -1, during = -1, after = -1;
+  bool parsed = sscanf(out, "%d %d %d", &before, &during, &after) == 3;
+  expect(t, exited && parsed && before == 0, "no thread starts before a loop needs one (get/set, a loop of n <= grain)");
+  expect(t, exited && parsed && during == 2, "a loop with 3 threads set starts 2 workers (the caller is the third)");
+  expect(t, exited && parsed && after == 0, "at exit the workers are stopped and joined");
+  if (!exited || !parsed) printf("     child output '%s' status %d\n", out, status);
+}
+
 /* ---------------------------------------------------------------- header, symbols */
 
 /* True if a shell command of that name exists. */
@@ -396,7 +488,8 @@ int main(int argc, char **argv) {
     printf("%d %d\n", a, b);
     return 0;
   }
-  alarm(300); /* a deadlock fails the run instead of hanging it */
+  if (argc == 2 && strcmp(argv[1], "--lifecycle") == 0) return lifecycle();
+  alarm(120); /* a deadlock fails the run instead of hanging it */
   unsetenv("TRIC_NUM_THREADS"); /* the default is the CPU count; test_env sets it */
   Tally t = {0};
   test_set_get(&t);
@@ -406,6 +499,7 @@ int main(int argc, char **argv) {
   test_env(&t);
   test_idle(&t);
   test_fork(&t);
+  test_lifecycle(&t);
   test_header(&t);
   test_symbols(&t);
   printf("pool_test: %d passed, %d failed, %d skipped\n", t.passed, t.failed, t.skipped);
