@@ -1,12 +1,14 @@
 # Makefile - builds tric, runs its tests, checks its rules and runs its benchmarks.
 #
-#   make            build build/tric (installs missing Debian packages first: make deps)
+#   make            build build/tric and build/libtricrt.a, the runtime library (installs
+#                   missing Debian packages first: make deps)
 #   make example    compile examples/*.tri, link them into examples/demo.c and run it
 #   make test       `make check`, then every test twice: with build/tric and with tric built
 #                   under ASan + UBSan; the last line is "N passed, N failed" over both;
 #                   the data-race tests also run tric built with ThreadSanitizer (make tsan)
 #   make test-asan  only the sanitized run
-#   make unit       the unit tests of tests/unit/ (make test runs them first)
+#   make unit       the unit tests of tests/unit/ (make test runs them first; the thread
+#                   pool's also under ASan + UBSan and TSan)
 #   make check      enforce the no-mutable-globals rule on frontend/typecheck/codegen
 #   make bench      benchmarks (ratios against baselines run side by side); installs their
 #                   own packages first (make bench-deps); kernel figures to $(BUILD)/bench-kernels.json
@@ -53,8 +55,9 @@ CODEGEN = $(patsubst %.c,$(BUILD)/%.o,$(wildcard codegen/*.c))
 CACHE = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cache/*.c))
 CMD = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/*.c))
 OBJS = $(CMD) $(CACHE) $(CODEGEN) $(TYPECHECK) $(FRONTEND)
+RUNTIME = $(patsubst %.c,$(BUILD)/%.o,$(wildcard runtime/*.c))
 
-all: $(BUILD)/tric
+all: $(BUILD)/tric $(BUILD)/libtricrt.a
 
 $(BUILD)/.deps-ok:
 	@$(MAKE) --no-print-directory deps
@@ -109,7 +112,16 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps-ok $(BUILD)/frontend/parser.h
 $(BUILD)/tric: $(OBJS)
 	$(CC) $(SAN_LDFLAGS) -no-pie -Wl,--gc-sections -Wl,--build-id -o $@ $(OBJS) $(LDLIBS)
 
--include $(OBJS:.o=.d)
+# libtricrt.a, the runtime library a program may link (its thread pool): position-
+# independent, so it also goes into shared libraries.
+$(BUILD)/runtime/%.o: runtime/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+$(BUILD)/libtricrt.a: $(RUNTIME)
+	rm -f $@ && ar rcs $@ $(RUNTIME)
+
+-include $(OBJS:.o=.d) $(RUNTIME:.o=.d)
 
 # ---------------------------------------------------------------- example, tests
 
@@ -130,18 +142,28 @@ $(BUILD)/tests/tir_test: tests/unit/tir_test.c $(TYPECHECK) $(FRONTEND)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_LDFLAGS) -o $@ $< $(TYPECHECK) $(FRONTEND) -lm
 
-unit: $(BUILD)/tests/tir_test asan
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tests/tir_test
+# The thread pool's tests, against libtricrt.a: plain, under ASan + UBSan and under TSan
+# (die_after_fork=0: the fork test's child starts threads, which TSan refuses by default).
+$(BUILD)/tests/pool_test: tests/unit/pool_test.c $(BUILD)/libtricrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_LDFLAGS) -DPOOL_SRC='"$(CURDIR)"' -DPOOL_LIB='"$(abspath $(BUILD)/libtricrt.a)"' -o $@ $< $(BUILD)/libtricrt.a -lpthread
+
+unit: $(BUILD)/tests/tir_test $(BUILD)/tests/pool_test asan
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tests/tir_test build-asan/tests/pool_test
+	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread CFLAGS='-O1 -g' build-tsan/tests/pool_test
 	$(BUILD)/tests/tir_test
+	$(BUILD)/tests/pool_test
 	$(SAN_ENV) build-asan/tests/tir_test
+	$(SAN_ENV) build-asan/tests/pool_test
+	TSAN_OPTIONS=halt_on_error=1:exitcode=88:die_after_fork=0 build-tsan/tests/pool_test
 
 # tric built with ASan + UBSan, in its own folder
 asan: $(BUILD)/.deps-ok
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tric
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 build-asan/tric build-asan/libtricrt.a
 
 # tric built with ThreadSanitizer, for the data-race tests of the parallel builder
 tsan: $(BUILD)/.deps-ok
-	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread CFLAGS='-O1 -g' build-tsan/tric
+	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread CFLAGS='-O1 -g' build-tsan/tric build-tsan/libtricrt.a
 
 # No writable data in the compiler layers: every module compiles on any thread. Symbols
 # in .data, .bss, thread-local or common sections fail; .rodata and .data.rel.ro (read-only

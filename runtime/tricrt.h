@@ -3,7 +3,8 @@
  * Generated objects need no runtime; this header only spares users the bit twiddling of
  * f16 and bf16 tensors, which the C interface passes as raw uint16_t bits. Everything is
  * static inline, so including it in many files links without clashes. It depends on no
- * other part of tric.
+ * other part of tric and needs no library (the runtime library, libtricrt.a, is the
+ * thread pool of tricrt_pool.h).
  */
 #ifndef TRICRT_H
 #define TRICRT_H
