@@ -125,15 +125,15 @@ $(BUILD)/libtricrt.a: $(RUNTIME)
 
 # ---------------------------------------------------------------- example, tests
 
-example: $(BUILD)/tric
+example: $(BUILD)/tric $(BUILD)/libtricrt.a
 	$(MAKE) --no-print-directory -C examples TRIC=$(abspath $(BUILD)/tric)
 
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 
-test: $(BUILD)/tric check asan tsan unit
+test: $(BUILD)/tric $(BUILD)/libtricrt.a check asan tsan unit
 	$(SAN_ENV) $(PYTHON) tests/run.py --tric $(BUILD)/tric --sanitized-tric build-asan/tric --tsan-tric build-tsan/tric
 
-test-asan: asan
+test-asan: asan $(BUILD)/libtricrt.a
 	$(SAN_ENV) $(PYTHON) tests/run.py --sanitized-tric build-asan/tric
 
 # Unit tests of the TIR schema (tests/unit/), against the typecheck and frontend objects,
@@ -181,7 +181,7 @@ BENCH_PACKAGES = libopenblas-dev python3-torch pkg-config
 bench-deps:
 	$(call apt_install,bench-deps,$(BENCH_PACKAGES))
 
-bench: $(BUILD)/tric bench-deps
+bench: $(BUILD)/tric $(BUILD)/libtricrt.a bench-deps
 	$(PYTHON) benchmarks/run.py --tric $(BUILD)/tric --json $(BUILD)/bench-kernels.json
 
 bench-compare: $(BUILD)/tric bench-deps

@@ -12,8 +12,8 @@
  *
  * --baseline-only times the baseline alone (run.py's second run with OpenBLAS forced to the
  * kernel of the CPU's vector width, an environment setting read once at load).
- * THREADS is what OpenBLAS is given (openblas_set_num_threads); tric has no thread setting
- * and runs the same code whatever it is. After one warm-up call of each, the kernels run
+ * THREADS is what OpenBLAS and tric are given (openblas_set_num_threads,
+ * tricrt_set_num_threads). After one warm-up call of each, the kernels run
  * REPS times interleaved, so that a slow spell of the shared machine hits both alike.
  * Output, one fact a line, for run.py to parse:
  *   openblas CORENAME | CONFIG        which kernel OpenBLAS ran
@@ -242,6 +242,7 @@ int main(int argc, char **argv) {
   int threads = atoi(argv[1]), reps = atoi(argv[2]);
   if (threads < 1 || reps < 1) return 1;
   openblas_set_num_threads(threads);
+  tricrt_set_num_threads(threads);
   printf("openblas %s | %s | threads %d\n", openblas_get_corename(), openblas_get_config(),
          openblas_get_num_threads());
   const char *g = argv[3];

@@ -42,7 +42,8 @@ def bench_gelu(tric):
     sh([tric, "build", os.path.join(HERE, "gelu.tri"), "-o", os.path.join(d, "gelu.o")])
     exe = os.path.join(d, "gelu_bench")
     sh(["cc", "-O3", "-march=native", "-fno-tree-loop-distribute-patterns", "-I", d, os.path.join(HERE, "gelu_bench.c"),
-        os.path.join(d, "gelu.o"), "-lm", "-o", exe])
+        os.path.join(d, "gelu.o"), os.path.join(os.path.dirname(os.path.abspath(tric)), "libtricrt.a"), "-lm",
+        "-lpthread", "-o", exe])
     env = dict(os.environ, OMP_NUM_THREADS="1")
     out = sh(["taskset", "-c", "0", exe], env=env)
     rate = {l.split()[0]: float(l.split()[3]) for l in out.splitlines()}

@@ -18,6 +18,9 @@
  * tile goes through a small stack tile whose valid part is then written. The order of
  * additions depends only on the sizes and the tiles, so results are reproducible.
  */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "codegen/lower.h"
 
 /* The compute value of operand X at (row, col) of its last two dims, batch index from ix. */
@@ -79,11 +82,12 @@ LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, const tc_Node
   contraction_dims(F, n, &t, &d);
   LLVMBuilderRef b = F->e->b;
   /* kc * (mc + nc) elements: mc and nc are bounded constants, and so is kc when K is
-     split; otherwise kc is K, and the product must stay below 2^62 bytes */
+     split; otherwise kc is K, and the product must stay below 2^CG_SCRATCH_BITS bytes
+     (one such scratch per thread, at most CG_MAX_THREADS) */
   int es = (int)LLVMABISizeOfType(LLVMGetModuleDataLayout(F->e->mod), cg_ctype(F->e, n->dtype));
   LLVMValueRef per = LLVMBuildMul(b, LLVMBuildAdd(b, d.mc, d.nc, ""), cg_i64(F, es), "");
   LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, per, cg_i64(F, 0), ""), per, cg_i64(F, 1), "");
-  *ok = LLVMBuildICmp(b, LLVMIntSLE, d.kc, LLVMBuildSDiv(b, cg_i64(F, (int64_t)1 << 62), safe, ""), "");
+  *ok = LLVMBuildICmp(b, LLVMIntSLE, d.kc, LLVMBuildSDiv(b, cg_i64(F, (int64_t)1 << CG_SCRATCH_BITS), safe, ""), "");
   return LLVMBuildMul(b, d.kc, per, "");
 }
 
@@ -325,7 +329,8 @@ static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *b
   LLVMPositionBuilderAtEnd(b, after);
 }
 
-void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch) {
+void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch,
+                         const LLVMValueRef *range) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   int r = n->rank, nb = r - 2, dt = n->dtype;
@@ -346,28 +351,34 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   cg_open_loops(F, L, nb, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims */
   LLVMValueRef cbase = nb ? LLVMBuildMul(b, cg_linear(F, nb, (const tc_Poly **)n->dims, ix.v), LLVMBuildMul(b, d.M, d.N, ""), "")
                           : cg_i64(F, 0);
+  /* this call's part of C: rows [ilo, ihi), columns [jlo, jhi) */
+  LLVMValueRef ilo = range[0], jlo = range[2];
+  LLVMValueRef rows = LLVMBuildSub(b, range[1], ilo, ""), cols = LLVMBuildSub(b, range[3], jlo, "");
   /* K == 0: the products are zeros (no depth block runs) */
   LLVMValueRef k0 = LLVMBuildICmp(b, LLVMIntEQ, d.K, cg_i64(F, 0), "");
   Loop lzi = {.interleave = -1}, lzj = {0};
-  cg_loop_begin(F, &lzi, LLVMBuildSelect(b, k0, d.M, cg_i64(F, 0), ""));
-  LLVMValueRef zrow = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, lzi.i, d.N, ""), "");
-  cg_loop_begin(F, &lzj, d.N);
+  cg_loop_begin(F, &lzi, LLVMBuildSelect(b, k0, rows, cg_i64(F, 0), ""));
+  LLVMValueRef zi = LLVMBuildAdd(b, ilo, lzi.i, "");
+  LLVMValueRef zrow = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, zi, d.N, ""), "");
+  cg_loop_begin(F, &lzj, cols);
   Ix zx = ix;
-  zx.v[nb] = lzi.i;
-  zx.v[nb + 1] = lzj.i;
+  zx.v[nb] = zi;
+  zx.v[nb + 1] = LLVMBuildAdd(b, jlo, lzj.i, "");
   cg_memo_put(F, n, &zx, zero_of(ct, fl));
-  cg_store_at(F, root->dtype, dst, LLVMBuildAdd(b, zrow, lzj.i, ""), cg_emit_at(F, root, &zx));
+  cg_store_at(F, root->dtype, dst, LLVMBuildAdd(b, zrow, zx.v[nb + 1], ""), cg_emit_at(F, root, &zx));
   cg_loop_end(F, &lzj);
   cg_loop_end(F, &lzi);
   Loop lj = {.interleave = -1}, lp = {.interleave = -1}, li = {.interleave = -1};
   Loop lq = {.interleave = -1}, lr = {.interleave = -1};
   LLVMValueRef jc, nc, pc, kc, ic, mc, j0, w, i0, h;
-  block_begin(F, &lj, d.N, cg_i64(F, t.nc), &jc, &nc);
+  block_begin(F, &lj, cols, cg_i64(F, t.nc), &jc, &nc);
+  jc = LLVMBuildAdd(b, jc, jlo, "");
   LLVMValueRef nblocks = block_begin(F, &lp, d.K, d.kc, &pc, &kc);
   LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, lp.i, cg_i64(F, 0), "");
   LLVMValueRef last = LLVMBuildICmp(b, LLVMIntEQ, lp.i, LLVMBuildSub(b, nblocks, cg_i64(F, 1), ""), "");
   pack_b(F, n, &ix, &t, Bp, pc, kc, jc, nc);
-  block_begin(F, &li, d.M, cg_i64(F, t.mc), &ic, &mc);
+  block_begin(F, &li, rows, cg_i64(F, t.mc), &ic, &mc);
+  ic = LLVMBuildAdd(b, ic, ilo, "");
   pack_a(F, n, &ix, &t, Ap, pc, kc, ic, mc);
   block_begin(F, &lq, nc, cg_i64(F, t.nr), &j0, &w);
   LLVMValueRef boff = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, cg_i64(F, t.nr), ""), "");
@@ -385,4 +396,118 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   cg_loop_end(F, &lp);
   cg_loop_end(F, &lj);
   cg_close_loops(F, L, &nopen, 0);
+}
+
+/* ---------------------------------------------------------------- threads
+ *
+ * A contraction large enough to pay for it runs on tricrt_parallel_for (libtricrt.a,
+ * runtime/tricrt_pool.h). Its parallel axis is N in chunks of whole nr-column panels
+ * when M <= N (each worker then packs its own columns of B and repacks A, the smaller
+ * operand), otherwise M in chunks of mr rows. Each worker has its own packing scratch.
+ * Every element of C is computed by the same operations in the same order whatever the
+ * split, so results do not depend on the thread count.
+ */
+
+enum { CTX_SPLIT_N, CTX_UNIT, CTX_M, CTX_N, CTX_STRIDE, CTX_EXTRA }; /* ctx fields after the kernel's */
+
+/* The trampoline tricrt_parallel_for calls for kernel kfn: it loads the kernel's
+ * arguments from ctx, turns chunk [lo, hi) into rows and columns, picks the worker's
+ * scratch and calls the kernel. One per kernel, in the entry module. */
+static LLVMValueRef trampoline(cg_Emit *e, LLVMValueRef kfn, LLVMTypeRef fty, LLVMTypeRef st, int nargs) {
+  for (int i = 0; i < e->tramp_kernels.n; i++)
+    if (e->tramp_kernels.items[i] == kfn) return e->tramp_fns.items[i];
+  LLVMTypeRef pt[4] = {e->ptr, e->i64, e->i64, e->i32};
+  char name[48];
+  snprintf(name, sizeof name, "tric.task.%d", e->tramp_fns.n);
+  LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(e->vd, pt, 4, 0));
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  cg_add_fn_attrs(e, fn);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(e->ctx);
+  LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+  LLVMValueRef ctx = LLVMGetParam(fn, 0), lo = LLVMGetParam(fn, 1), hi = LLVMGetParam(fn, 2);
+  LLVMValueRef worker = LLVMBuildSExt(b, LLVMGetParam(fn, 3), e->i64, "");
+  LLVMTypeRef *ft = malloc(sizeof *ft * (size_t)(nargs + CTX_EXTRA));
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)nargs);
+  if (!ft || !args) abort();
+  LLVMGetStructElementTypes(st, ft);
+  for (int i = 0; i < nargs; i++)
+    args[i] = LLVMBuildLoad2(b, ft[i], LLVMBuildStructGEP2(b, st, ctx, (unsigned)i, ""), "");
+  LLVMValueRef extra[CTX_EXTRA];
+  for (int i = 0; i < CTX_EXTRA; i++)
+    extra[i] = LLVMBuildLoad2(b, e->i64, LLVMBuildStructGEP2(b, st, ctx, (unsigned)(nargs + i), ""), "");
+  LLVMValueRef off = LLVMBuildMul(b, worker, extra[CTX_STRIDE], "");
+  args[1] = LLVMBuildInBoundsGEP2(b, e->i8, args[1], &off, 1, "");
+  LLVMValueRef a = LLVMBuildMul(b, lo, extra[CTX_UNIT], ""), z = LLVMBuildMul(b, hi, extra[CTX_UNIT], "");
+  LLVMValueRef split_n = LLVMBuildICmp(b, LLVMIntNE, extra[CTX_SPLIT_N], LLVMConstInt(e->i64, 0, 0), "");
+  LLVMValueRef zero = LLVMConstInt(e->i64, 0, 0);
+  LLVMValueRef zm = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, z, extra[CTX_M], ""), z, extra[CTX_M], "");
+  LLVMValueRef zn = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, z, extra[CTX_N], ""), z, extra[CTX_N], "");
+  args[2] = LLVMBuildSelect(b, split_n, zero, a, "");
+  args[3] = LLVMBuildSelect(b, split_n, extra[CTX_M], zm, "");
+  args[4] = LLVMBuildSelect(b, split_n, a, zero, "");
+  args[5] = LLVMBuildSelect(b, split_n, zn, extra[CTX_N], "");
+  LLVMBuildCall2(b, fty, kfn, args, (unsigned)nargs, "");
+  LLVMBuildRetVoid(b);
+  LLVMDisposeBuilder(b);
+  free(ft), free(args);
+  fe_vec_push(e->arena, &e->tramp_kernels, kfn);
+  fe_vec_push(e->arena, &e->tramp_fns, fn);
+  return fn;
+}
+
+enum { MIN_PARALLEL_WORK = 1 << 20, CHUNK_WORK = 1 << 18 }; /* multiply-adds */
+
+void cg_contraction_call(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty,
+                         LLVMValueRef *args, int nargs, LLVMValueRef stride) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  cg_Tiles t;
+  tiles_for(e, x, root, &t);
+  Dims d;
+  contraction_dims(F, x, &t, &d);
+  LLVMTypeRef *ft = malloc(sizeof *ft * (size_t)(nargs + CTX_EXTRA));
+  if (!ft) abort();
+  LLVMGetParamTypes(fty, ft);
+  for (int i = 0; i < CTX_EXTRA; i++) ft[nargs + i] = e->i64;
+  LLVMTypeRef st = LLVMStructTypeInContext(e->ctx, ft, (unsigned)(nargs + CTX_EXTRA), 0);
+  free(ft);
+  LLVMValueRef ctx = cg_entry_alloca(F, st);
+  LLVMValueRef split_n = LLVMBuildICmp(b, LLVMIntSLE, d.M, d.N, "");
+  LLVMValueRef unit = LLVMBuildSelect(b, split_n, cg_i64(F, t.nr), cg_i64(F, t.mr), "");
+  LLVMValueRef extra[CTX_EXTRA] = {LLVMBuildZExt(b, split_n, e->i64, ""), unit, d.M, d.N, stride};
+  for (int i = 0; i < nargs; i++)
+    if (i < 2 || i > 5) LLVMBuildStore(b, args[i], LLVMBuildStructGEP2(b, st, ctx, (unsigned)i, ""));
+  for (int i = 0; i < CTX_EXTRA; i++) LLVMBuildStore(b, extra[i], LLVMBuildStructGEP2(b, st, ctx, (unsigned)(nargs + i), ""));
+  LLVMValueRef task = trampoline(e, kfn, fty, st, nargs);
+  /* chunks: whole panels along the split axis; each at least CHUNK_WORK multiply-adds */
+  LLVMValueRef along = LLVMBuildSelect(b, split_n, d.N, d.M, ""), across = LLVMBuildSelect(b, split_n, d.M, d.N, "");
+  LLVMValueRef units = LLVMBuildSDiv(b, LLVMBuildAdd(b, along, LLVMBuildSub(b, unit, cg_i64(F, 1), ""), ""), unit, "");
+  LLVMValueRef unit_work = LLVMBuildMul(b, LLVMBuildMul(b, unit, across, ""), d.K, "");
+  LLVMValueRef uw = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, unit_work, cg_i64(F, 0), ""), unit_work, cg_i64(F, 1), "");
+  LLVMValueRef grain = LLVMBuildSDiv(b, cg_i64(F, CHUNK_WORK), uw, "");
+  grain = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, grain, cg_i64(F, 0), ""), grain, cg_i64(F, 1), "");
+  /* M*N*K may overflow i64 only for operands of 2^21 elements a side; compare in steps */
+  LLVMValueRef mn = LLVMBuildMul(b, d.M, d.N, "");
+  LLVMValueRef big = LLVMBuildOr(b, LLVMBuildICmp(b, LLVMIntSGE, mn, cg_i64(F, MIN_PARALLEL_WORK), ""),
+                                 LLVMBuildICmp(b, LLVMIntSGE, LLVMBuildMul(b, mn, d.K, ""), cg_i64(F, MIN_PARALLEL_WORK), ""), "");
+  big = LLVMBuildAnd(b, big, LLVMBuildICmp(b, LLVMIntNE, d.K, cg_i64(F, 0), ""), "");
+  LLVMValueRef par = LLVMBuildAnd(b, big, LLVMBuildICmp(b, LLVMIntSGT, F->nthreads, LLVMConstInt(e->i32, 1, 0), ""), "");
+  LLVMBasicBlockRef bp = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "parallel");
+  LLVMBasicBlockRef bs = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "serial");
+  LLVMBasicBlockRef bd = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "ran");
+  LLVMBuildCondBr(b, par, bp, bs);
+  LLVMPositionBuilderAtEnd(b, bp);
+  LLVMTypeRef pft[5] = {e->ptr, e->ptr, e->i64, e->i64, e->i32};
+  LLVMTypeRef pfty = LLVMFunctionType(e->vd, pft, 5, 0);
+  LLVMValueRef pf = LLVMGetNamedFunction(e->mod, "tricrt_parallel_for");
+  if (!pf) pf = LLVMAddFunction(e->mod, "tricrt_parallel_for", pfty);
+  LLVMValueRef pargs[5] = {task, ctx, units, grain, F->nthreads};
+  LLVMBuildCall2(b, pfty, pf, pargs, 5, "");
+  LLVMBuildBr(b, bd);
+  LLVMPositionBuilderAtEnd(b, bs);
+  LLVMTypeRef tty = LLVMFunctionType(e->vd, pft + 1, 4, 0);
+  LLVMValueRef targs[4] = {ctx, cg_i64(F, 0), units, LLVMConstInt(e->i32, 0, 0)};
+  LLVMBuildCall2(b, tty, task, targs, 4, "");
+  LLVMBuildBr(b, bd);
+  LLVMPositionBuilderAtEnd(b, bd);
 }

@@ -856,10 +856,11 @@ static LLVMValueRef temp_ptr(Fn *F, LLVMValueRef slot) {
 }
 
 /* Emits the body of a kernel of the given kind into K (its own function). */
-static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst, LLVMValueRef scratch) {
+static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst, LLVMValueRef scratch,
+                             const LLVMValueRef *range) {
   switch (kind) {
   case K_REDUCE: emit_reduce(K, n, dst); break;
-  case K_MATMUL: cg_emit_contraction(K, x, n, dst, scratch); break;
+  case K_MATMUL: cg_emit_contraction(K, x, n, dst, scratch, range); break;
   case K_CONCAT: emit_concat(K, n, dst); break;
   case K_FILL: emit_fill(K, n, dst); break;
   case K_COPY: flat_fill(K, n, dst, true); break; /* n is the kernel's input 0 */
@@ -867,7 +868,6 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x
   }
 }
 
-static void add_fn_attrs(cg_Emit *e, LLVMValueRef fn);
 static void add_attr(cg_Emit *e, LLVMValueRef fn, unsigned idx, const char *name);
 
 /* The pointer to n's buffer at the current point (a temporary's is formed here). */
@@ -879,7 +879,8 @@ static LLVMValueRef buffer_ptr(Fn *F, const tc_Node *n) {
 
 /* Computes node n into dst (a K_* loop nest; x: a contraction's matmul) through a
  * kernel, creating the kernel unless one with the same signature exists. */
-static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst, LLVMValueRef scratch) {
+static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst, LLVMValueRef scratch,
+                       LLVMValueRef stride) {
   cg_Emit *e = F->e;
   Sig g = {.F = F, .cap = 256};
   g.s = fe_alloc(e->arena, g.cap);
@@ -897,12 +898,15 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
   LLVMValueRef kfn = NULL;
   for (int i = 0; i < e->kernel_sigs.n && !kfn; i++)
     if (!strcmp(e->kernel_sigs.items[i], g.s)) kfn = e->kernel_fns.items[i];
-  int nin = g.inputs.n, ns = F->f->nsyms, np = 1 + (scratch != NULL) + nin + ns;
+  /* a contraction also takes the rows and columns of its part of C: ilo, ihi, jlo, jhi */
+  int nrange = kind == K_MATMUL ? 4 : 0;
+  int nin = g.inputs.n, ns = F->f->nsyms, np = 1 + (scratch != NULL) + nrange + nin + ns;
   LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)np);
   LLVMValueRef *args = fe_alloc(e->arena, sizeof *args * (size_t)np);
   int k = 0;
   pt[k] = e->ptr, args[k++] = dst;
   if (scratch) pt[k] = e->ptr, args[k++] = scratch;
+  for (int i = 0; i < nrange; i++) pt[k] = e->i64, args[k++] = cg_i64(F, 0); /* set per chunk */
   for (int i = 0; i < nin; i++) {
     const tc_Node *in = g.inputs.items[i];
     if (F->buf[in->id]) pt[k] = e->ptr, args[k++] = buffer_ptr(F, in);
@@ -929,7 +933,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
       callee = kfn = LLVMAddFunction(e->mod, name, fty);
       LLVMSetLinkage(kfn, LLVMInternalLinkage);
     }
-    add_fn_attrs(e, kfn);
+    cg_add_fn_attrs(e, kfn);
     add_attr(e, kfn, LLVMAttributeFunctionIndex, "noinline");
     for (int i = 0; i < np; i++)
       if (pt[i] == e->ptr) {
@@ -955,7 +959,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(e->b);
     K->entry = LLVMAppendBasicBlockInContext(e->ctx, kfn, "entry");
     LLVMPositionBuilderAtEnd(e->b, K->entry);
-    k = 1 + (scratch != NULL);
+    k = 1 + (scratch != NULL) + nrange;
     for (int i = 0; i < nin; i++, k++) {
       const tc_Node *in = g.inputs.items[i];
       LLVMValueRef p = LLVMGetParam(kfn, (unsigned)k);
@@ -963,14 +967,17 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
       else K->scalar[in->id] = cg_from_storage(e, in->dtype, p);
     }
     for (int i = 0; i < ns; i++) K->sym[i] = LLVMGetParam(kfn, (unsigned)(k + i));
-    emit_kernel_body(K, kind, n, x, LLVMGetParam(kfn, 0), scratch ? LLVMGetParam(kfn, 1) : NULL);
+    LLVMValueRef range[4];
+    for (int i = 0; i < nrange; i++) range[i] = LLVMGetParam(kfn, (unsigned)(2 + i));
+    emit_kernel_body(K, kind, n, x, LLVMGetParam(kfn, 0), scratch ? LLVMGetParam(kfn, 1) : NULL, range);
     LLVMBuildRetVoid(e->b);
     LLVMPositionBuilderAtEnd(e->b, saved);
     e->mod = home;
     free(K);
     kfn = callee;
   }
-  LLVMBuildCall2(e->b, fty, kfn, args, (unsigned)np, "");
+  if (kind == K_MATMUL) cg_contraction_call(F, x, n, kfn, fty, args, np, stride);
+  else LLVMBuildCall2(e->b, fty, kfn, args, (unsigned)np, "");
 }
 
 /* ---------------------------------------------------------------- the function */
@@ -1044,7 +1051,7 @@ static LLVMValueRef checked_bytes_new(Fn *F, int rank, const tc_Poly **dims, int
 }
 
 /* nounwind, the target CPU and features, and the full vector width where AVX-512 exists. */
-static void add_fn_attrs(cg_Emit *e, LLVMValueRef fn) {
+void cg_add_fn_attrs(cg_Emit *e, LLVMValueRef fn) {
   add_attr(e, fn, LLVMAttributeFunctionIndex, "nounwind");
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                           LLVMCreateStringAttribute(e->ctx, "target-cpu", 10, e->cpu, (unsigned)strlen(e->cpu)));
@@ -1066,7 +1073,7 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   for (int i = 0; i < nr; i++) pt[np + i] = e->ptr;
   for (int i = 0; i < ns; i++) pt[np + nr + i] = e->i64;
   LLVMValueRef fn = LLVMAddFunction(e->mod, f->name, LLVMFunctionType(e->i32, pt, (unsigned)nall, 0));
-  add_fn_attrs(e, fn);
+  cg_add_fn_attrs(e, fn);
   /* The entry function only checks sizes, allocates and calls kernels: optimising it
      buys microseconds per call but costs most of the compile time of a large model (its
      length grows with the layers while the kernels are shared). */
@@ -1157,7 +1164,22 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   LLVMTypeRef malloc_ty = LLVMFunctionType(e->ptr, mt, 1, 0), free_ty = LLVMFunctionType(e->vd, ft, 1, 0);
   /* one allocation holds every temporary (64-byte aligned slices), so a model with many
      layers makes one malloc per call, not hundreds */
-  LLVMValueRef *sslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* matmul scratch rows */
+  LLVMValueRef *sslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* contraction scratch */
+  LLVMValueRef *stride = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* its bytes per worker */
+  /* the workers a contraction may use, each with its own scratch: the pool's size now
+     (a later change applies to later calls), at most CG_MAX_THREADS */
+  F->nthreads = LLVMConstInt(e->i32, 1, 0);
+  for (int i = 0; i < P->nkernels; i++)
+    if (P->kernels[i].scratch) {
+      LLVMTypeRef gty = LLVMFunctionType(e->i32, NULL, 0, 0);
+      LLVMValueRef g = LLVMGetNamedFunction(e->mod, "tricrt_get_num_threads");
+      if (!g) g = LLVMAddFunction(e->mod, "tricrt_get_num_threads", gty);
+      LLVMValueRef nt = LLVMBuildCall2(e->b, gty, g, NULL, 0, "");
+      LLVMValueRef cap = LLVMConstInt(e->i32, CG_MAX_THREADS, 0), one = LLVMConstInt(e->i32, 1, 0);
+      nt = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSGT, nt, cap, ""), cap, nt, "");
+      F->nthreads = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, nt, one, ""), one, nt, "");
+      break;
+    }
   F->slot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
   LLVMValueRef total = cg_i64(F, 0);
   LLVMValueRef limit = LLVMConstInt(e->i64, 1ull << 62, 0);
@@ -1168,10 +1190,13 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     if (!own && !pk->scratch) continue;
     LLVMValueRef sizes[2] = {own ? checked_bytes(F, n->rank, (const tc_Poly **)n->dims, fe_dtype_size(n->dtype)) : NULL,
                              NULL};
-    if (pk->scratch) { /* a contraction's packed panels */
-      LLVMValueRef ok;
-      sizes[1] = cg_contraction_scratch_bytes(F, pk->contraction, n, &ok);
+    if (pk->scratch) { /* a contraction's packed panels, per worker */
+      LLVMValueRef ok, one = cg_contraction_scratch_bytes(F, pk->contraction, n, &ok);
       require(F, ok);
+      one = LLVMBuildAnd(e->b, LLVMBuildAdd(e->b, one, cg_i64(F, 63), ""), cg_i64(F, ~(int64_t)63), "");
+      stride[n->id] = cg_entry_alloca(F, e->i64);
+      LLVMBuildStore(e->b, one, stride[n->id]);
+      sizes[1] = LLVMBuildMul(e->b, one, LLVMBuildZExt(e->b, F->nthreads, e->i64, ""), "");
     }
     for (int k = 0; k < 2; k++) {
       if (!sizes[k] || (k == 0 && out_of[n->id] >= 0)) continue;
@@ -1200,7 +1225,8 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     const tc_Node *n = pk->root;
     bool own = pk->kind != CG_PK_COPY && F->mat[n->id]; /* writes n's buffer (a temporary or in place) */
     LLVMValueRef dst = pk->output >= 0 ? LLVMGetParam(fn, (unsigned)(np + pk->output)) : temp_ptr(F, F->slot[n->id]);
-    run_kernel(F, emit_kind(pk->kind), n, pk->contraction, dst, pk->scratch ? temp_ptr(F, sslot[n->id]) : NULL);
+    run_kernel(F, emit_kind(pk->kind), n, pk->contraction, dst, pk->scratch ? temp_ptr(F, sslot[n->id]) : NULL,
+               pk->scratch ? LLVMBuildLoad2(e->b, e->i64, stride[n->id], "") : NULL);
     if (own) F->buf[n->id] = out_of[n->id] >= 0 ? dst : F->slot[n->id]; /* from now on read by consumers */
   }
   LLVMBuildCall2(e->b, free_ty, ffree, &base, 1, "");

@@ -74,7 +74,11 @@ char *cg_header(const char *module_name, const char *guard, tc_Func *funcs, int 
   put(&t, "#ifndef TRIC_OK\n#define TRIC_OK 0\n#endif\n");
   put(&t, "#ifndef TRIC_ERR_SIZE\n#define TRIC_ERR_SIZE (-1) /* a size argument is invalid */\n#endif\n");
   put(&t, "#ifndef TRIC_ERR_NOMEM\n#define TRIC_ERR_NOMEM (-2) /* memory for a temporary cannot be had */\n#endif\n\n");
-  put(&t, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
+  put(&t, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  put(&t, "/* The threads large kernels split over (libtricrt.a, which the program links): the count\n"
+          "   is TRIC_NUM_THREADS, else the CPUs the process may run on; set it at run time (n <= 0:\n"
+          "   back to that default; returns the previous count). Results do not depend on it. */\n");
+  put(&t, "int32_t tricrt_set_num_threads(int32_t n);\nint32_t tricrt_get_num_threads(void);\n");
   for (int k = 0; k < nfuncs; k++) {
     tc_Func *f = &funcs[k];
     put(&t, "\n/* %s */\n", f->signature);

@@ -21,6 +21,7 @@ typedef struct cg_Emit {
   bool stream; /* large flat outputs may use streaming stores (x86, -O2 and up) */
   bool fast_isel; /* -O0: kernels go through LLVM's fast instruction selector (see TC_SELECT) */
   fe_Vec kernel_sigs, kernel_fns; /* loop-nest kernels emitted so far: signature -> function */
+  fe_Vec tramp_kernels, tramp_fns; /* contraction kernels -> their thread pool task (contraction.c) */
   /* split: each kernel's body goes into a module of its own (kernel_mods, in kernel
      order), defining CG_KERNEL_NAME; e->mod, the entry module, declares kernel i as
      tric.kernel.<i>. Otherwise kernels are internal functions of e->mod. */

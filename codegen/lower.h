@@ -70,6 +70,7 @@ typedef struct Fn {
   LLVMValueRef *slot, temps;
   LLVMValueRef *pslot; /* likewise, per tensor parameter: the slot holding its pointer */
   int *sig_visit;      /* scratch of run_kernel's signatures (see Sig) */
+  LLVMValueRef nthreads; /* in the entry: i32, the workers a contraction may use */
   unsigned *sig_stamp, sig_gen;
 } Fn;
 
@@ -121,9 +122,21 @@ void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask,
 /* Closes the loops L[downto..*nopen). */
 void cg_close_loops(Fn *F, Loop *L, int *nopen, int downto);
 
-/* contraction.c: computes root into dst, where root is matmul x or the end of x's
- * elementwise epilogue (plan.h), packing x's operands into scratch. */
-void cg_emit_contraction(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch);
+/* A contraction's scratch per thread stays below 2^CG_SCRATCH_BITS bytes, and it runs on
+ * at most CG_MAX_THREADS threads, so their product fits the 2^62 bound on allocations. */
+enum { CG_SCRATCH_BITS = 56, CG_MAX_THREADS = 64 };
+/* The function attributes of every generated function (target CPU and features). */
+void cg_add_fn_attrs(cg_Emit *e, LLVMValueRef fn);
+/* contraction.c: computes rows range[0..1) and columns range[2..3) of root into dst,
+ * where root is matmul x or the end of x's elementwise epilogue (plan.h), packing x's
+ * operands into scratch. */
+void cg_emit_contraction(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch,
+                         const LLVMValueRef *range);
+/* Calls contraction kernel kfn (type fty; args as run_kernel made them, the range
+ * placeholders at 2..5, args[1] the scratch of worker 0, stride bytes apart) from the
+ * entry: split over tricrt_parallel_for when it pays, else on the calling thread. */
+void cg_contraction_call(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty,
+                         LLVMValueRef *args, int nargs, LLVMValueRef stride);
 /* The bytes of scratch cg_emit_contraction needs for (x, root) (its packed panels),
  * computed at the builder from the size arguments; *ok is false when they pass 2^62. */
 LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef *ok);

@@ -773,8 +773,4 @@ void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *o) {
   o->mc = round_down(t->l2 / (2 * o->kc * es), o->mr);
   o->nc = round_down(t->l3 / (2 * o->kc * es), o->nr);
   o->split_k = dt != FE_F16 && dt != FE_BF16;
-  if (getenv("XKC")) o->kc = atoi(getenv("XKC")); /* EXPERIMENT */
-  if (getenv("XMC")) o->mc = atoi(getenv("XMC"));
-  if (getenv("XNC")) o->nc = atoi(getenv("XNC"));
-  if (getenv("XMR")) o->mr = atoi(getenv("XMR"));
 }

@@ -119,6 +119,12 @@ class Ctx:
         atexit.register(shutil.rmtree, self.driver_dir, True)
         self.lock, self.drivers = threading.Lock(), {}
         self.cflags = ["-O1", "-g", "-std=c17", "-Wall", "-Werror", "-I", os.path.join(ROOT, "runtime")]
+        # what a program using tric objects links after them: the runtime library built
+        # beside this tric (its thread pool), -lm and -lpthread (docs/abi.md)
+        # (the sanitized one with a sanitized tric and ctx.cflags; plain_libs for a plain cc)
+        self.libs = [os.path.join(os.path.dirname(self.tric), "libtricrt.a"), "-lm", "-lpthread"]
+        plain = os.path.dirname(os.path.abspath(args.tric)) if args.tric else os.path.join(ROOT, "build")
+        self.plain_libs = [os.path.join(plain, "libtricrt.a"), "-lm", "-lpthread"]
         if self.sanitized:
             self.cflags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
@@ -359,7 +365,7 @@ def test_e2e(ctx, path, extra_flags=()):
         if not drv.endswith(".o"):
             return drv
         exe = os.path.join(work, "driver")
-        r = ctx.run([ctx.cc] + ctx.cflags + ["-o", exe, drv, os.path.join(work, name + ".o"), "-lm", "-lpthread"],
+        r = ctx.run([ctx.cc] + ctx.cflags + ["-o", exe, drv, os.path.join(work, name + ".o")] + ctx.libs,
                     cwd=work)
         if r.returncode != 0:
             return "driver did not link:\n%s" % r.stderr

@@ -14,7 +14,7 @@ def write(d, rel, text):
 def build_and_run(ctx, d, prog, objs):
     write(d, "main.c", prog)
     r = ctx.run([ctx.cc, "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I", d, "main.c"] + objs +
-                ["-lm", "-lpthread", "-o", "prog"], cwd=d)
+                ctx.plain_libs + ["-o", "prog"], cwd=d)
     if r.returncode:
         return None, "cc: %s" % r.stderr
     r = ctx.run(["./prog"], cwd=d)

@@ -14,7 +14,7 @@ def test_ulp_bounds(ctx):
     r = ctx.run([ctx.tric, "build", os.path.join(here, "ulp.tri"), "-o", os.path.join(d, "ulp.o")])
     if r.returncode:
         return r.stderr
-    r = ctx.run([ctx.cc, "-O2", "-I", d, os.path.join(here, "ulp.c"), os.path.join(d, "ulp.o"), "-lm", "-o",
+    r = ctx.run([ctx.cc, "-O2", "-I", d, os.path.join(here, "ulp.c"), os.path.join(d, "ulp.o")] + ctx.plain_libs + ["-o",
                  os.path.join(d, "ulp")] + (["-fsanitize=address,undefined"] if ctx.sanitized else []))
     if r.returncode:
         return r.stderr

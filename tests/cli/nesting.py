@@ -20,7 +20,7 @@ def build_run(ctx, d, src, expect):
         f.write('#include <stdio.h>\n#include "m.h"\n'
                 "int main(void) { float x[3] = {0.5f, -1, 2}, y[3];\n"
                 '  if (f(x, y, 3)) return 1;\n  printf("%.6g %.6g %.6g\\n", y[0], y[1], y[2]); return 0; }\n')
-    r = ctx.run([ctx.cc] + ctx.cflags + ["main.c", "m.o", "-lm", "-lpthread", "-o", "prog"], cwd=d)
+    r = ctx.run([ctx.cc] + ctx.cflags + ["main.c", "m.o"] + ctx.libs + ["-o", "prog"], cwd=d)
     if r.returncode:
         return "cc: %s" % r.stderr
     r = ctx.run(["./prog"], cwd=d)

@@ -232,7 +232,7 @@ def test_identical_kernels_compiled_once_per_build(ctx):
                 '  printf("%%.9g\\n", s); return 0; }\n' % ((n, arr) + (n,) * 8))
         with open(os.path.join(d, "p.c"), "w") as f:
             f.write(prog)
-        r = ctx.run(["cc", "-Iout1", "p.c", "out1/a.o", "out1/b.o", "-lm", "-o", "p"], cwd=d)
+        r = ctx.run(["cc", "-Iout1", "p.c", "out1/a.o", "out1/b.o"] + ctx.plain_libs + ["-o", "p"], cwd=d)
         if r.returncode:
             return r.stderr
         r = ctx.run(["./p"], cwd=d)

@@ -58,7 +58,7 @@ def run_built(ctx, d, name, x, m, sizes):
     with open(os.path.join(d, "driver.c"), "w") as f:
         f.write(src)
     x.astype(np.float32).tofile(os.path.join(d, "x.bin"))
-    r = ctx.run([ctx.cc] + ctx.cflags + ["-o", "driver", "driver.c", name + ".o", "-lm"], cwd=d)
+    r = ctx.run([ctx.cc] + ctx.cflags + ["-o", "driver", "driver.c", name + ".o"] + ctx.libs, cwd=d)
     if r.returncode:
         return None, "linking the driver failed: %s" % r.stderr
     r = ctx.run(["./driver"], cwd=d)
