@@ -428,8 +428,8 @@ static void finish_work(Target *t, cg_Machines *m);
 static void start_work(Target *t, cg_Machines *m) {
   const Opts *o = t->b->o;
   unsigned cgemit = o->emit & (CG_EMIT_OBJ | CG_EMIT_LLVM_IR | CG_EMIT_ASM);
-  if (o->emit & CG_EMIT_PLAN) t->plan_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &t->arena, false);
-  if (o->emit & CG_EMIT_PLAN_JSON) t->plan_json_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &t->arena, true);
+  if (o->emit & CG_EMIT_PLAN) t->plan_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &o->cg, &t->arena, false);
+  if (o->emit & CG_EMIT_PLAN_JSON) t->plan_json_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &o->cg, &t->arena, true);
   if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->guard, t->m->funcs, t->m->nfuncs, &t->arena);
   double t0 = now_seconds();
   if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err))

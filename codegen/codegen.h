@@ -92,8 +92,9 @@ char *cg_header_guard(fe_Arena *a, const char *module_path, const char *header_p
 /* The C header for the exported functions of module `module_name` (malloc'd text). */
 char *cg_header(const char *module_name, const char *guard, tc_Func *funcs, int nfuncs, fe_Arena *a);
 /* The kernel plan of each exported function as text, or with json as a JSON document
- * (malloc'd; docs/plan.md), for --emit=plan and plan-json; planning allocates in a. */
-char *cg_plan_text(tc_Func *funcs, int nfuncs, fe_Arena *a, bool json);
+ * (malloc'd; docs/plan.md), for --emit=plan and plan-json, with the tiles the cost model
+ * picks for the target o names; planning allocates in a. */
+char *cg_plan_text(tc_Func *funcs, int nfuncs, const cg_Options *o, fe_Arena *a, bool json);
 /* The triple, CPU and features that options o resolve to (malloc'd strings), for
  * --version, cache keys and messages. */
 void cg_describe_target(const cg_Options *o, char **triple, char **cpu, char **features);

@@ -67,12 +67,9 @@ static void contraction_dims(Fn *F, const tc_Node *n, const cg_Tiles *t, Dims *d
   d->nc = smin(F, cg_i64(F, t->nc), LLVMBuildMul(b, ceil_div(F, d->N, t->nr), cg_i64(F, t->nr), ""));
 }
 
-/* The tiles of matmul x computing root: the cost model's, but an epilogue that stores
- * another type than x computes in cannot hold partial sums in the output, so K is not
- * split for it. */
+/* The tiles of matmul x computing root (plan.c's cost model). */
 static void tiles_for(cg_Emit *e, const tc_Node *x, const tc_Node *root, cg_Tiles *t) {
-  cg_contraction_tiles(&e->target, x->dtype, t);
-  if (root != x && (root->dtype != x->dtype || cg_stype(e, root->dtype) != cg_ctype(e, x->dtype))) t->split_k = false;
+  cg_contraction_tiles_for(&e->target, x, root, t);
 }
 
 LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValueRef *ok) {

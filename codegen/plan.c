@@ -600,8 +600,22 @@ static void write_epilogue(FILE *out, const tc_Func *f, const cg_PlanKernel *k, 
   free(mark);
 }
 
+/* Writes a contraction kernel's tiles and the axis it splits over threads. */
+static void write_tiles(FILE *out, const cg_PlanKernel *k, bool json, const cg_TargetInfo *t) {
+  cg_Tiles c;
+  cg_contraction_tiles_for(t, k->contraction, k->root, &c);
+  if (json)
+    fprintf(out, "],\n        \"tiles\": {\"mr\": %d, \"nr\": %d, \"kc\": %lld, \"mc\": %lld, \"nc\": %lld, "
+                 "\"split_k\": %s},\n        \"parallel\": {\"axis\": \"N if M <= N, else M\", \"columns\": %d, \"rows\": %d}",
+            c.mr, c.nr, (long long)c.kc, (long long)c.mc, (long long)c.nc, c.split_k ? "true" : "false", c.nr, c.mr);
+  else
+    fprintf(out, "\n    tiles: %dx%d registers, kc %lld%s, mc %lld, nc %lld; threads split N in %d columns if M <= N, "
+                 "else M in %d rows",
+            c.mr, c.nr, (long long)c.kc, c.split_k ? "" : " (K not split)", (long long)c.mc, (long long)c.nc, c.nr, c.mr);
+}
+
 /* Writes the plan of one function, as text or as a JSON object (docs/plan.md). */
-static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *a, bool json) {
+static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *a, bool json, const cg_TargetInfo *t) {
   if (json) {
     fputs("    {\"name\": ", out);
     json_str(out, f->name);
@@ -646,8 +660,11 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
       print_node(out, f, k->fused[j], json);
     }
     if (!json && !nf) fputs(" none", out);
-    if (k->kind == CG_PK_CONTRACTION) write_epilogue(out, f, k, json);
-    if (json) fputs("],\n        \"reads\": [", out);
+    if (k->kind == CG_PK_CONTRACTION) {
+      write_epilogue(out, f, k, json);
+      write_tiles(out, k, json, t);
+    }
+    if (json) fputs(k->kind == CG_PK_CONTRACTION ? ",\n        \"reads\": [" : "],\n        \"reads\": [", out);
     else fputs("\n    reads:", out);
     for (int j = 0; j < k->ninputs; j++) {
       fputs(j ? ", " : json ? "" : " ", out);
@@ -682,7 +699,7 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
   free(moved), free(rd), free(wr), free(fl);
 }
 
-char *cg_plan_text(tc_Func *funcs, int n, fe_Arena *a, bool json) {
+char *cg_plan_write(tc_Func *funcs, int n, fe_Arena *a, bool json, const cg_TargetInfo *t) {
   char *text = NULL;
   size_t len = 0;
   FILE *out = open_memstream(&text, &len);
@@ -690,7 +707,7 @@ char *cg_plan_text(tc_Func *funcs, int n, fe_Arena *a, bool json) {
   if (json) fputs("{\"functions\": [\n", out);
   for (int i = 0; i < n; i++) {
     if (i) fputs(json ? ",\n" : "\n", out);
-    plan_write(out, &funcs[i], cg_plan_function(a, &funcs[i]), a, json);
+    plan_write(out, &funcs[i], cg_plan_function(a, &funcs[i]), a, json, t);
   }
   if (json) fputs(n ? "\n]}\n" : "]}\n", out);
   if (fclose(out)) abort();
@@ -773,4 +790,11 @@ void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *o) {
   o->mc = round_down(t->l2 / (2 * o->kc * es), o->mr);
   o->nc = round_down(t->l3 / (2 * o->kc * es), o->nr);
   o->split_k = dt != FE_F16 && dt != FE_BF16;
+}
+
+void cg_contraction_tiles_for(const cg_TargetInfo *t, const tc_Node *x, const tc_Node *root, cg_Tiles *o) {
+  cg_contraction_tiles(t, x->dtype, o);
+  /* an epilogue that stores another type than x computes in cannot keep partial sums in
+     the output: one depth block then spans K */
+  if (root != x && root->dtype != x->dtype) o->split_k = false;
 }

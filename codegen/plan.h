@@ -69,8 +69,14 @@ void cg_target_info(const char *triple, const char *cpu, const char *features, c
 /* The tiles of a contraction computing in dtype dt's compute type on target t. */
 void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *out);
 
+/* The tiles of contraction kernel (x, root): x's, with K not split when root (the end of
+ * x's epilogue) is stored in another type than x computes in. */
+void cg_contraction_tiles_for(const cg_TargetInfo *t, const tc_Node *x, const tc_Node *root, cg_Tiles *out);
+
 /* Plans f: decides what is materialised and groups the nodes into kernels. */
 cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f);
+/* The plan of funcs as text or JSON (docs/plan.md), tiles from the cost model for t. */
+char *cg_plan_write(tc_Func *funcs, int nfuncs, fe_Arena *a, bool json, const cg_TargetInfo *t);
 /* Whether node n has a buffer under plan p (a tensor parameter, or materialised). */
 bool cg_plan_has_buffer(const cg_Plan *p, const tc_Node *n);
 /* The name of a kernel kind ("elementwise", ...). */

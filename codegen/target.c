@@ -707,3 +707,12 @@ void cg_result_free(cg_Result *r) {
   free(r->asm_text.data);
   memset(r, 0, sizeof *r);
 }
+
+char *cg_plan_text(tc_Func *funcs, int nfuncs, const cg_Options *o, fe_Arena *a, bool json) {
+  char *triple, *cpu, *features;
+  cg_describe_target(o, &triple, &cpu, &features);
+  cg_TargetInfo t;
+  cg_target_info(triple, cpu, features, &t);
+  free(triple), free(cpu), free(features);
+  return cg_plan_write(funcs, nfuncs, a, json, &t);
+}

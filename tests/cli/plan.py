@@ -5,13 +5,15 @@ import os
 import shutil
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plan")
+# the golden plans are for one named target: tiles follow the target's vector width
+GOLDEN_TARGET = ["--target", "x86_64-linux-gnu", "--cpu", "skylake-avx512"]
 
 
 def test_emit_plan_golden(ctx):
     # a matmul, a bias add, a gelu and a softmax: which ops fuse into which kernel
     d = ctx.tmpdir()
     shutil.copy(os.path.join(HERE, "model.tri"), d)
-    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=plan", "-o", "out/model.o"], cwd=d)
+    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=plan", "-o", "out/model.o"] + GOLDEN_TARGET, cwd=d)
     if r.returncode:
         return "exit status %d\n%s" % (r.returncode, r.stderr)
     if os.path.exists(os.path.join(d, "out/model.o")) or os.path.exists(os.path.join(d, "out/model.h")):
@@ -53,7 +55,7 @@ def test_emit_plan_json(ctx):
     # --emit=plan-json: valid JSON, the same kernels and summaries as the text plan
     d = ctx.tmpdir()
     shutil.copy(os.path.join(HERE, "model.tri"), d)
-    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=plan,plan-json"], cwd=d)
+    r = ctx.run([ctx.tric, "build", "model.tri", "--emit=plan,plan-json"] + GOLDEN_TARGET, cwd=d)
     if r.returncode:
         return "exit status %d\n%s" % (r.returncode, r.stderr)
     with open(os.path.join(d, "model.plan.json")) as f:
@@ -137,6 +139,32 @@ def test_emit_plan_epilogues(ctx):
     k = got.get("two_products", [])
     if [x[0] for x in k] != ["contraction", "contraction"] or k[0][2] != [] or k[1][2] != ["add", "maximum"]:
         bad.append("two_products: one raw product and one with the add and relu, got %s" % k)
+    if bad:
+        return "\n".join(bad)
+    shutil.rmtree(d)
+
+
+def test_emit_plan_tiles_follow_the_target(ctx):
+    # the cost model's register tile and blocks for each class of target (docs/plan.md)
+    d = ctx.tmpdir()
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write("export fn f(a: f32[M, K], b: f32[K, N]) -> f32[M, N] { return a @ b; }\n"
+                "export fn g(a: f64[M, K], b: f64[K, N]) -> f64[M, N] { return a @ b; }\n"
+                "export fn h(a: f16[M, K], b: f16[K, N]) -> f16[M, N] { return a @ b; }\n")
+    want = {("x86_64-linux-gnu", "x86-64"): ["6x8 registers, kc 512,", "6x4 registers, kc 512,", "6x8 registers, kc 512 (K not split),"],
+            ("x86_64-linux-gnu", "x86-64-v3"): ["6x16 registers, kc 256,", "6x8 registers, kc 256,", "6x16 registers, kc 256 (K not split),"],
+            ("x86_64-linux-gnu", "skylake-avx512"): ["14x32 registers, kc 192,", "14x16 registers, kc 192,",
+                                                     "14x32 registers, kc 192 (K not split),"],
+            ("aarch64-linux-gnu", "generic"): ["14x8 registers, kc 512,", "14x4 registers, kc 512,", "14x8 registers, kc 512 (K not split),"]}
+    bad = []
+    for (triple, cpu), tiles in want.items():
+        r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan", "--target", triple, "--cpu", cpu], cwd=d)
+        if r.returncode:
+            return "%s %s: %s" % (triple, cpu, r.stderr)
+        with open(os.path.join(d, "m.plan")) as f:
+            got = [l.split("tiles: ")[1] for l in f.read().splitlines() if "tiles: " in l]
+        if len(got) != 3 or any(not g.startswith(w) for g, w in zip(got, tiles)):
+            bad.append("%s %s: tiles %s, want %s" % (triple, cpu, got, tiles))
     if bad:
         return "\n".join(bad)
     shutil.rmtree(d)

@@ -155,6 +155,7 @@ int main(void) {
       for (int k = 0; k < K; k++) s += (double)a[i * K + k] * b[k * N + j];
       if (x[i * N + j] != (float)(2 * s) || y[i * N + j] != (float)(3 * s)) { printf("wrong at %d %d\n", i, j); return 1; }
     }
+  free(a), free(b), free(x), free(y);
   printf("ok\n");
   return 0;
 }
