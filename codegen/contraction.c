@@ -89,13 +89,16 @@ LLVMValueRef cg_contraction_scratch_bytes(Fn *F, const tc_Node *n, const tc_Node
 }
 
 /* A loop over blocks of `step` in [0, total): L->i is the block number; *start and *len
- * are the block's first index and length. Returns the number of blocks. */
+ * are the block's first index and length (at_least_one: one empty block when total is 0).
+ * Returns the number of blocks. */
 static LLVMValueRef block_begin(Fn *F, Loop *L, LLVMValueRef total, LLVMValueRef step, LLVMValueRef *start,
-                               LLVMValueRef *len) {
+                               LLVMValueRef *len, bool at_least_one) {
   LLVMBuilderRef b = F->e->b;
   LLVMValueRef steps1 = LLVMBuildSub(b, step, cg_i64(F, 1), "");
   LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, step, cg_i64(F, 0), ""), step, cg_i64(F, 1), "");
   LLVMValueRef count = LLVMBuildSDiv(b, LLVMBuildAdd(b, total, steps1, ""), safe, "");
+  if (at_least_one)
+    count = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, total, cg_i64(F, 0), ""), cg_i64(F, 1), count, "");
   cg_loop_begin(F, L, count);
   *start = LLVMBuildMul(b, L->i, step, "");
   *len = smin(F, step, LLVMBuildSub(b, total, *start, ""));
@@ -120,7 +123,7 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMValueRef nr = cg_i64(F, t->nr);
   Loop lq = {0}, lk = {0}, lc = {0};
   LLVMValueRef j0, w;
-  block_begin(F, &lq, nc, nr, &j0, &w);
+  block_begin(F, &lq, nc, nr, &j0, &w, false);
   LLVMValueRef base = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, nr, ""), "");
   LLVMValueRef col0 = LLVMBuildAdd(b, jc, j0, "");
   cg_loop_begin(F, &lk, kc);
@@ -149,7 +152,7 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMValueRef mr = cg_i64(F, t->mr);
   Loop lp = {0}, lr = {0}, lk = {0};
   LLVMValueRef i0, h;
-  block_begin(F, &lp, mc, mr, &i0, &h);
+  block_begin(F, &lp, mc, mr, &i0, &h, false);
   LLVMValueRef base = LLVMBuildMul(b, lp.i, LLVMBuildMul(b, kc, mr, ""), "");
   LLVMValueRef row0 = LLVMBuildAdd(b, ic, i0, "");
   lr.interleave = -1;
@@ -351,36 +354,24 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   /* this call's part of C: rows [ilo, ihi), columns [jlo, jhi) */
   LLVMValueRef ilo = range[0], jlo = range[2];
   LLVMValueRef rows = LLVMBuildSub(b, range[1], ilo, ""), cols = LLVMBuildSub(b, range[3], jlo, "");
-  /* K == 0: the products are zeros (no depth block runs) */
-  LLVMValueRef k0 = LLVMBuildICmp(b, LLVMIntEQ, d.K, cg_i64(F, 0), "");
-  Loop lzi = {.interleave = -1}, lzj = {0};
-  cg_loop_begin(F, &lzi, LLVMBuildSelect(b, k0, rows, cg_i64(F, 0), ""));
-  LLVMValueRef zi = LLVMBuildAdd(b, ilo, lzi.i, "");
-  LLVMValueRef zrow = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, zi, d.N, ""), "");
-  cg_loop_begin(F, &lzj, cols);
-  Ix zx = ix;
-  zx.v[nb] = zi;
-  zx.v[nb + 1] = LLVMBuildAdd(b, jlo, lzj.i, "");
-  cg_memo_put(F, n, &zx, zero_of(ct, fl));
-  cg_store_at(F, root->dtype, dst, LLVMBuildAdd(b, zrow, zx.v[nb + 1], ""), cg_emit_at(F, root, &zx));
-  cg_loop_end(F, &lzj);
-  cg_loop_end(F, &lzi);
-  Loop lj = {.interleave = -1}, lp = {.interleave = -1}, li = {.interleave = -1};
-  Loop lq = {.interleave = -1}, lr = {.interleave = -1};
+  Loop lj = {.interleave = CG_PLAIN}, lp = {.interleave = CG_PLAIN}, li = {.interleave = CG_PLAIN};
+  Loop lq = {.interleave = CG_PLAIN}, lr = {.interleave = CG_PLAIN};
   LLVMValueRef jc, nc, pc, kc, ic, mc, j0, w, i0, h;
-  block_begin(F, &lj, cols, cg_i64(F, t.nc), &jc, &nc);
+  block_begin(F, &lj, cols, cg_i64(F, t.nc), &jc, &nc, false);
   jc = LLVMBuildAdd(b, jc, jlo, "");
-  LLVMValueRef nblocks = block_begin(F, &lp, d.K, d.kc, &pc, &kc);
+  /* K == 0 still runs one (empty) depth block: it stores zero products (through the
+     epilogue, if any) */
+  LLVMValueRef nblocks = block_begin(F, &lp, d.K, d.kc, &pc, &kc, true);
   LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, lp.i, cg_i64(F, 0), "");
   LLVMValueRef last = LLVMBuildICmp(b, LLVMIntEQ, lp.i, LLVMBuildSub(b, nblocks, cg_i64(F, 1), ""), "");
   pack_b(F, n, &ix, &t, Bp, pc, kc, jc, nc);
-  block_begin(F, &li, rows, cg_i64(F, t.mc), &ic, &mc);
+  block_begin(F, &li, rows, cg_i64(F, t.mc), &ic, &mc, false);
   ic = LLVMBuildAdd(b, ic, ilo, "");
   pack_a(F, n, &ix, &t, Ap, pc, kc, ic, mc);
-  block_begin(F, &lq, nc, cg_i64(F, t.nr), &j0, &w);
+  block_begin(F, &lq, nc, cg_i64(F, t.nr), &j0, &w, false);
   LLVMValueRef boff = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, cg_i64(F, t.nr), ""), "");
   LLVMValueRef bpanel = LLVMBuildInBoundsGEP2(b, ct, Bp, &boff, 1, "");
-  block_begin(F, &lr, mc, cg_i64(F, t.mr), &i0, &h);
+  block_begin(F, &lr, mc, cg_i64(F, t.mr), &i0, &h, false);
   LLVMValueRef aoff2 = LLVMBuildMul(b, lr.i, LLVMBuildMul(b, kc, cg_i64(F, t.mr), ""), "");
   LLVMValueRef apanel = LLVMBuildInBoundsGEP2(b, ct, Ap, &aoff2, 1, "");
   LLVMValueRef acc[MAX_ACC];

@@ -179,7 +179,17 @@ void cg_loop_end(Fn *F, Loop *L) {
      tanh or exp are latency-bound otherwise); < 0: a short loop not worth vectorising */
   if (L->interleave > 1)
     cg_set_loop_md(F, br, "llvm.loop.interleave.count", LLVMConstInt(e->i32, (unsigned)L->interleave, 0));
-  else if (L->interleave < 0) cg_set_loop_md(F, br, "llvm.loop.vectorize.enable", LLVMConstInt(e->i1, 0, 0));
+  else if (L->interleave == CG_PLAIN) { /* a loop over blocks: optimising it only costs compile time */
+    LLVMContextRef c = e->ctx;
+    LLVMMetadataRef self = LLVMTemporaryMDNode(c, NULL, 0);
+    LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(c, "llvm.loop.vectorize.enable", 26),
+                             LLVMValueAsMetadata(LLVMConstInt(e->i1, 0, 0))};
+    LLVMMetadataRef un = LLVMMDStringInContext2(c, "llvm.loop.unroll.disable", 24);
+    LLVMMetadataRef ops[3] = {self, LLVMMDNodeInContext2(c, kv, 2), LLVMMDNodeInContext2(c, &un, 1)};
+    LLVMMetadataRef id = LLVMMDNodeInContext2(c, ops, 3);
+    LLVMMetadataReplaceAllUsesWith(self, id);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(c, "llvm.loop", 9), LLVMMetadataAsValue(c, id));
+  } else if (L->interleave < 0) cg_set_loop_md(F, br, "llvm.loop.vectorize.enable", LLVMConstInt(e->i1, 0, 0));
   LLVMAddIncoming(L->i, &next, &latch, 1);
   LLVMPositionBuilderAtEnd(e->b, L->exit);
   cg_memo_reset(F);

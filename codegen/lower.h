@@ -78,8 +78,11 @@ typedef struct Fn {
 typedef struct Loop {
   LLVMBasicBlockRef header, exit;
   LLVMValueRef i;
-  int interleave; /* >1: ask the vectoriser for that many vectors per iteration; <0: do not vectorise */
+  int interleave; /* >1: ask the vectoriser for that many vectors per iteration; <0: do not
+                     vectorise; CG_PLAIN: neither vectorise nor unroll (a loop over blocks) */
 } Loop;
+
+enum { CG_PLAIN = -2 };
 
 /* The type a dtype computes in (f16 and bf16 in f32, bool as i1). */
 LLVMTypeRef cg_ctype(cg_Emit *e, int dt);
