@@ -1,8 +1,8 @@
 /* lower.h - private to codegen/: the loop-nest builder that every kernel kind's lowering
- * uses (emit.c for elementwise, reduction, layout and copy kernels and the entry function;
- * contraction.c for matmul). It holds the state of lowering one function (Fn), indices
- * (Ix), counted loops (Loop) and the helpers that load, store, convert and evaluate a
- * fused node at an index. Planning (plan.h) has decided everything these follow.
+ * uses (emit.c for elementwise, layout and copy kernels and the entry function;
+ * reduction.c for reductions; contraction.c for matmul). It holds the state of lowering
+ * one function (Fn), indices (Ix), counted loops (Loop) and the helpers that load, store,
+ * convert and evaluate a fused node at an index. Planning (plan.h) has decided everything these follow.
  */
 #ifndef TRIC_CODEGEN_LOWER_H
 #define TRIC_CODEGEN_LOWER_H
@@ -113,6 +113,10 @@ LLVMValueRef cg_entry_alloca(Fn *F, LLVMTypeRef ty);
 /* The compute value of node n at index ix in the current loop body (fused unless n has a
  * buffer), computed once per index however many uses read it. */
 LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix);
+/* The binary elementwise op `op` on compute values a and b of dtype dt (emit.c). */
+LLVMValueRef cg_binop(Fn *F, tc_Op op, int dt, LLVMValueRef a, LLVMValueRef b);
+/* dst = the reduction n of its argument, the argument's expression fused (reduction.c). */
+void cg_emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst);
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */
 void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen);
 /* Closes the loops L[downto..*nopen). */
