@@ -470,6 +470,7 @@ static bool ix_eq(const Ix *a, const Ix *b) {
 
 /* The value of node n at index ix: loaded from its buffer, or computed in place. */
 LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
+  if (F->rowval && F->rowval[n->id]) return F->rowval[n->id]; /* a row-wise kernel's per-row scalar */
   if (F->buf[n->id]) return buffer_load(F, n, ix);
   Memos *M = F->memo;
   if (M->stamp[n->id] != M->gen) {
@@ -531,6 +532,8 @@ static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape) {
   }
   TRIC_BUG("flat_ok: '%s' has no op class", tc_op_name(n->op));
 }
+
+bool cg_flat_ok(Fn *F, const tc_Node *n) { return flat_ok_top(F, n); }
 
 /* ---------------------------------------------------------------- loop nests */
 

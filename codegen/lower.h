@@ -70,6 +70,9 @@ typedef struct Fn {
   LLVMValueRef *slot, temps;
   LLVMValueRef *pslot; /* likewise, per tensor parameter: the slot holding its pointer */
   int *sig_visit;      /* scratch of run_kernel's signatures (see Sig) */
+  /* in a row-wise kernel: per node, the value of a reduction of the current row (NULL:
+     none), which cg_emit_at returns at any index of that row */
+  LLVMValueRef *rowval;
   unsigned *sig_stamp, sig_gen;
 } Fn;
 
@@ -115,6 +118,8 @@ LLVMValueRef cg_entry_alloca(Fn *F, LLVMTypeRef ty);
 LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix);
 /* The binary elementwise op `op` on compute values a and b of dtype dt (emit.c). */
 LLVMValueRef cg_binop(Fn *F, tc_Op op, int dt, LLVMValueRef a, LLVMValueRef b);
+/* Whether n can be evaluated at a flat index of its own shape, no per-dimension index. */
+bool cg_flat_ok(Fn *F, const tc_Node *n);
 /* dst = the reduction n of its argument, the argument's expression fused (reduction.c). */
 void cg_emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst);
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */
