@@ -122,6 +122,8 @@ LLVMValueRef cg_binop(Fn *F, tc_Op op, int dt, LLVMValueRef a, LLVMValueRef b);
 bool cg_flat_ok(Fn *F, const tc_Node *n);
 /* dst = the reduction n of its argument, the argument's expression fused (reduction.c). */
 void cg_emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst);
+/* dst = root row by row after its row-wise group's reductions (reduction.c). */
+void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst);
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */
 void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen);
 /* Closes the loops L[downto..*nopen). */

@@ -1,9 +1,14 @@
-/* reduction.c - lowers the plan's reduction kernels (plan.h: CG_PK_REDUCTION) on the
- * loop-nest builder of lower.h: a fold of the reduction's argument, its expression fused
- * into the loop, into a register accumulator (reduced dimensions innermost) or, when the
- * last dimension is kept, into the output in input order so that the kept last dimension
- * vectorises.
+/* reduction.c - lowers the plan's reduction and row-wise kernels (plan.h: CG_PK_REDUCTION,
+ * CG_PK_ROWWISE) on the loop-nest builder of lower.h. A reduction folds its argument, the
+ * argument's expression fused into the loop, into a register accumulator (reduced
+ * dimensions innermost; float sums pairwise, below) or, when the last dimension is kept,
+ * into the output in input order so that the kept last dimension vectorises. A row-wise
+ * kernel folds, per row, each reduction of its group over the row into a per-row scalar,
+ * then computes the root's row, which reads them.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "codegen/lower.h"
 
 /* The value the reduction op starts from (its table row's identity) in dtype dt. */
@@ -128,10 +133,23 @@ static LLVMValueRef pw_total(Fn *F, Pairwise *P, int dt) {
   return LLVMBuildLoad2(b, P->ty, accp, "");
 }
 
+/* A node of a row-wise kernel's last reduction's argument that the root reads too: its
+ * value is stored into the kernel's output row as that reduction's loop computes it, and
+ * the root's loop reads it back (from cache) instead of computing it again. */
+typedef struct RowCache {
+  const tc_Node *node; /* NULL: none */
+  LLVMValueRef dst;
+} RowCache;
+
+/* In a loop over a row at index ai: stores the row cache's node there. */
+static void row_cache_store(Fn *F, const RowCache *c, const Ix *ai) {
+  if (c && c->node) cg_store_at(F, c->node->dtype, c->dst, ai->lin, cg_emit_at(F, c->node, ai));
+}
+
 /* Pushes onto P the block sums of a (at ix, with ix->v[dim] or, flat, ix->lin running over
- * base + [0, len)) for reduction n. */
+ * base + [0, len)) for reduction n (storing the row cache c as it goes). */
 static void sum_blocks(Fn *F, Pairwise *P, const tc_Node *n, const tc_Node *a, Ix *ix, int dim, LLVMValueRef base,
-                       LLVMValueRef len) {
+                       LLVMValueRef len, const RowCache *c) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   LLVMValueRef nb = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, len, cg_i64(F, SUM_BLOCK - 1), ""), cg_i64(F, SUM_BLOCK), "");
@@ -151,10 +169,39 @@ static void sum_blocks(Fn *F, Pairwise *P, const tc_Node *n, const tc_Node *a, I
     ai.lin = base ? LLVMBuildNSWAdd(b, base, at, "") : NULL;
   } else ai.lin = LLVMBuildNSWAdd(b, base, at, "");
   LLVMValueRef v = cg_emit_at(F, a, &ai);
+  row_cache_store(F, c, &ai);
   LLVMBuildStore(b, reduce_combine(F, n->op, n->dtype, LLVMBuildLoad2(b, P->ty, accp, ""), v, true), accp);
   cg_loop_end(F, &lj);
   pw_push(F, P, LLVMBuildLoad2(b, P->ty, accp, ""), n->dtype);
   cg_loop_end(F, &lb);
+}
+
+/* The fold of reduction n over the last dimension of its argument along one row: ix holds
+ * the row's other indices, base its first element's linear index (rowwise kernels). */
+static LLVMValueRef fold_row(Fn *F, const tc_Node *n, Ix *ix, LLVMValueRef base, const RowCache *c) {
+  cg_Emit *e = F->e;
+  const tc_Node *a = n->args[0];
+  int d = a->rank - 1;
+  LLVMValueRef len = cg_poly(F, a->dims[d]);
+  LLVMTypeRef ct = cg_ctype(e, n->dtype);
+  if (pairwise_sum(n)) {
+    Pairwise P;
+    pw_begin(F, &P, ct);
+    sum_blocks(F, &P, n, a, ix, d, base, len, c);
+    return pw_total(F, &P, n->dtype);
+  }
+  LLVMValueRef accp = cg_entry_alloca(F, ct);
+  LLVMBuildStore(e->b, reduce_identity(F, n->op, n->dtype), accp);
+  Loop L = {0};
+  cg_loop_begin(F, &L, len);
+  Ix ai = *ix;
+  ai.v[d] = L.i;
+  ai.lin = LLVMBuildNSWAdd(e->b, base, L.i, "");
+  LLVMValueRef v = cg_emit_at(F, a, &ai);
+  row_cache_store(F, c, &ai);
+  LLVMBuildStore(e->b, reduce_combine(F, n->op, n->dtype, LLVMBuildLoad2(e->b, ct, accp, ""), v, true), accp);
+  cg_loop_end(F, &L);
+  return LLVMBuildLoad2(e->b, ct, accp, "");
 }
 
 /* ---------------------------------------------------------------- reduction kernels */
@@ -191,12 +238,12 @@ void cg_emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
         LLVMValueRef m = cg_numel(F, r - first, (const tc_Poly **)a->dims + first);
         LLVMValueRef base = LLVMBuildNSWMul(e->b, cg_linear(F, first, (const tc_Poly **)a->dims, ix.v), m, "");
         Ix flat = {.rank = r};
-        sum_blocks(F, &P, n, a, &flat, -1, base, m);
+        sum_blocks(F, &P, n, a, &flat, -1, base, m, NULL);
         inner = -2; /* done */
       }
       if (inner >= 0) {
         cg_open_loops(F, L, r, (const tc_Poly **)a->dims, mask & ~(1ll << inner), &ix, &nopen);
-        sum_blocks(F, &P, n, a, &ix, inner, NULL, cg_poly(F, a->dims[inner]));
+        sum_blocks(F, &P, n, a, &ix, inner, NULL, cg_poly(F, a->dims[inner]), NULL);
         cg_close_loops(F, L, &nopen, outer);
       }
       result = pw_total(F, &P, n->dtype);
@@ -237,4 +284,124 @@ void cg_emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   LLVMValueRef acc = cg_load_at(F, n->dtype, dst, lin);
   cg_store_at(F, n->dtype, dst, lin, reduce_combine(F, n->op, n->dtype, acc, v, false));
   cg_close_loops(F, L, &nopen, 0);
+}
+
+/* ---------------------------------------------------------------- row-wise kernels */
+
+/* Collects into red the per-row values of root's row-wise group (plan.c): the reductions
+ * without a buffer that root's expression reaches (not crossing buffers), and the nodes of
+ * root's leading dims and a last dim of 1 computed from them (a mean, a 1/sqrt of a
+ * variance). Returns whether x reaches such a reduction (seen: 1 no, 2 yes). */
+static bool row_values(Fn *F, const tc_Node *root, const tc_Node *x, uint8_t *seen, fe_Vec *red) {
+  if (seen[x->id]) return seen[x->id] == 2;
+  seen[x->id] = 1;
+  if (F->buf[x->id] || x->op == TC_PARAM) return false;
+  bool below = false;
+  for (int j = 0; j < x->nargs; j++) below |= row_values(F, root, x->args[j], seen, red);
+  bool reduce = tc_op_info(x->op)->cls == TC_CLASS_REDUCTION;
+  if (!reduce && !below) return false;
+  seen[x->id] = 2;
+  bool per_row = x != root && x->rank == root->rank && cg_is_const1(x->dims[x->rank - 1]);
+  for (int i = 0; per_row && i + 1 < x->rank; i++) per_row = tc_poly_eq(x->dims[i], root->dims[i]);
+  if (reduce || per_row) fe_vec_push(F->e->arena, red, (void *)x);
+  return true;
+}
+
+/* Marks in seen (as mark) the nodes x's value is computed from in a row's loop: not
+ * crossing buffers, parameters or the per-row values (rowval). */
+static void row_reach(Fn *F, const tc_Node *x, uint8_t *seen, uint8_t mark, const uint8_t *rowval) {
+  if ((seen[x->id] & mark) || F->buf[x->id] || x->op == TC_PARAM || rowval[x->id]) return;
+  seen[x->id] |= mark;
+  for (int j = 0; j < x->nargs; j++) row_reach(F, x->args[j], seen, mark, rowval);
+}
+
+/* Whether computing x (within the marked nodes) takes a transcendental function. */
+static bool row_costly(const tc_Node *x, const uint8_t *seen, uint8_t mark) {
+  if (!(seen[x->id] & mark)) return false;
+  switch (x->op) {
+  case TC_EXP: case TC_LOG: case TC_TANH: case TC_SIGMOID: case TC_SIN: case TC_COS: case TC_ERF: case TC_POW: return true;
+  default: break;
+  }
+  for (int j = 0; j < x->nargs; j++)
+    if (row_costly(x->args[j], seen, mark)) return true;
+  return false;
+}
+
+/* The row cache of a row-wise kernel (RowCache): the last node (by id) of the root's
+ * shape and dtype (stored as computed: f32, f64) that both the last reduction's argument
+ * and the root compute, if computing it takes a transcendental function (softmax's
+ * exp(x - max); a subtraction is cheaper to redo than to store). */
+static const tc_Node *row_cache_node(Fn *F, const tc_Node *root, const tc_Node *last, const fe_Vec *vals) {
+  if (root->dtype != FE_F32 && root->dtype != FE_F64) return NULL;
+  size_t nn = (size_t)F->f->nnodes + 1;
+  uint8_t *seen = calloc(nn, 1), *rowval = calloc(nn, 1);
+  if (!seen || !rowval) abort();
+  for (int i = 0; i < vals->n; i++) rowval[((const tc_Node *)vals->items[i])->id] = 1;
+  row_reach(F, last->args[0], seen, 1, rowval);
+  rowval[root->id] = 0;
+  row_reach(F, root, seen, 2, rowval);
+  const tc_Node *best = NULL;
+  for (int i = F->f->nnodes - 1; i >= 0 && !best; i--) {
+    const tc_Node *x = F->f->nodes[i];
+    if (seen[x->id] == 3 && x->dtype == root->dtype && cg_same_shape(x, root) && row_costly(x, seen, 1)) best = x;
+  }
+  free(seen), free(rowval);
+  return best;
+}
+
+static int by_node_id(const void *a, const void *b) {
+  int x = (*(const tc_Node *const *)a)->id, y = (*(const tc_Node *const *)b)->id;
+  return (x > y) - (x < y);
+}
+
+/* dst = root (an elementwise expression of rank >= 1) row by row: per row, each reduction
+ * of its group folded over the row and each per-row value computed once (in node order,
+ * so a reduction's argument sees those it reads already as per-row values), then the
+ * root's row. */
+void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst) {
+  cg_Emit *e = F->e;
+  int r = root->rank;
+  size_t nn = (size_t)F->f->nnodes + 1;
+  F->buf[root->id] = NULL; /* compute, do not load */
+  uint8_t *seen = calloc(nn, 1);
+  if (!seen) abort();
+  fe_Vec red = {0};
+  row_values(F, root, root, seen, &red);
+  free(seen);
+  if (red.n == 0) TRIC_BUG("row-wise kernel of '%s' without a reduction", tc_op_name(root->op));
+  qsort(red.items, (size_t)red.n, sizeof(void *), by_node_id);
+  F->rowval = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+  memset(F->rowval, 0, sizeof(LLVMValueRef) * nn);
+  Loop L[TC_MAXRANK + 1] = {0};
+  int nopen = 0;
+  Ix ix = {.rank = r};
+  cg_open_loops(F, L, r, (const tc_Poly **)root->dims, (int64_t)((1ull << (r - 1)) - 1), &ix, &nopen);
+  LLVMValueRef len = cg_poly(F, root->dims[r - 1]);
+  LLVMValueRef base = LLVMBuildNSWMul(e->b, cg_linear(F, r - 1, (const tc_Poly **)root->dims, ix.v), len, "");
+  const tc_Node *last = NULL;
+  for (int i = 0; i < red.n; i++)
+    if (tc_op_info(((const tc_Node *)red.items[i])->op)->cls == TC_CLASS_REDUCTION) last = red.items[i];
+  RowCache cache = {.node = row_cache_node(F, root, last, &red), .dst = dst};
+  for (int i = 0; i < red.n; i++) { /* in node order: arguments first */
+    const tc_Node *g = red.items[i];
+    if (tc_op_info(g->op)->cls == TC_CLASS_REDUCTION) F->rowval[g->id] = fold_row(F, g, &ix, base, g == last ? &cache : NULL);
+    else {
+      Ix at = ix;
+      at.v[r - 1] = cg_i64(F, 0);
+      at.lin = NULL;
+      F->rowval[g->id] = cg_emit_at(F, g, &at);
+    }
+  }
+  Loop lj = {.interleave = 0};
+  if (cache.node) F->buf[cache.node->id] = dst; /* read back from the row */
+  cg_loop_begin(F, &lj, len);
+  Ix ri = ix;
+  ri.v[r - 1] = lj.i;
+  ri.lin = LLVMBuildNSWAdd(e->b, base, lj.i, "");
+  cg_store_at(F, root->dtype, dst, ri.lin, cg_emit_at(F, root, &ri));
+  cg_loop_end(F, &lj);
+  if (cache.node) F->buf[cache.node->id] = NULL;
+  for (int i = 0; i < red.n; i++) F->rowval[((const tc_Node *)red.items[i])->id] = NULL;
+  cg_close_loops(F, L, &nopen, 0);
+  F->rowval = NULL;
 }
