@@ -349,6 +349,44 @@ static const tc_Node *row_cache_node(Fn *F, const tc_Node *root, const tc_Node *
   return best;
 }
 
+/* Collects into bufs the input buffers of root's shape that root's row-wise kernel reads. */
+static void row_buffers(Fn *F, const tc_Node *root, const tc_Node *x, uint8_t *seen, fe_Vec *bufs) {
+  if (seen[x->id]) return;
+  seen[x->id] = 1;
+  if (F->buf[x->id]) {
+    if (cg_same_shape(x, root)) fe_vec_push(F->e->arena, bufs, (void *)x);
+    return;
+  }
+  for (int j = 0; j < x->nargs; j++) row_buffers(F, root, x->args[j], seen, bufs);
+}
+
+/* Prefetches into L2 elements [from, from + len) of each input buffer in bufs, a cache line
+ * at a time. The root's loop runs in blocks of SUM_BLOCK elements and prefetches the same
+ * block of the next row before each: that row's loads then find it in L2 instead of
+ * waiting for memory while the core computes nothing (the hardware streamer stops while
+ * a row's later loops hit the cache). All of a row at once stalls on the line fill
+ * buffers; spread over the root's loop the fetches overlap its arithmetic (softmax
+ * 4096x4096: 0.65 to 0.77 of a copy loop; prefetching during the last reduction's loop
+ * instead measured 0.69). Prefetching past a buffer's end (the last row) is harmless. */
+static void row_prefetch(Fn *F, const fe_Vec *bufs, LLVMValueRef from, LLVMValueRef len) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  for (int i = 0; i < bufs->n; i++) {
+    const tc_Node *x = bufs->items[i];
+    int es = fe_dtype_size(x->dtype);
+    LLVMValueRef start = LLVMBuildMul(b, from, cg_i64(F, es), "");
+    LLVMValueRef lines = LLVMBuildSDiv(b, LLVMBuildAdd(b, LLVMBuildMul(b, len, cg_i64(F, es), ""), cg_i64(F, 63), ""),
+                                       cg_i64(F, 64), "");
+    Loop L = {.interleave = -1};
+    cg_loop_begin(F, &L, lines);
+    LLVMValueRef off = LLVMBuildAdd(b, start, LLVMBuildMul(b, L.i, cg_i64(F, 64), ""), "");
+    LLVMValueRef args[4] = {LLVMBuildGEP2(b, e->i8, F->buf[x->id], &off, 1, ""), LLVMConstInt(e->i32, 0, 0),
+                            LLVMConstInt(e->i32, 2, 0), LLVMConstInt(e->i32, 1, 0)};
+    cg_intrinsic(e, "llvm.prefetch", e->ptr, args, 4);
+    cg_loop_end(F, &L);
+  }
+}
+
 static int by_node_id(const void *a, const void *b) {
   int x = (*(const tc_Node *const *)a)->id, y = (*(const tc_Node *const *)b)->id;
   return (x > y) - (x < y);
@@ -367,6 +405,9 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst) {
   if (!seen) abort();
   fe_Vec red = {0};
   row_values(F, root, root, seen, &red);
+  memset(seen, 0, nn);
+  fe_Vec bufs = {0};
+  row_buffers(F, root, root, seen, &bufs);
   free(seen);
   if (red.n == 0) TRIC_BUG("row-wise kernel of '%s' without a reduction", tc_op_name(root->op));
   qsort(red.items, (size_t)red.n, sizeof(void *), by_node_id);
@@ -392,14 +433,23 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst) {
       F->rowval[g->id] = cg_emit_at(F, g, &at);
     }
   }
-  Loop lj = {.interleave = 0};
+  Loop lb = {.interleave = -1}, lj = {.interleave = 0}; /* the root's row, in blocks (row_prefetch) */
   if (cache.node) F->buf[cache.node->id] = dst; /* read back from the row */
-  cg_loop_begin(F, &lj, len);
+  LLVMBuilderRef b = e->b;
+  LLVMValueRef nb = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, len, cg_i64(F, SUM_BLOCK - 1), ""), cg_i64(F, SUM_BLOCK), "");
+  cg_loop_begin(F, &lb, nb);
+  LLVMValueRef lo = LLVMBuildNSWMul(b, lb.i, cg_i64(F, SUM_BLOCK), "");
+  LLVMValueRef rest = LLVMBuildNSWSub(b, len, lo, "");
+  LLVMValueRef cnt = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, rest, cg_i64(F, SUM_BLOCK), ""), rest, cg_i64(F, SUM_BLOCK), "");
+  row_prefetch(F, &bufs, LLVMBuildAdd(b, LLVMBuildAdd(b, base, len, ""), lo, ""), cnt);
+  LLVMValueRef blo = LLVMBuildNSWAdd(b, base, lo, "");
+  cg_loop_begin(F, &lj, cnt);
   Ix ri = ix;
-  ri.v[r - 1] = lj.i;
-  ri.lin = LLVMBuildNSWAdd(e->b, base, lj.i, "");
+  ri.v[r - 1] = LLVMBuildNSWAdd(b, lo, lj.i, "");
+  ri.lin = LLVMBuildNSWAdd(e->b, blo, lj.i, "");
   cg_store_at(F, root->dtype, dst, ri.lin, cg_emit_at(F, root, &ri));
   cg_loop_end(F, &lj);
+  cg_loop_end(F, &lb);
   if (cache.node) F->buf[cache.node->id] = NULL;
   for (int i = 0; i < red.n; i++) F->rowval[((const tc_Node *)red.items[i])->id] = NULL;
   cg_close_loops(F, L, &nopen, 0);
