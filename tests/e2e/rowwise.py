@@ -35,6 +35,11 @@ def cases(rng):
             yield Case("norm_affine", [x, g, bb], [b, n], [(ln(x64) * g + bb).astype(np.float32)], name=shape,
                        rtol=1e-4, atol=1e-4)
             yield Case("chain2", [x, g], [b, n], [softmax(ln(x64) * g).astype(np.float32)], name=shape, **F32)
+        yield Case("sm1", [x.reshape(-1)], [b * n], [softmax(x64.reshape(-1)).astype(np.float32)], name=shape, **F32)
+        if n > 0:
+            i = rng.integers(-1000, 1000, (b, n), dtype=np.int32)
+            yield Case("imax", [i], [b, n], [(i * 2 - i.max(axis=-1, keepdims=True) + i.sum(axis=-1, keepdims=True)).astype(np.int32)],
+                       name=shape, rtol=0, atol=0)
         d = rng.standard_normal((2, b, n)) * 5
         yield Case("sm3", [d], [2, b, n], [softmax(d)], name=shape, rtol=1e-12, atol=1e-14)
         if n > 1:
