@@ -343,6 +343,11 @@ static LLVMValueRef binop(Fn *F, const tc_Node *n, int dt, LLVMValueRef a, LLVMV
   return LLVMBuildICmp(bd, (un || dt == FE_BOOL) ? up[n->op] : sp[n->op], a, b, "");
 }
 
+LLVMValueRef cg_binop(Fn *F, tc_Op op, int dt, LLVMValueRef a, LLVMValueRef b) {
+  tc_Node tmp = {.op = op};
+  return binop(F, &tmp, dt, a, b);
+}
+
 static LLVMValueRef unop(Fn *F, const tc_Node *n, LLVMValueRef a) {
   cg_Emit *e = F->e;
   int dt = n->dtype;
@@ -475,6 +480,7 @@ static bool ix_eq(const Ix *a, const Ix *b) {
 
 /* The value of node n at index ix: loaded from its buffer, or computed in place. */
 LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix) {
+  if (F->rowval && F->rowval[n->id]) return F->rowval[n->id]; /* a row-wise kernel's per-row scalar */
   if (F->buf[n->id]) return buffer_load(F, n, ix);
   Memos *M = F->memo;
   if (M->stamp[n->id] != M->gen) {
@@ -545,6 +551,8 @@ static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape) {
   }
   TRIC_BUG("flat_ok: '%s' has no op class", tc_op_name(n->op));
 }
+
+bool cg_flat_ok(Fn *F, const tc_Node *n) { return flat_ok_top(F, n); }
 
 /* ---------------------------------------------------------------- loop nests */
 
@@ -644,88 +652,6 @@ static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   }
 }
 
-/* The value the reduction op starts from (its table row's identity) in dtype dt. */
-static LLVMValueRef reduce_identity(Fn *F, tc_Op op, int dt) {
-  LLVMTypeRef ty = cg_ctype(F->e, dt);
-  tc_Identity id = tc_op_info(op)->identity;
-  bool fl = fe_dtype_is_float(dt);
-  unsigned w = fl ? 0 : LLVMGetIntTypeWidth(ty);
-  unsigned long long smax = fl ? 0 : (1ull << (w - 1)) - 1, umax = w == 64 ? ~0ull : (1ull << w) - 1;
-  switch (id) {
-  case TC_ID_ZERO: return fl ? LLVMConstReal(ty, 0) : LLVMConstInt(ty, 0, 0);
-  case TC_ID_ONE: return fl ? LLVMConstReal(ty, 1) : LLVMConstInt(ty, 1, 0);
-  case TC_ID_LOWEST:
-    if (fl) return LLVMConstReal(ty, -__builtin_inf());
-    return LLVMConstInt(ty, is_unsigned(dt) ? 0 : smax + 1, 0);
-  case TC_ID_HIGHEST:
-    if (fl) return LLVMConstReal(ty, __builtin_inf());
-    return LLVMConstInt(ty, is_unsigned(dt) ? umax : smax, 0);
-  case TC_ID_NONE: break;
-  }
-  TRIC_BUG("reduce_identity: '%s' has no identity", tc_op_name(op));
-}
-
-static LLVMValueRef reduce_combine(Fn *F, tc_Op op, int dt, LLVMValueRef acc, LLVMValueRef v, bool reassoc) {
-  tc_Node tmp = {.op = tc_op_info(op)->combine};
-  LLVMValueRef r = binop(F, &tmp, dt, acc, v);
-  if (reassoc && fe_dtype_is_float(dt) && (tmp.op == TC_ADD || tmp.op == TC_MUL))
-    LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
-  return r;
-}
-
-static void emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst) {
-  cg_Emit *e = F->e;
-  const tc_Node *a = n->args[0];
-  int64_t mask = n->reduce.axes_mask;
-  int r = a->rank;
-  Loop L[TC_MAXRANK + 1] = {0};
-  int nopen = 0;
-  Ix ix = {.rank = r};
-  bool last_reduced = r > 0 && (mask & (1ll << (r - 1)));
-  bool storage = n->dtype == FE_F16 || n->dtype == FE_BF16;
-  LLVMTypeRef ct = cg_ctype(e, n->dtype);
-  /* the output index of input index ix: kept dimensions, zeros for kept-dims of size 1 */
-  if (r == 0 || last_reduced || storage) {
-    /* register accumulator: kept dims outside, reduced dims inside */
-    int64_t all = r ? (int64_t)((1ull << r) - 1) : 0;
-    cg_open_loops(F, L, r, (const tc_Poly **)a->dims, all & ~mask, &ix, &nopen);
-    int outer = nopen;
-    LLVMValueRef accp = cg_entry_alloca(F, ct);
-    LLVMBuildStore(e->b, reduce_identity(F, n->op, n->dtype), accp);
-    cg_open_loops(F, L, r, (const tc_Poly **)a->dims, mask, &ix, &nopen);
-    LLVMValueRef v = cg_emit_at(F, a, &ix);
-    LLVMValueRef acc = LLVMBuildLoad2(e->b, ct, accp, "");
-    LLVMBuildStore(e->b, reduce_combine(F, n->op, n->dtype, acc, v, true), accp);
-    cg_close_loops(F, L, &nopen, outer);
-    LLVMValueRef oi[TC_MAXRANK];
-    int k = 0;
-    for (int i = 0; i < r; i++) {
-      if (!(mask & (1ll << i))) oi[k++] = ix.v[i];
-      else if (n->reduce.keepdims) oi[k++] = cg_i64(F, 0);
-    }
-    cg_store_at(F, n->dtype, dst, cg_linear(F, n->rank, (const tc_Poly **)n->dims, oi), LLVMBuildLoad2(e->b, ct, accp, ""));
-    cg_close_loops(F, L, &nopen, 0);
-    return;
-  }
-  /* accumulate in the output, in input order: vectorises along the kept last dim */
-  Loop z = {0};
-  cg_loop_begin(F, &z, cg_numel(F, n->rank, (const tc_Poly **)n->dims));
-  cg_store_at(F, n->dtype, dst, z.i, reduce_identity(F, n->op, n->dtype));
-  cg_loop_end(F, &z);
-  cg_open_loops(F, L, r, (const tc_Poly **)a->dims, -1, &ix, &nopen);
-  LLVMValueRef oi[TC_MAXRANK];
-  int k = 0;
-  for (int i = 0; i < r; i++) {
-    if (!(mask & (1ll << i))) oi[k++] = ix.v[i];
-    else if (n->reduce.keepdims) oi[k++] = cg_i64(F, 0);
-  }
-  LLVMValueRef lin = cg_linear(F, n->rank, (const tc_Poly **)n->dims, oi);
-  LLVMValueRef v = cg_emit_at(F, a, &ix);
-  LLVMValueRef acc = cg_load_at(F, n->dtype, dst, lin);
-  cg_store_at(F, n->dtype, dst, lin, reduce_combine(F, n->op, n->dtype, acc, v, false));
-  cg_close_loops(F, L, &nopen, 0);
-}
-
 static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   LLVMValueRef off = cg_i64(F, 0);
   int ax = (int)n->concat.axis;
@@ -755,7 +681,7 @@ static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
  * kernel, generated once per module.
  */
 
-enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY };
+enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE };
 
 typedef struct Sig {
   Fn *F;
@@ -855,6 +781,7 @@ static int emit_kind(cg_PlanKind k) {
   case CG_PK_CONTRACTION: return K_MATMUL;
   case CG_PK_LAYOUT: return K_CONCAT;
   case CG_PK_COPY: return K_COPY;
+  case CG_PK_ROWWISE: return K_ROWWISE;
   }
   TRIC_BUG("plan kernel kind %d has no loop nest", (int)k);
 }
@@ -869,11 +796,12 @@ static LLVMValueRef temp_ptr(Fn *F, LLVMValueRef slot) {
 static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst, LLVMValueRef scratch,
                              const LLVMValueRef *range) {
   switch (kind) {
-  case K_REDUCE: emit_reduce(K, n, dst); break;
+  case K_REDUCE: cg_emit_reduce(K, n, dst); break;
   case K_MATMUL: cg_emit_contraction(K, x, n, dst, scratch, range); break;
   case K_CONCAT: emit_concat(K, n, dst); break;
   case K_FILL: emit_fill(K, n, dst); break;
   case K_COPY: flat_fill(K, n, dst, true); break; /* n is the kernel's input 0 */
+  case K_ROWWISE: cg_emit_rowwise(K, n, dst); break;
   default: TRIC_BUG("kernel kind %d for '%s' has no emitter", kind, tc_op_name(n->op));
   }
 }

@@ -1,8 +1,8 @@
 /* lower.h - private to codegen/: the loop-nest builder that every kernel kind's lowering
- * uses (emit.c for elementwise, reduction, layout and copy kernels and the entry function;
- * contraction.c for matmul). It holds the state of lowering one function (Fn), indices
- * (Ix), counted loops (Loop) and the helpers that load, store, convert and evaluate a
- * fused node at an index. Planning (plan.h) has decided everything these follow.
+ * uses (emit.c for elementwise, layout and copy kernels and the entry function;
+ * reduction.c for reductions; contraction.c for matmul). It holds the state of lowering
+ * one function (Fn), indices (Ix), counted loops (Loop) and the helpers that load, store,
+ * convert and evaluate a fused node at an index. Planning (plan.h) has decided everything these follow.
  */
 #ifndef TRIC_CODEGEN_LOWER_H
 #define TRIC_CODEGEN_LOWER_H
@@ -71,6 +71,9 @@ typedef struct Fn {
   LLVMValueRef *pslot; /* likewise, per tensor parameter: the slot holding its pointer */
   int *sig_visit;      /* scratch of run_kernel's signatures (see Sig) */
   LLVMValueRef nthreads; /* in the entry: i32, the workers a contraction may use */
+  /* in a row-wise kernel: per node, the value of a reduction of the current row (NULL:
+     none), which cg_emit_at returns at any index of that row */
+  LLVMValueRef *rowval;
   unsigned *sig_stamp, sig_gen;
 } Fn;
 
@@ -120,6 +123,14 @@ LLVMValueRef cg_emit_at(Fn *F, const tc_Node *n, const Ix *ix);
 /* Records v as node n's value at index ix in the current loop body: cg_emit_at returns it
  * from then on (a contraction's epilogue reads the product tile this way). */
 void cg_memo_put(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRef v);
+/* The binary elementwise op `op` on compute values a and b of dtype dt (emit.c). */
+LLVMValueRef cg_binop(Fn *F, tc_Op op, int dt, LLVMValueRef a, LLVMValueRef b);
+/* Whether n can be evaluated at a flat index of its own shape, no per-dimension index. */
+bool cg_flat_ok(Fn *F, const tc_Node *n);
+/* dst = the reduction n of its argument, the argument's expression fused (reduction.c). */
+void cg_emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst);
+/* dst = root row by row after its row-wise group's reductions (reduction.c). */
+void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst);
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */
 void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen);
 /* Closes the loops L[downto..*nopen). */

@@ -301,6 +301,162 @@ static void plan_epilogues(Plan *F, const tc_Node **epi) {
   free(region), free(exit_of), free(taint), free(outside), free(bad);
 }
 
+/* ---------------------------------------------------------------- row-wise groups
+ *
+ * softmax, logsoftmax and layer norm are reductions over the last axis (keepdims) read
+ * back by an elementwise expression over the same rows, possibly through reductions of
+ * expressions of earlier ones. Planned as above, each reduction is a kernel of its own
+ * and each reads the whole input from memory. A row-wise group makes them one kernel: per
+ * row, the reductions in dependency order, each a loop over the row with its argument
+ * fused, kept as per-row scalars, then the root's row. A row that stays in cache between
+ * those loops is read from memory once (docs/plan.md, cost model).
+ *
+ * The group of a kernel root R (an elementwise op of rank >= 1, a buffer or a result) is
+ * the set of nodes reached from R through members: a member is a reduction over exactly
+ * the last axis with keepdims, of an argument of R's shape, or an elementwise node with a
+ * member argument; every member has R's leading dims and R's last dim or 1 (so it is read
+ * at the current row only), is not a whole-row buffer for another reason (a shared level
+ * of a chain keeps its buffer: its own group's root), not a result, and read only by
+ * members or R.
+ * A member read from elsewhere is dropped and the group found again. A grouped result
+ * that other nodes read is computed in place and read back by them. Rows of a constant
+ * length whose bytes (over the row-shaped inputs) exceed ROW_CACHE_BYTES keep the plan of
+ * one kernel per reduction; rows of a symbolic length are grouped (beyond the bound the
+ * group's loops read the row from memory once per reduction, as those kernels do). */
+enum { ROW_CACHE_BYTES = 128 << 10, ROW_GROUP_NODES = 256 };
+
+typedef struct Rows {
+  Plan *P;
+  const tc_Node *R;
+  int *uses, *results;     /* per node: reads by reachable nodes and results; results */
+  int *member_uses;        /* per node: reads by R and the members */
+  unsigned *stamp, gen;    /* per node: visited in this search */
+  uint8_t *in;             /* per node: a member (where stamp == gen) */
+  int *dropped;            /* per node: 1 + the id of the root whose group dropped it */
+  int nvisit;
+  fe_Vec members;
+  fe_Arena *arena;
+} Rows;
+
+static bool const1(const tc_Poly *p) {
+  int64_t v;
+  return tc_poly_is_const(p, &v) && v == 1;
+}
+
+/* Whether x has R's leading dims and R's last dim (row: a whole row) or 1. */
+static bool row_shaped(const tc_Node *x, const tc_Node *R, bool *row) {
+  if (x->rank != R->rank) return false;
+  for (int i = 0; i + 1 < R->rank; i++)
+    if (!tc_poly_eq(x->dims[i], R->dims[i])) return false;
+  *row = tc_poly_eq(x->dims[R->rank - 1], R->dims[R->rank - 1]);
+  return *row || const1(x->dims[R->rank - 1]);
+}
+
+/* Whether x is a member of R's group (visiting what it reaches). */
+static bool row_member(Rows *W, const tc_Node *x) {
+  if (W->stamp[x->id] == W->gen) return W->in[x->id];
+  W->stamp[x->id] = W->gen;
+  W->in[x->id] = 0;
+  if (++W->nvisit > ROW_GROUP_NODES) return false;
+  bool row;
+  if (x->op == TC_PARAM || W->dropped[x->id] == W->R->id + 1 || !row_shaped(x, W->R, &row)) return false;
+  /* a buffer of a whole row's shape for another reason (a shared level of a chain) stays
+     one, its own group's root; a per-row value has one for being broadcast, recomputed per
+     element, which a row-wise kernel computes once per row instead */
+  if (x != W->R && W->P->mat[x->id] && tc_op_info(x->op)->cls != TC_CLASS_REDUCTION && row) return false;
+  bool in = false;
+  switch (tc_op_info(x->op)->cls) {
+  case TC_CLASS_REDUCTION: {
+    const tc_Node *a = x->args[0];
+    bool arow;
+    if (row || x->reduce.axes_mask != (int64_t)1 << (x->rank - 1) || !x->reduce.keepdims || !row_shaped(a, W->R, &arow) ||
+        !arow)
+      return false;
+    row_member(W, a); /* deeper members */
+    in = true;
+    break;
+  }
+  case TC_CLASS_ELEMENTWISE:
+    for (int j = 0; j < x->nargs; j++) in |= row_member(W, x->args[j]);
+    break;
+  case TC_CLASS_LEAF: case TC_CLASS_CONTRACTION: case TC_CLASS_LAYOUT: return false;
+  }
+  W->in[x->id] = in;
+  if (in && x != W->R) fe_vec_push(W->arena, &W->members, (void *)x);
+  return in;
+}
+
+/* Adds to *bytes, per element of a row, the bytes of the inputs R's group reads along its
+ * rows (a buffer or parameter whose last dim is the row's: a row of it, or an affine
+ * weight broadcast over the rows). Members are those of the last row_member search. */
+static void row_inputs(Rows *W, const tc_Node *x, unsigned *seen, unsigned gen, int64_t *bytes) {
+  if (seen[x->id] == gen) return;
+  seen[x->id] = gen;
+  bool member = x == W->R || (W->stamp[x->id] == W->gen && W->in[x->id]);
+  if ((x->op == TC_PARAM && x->rank > 0) || (W->P->mat[x->id] && !member)) {
+    if (x->rank > 0 && tc_poly_eq(x->dims[x->rank - 1], W->R->dims[W->R->rank - 1])) *bytes += fe_dtype_size(x->dtype);
+    return;
+  }
+  for (int j = 0; j < x->nargs; j++) row_inputs(W, x->args[j], seen, gen, bytes);
+}
+
+/* Groups the reductions read by R into R's kernel where that is allowed (see above). */
+static void row_group(Rows *W, const tc_Node *R, unsigned *seen, unsigned *seen_gen) {
+  const tc_OpInfo *info = tc_op_info(R->op);
+  if (info->cls != TC_CLASS_ELEMENTWISE || R->rank == 0) return;
+  W->R = R;
+  for (;;) {
+    W->gen++;
+    W->nvisit = 0;
+    W->members = (fe_Vec){0};
+    if (!row_member(W, R) || W->nvisit > ROW_GROUP_NODES) return;
+    for (int i = 0; i < W->members.n; i++) W->member_uses[((const tc_Node *)W->members.items[i])->id] = 0;
+    for (int j = 0; j < R->nargs; j++) W->member_uses[R->args[j]->id]++;
+    for (int i = 0; i < W->members.n; i++) {
+      const tc_Node *m = W->members.items[i];
+      for (int j = 0; j < m->nargs; j++) W->member_uses[m->args[j]->id]++;
+    }
+    bool again = false;
+    for (int i = 0; i < W->members.n; i++) {
+      const tc_Node *m = W->members.items[i];
+      if (W->member_uses[m->id] != W->uses[m->id]) W->dropped[m->id] = R->id + 1, again = true;
+    }
+    if (!again) break;
+  }
+  int64_t n, bytes = 0;
+  row_inputs(W, R, seen, ++*seen_gen, &bytes);
+  if (tc_poly_is_const(R->dims[R->rank - 1], &n) && n * bytes > ROW_CACHE_BYTES) return;
+  for (int i = 0; i < W->members.n; i++) W->P->mat[((const tc_Node *)W->members.items[i])->id] = 0;
+  /* a result that other nodes read gets its buffer (the result, computed in place): fused
+     into its readers, each would need the reductions */
+  if (W->uses[R->id] > W->results[R->id]) W->P->mat[R->id] = 1;
+}
+
+/* Finds the row-wise groups of every kernel root. */
+static void plan_rows(Plan *F, fe_Arena *a) {
+  const tc_Func *f = F->f;
+  bool any = false;
+  for (int i = 0; i < f->nnodes && !any; i++) any = F->reach[f->nodes[i]->id] && is_reduce(f->nodes[i]->op);
+  if (!any) return;
+  size_t nn = (size_t)f->nnodes + 1;
+  Rows W = {.P = F, .arena = a};
+  W.uses = calloc(nn, sizeof(int)), W.results = calloc(nn, sizeof(int)), W.member_uses = calloc(nn, sizeof(int));
+  W.stamp = calloc(nn, sizeof(unsigned)), W.in = calloc(nn, 1), W.dropped = calloc(nn, sizeof(int));
+  unsigned *seen = calloc(nn, sizeof(unsigned)), seen_gen = 0;
+  if (!W.uses || !W.results || !W.member_uses || !W.stamp || !W.in || !W.dropped || !seen) abort();
+  for (int i = 0; i < f->nnodes; i++) {
+    const tc_Node *n = f->nodes[i];
+    if (!F->reach[n->id]) continue;
+    for (int j = 0; j < n->nargs; j++) W.uses[n->args[j]->id]++;
+  }
+  for (int i = 0; i < f->nresults; i++) W.uses[f->results[i]->id]++, W.results[f->results[i]->id]++;
+  for (int i = f->nnodes - 1; i >= 0; i--) { /* consumers first */
+    const tc_Node *n = f->nodes[i];
+    if (F->reach[n->id] && (F->mat[n->id] || W.results[n->id])) row_group(&W, n, seen, &seen_gen);
+  }
+  free(W.uses), free(W.results), free(W.member_uses), free(W.stamp), free(W.in), free(W.dropped), free(seen);
+}
+
 /* ---------------------------------------------------------------- kernels */
 
 /* The nodes one kernel reads and computes, gathered by a walk from its root. */
@@ -355,6 +511,8 @@ static void add_kernel(Walk *W, fe_Vec *ks, const tc_Node *root, int output, boo
   W->fused = (fe_Vec){0};
   W->inputs = (fe_Vec){0};
   walk(W, root, !copy);
+  for (int i = 0; i < W->fused.n && k->kind == CG_PK_ELEMENTWISE; i++) /* a reduction without a buffer: a row-wise group */
+    if (is_reduce(((const tc_Node *)W->fused.items[i])->op)) k->kind = CG_PK_ROWWISE;
   if (W->inputs.n > 1) qsort(W->inputs.items, (size_t)W->inputs.n, sizeof(void *), by_id);
   k->nfused = W->fused.n, k->fused = (const tc_Node **)W->fused.items;
   k->ninputs = W->inputs.n, k->inputs = (const tc_Node **)W->inputs.items;
@@ -375,6 +533,7 @@ cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
   const tc_Node **epi = fe_alloc(a, sizeof *epi * nn);
   memset(epi, 0, sizeof *epi * nn);
   plan_epilogues(&P, epi);
+  plan_rows(&P, a);
   p->out_of = fe_alloc(a, sizeof(int) * nn);
   for (size_t i = 0; i < nn; i++) p->out_of[i] = -1;
   for (int i = 0; i < f->nresults; i++) {
@@ -410,6 +569,7 @@ const char *cg_plan_kind_name(cg_PlanKind k) {
   case CG_PK_CONTRACTION: return "contraction";
   case CG_PK_LAYOUT: return "layout";
   case CG_PK_COPY: return "copy";
+  case CG_PK_ROWWISE: return "row-wise";
   }
   TRIC_BUG("plan: kernel kind %d has no name", (int)k);
 }

@@ -18,6 +18,8 @@ typedef enum {
   CG_PK_CONTRACTION, /* the root matmul, reading its operands (buffers or cheap remaps) */
   CG_PK_LAYOUT,      /* the root concat: each argument's expression into its part */
   CG_PK_COPY,        /* an output copied from a buffer or a parameter (the root) */
+  CG_PK_ROWWISE,     /* the elementwise root row by row, after its row's reductions (fused,
+                        kept as per-row scalars, in node order) */
 } cg_PlanKind;
 
 /* What the cost model knows of the target: its vector width, vector registers and the

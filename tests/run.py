@@ -307,6 +307,7 @@ def compare(c, j, got_bytes, e, placement):
                     j, len(bad[0]), got.size, i, got[i], want[i])
             return None
         got, want = got.astype(np.float64), want.astype(np.float64)
+    got, want = np.atleast_1d(got), np.atleast_1d(want)  # a scalar result's mismatch is reported at index 0
     nan = np.isnan(got) != np.isnan(want)
     if nan.any():
         i = tuple(x[0] for x in np.nonzero(nan))
@@ -399,7 +400,7 @@ def test_e2e(ctx, path, extra_flags=()):
 # Every e2e program runs at the default -O and target; these run at every -O level for
 # every x86 target below too (each cell a test of its own).
 MATRIX = ["select_tail", "select_chain", "binary_f32", "unary_f64", "half", "casts", "int_small", "edge_sizes",
-          "reductions", "matmul", "matmul_blocks", "matmul_epilogue", "models"]
+          "reductions", "matmul", "matmul_blocks", "matmul_epilogue", "models", "sum_accuracy", "rowwise"]
 OPT_LEVELS = ["-O0", "-O1", "-O2", "-O3"]
 # name, tric flags, the /proc/cpuinfo flags the code may use
 TARGETS = [

@@ -167,4 +167,28 @@ def test_emit_plan_tiles_follow_the_target(ctx):
             bad.append("%s %s: tiles %s, want %s" % (triple, cpu, got, tiles))
     if bad:
         return "\n".join(bad)
+def test_rowwise_groups(ctx):
+    # which functions of tests/e2e/rowwise.tri (run against NumPy there) get a row-wise
+    # kernel, and that the others keep a kernel per reduction
+    d = ctx.tmpdir()
+    src = os.path.join(os.path.dirname(HERE), "..", "e2e", "rowwise.tri")
+    shutil.copy(src, d)
+    r = ctx.run([ctx.tric, "build", "rowwise.tri", "--emit=plan-json"], cwd=d)
+    if r.returncode:
+        return "exit status %d\n%s" % (r.returncode, r.stderr)
+    with open(os.path.join(d, "rowwise.plan.json")) as f:
+        doc = json.load(f)
+    kinds = {fn["name"]: [k["kind"] for k in fn["kernels"]] for fn in doc["functions"]}
+    grouped = {"sm", "sm1", "imax", "lsm", "norm", "norm_affine", "sm3", "norm64", "sm_h", "norm_bf", "chain", "chain2", "sm_fit"}
+    for name, ks in sorted(kinds.items()):
+        if name in grouped and ks != ["row-wise"]:
+            return "%s: kernels %s, want one row-wise kernel" % (name, ks)
+        if name not in grouped and name != "chain_shared" and "row-wise" in ks:
+            return "%s: kernels %s, want no row-wise kernel" % (name, ks)
+    if kinds["chain_shared"] != ["row-wise", "row-wise"]:
+        return "chain_shared: kernels %s, want two row-wise kernels (the second reads the first's result)" % kinds["chain_shared"]
+    fn = next(f for f in doc["functions"] if f["name"] == "sm")
+    ops = [n["op"] for n in fn["kernels"][0]["fused"]]
+    if ops.count("reduce_max") != 1 or ops.count("reduce_sum") != 1:
+        return "sm: the row-wise kernel's fused ops %s do not list its two reductions" % ops
     shutil.rmtree(d)
