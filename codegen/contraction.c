@@ -388,60 +388,13 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
 
 /* ---------------------------------------------------------------- threads
  *
- * A contraction large enough to pay for it runs on tricrt_parallel_for (libtricrt.a,
- * runtime/tricrt_pool.h). Its parallel axis is N in chunks of whole nr-column panels
- * when M <= N (each worker then packs its own columns of B and repacks A, the smaller
- * operand), otherwise M in chunks of mr rows. Each worker has its own packing scratch.
- * Every element of C is computed by the same operations in the same order whatever the
- * split, so results do not depend on the thread count.
+ * A contraction large enough to pay for it runs on the thread pool (parallel.c). Its
+ * parallel axis is N in chunks of whole nr-column panels when M <= N (each worker then
+ * packs its own columns of B and repacks A, the smaller operand), otherwise M in chunks
+ * of mr rows. Each worker has its own packing scratch. Every element of C is computed by
+ * the same operations in the same order whatever the split, so results do not depend on
+ * the thread count.
  */
-
-enum { CTX_SPLIT_N, CTX_UNIT, CTX_M, CTX_N, CTX_STRIDE, CTX_EXTRA }; /* ctx fields after the kernel's */
-
-/* The trampoline tricrt_parallel_for calls for kernel kfn: it loads the kernel's
- * arguments from ctx, turns chunk [lo, hi) into rows and columns, picks the worker's
- * scratch and calls the kernel. One per kernel, in the entry module. */
-static LLVMValueRef trampoline(cg_Emit *e, LLVMValueRef kfn, LLVMTypeRef fty, LLVMTypeRef st, int nargs) {
-  for (int i = 0; i < e->tramp_kernels.n; i++)
-    if (e->tramp_kernels.items[i] == kfn) return e->tramp_fns.items[i];
-  LLVMTypeRef pt[4] = {e->ptr, e->i64, e->i64, e->i32};
-  char name[48];
-  snprintf(name, sizeof name, "tric.task.%d", e->tramp_fns.n);
-  LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(e->vd, pt, 4, 0));
-  LLVMSetLinkage(fn, LLVMInternalLinkage);
-  cg_add_fn_attrs(e, fn);
-  LLVMBuilderRef b = LLVMCreateBuilderInContext(e->ctx);
-  LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
-  LLVMValueRef ctx = LLVMGetParam(fn, 0), lo = LLVMGetParam(fn, 1), hi = LLVMGetParam(fn, 2);
-  LLVMValueRef worker = LLVMBuildSExt(b, LLVMGetParam(fn, 3), e->i64, "");
-  LLVMTypeRef *ft = malloc(sizeof *ft * (size_t)(nargs + CTX_EXTRA));
-  LLVMValueRef *args = malloc(sizeof *args * (size_t)nargs);
-  if (!ft || !args) abort();
-  LLVMGetStructElementTypes(st, ft);
-  for (int i = 0; i < nargs; i++)
-    args[i] = LLVMBuildLoad2(b, ft[i], LLVMBuildStructGEP2(b, st, ctx, (unsigned)i, ""), "");
-  LLVMValueRef extra[CTX_EXTRA];
-  for (int i = 0; i < CTX_EXTRA; i++)
-    extra[i] = LLVMBuildLoad2(b, e->i64, LLVMBuildStructGEP2(b, st, ctx, (unsigned)(nargs + i), ""), "");
-  LLVMValueRef off = LLVMBuildMul(b, worker, extra[CTX_STRIDE], "");
-  args[1] = LLVMBuildInBoundsGEP2(b, e->i8, args[1], &off, 1, "");
-  LLVMValueRef a = LLVMBuildMul(b, lo, extra[CTX_UNIT], ""), z = LLVMBuildMul(b, hi, extra[CTX_UNIT], "");
-  LLVMValueRef split_n = LLVMBuildICmp(b, LLVMIntNE, extra[CTX_SPLIT_N], LLVMConstInt(e->i64, 0, 0), "");
-  LLVMValueRef zero = LLVMConstInt(e->i64, 0, 0);
-  LLVMValueRef zm = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, z, extra[CTX_M], ""), z, extra[CTX_M], "");
-  LLVMValueRef zn = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, z, extra[CTX_N], ""), z, extra[CTX_N], "");
-  args[2] = LLVMBuildSelect(b, split_n, zero, a, "");
-  args[3] = LLVMBuildSelect(b, split_n, extra[CTX_M], zm, "");
-  args[4] = LLVMBuildSelect(b, split_n, a, zero, "");
-  args[5] = LLVMBuildSelect(b, split_n, zn, extra[CTX_N], "");
-  LLVMBuildCall2(b, fty, kfn, args, (unsigned)nargs, "");
-  LLVMBuildRetVoid(b);
-  LLVMDisposeBuilder(b);
-  free(ft), free(args);
-  fe_vec_push(e->arena, &e->tramp_kernels, kfn);
-  fe_vec_push(e->arena, &e->tramp_fns, fn);
-  return fn;
-}
 
 enum { MIN_PARALLEL_WORK = 1 << 20, CHUNK_WORK = 1 << 18 }; /* multiply-adds */
 
@@ -453,49 +406,17 @@ void cg_contraction_call(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValue
   tiles_for(e, x, root, &t);
   Dims d;
   contraction_dims(F, x, &t, &d);
-  LLVMTypeRef *ft = malloc(sizeof *ft * (size_t)(nargs + CTX_EXTRA));
-  if (!ft) abort();
-  LLVMGetParamTypes(fty, ft);
-  for (int i = 0; i < CTX_EXTRA; i++) ft[nargs + i] = e->i64;
-  LLVMTypeRef st = LLVMStructTypeInContext(e->ctx, ft, (unsigned)(nargs + CTX_EXTRA), 0);
-  free(ft);
-  LLVMValueRef ctx = cg_entry_alloca(F, st);
-  LLVMValueRef split_n = LLVMBuildICmp(b, LLVMIntSLE, d.M, d.N, "");
-  LLVMValueRef unit = LLVMBuildSelect(b, split_n, cg_i64(F, t.nr), cg_i64(F, t.mr), "");
-  LLVMValueRef extra[CTX_EXTRA] = {LLVMBuildZExt(b, split_n, e->i64, ""), unit, d.M, d.N, stride};
-  for (int i = 0; i < nargs; i++)
-    if (i < 2 || i > 5) LLVMBuildStore(b, args[i], LLVMBuildStructGEP2(b, st, ctx, (unsigned)i, ""));
-  for (int i = 0; i < CTX_EXTRA; i++) LLVMBuildStore(b, extra[i], LLVMBuildStructGEP2(b, st, ctx, (unsigned)(nargs + i), ""));
-  LLVMValueRef task = trampoline(e, kfn, fty, st, nargs);
+  cg_Split s = {.nrange = 4, .stride = stride, .m = d.M, .n = d.N};
+  s.split_n = LLVMBuildICmp(b, LLVMIntSLE, d.M, d.N, "");
+  s.unit = LLVMBuildSelect(b, s.split_n, cg_i64(F, t.nr), cg_i64(F, t.mr), "");
   /* chunks: whole panels along the split axis; each at least CHUNK_WORK multiply-adds */
-  LLVMValueRef along = LLVMBuildSelect(b, split_n, d.N, d.M, ""), across = LLVMBuildSelect(b, split_n, d.M, d.N, "");
-  LLVMValueRef units = LLVMBuildSDiv(b, LLVMBuildAdd(b, along, LLVMBuildSub(b, unit, cg_i64(F, 1), ""), ""), unit, "");
-  LLVMValueRef unit_work = LLVMBuildMul(b, LLVMBuildMul(b, unit, across, ""), d.K, "");
-  LLVMValueRef uw = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, unit_work, cg_i64(F, 0), ""), unit_work, cg_i64(F, 1), "");
-  LLVMValueRef grain = LLVMBuildSDiv(b, cg_i64(F, CHUNK_WORK), uw, "");
-  grain = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, grain, cg_i64(F, 0), ""), grain, cg_i64(F, 1), "");
+  LLVMValueRef along = LLVMBuildSelect(b, s.split_n, d.N, d.M, ""), across = LLVMBuildSelect(b, s.split_n, d.M, d.N, "");
+  s.units = LLVMBuildSDiv(b, LLVMBuildAdd(b, along, LLVMBuildSub(b, s.unit, cg_i64(F, 1), ""), ""), s.unit, "");
+  s.grain = cg_grain(F, LLVMBuildMul(b, LLVMBuildMul(b, s.unit, across, ""), d.K, ""), CHUNK_WORK);
   /* M*N*K may overflow i64 only for operands of 2^21 elements a side; compare in steps */
   LLVMValueRef mn = LLVMBuildMul(b, d.M, d.N, "");
   LLVMValueRef big = LLVMBuildOr(b, LLVMBuildICmp(b, LLVMIntSGE, mn, cg_i64(F, MIN_PARALLEL_WORK), ""),
                                  LLVMBuildICmp(b, LLVMIntSGE, LLVMBuildMul(b, mn, d.K, ""), cg_i64(F, MIN_PARALLEL_WORK), ""), "");
-  big = LLVMBuildAnd(b, big, LLVMBuildICmp(b, LLVMIntNE, d.K, cg_i64(F, 0), ""), "");
-  LLVMValueRef par = LLVMBuildAnd(b, big, LLVMBuildICmp(b, LLVMIntSGT, F->nthreads, LLVMConstInt(e->i32, 1, 0), ""), "");
-  LLVMBasicBlockRef bp = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "parallel");
-  LLVMBasicBlockRef bs = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "serial");
-  LLVMBasicBlockRef bd = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "ran");
-  LLVMBuildCondBr(b, par, bp, bs);
-  LLVMPositionBuilderAtEnd(b, bp);
-  LLVMTypeRef pft[5] = {e->ptr, e->ptr, e->i64, e->i64, e->i32};
-  LLVMTypeRef pfty = LLVMFunctionType(e->vd, pft, 5, 0);
-  LLVMValueRef pf = LLVMGetNamedFunction(e->mod, "tricrt_parallel_for");
-  if (!pf) pf = LLVMAddFunction(e->mod, "tricrt_parallel_for", pfty);
-  LLVMValueRef pargs[5] = {task, ctx, units, grain, F->nthreads};
-  LLVMBuildCall2(b, pfty, pf, pargs, 5, "");
-  LLVMBuildBr(b, bd);
-  LLVMPositionBuilderAtEnd(b, bs);
-  LLVMTypeRef tty = LLVMFunctionType(e->vd, pft + 1, 4, 0);
-  LLVMValueRef targs[4] = {ctx, cg_i64(F, 0), units, LLVMConstInt(e->i32, 0, 0)};
-  LLVMBuildCall2(b, tty, task, targs, 4, "");
-  LLVMBuildBr(b, bd);
-  LLVMPositionBuilderAtEnd(b, bd);
+  s.par = LLVMBuildAnd(b, big, LLVMBuildICmp(b, LLVMIntNE, d.K, cg_i64(F, 0), ""), "");
+  cg_parallel_call(F, kfn, fty, args, nargs, &s);
 }

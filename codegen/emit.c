@@ -801,7 +801,7 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x
   case K_CONCAT: emit_concat(K, n, dst); break;
   case K_FILL: emit_fill(K, n, dst); break;
   case K_COPY: flat_fill(K, n, dst, true); break; /* n is the kernel's input 0 */
-  case K_ROWWISE: cg_emit_rowwise(K, n, dst); break;
+  case K_ROWWISE: cg_emit_rowwise(K, n, dst, range); break;
   default: TRIC_BUG("kernel kind %d for '%s' has no emitter", kind, tc_op_name(n->op));
   }
 }
@@ -837,7 +837,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
   for (int i = 0; i < e->kernel_sigs.n && !kfn; i++)
     if (!strcmp(e->kernel_sigs.items[i], g.s)) kfn = e->kernel_fns.items[i];
   /* a contraction also takes the rows and columns of its part of C: ilo, ihi, jlo, jhi */
-  int nrange = kind == K_MATMUL ? 4 : 0;
+  int nrange = kind == K_MATMUL ? 4 : kind == K_ROWWISE ? 2 : 0;
   int nin = g.inputs.n, ns = F->f->nsyms, np = 1 + (scratch != NULL) + nrange + nin + ns;
   LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)np);
   LLVMValueRef *args = fe_alloc(e->arena, sizeof *args * (size_t)np);
@@ -906,7 +906,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
     }
     for (int i = 0; i < ns; i++) K->sym[i] = LLVMGetParam(kfn, (unsigned)(k + i));
     LLVMValueRef range[4];
-    for (int i = 0; i < nrange; i++) range[i] = LLVMGetParam(kfn, (unsigned)(2 + i));
+    for (int i = 0; i < nrange; i++) range[i] = LLVMGetParam(kfn, (unsigned)(1 + (scratch != NULL) + i));
     emit_kernel_body(K, kind, n, x, LLVMGetParam(kfn, 0), scratch ? LLVMGetParam(kfn, 1) : NULL, range);
     LLVMBuildRetVoid(e->b);
     LLVMPositionBuilderAtEnd(e->b, saved);
@@ -915,6 +915,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
     kfn = callee;
   }
   if (kind == K_MATMUL) cg_contraction_call(F, x, n, kfn, fty, args, np, stride);
+  else if (kind == K_ROWWISE) cg_rowwise_call(F, n, kfn, fty, args, np);
   else LLVMBuildCall2(e->b, fty, kfn, args, (unsigned)np, "");
 }
 
@@ -1104,11 +1105,11 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
      layers makes one malloc per call, not hundreds */
   LLVMValueRef *sslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* contraction scratch */
   LLVMValueRef *stride = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* its bytes per worker */
-  /* the workers a contraction may use, each with its own scratch: the pool's size now
+  /* the workers a contraction (each with its own scratch) or row-wise kernel may use: the pool's size now
      (a later change applies to later calls), at most CG_MAX_THREADS */
   F->nthreads = LLVMConstInt(e->i32, 1, 0);
   for (int i = 0; i < P->nkernels; i++)
-    if (P->kernels[i].scratch) {
+    if (P->kernels[i].kind == CG_PK_CONTRACTION || P->kernels[i].kind == CG_PK_ROWWISE) {
       LLVMTypeRef gty = LLVMFunctionType(e->i32, NULL, 0, 0);
       LLVMValueRef g = LLVMGetNamedFunction(e->mod, "tricrt_get_num_threads");
       if (!g) g = LLVMAddFunction(e->mod, "tricrt_get_num_threads", gty);

@@ -129,8 +129,11 @@ LLVMValueRef cg_binop(Fn *F, tc_Op op, int dt, LLVMValueRef a, LLVMValueRef b);
 bool cg_flat_ok(Fn *F, const tc_Node *n);
 /* dst = the reduction n of its argument, the argument's expression fused (reduction.c). */
 void cg_emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst);
-/* dst = root row by row after its row-wise group's reductions (reduction.c). */
-void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst);
+/* dst = root row by row after its row-wise group's reductions, for indices
+ * range[0] <= i < range[1] of its first dimension when its rank is 2 or more (reduction.c). */
+void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMValueRef *range);
+/* Calls row-wise kernel kfn (as cg_parallel_call) split over its first dimension. */
+void cg_rowwise_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs);
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */
 void cg_open_loops(Fn *F, Loop *L, int rank, const tc_Poly **dims, int64_t mask, Ix *ix, int *nopen);
 /* Closes the loops L[downto..*nopen). */
@@ -146,6 +149,24 @@ void cg_add_fn_attrs(cg_Emit *e, LLVMValueRef fn);
  * operands into scratch. */
 void cg_emit_contraction(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch,
                          const LLVMValueRef *range);
+/* parallel.c: how a parallel kernel's range parameters follow from a chunk [lo, hi) of
+ * its loop of `units` (chunk units of `unit` items): nrange 4, a contraction's rows and
+ * columns (split_n: columns [lo*unit, min(hi*unit, n)) and all m rows, else rows); nrange
+ * 2, items [lo*unit, min(hi*unit, m)). */
+typedef struct cg_Split {
+  int nrange;
+  LLVMValueRef split_n;       /* i1, nrange 4 only */
+  LLVMValueRef unit, m, n;    /* i64; n for nrange 4 only */
+  LLVMValueRef units, grain;  /* chunk units in the loop; the fewest per chunk */
+  LLVMValueRef par;           /* i1: large enough to pay for threads */
+  LLVMValueRef stride;        /* scratch bytes per worker (args[1]), or NULL: no scratch */
+} cg_Split;
+/* Calls kernel kfn (type fty, args as run_kernel made them, range placeholders after the
+ * output and scratch) from the entry: over tricrt_parallel_for when s->par and the pool
+ * has more than one thread, else on the calling thread. */
+void cg_parallel_call(Fn *F, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs, const cg_Split *s);
+/* The fewest chunk units that make a chunk of chunk_work when a unit is unit_work (>= 1). */
+LLVMValueRef cg_grain(Fn *F, LLVMValueRef unit_work, int64_t chunk_work);
 /* Calls contraction kernel kfn (type fty; args as run_kernel made them, the range
  * placeholders at 2..5, args[1] the scratch of worker 0, stride bytes apart) from the
  * entry: split over tricrt_parallel_for when it pays, else on the calling thread. */

@@ -823,8 +823,11 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
     if (k->kind == CG_PK_CONTRACTION) {
       write_epilogue(out, f, k, json);
       write_tiles(out, k, json, t);
-    }
-    if (json) fputs(k->kind == CG_PK_CONTRACTION ? ",\n        \"reads\": [" : "],\n        \"reads\": [", out);
+    } else if (k->kind == CG_PK_ROWWISE && k->root->rank >= 2)
+      fputs(json ? "],\n        \"parallel\": {\"axis\": \"first dimension\"}"
+                 : "\n    threads split the first dimension", out);
+    bool closed = k->kind == CG_PK_CONTRACTION || (k->kind == CG_PK_ROWWISE && k->root->rank >= 2);
+    if (json) fputs(closed ? ",\n        \"reads\": [" : "],\n        \"reads\": [", out);
     else fputs("\n    reads:", out);
     for (int j = 0; j < k->ninputs; j++) {
       fputs(j ? ", " : json ? "" : " ", out);

@@ -396,7 +396,7 @@ static int by_node_id(const void *a, const void *b) {
  * of its group folded over the row and each per-row value computed once (in node order,
  * so a reduction's argument sees those it reads already as per-row values), then the
  * root's row. */
-void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst) {
+void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMValueRef *range) {
   cg_Emit *e = F->e;
   int r = root->rank;
   size_t nn = (size_t)F->f->nnodes + 1;
@@ -416,7 +416,11 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst) {
   Loop L[TC_MAXRANK + 1] = {0};
   int nopen = 0;
   Ix ix = {.rank = r};
-  cg_open_loops(F, L, r, (const tc_Poly **)root->dims, (int64_t)((1ull << (r - 1)) - 1), &ix, &nopen);
+  if (r >= 2) { /* the first dimension over this call's range, the other leading ones whole */
+    cg_loop_begin(F, &L[nopen], LLVMBuildSub(e->b, range[1], range[0], ""));
+    ix.v[0] = LLVMBuildNSWAdd(e->b, range[0], L[nopen++].i, "");
+  }
+  if (r >= 3) cg_open_loops(F, L, r, (const tc_Poly **)root->dims, (int64_t)((1ull << (r - 1)) - 2), &ix, &nopen);
   LLVMValueRef len = cg_poly(F, root->dims[r - 1]);
   LLVMValueRef base = LLVMBuildNSWMul(e->b, cg_linear(F, r - 1, (const tc_Poly **)root->dims, ix.v), len, "");
   const tc_Node *last = NULL;
@@ -454,4 +458,31 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst) {
   for (int i = 0; i < red.n; i++) F->rowval[((const tc_Node *)red.items[i])->id] = NULL;
   cg_close_loops(F, L, &nopen, 0);
   F->rowval = NULL;
+}
+
+/* ---------------------------------------------------------------- threads
+ *
+ * A row-wise kernel of at least ROW_PARALLEL elements splits its first dimension over the
+ * thread pool (parallel.c), chunks of at least ROW_CHUNK elements: each row is computed
+ * the same way whatever the split.
+ */
+enum { ROW_PARALLEL = 1 << 17, ROW_CHUNK = 1 << 15 };
+
+void cg_rowwise_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs) {
+  LLVMBuilderRef b = F->e->b;
+  cg_Split s = {.nrange = 2, .unit = cg_i64(F, 1)};
+  LLVMValueRef total = cg_numel(F, root->rank, (const tc_Poly **)root->dims);
+  if (root->rank >= 2) {
+    s.m = cg_poly(F, root->dims[0]);
+    LLVMValueRef safe = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, s.m, cg_i64(F, 0), ""), s.m, cg_i64(F, 1), "");
+    s.grain = cg_grain(F, LLVMBuildSDiv(b, total, safe, ""), ROW_CHUNK);
+    s.par = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, total, cg_i64(F, ROW_PARALLEL), ""),
+                         LLVMBuildICmp(b, LLVMIntSGE, s.m, cg_i64(F, 2), ""), "");
+  } else { /* one row: the range is not read */
+    s.m = cg_i64(F, 1);
+    s.grain = cg_i64(F, 1);
+    s.par = LLVMConstInt(F->e->i1, 0, 0);
+  }
+  s.units = s.m;
+  cg_parallel_call(F, kfn, fty, args, nargs, &s);
 }

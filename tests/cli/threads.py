@@ -10,6 +10,13 @@ export fn mm(a: f32[M, K], b: f32[K, N]) -> f32[M, N] { return a @ b; }
 export fn mlp(a: f32[M, K], w: f32[K, N], b: f32[N]) -> f32[M, N] { return tanh(a @ w + b) * 0.5; }
 export fn bmm(a: f32[B, M, K], w: f32[K, N]) -> f32[B, M, N] { return a @ w; }
 export fn mm64(a: f64[M, K], b: f64[K, N]) -> f64[M, N] { return a @ b; }
+export fn sm(x: f32[R, C]) -> f32[R, C] { return softmax(x, axis=-1); }
+fn ln(x: f32[...]) -> f32[...] {
+  let mu = mean(x, axis=-1, keepdims=true);
+  let d = x - mu;
+  return d * rsqrt(mean(d * d, axis=-1, keepdims=true) + 1e-5);
+}
+export fn ln3(x: f32[B, R, C], g: f32[C]) -> f32[B, R, C] { return ln(x) * g; }
 """
 
 # sizes: split along N (M <= N), along M, a single row, a batch; all above the
@@ -98,6 +105,25 @@ int main(void) {
     }
     for (int f = 0; f < 4; f++) free(want[f]), free(got[f]);
     free(a), free(w), free(b), free(a64), free(w64);
+  }
+  /* row-wise kernels: split over their first dimension */
+  static const int64_t rows[][3] = {{1, 1031, 257}, {3, 129, 517}, {5, 1, 40000}, {1, 7, 13}};
+  for (int k = 0; k < 4; k++) {
+    int64_t B = rows[k][0], R = rows[k][1], C = rows[k][2];
+    size_t n = (size_t)(B * R * C);
+    float *x = fr(n), *g = fr((size_t)C), *want[2] = {malloc(n * 4), malloc(n * 4)}, *got = malloc(n * 4);
+    for (int c = 0; c < 4; c++) {
+      tricrt_set_num_threads(counts[c]);
+      for (int f = 0; f < 2; f++) {
+        float *out = c ? got : want[f];
+        if (f ? ln3(x, g, out, B, R, C) : sm(x, out, B * R, C)) { printf("row call failed\n"); return 1; }
+        if (c && memcmp(out, want[f], n * 4)) {
+          printf("rows %d function %d: %d threads differ from 1 thread\n", k, f, counts[c]);
+          return 1;
+        }
+      }
+    }
+    free(x), free(g), free(want[0]), free(want[1]), free(got);
   }
   if (!used_threads) { printf("no parallel call ever ran on a second thread\n"); return 1; }
   printf("ok\n");
