@@ -1858,6 +1858,11 @@ static bool check_export_name(Ctx *c, const fe_Node *fn) {
         fn->name, fn->name);
     return false;
   }
+  if (strncmp(fn->name, "tricrt_", 7) == 0) {
+    err(c, fn_name_span(fn), "exported function '%s' is in the tricrt_ namespace of tric's runtime library (libtricrt.a); rename it",
+        fn->name);
+    return false;
+  }
   if (fe_c_reserved(fn->name)) {
     err(c, fn_name_span(fn), "exported function '%s' cannot be declared in the C header: '%s' is a C or C++ keyword or a name <stdint.h> or the header defines; rename it",
         fn->name, fn->name);
