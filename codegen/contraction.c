@@ -138,7 +138,10 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
 }
 
 /* Packs A[ic .. ic+mc, pc .. pc+kc] into Ap: panel p holds rows ic + p*mr .. + mr as kc
- * columns of mr, rows past M zero. */
+ * columns of mr, rows past M zero. Depth outer, the mr rows unrolled inside, so that the
+ * panel is written in order (rows outer wrote it at stride mr, which the vectoriser made
+ * a scatter: a third of a 64^3 product's time). An edge panel reads its last valid row
+ * in place of the missing ones and writes zeros for them, so it needs no inner branch. */
 static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef pc,
                    LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc) {
   cg_Emit *e = F->e;
@@ -146,27 +149,32 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMTypeRef ct = cg_ctype(e, n->dtype);
   bool fl = fe_dtype_is_float(n->dtype);
   LLVMValueRef mr = cg_i64(F, t->mr);
-  Loop lp = {0}, lr = {0}, lk = {0};
+  Loop lp = {0};
   LLVMValueRef i0, h;
   block_begin(F, &lp, mc, mr, &i0, &h);
   LLVMValueRef base = LLVMBuildMul(b, lp.i, LLVMBuildMul(b, kc, mr, ""), "");
   LLVMValueRef row0 = LLVMBuildAdd(b, ic, i0, "");
-  lr.interleave = -1;
-  cg_loop_begin(F, &lr, h); /* the rows inside M */
-  LLVMValueRef row = LLVMBuildAdd(b, row0, lr.i, "");
-  cg_loop_begin(F, &lk, kc);
-  LLVMValueRef v = operand_at(F, n, n->args[0], ix, row, LLVMBuildAdd(b, pc, lk.i, ""));
-  put(F, ct, Ap, LLVMBuildAdd(b, base, LLVMBuildAdd(b, LLVMBuildMul(b, lk.i, mr, ""), lr.i, ""), ""), v);
-  cg_loop_end(F, &lk);
-  cg_loop_end(F, &lr);
-  lr = (Loop){.interleave = -1};
-  cg_loop_begin(F, &lr, LLVMBuildSub(b, mr, h, "")); /* padding */
-  LLVMValueRef prow = LLVMBuildAdd(b, h, lr.i, "");
-  lk = (Loop){.interleave = -1};
-  cg_loop_begin(F, &lk, kc);
-  put(F, ct, Ap, LLVMBuildAdd(b, base, LLVMBuildAdd(b, LLVMBuildMul(b, lk.i, mr, ""), prow, ""), ""), zero_of(ct, fl));
-  cg_loop_end(F, &lk);
-  cg_loop_end(F, &lr);
+  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_full"),
+                              LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_edge")};
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, h, mr, ""), blk[0], blk[1]);
+  for (int edge = 0; edge < 2; edge++) {
+    LLVMPositionBuilderAtEnd(b, blk[edge]);
+    Loop lk = {.interleave = -1};
+    cg_loop_begin(F, &lk, kc);
+    LLVMValueRef col = LLVMBuildAdd(b, pc, lk.i, "");
+    LLVMValueRef kbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, mr, ""), "");
+    LLVMValueRef last = LLVMBuildSub(b, h, cg_i64(F, 1), "");
+    for (int r = 0; r < t->mr; r++) {
+      LLVMValueRef rr = edge ? smin(F, cg_i64(F, r), last) : cg_i64(F, r);
+      LLVMValueRef v = operand_at(F, n, n->args[0], ix, LLVMBuildAdd(b, row0, rr, ""), col);
+      if (edge) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, r), h, ""), v, zero_of(ct, fl), "");
+      put(F, ct, Ap, LLVMBuildAdd(b, kbase, cg_i64(F, r), ""), v);
+    }
+    cg_loop_end(F, &lk);
+    LLVMBuildBr(b, join);
+  }
+  LLVMPositionBuilderAtEnd(b, join);
   cg_loop_end(F, &lp);
 }
 
