@@ -239,6 +239,30 @@ static void spill(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, LLVMValueRef *acc, L
   }
 }
 
+/* Prefetches, for writing, the C tile below (i0, j0): the next microkernel's, most of the
+ * time (the row panels of one block run in order). Its rows are N apart, so the hardware's
+ * stream prefetchers miss them, and a tile's load (or store, for the first depth block)
+ * otherwise waits on 2 * mr lines from L3 at once. Prefetching an address is never a
+ * fault, so the tile past the last row needs no test. */
+static void prefetch_next_tile(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, LLVMValueRef dst, LLVMValueRef cbase,
+                               LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef N) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  int es = (int)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
+  for (int r = 0; r < t->mr; r++) {
+    LLVMValueRef row = LLVMBuildAdd(b, i0, cg_i64(F, t->mr + r), "");
+    LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, LLVMBuildMul(b, row, N, ""), ""), j0, "");
+    LLVMValueRef p = LLVMBuildGEP2(b, ct, dst, &idx, 1, "");
+    for (int off = 0; off < t->nr * es + 64; off += 64) { /* the row's lines, j0 unaligned */
+      int o = off < t->nr * es ? off : t->nr * es - 1;
+      LLVMValueRef ob = cg_i64(F, o);
+      LLVMValueRef args[4] = {LLVMBuildGEP2(b, e->i8, p, &ob, 1, ""), LLVMConstInt(e->i32, 1, 0),
+                              LLVMConstInt(e->i32, 3, 0), LLVMConstInt(e->i32, 1, 0)};
+      cg_intrinsic(e, "llvm.prefetch", LLVMTypeOf(p), args, 4);
+    }
+  }
+}
+
 /* Stores the tile acc at C[.., i0 .., j0 ..] (h x w valid of mr x nr), adding what C
  * holds unless first (an i1). Full tiles of a type stored as computed are stored as
  * vectors; others go through the stack tile `tile`. */
@@ -331,6 +355,7 @@ static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *b
   cg_loop_end(F, &lr);
   LLVMBuildBr(b, after);
   LLVMPositionBuilderAtEnd(b, after);
+  prefetch_next_tile(F, t, ct, dst, cbase, i0, j0, N);
 }
 
 void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch) {
