@@ -20,6 +20,8 @@
  */
 #include "codegen/lower.h"
 
+#include <string.h>
+
 /* The compute value of operand X at (row, col) of its last two dims, batch index from ix. */
 static LLVMValueRef operand_at(Fn *F, const tc_Node *n, const tc_Node *X, const Ix *ix, LLVMValueRef row,
                                LLVMValueRef col) {
@@ -263,6 +265,65 @@ static void prefetch_next_tile(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, LLVMVal
   }
 }
 
+/* A call of an intrinsic overloaded on the nty types tys. */
+static LLVMValueRef call_overloaded(cg_Emit *e, const char *name, LLVMTypeRef *tys, int nty, LLVMValueRef *args,
+                                    int n) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef f = LLVMGetIntrinsicDeclaration(e->mod, id, tys, (size_t)nty);
+  return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, tys, (size_t)nty), f, args, (unsigned)n, "");
+}
+
+/* Stores an edge tile (h < mr rows or w < nr columns valid) of a type stored as computed
+ * straight from the accumulators: row by row while r < h, each vector under the mask of
+ * its columns below w (masked loads for the add to C). The same sums as a scalar loop. */
+static void store_edge_masked(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMValueRef dst, LLVMValueRef cbase,
+                              LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef h, LLVMValueRef w, LLVMValueRef N,
+                              LLVMValueRef first, LLVMValueRef *acc, LLVMBasicBlockRef after) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  unsigned vl = (unsigned)t->vl;
+  LLVMTypeRef vt = LLVMVectorType(ct, vl), pt = LLVMPointerTypeInContext(e->ctx, 0);
+  unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
+  LLVMValueRef wsplat = LLVMBuildInsertElement(b, LLVMGetUndef(LLVMVectorType(e->i64, vl)), w, LLVMConstInt(e->i32, 0, 0), "");
+  wsplat = LLVMBuildShuffleVector(b, wsplat, LLVMGetUndef(LLVMVectorType(e->i64, vl)),
+                                  LLVMConstNull(LLVMVectorType(e->i32, vl)), "");
+  LLVMValueRef mask[8], lanes[64];
+  for (int v = 0; v < t->nv; v++) {
+    for (unsigned l = 0; l < vl; l++) lanes[l] = LLVMConstInt(e->i64, (unsigned long long)v * vl + l, 0);
+    mask[v] = LLVMBuildICmp(b, LLVMIntSLT, LLVMConstVector(lanes, vl), wsplat, "");
+  }
+  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge_set"),
+                              LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge_add")};
+  LLVMBuildCondBr(b, first, blk[0], blk[1]);
+  LLVMTypeRef tys[2] = {vt, pt};
+  LLVMValueRef al = LLVMConstInt(e->i32, align, 0);
+  for (int add = 0; add < 2; add++) {
+    LLVMPositionBuilderAtEnd(b, blk[add]);
+    for (int r = 0; r < t->mr; r++) {
+      if (r) { /* row 0 is always valid */
+        LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge_row");
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, r), h, ""), row, after);
+        LLVMPositionBuilderAtEnd(b, row);
+      }
+      LLVMValueRef rowoff = LLVMBuildMul(b, LLVMBuildAdd(b, i0, cg_i64(F, r), ""), N, "");
+      for (int v = 0; v < t->nv; v++) {
+        LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, rowoff, ""),
+                                        LLVMBuildAdd(b, j0, cg_i64(F, (int64_t)v * t->vl), ""), "");
+        LLVMValueRef p = LLVMBuildGEP2(b, ct, dst, &idx, 1, ""); /* past N when masked off */
+        LLVMValueRef val = acc[r * t->nv + v];
+        if (add) {
+          LLVMValueRef la[4] = {p, al, mask[v], LLVMConstNull(vt)};
+          LLVMValueRef old = call_overloaded(e, "llvm.masked.load", tys, 2, la, 4);
+          val = fl ? LLVMBuildFAdd(b, old, val, "") : LLVMBuildAdd(b, old, val, "");
+        }
+        LLVMValueRef sa[4] = {val, p, al, mask[v]};
+        call_overloaded(e, "llvm.masked.store", tys, 2, sa, 4);
+      }
+    }
+    LLVMBuildBr(b, after);
+  }
+}
+
 /* Stores the tile acc at C[.., i0 .., j0 ..] (h x w valid of mr x nr), adding what C
  * holds unless first (an i1). Full tiles of a type stored as computed are stored as
  * vectors; others go through the stack tile `tile`. */
@@ -338,7 +399,13 @@ static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *b
       }
       LLVMBuildBr(b, after);
     }
-  } else LLVMBuildBr(b, edge);
+    LLVMPositionBuilderAtEnd(b, edge);
+    store_edge_masked(F, t, ct, fl, dst, cbase, i0, j0, h, w, N, first, acc, after);
+    LLVMPositionBuilderAtEnd(b, after);
+    prefetch_next_tile(F, t, ct, dst, cbase, i0, j0, N);
+    return;
+  }
+  LLVMBuildBr(b, edge);
   LLVMPositionBuilderAtEnd(b, edge);
   spill(F, t, ct, acc, tile);
   Loop lr = {.interleave = -1}, lc = {0};
