@@ -111,7 +111,9 @@ static void put(Fn *F, LLVMTypeRef ct, LLVMValueRef dst, LLVMValueRef idx, LLVMV
 static LLVMValueRef zero_of(LLVMTypeRef ty, bool fl) { return fl ? LLVMConstReal(ty, 0) : LLVMConstInt(ty, 0, 0); }
 
 /* Packs B[pc .. pc+kc, jc .. jc+nc] into Bp: panel q holds columns jc + q*nr .. + nr as
- * kc rows of nr, columns past N zero. */
+ * kc rows of nr, columns past N zero. The nr columns of a row are unrolled, so that a full
+ * panel's row is a few vector copies (a loop over them was made a memcpy call per row);
+ * an edge panel reads its last valid column for the missing ones and writes zeros. */
 static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Bp, LLVMValueRef pc,
                    LLVMValueRef kc, LLVMValueRef jc, LLVMValueRef nc) {
   cg_Emit *e = F->e;
@@ -119,23 +121,32 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMTypeRef ct = cg_ctype(e, n->dtype);
   bool fl = fe_dtype_is_float(n->dtype);
   LLVMValueRef nr = cg_i64(F, t->nr);
-  Loop lq = {0}, lk = {0}, lc = {0};
+  Loop lq = {0};
   LLVMValueRef j0, w;
   block_begin(F, &lq, nc, nr, &j0, &w);
   LLVMValueRef base = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, nr, ""), "");
   LLVMValueRef col0 = LLVMBuildAdd(b, jc, j0, "");
-  cg_loop_begin(F, &lk, kc);
-  LLVMValueRef row = LLVMBuildAdd(b, pc, lk.i, "");
-  LLVMValueRef rbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
-  cg_loop_begin(F, &lc, w); /* the columns inside N */
-  LLVMValueRef v = operand_at(F, n, n->args[1], ix, row, LLVMBuildAdd(b, col0, lc.i, ""));
-  put(F, ct, Bp, LLVMBuildAdd(b, rbase, lc.i, ""), v);
-  cg_loop_end(F, &lc);
-  lc = (Loop){.interleave = -1};
-  cg_loop_begin(F, &lc, LLVMBuildSub(b, nr, w, "")); /* padding */
-  put(F, ct, Bp, LLVMBuildAdd(b, rbase, LLVMBuildAdd(b, w, lc.i, ""), ""), zero_of(ct, fl));
-  cg_loop_end(F, &lc);
-  cg_loop_end(F, &lk);
+  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_full"),
+                              LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_edge")};
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, w, nr, ""), blk[0], blk[1]);
+  for (int edge = 0; edge < 2; edge++) {
+    LLVMPositionBuilderAtEnd(b, blk[edge]);
+    Loop lk = {.interleave = -1};
+    cg_loop_begin(F, &lk, kc);
+    LLVMValueRef row = LLVMBuildAdd(b, pc, lk.i, "");
+    LLVMValueRef rbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
+    LLVMValueRef last = LLVMBuildSub(b, w, cg_i64(F, 1), "");
+    for (int c = 0; c < t->nr; c++) {
+      LLVMValueRef cc = edge ? smin(F, cg_i64(F, c), last) : cg_i64(F, c);
+      LLVMValueRef v = operand_at(F, n, n->args[1], ix, row, LLVMBuildAdd(b, col0, cc, ""));
+      if (edge) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, c), w, ""), v, zero_of(ct, fl), "");
+      put(F, ct, Bp, LLVMBuildAdd(b, rbase, cg_i64(F, c), ""), v);
+    }
+    cg_loop_end(F, &lk);
+    LLVMBuildBr(b, join);
+  }
+  LLVMPositionBuilderAtEnd(b, join);
   cg_loop_end(F, &lq);
 }
 
