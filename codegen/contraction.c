@@ -10,13 +10,17 @@
  *         for each panel of B, for each panel of A (the B panel stays in L1)
  *           the microkernel: an mr x nr tile of C held in mr * nv vector registers,
  *           kc rank-1 updates (nv vector loads of B, mr broadcasts of A, mr * nv fmas),
- *           then one store of the tile (added to C after the first depth block).
+ *           then one store of the tile (added to C after the first depth block),
+ *           and a prefetch of the C tile below, the next one's.
  *
  * Operands are read through cg_emit_at while packing, so a transposed, sliced or
  * broadcast operand is read with its own indexing and an elementwise producer is computed
- * in the packing, never materialised. Padding makes the microkernel branch-free; an edge
- * tile goes through a small stack tile whose valid part is then written. The order of
- * additions depends only on the sizes and the tiles, so results are reproducible.
+ * in the packing, never materialised. A small A (the cost model's a_in_place_max) that is
+ * a buffer stored as computed is not packed: the microkernel broadcasts from its rows in
+ * place, but for the edge row panel. Padding makes the microkernel branch-free; an edge
+ * tile is stored with masked vector stores, row by row, or (f16/bf16 results, epilogues)
+ * through a small stack tile whose valid part is then written. The order of additions
+ * depends only on the sizes and the tiles, so results are reproducible.
  */
 #include "codegen/lower.h"
 
@@ -110,6 +114,41 @@ static void put(Fn *F, LLVMTypeRef ct, LLVMValueRef dst, LLVMValueRef idx, LLVMV
 
 static LLVMValueRef zero_of(LLVMTypeRef ty, bool fl) { return fl ? LLVMConstReal(ty, 0) : LLVMConstInt(ty, 0, 0); }
 
+/* Whether operand A of matmul n may be read in place by the microkernel: it has a buffer,
+ * stored as its product computes (no conversion, no fused producer to evaluate). */
+static bool a_in_place_ok(Fn *F, const tc_Node *n) {
+  const tc_Node *A = n->args[0];
+  return F->buf[A->id] && A->dtype == n->dtype && cg_stype(F->e, A->dtype) == cg_ctype(F->e, n->dtype);
+}
+
+/* Whether this product reads A in place: A's M x K elements are at most t->a_in_place_max
+ * (the cost model's: A then stays in L2 for every column panel that reuses it), and the
+ * panel is full (h == mr); an edge panel is packed, its rows past M zeros. */
+static LLVMValueRef a_in_place(Fn *F, const tc_Node *n, const cg_Tiles *t, LLVMValueRef h) {
+  LLVMBuilderRef b = F->e->b;
+  const tc_Node *A = n->args[0];
+  LLVMValueRef M = cg_poly(F, n->dims[n->rank - 2]), K = cg_poly(F, A->dims[A->rank - 1]);
+  LLVMValueRef lim = cg_i64(F, t->a_in_place_max); /* M, K <= lim first: M * K cannot overflow */
+  LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLE, M, lim, ""), LLVMBuildICmp(b, LLVMIntSLE, K, lim, ""), "");
+  ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
+  return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntEQ, h, cg_i64(F, t->mr), ""), "");
+}
+
+/* The address of A's element (row, col) in its buffer (a_in_place_ok). */
+static LLVMValueRef a_address(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRef row, LLVMValueRef col) {
+  const tc_Node *X = n->args[0];
+  int nb = n->rank - 2;
+  LLVMValueRef v[TC_MAXRANK];
+  for (int d = 0; d < X->rank - 2; d++) {
+    int k = nb - (X->rank - 2) + d;
+    v[d] = cg_is_const1(X->dims[d]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix->v[k];
+  }
+  v[X->rank - 2] = row;
+  v[X->rank - 1] = col;
+  LLVMValueRef lin = cg_linear(F, X->rank, (const tc_Poly **)X->dims, v);
+  return LLVMBuildInBoundsGEP2(F->e->b, cg_stype(F->e, X->dtype), F->buf[X->id], &lin, 1, "");
+}
+
 /* Packs B[pc .. pc+kc, jc .. jc+nc] into Bp: panel q holds columns jc + q*nr .. + nr as
  * kc rows of nr, columns past N zero. The nr columns of a row are unrolled, so that a full
  * panel's row is a few vector copies (a loop over them was made a memcpy call per row);
@@ -170,6 +209,11 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_full"),
                               LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_edge")};
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
+  if (a_in_place_ok(F, n) && t->a_in_place_max > 0) { /* the microkernel reads this panel in place */
+    LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack");
+    LLVMBuildCondBr(b, a_in_place(F, n, t, h), join, pack);
+    LLVMPositionBuilderAtEnd(b, pack);
+  }
   LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, h, mr, ""), blk[0], blk[1]);
   for (int edge = 0; edge < 2; edge++) {
     LLVMPositionBuilderAtEnd(b, blk[edge]);
@@ -200,10 +244,9 @@ static LLVMValueRef mul_add(cg_Emit *e, bool fl, LLVMTypeRef ty, LLVMValueRef a,
 
 enum { MAX_ACC = 64 };
 
-/* The microkernel: the mr x nr product of packed panels Ap (mr x kc) and Bp (kc x nr),
- * returned in acc[r * nv + v] as vectors of vl. */
-static void microkernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMValueRef Ap, LLVMValueRef Bp,
-                        LLVMValueRef kc, LLVMValueRef *acc) {
+/* The kc rank-1 updates of the microkernel: row r of the A panel at ar[r] + k * astep. */
+static void rank1_loop(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMValueRef *ar, LLVMValueRef astep,
+                       LLVMValueRef Bp, LLVMValueRef kc, LLVMValueRef *acc) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   LLVMTypeRef vt = LLVMVectorType(ct, (unsigned)t->vl);
@@ -227,11 +270,10 @@ static void microkernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMV
     LLVMSetAlignment(ld, (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct));
     bv[v] = ld;
   }
-  LLVMValueRef aoff = LLVMBuildMul(b, lk.i, cg_i64(F, t->mr), "");
+  LLVMValueRef aoff = LLVMBuildMul(b, lk.i, astep, "");
   LLVMValueRef next[MAX_ACC];
   for (int r = 0; r < t->mr; r++) {
-    LLVMValueRef idx = LLVMBuildAdd(b, aoff, cg_i64(F, r), "");
-    LLVMValueRef a = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, Ap, &idx, 1, ""), "");
+    LLVMValueRef a = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, ar[r], &aoff, 1, ""), "");
     LLVMValueRef splat = LLVMBuildInsertElement(b, LLVMGetUndef(vt), a, LLVMConstInt(e->i32, 0, 0), "");
     splat = LLVMBuildShuffleVector(b, splat, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(e->i32, (unsigned)t->vl)), "");
     for (int v = 0; v < t->nv; v++) next[r * t->nv + v] = mul_add(e, fl, vt, splat, bv[v], phi[r * t->nv + v]);
@@ -240,6 +282,46 @@ static void microkernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMV
   for (int i = 0; i < na; i++) LLVMAddIncoming(phi[i], &next[i], &latch, 1);
   cg_loop_end(F, &lk);
   for (int i = 0; i < na; i++) acc[i] = phi[i];
+}
+
+/* The microkernel: the mr x nr product of the A panel (rows row .. row+h of A, depth
+ * pc .. pc+kc) and the packed panel Bp (kc x nr), returned in acc[r * nv + v] as vectors
+ * of vl. A is read from its packed panel Ap (mr x kc), or in place from its buffer when
+ * the cost model says packing it does not pay (a_in_place). */
+static void microkernel(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef Bp,
+                        LLVMValueRef pc, LLVMValueRef kc, LLVMValueRef row, LLVMValueRef h, LLVMValueRef *acc) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMTypeRef ct = cg_ctype(e, n->dtype), vt = LLVMVectorType(ct, (unsigned)t->vl);
+  bool fl = fe_dtype_is_float(n->dtype);
+  LLVMValueRef ar[MAX_ACC];
+  for (int r = 0; r < t->mr; r++) {
+    LLVMValueRef idx = cg_i64(F, r);
+    ar[r] = LLVMBuildInBoundsGEP2(b, ct, Ap, &idx, 1, "");
+  }
+  if (!a_in_place_ok(F, n) || t->a_in_place_max <= 0) {
+    rank1_loop(F, t, ct, fl, ar, cg_i64(F, t->mr), Bp, kc, acc);
+    return;
+  }
+  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "a_packed"),
+                              LLVMAppendBasicBlockInContext(e->ctx, F->fn, "a_in_place")};
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "multiplied"), end[2];
+  LLVMBuildCondBr(b, a_in_place(F, n, t, h), blk[1], blk[0]);
+  LLVMValueRef got[2][MAX_ACC];
+  for (int direct = 0; direct < 2; direct++) {
+    LLVMPositionBuilderAtEnd(b, blk[direct]);
+    if (direct)
+      for (int r = 0; r < t->mr; r++) ar[r] = a_address(F, n, ix, LLVMBuildAdd(b, row, cg_i64(F, r), ""), pc);
+    rank1_loop(F, t, ct, fl, ar, cg_i64(F, direct ? 1 : t->mr), Bp, kc, got[direct]);
+    end[direct] = LLVMGetInsertBlock(b);
+    LLVMBuildBr(b, join);
+  }
+  LLVMPositionBuilderAtEnd(b, join);
+  for (int i = 0; i < t->mr * t->nv; i++) {
+    acc[i] = LLVMBuildPhi(b, vt, "acc");
+    LLVMAddIncoming(acc[i], got[0] + i, end, 1);
+    LLVMAddIncoming(acc[i], got[1] + i, end + 1, 1);
+  }
 }
 
 /* Writes the accumulators to the stack tile (mr rows of nr). */
@@ -487,7 +569,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   LLVMValueRef aoff2 = LLVMBuildMul(b, lr.i, LLVMBuildMul(b, kc, cg_i64(F, t.mr), ""), "");
   LLVMValueRef apanel = LLVMBuildInBoundsGEP2(b, ct, Ap, &aoff2, 1, "");
   LLVMValueRef acc[MAX_ACC];
-  microkernel(F, &t, ct, fl, apanel, bpanel, kc, acc);
+  microkernel(F, n, &ix, &t, apanel, bpanel, pc, kc, LLVMBuildAdd(b, ic, i0, ""), h, acc);
   store_tile(F, n, root, &ix, &t, dst, cbase, LLVMBuildAdd(b, ic, i0, ""), LLVMBuildAdd(b, jc, j0, ""), h, w, first, last,
              acc, tile);
   cg_loop_end(F, &lr);

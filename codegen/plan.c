@@ -773,6 +773,9 @@ void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *o) {
   o->mc = round_down(t->l2 / (2 * o->kc * es), o->mr);
   o->nc = round_down(t->l3 / (2 * o->kc * es), o->nr);
   o->split_k = dt != FE_F16 && dt != FE_BF16;
+  /* an A that fits in half of L2 stays there for every column panel reusing it: read in
+     place, it costs nothing to pack, and its rows' lines come in order from L2 */
+  o->a_in_place_max = t->l2 / (2 * es);
   if (getenv("XKC")) o->kc = atoi(getenv("XKC")); /* EXPERIMENT */
   if (getenv("XMC")) o->mc = atoi(getenv("XMC"));
   if (getenv("XNC")) o->nc = atoi(getenv("XNC"));
