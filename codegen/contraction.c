@@ -244,13 +244,14 @@ static LLVMValueRef mul_add(cg_Emit *e, bool fl, LLVMTypeRef ty, LLVMValueRef a,
 
 enum { MAX_ACC = 64 };
 
-/* The kc rank-1 updates of the microkernel: row r of the A panel at ar[r] + k * astep. */
-static void rank1_loop(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMValueRef *ar, LLVMValueRef astep,
-                       LLVMValueRef Bp, LLVMValueRef kc, LLVMValueRef *acc) {
+/* The kc rank-1 updates of the microkernel for the first `rows` rows of the tile (the
+ * others' accumulators are zeros): row r of the A panel at ar[r] + k * astep. */
+static void rank1_loop(Fn *F, const cg_Tiles *t, int rows, LLVMTypeRef ct, bool fl, LLVMValueRef *ar,
+                       LLVMValueRef astep, LLVMValueRef Bp, LLVMValueRef kc, LLVMValueRef *acc) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   LLVMTypeRef vt = LLVMVectorType(ct, (unsigned)t->vl);
-  int na = t->mr * t->nv;
+  int na = rows * t->nv;
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
   Loop lk = {.interleave = -1};
   cg_loop_begin(F, &lk, kc);
@@ -272,7 +273,7 @@ static void rank1_loop(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMVa
   }
   LLVMValueRef aoff = LLVMBuildMul(b, lk.i, astep, "");
   LLVMValueRef next[MAX_ACC];
-  for (int r = 0; r < t->mr; r++) {
+  for (int r = 0; r < rows; r++) {
     LLVMValueRef a = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, ar[r], &aoff, 1, ""), "");
     LLVMValueRef splat = LLVMBuildInsertElement(b, LLVMGetUndef(vt), a, LLVMConstInt(e->i32, 0, 0), "");
     splat = LLVMBuildShuffleVector(b, splat, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(e->i32, (unsigned)t->vl)), "");
@@ -281,13 +282,16 @@ static void rank1_loop(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMVa
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
   for (int i = 0; i < na; i++) LLVMAddIncoming(phi[i], &next[i], &latch, 1);
   cg_loop_end(F, &lk);
-  for (int i = 0; i < na; i++) acc[i] = phi[i];
+  for (int i = 0; i < t->mr * t->nv; i++) acc[i] = i < na ? phi[i] : zero;
 }
 
 /* The microkernel: the mr x nr product of the A panel (rows row .. row+h of A, depth
  * pc .. pc+kc) and the packed panel Bp (kc x nr), returned in acc[r * nv + v] as vectors
  * of vl. A is read from its packed panel Ap (mr x kc), or in place from its buffer when
- * the cost model says packing it does not pay (a_in_place). */
+ * the cost model says packing it does not pay (a_in_place). An edge panel of h < mr rows
+ * runs a loop over its first ceil(h / q) * q rows only, q = ceil(mr / 4) (the rows past M
+ * are work on zeros: a tenth of a 128-row product's; four loops, not one per h, which
+ * doubled a matmul's compile time), the other accumulators zeros. */
 static void microkernel(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef Bp,
                         LLVMValueRef pc, LLVMValueRef kc, LLVMValueRef row, LLVMValueRef h, LLVMValueRef *acc) {
   cg_Emit *e = F->e;
@@ -299,28 +303,34 @@ static void microkernel(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t
     LLVMValueRef idx = cg_i64(F, r);
     ar[r] = LLVMBuildInBoundsGEP2(b, ct, Ap, &idx, 1, "");
   }
-  if (!a_in_place_ok(F, n) || t->a_in_place_max <= 0) {
-    rank1_loop(F, t, ct, fl, ar, cg_i64(F, t->mr), Bp, kc, acc);
-    return;
+  /* variant v < nq: the packed panel's first min((v + 1) * q, mr) rows; v == nq: A in place */
+  int q = (t->mr + 3) / 4, nq = (t->mr + q - 1) / q;
+  int nvar = nq + (a_in_place_ok(F, n) && t->a_in_place_max > 0);
+  LLVMBasicBlockRef blk[5], end[5];
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "multiplied");
+  for (int v = 0; v < nvar; v++) blk[v] = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "rows");
+  if (nvar > nq) {
+    LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "a_packed");
+    LLVMBuildCondBr(b, a_in_place(F, n, t, h), blk[nq], packed);
+    LLVMPositionBuilderAtEnd(b, packed);
   }
-  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "a_packed"),
-                              LLVMAppendBasicBlockInContext(e->ctx, F->fn, "a_in_place")};
-  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "multiplied"), end[2];
-  LLVMBuildCondBr(b, a_in_place(F, n, t, h), blk[1], blk[0]);
-  LLVMValueRef got[2][MAX_ACC];
-  for (int direct = 0; direct < 2; direct++) {
-    LLVMPositionBuilderAtEnd(b, blk[direct]);
+  LLVMValueRef sw = LLVMBuildSwitch(b, h, blk[nq - 1], (unsigned)t->mr - 1);
+  for (int hv = 1; hv < t->mr; hv++) LLVMAddCase(sw, cg_i64(F, hv), blk[(hv - 1) / q]);
+  LLVMValueRef got[5][MAX_ACC];
+  for (int v = 0; v < nvar; v++) {
+    LLVMPositionBuilderAtEnd(b, blk[v]);
+    bool direct = v == nq;
     if (direct)
       for (int r = 0; r < t->mr; r++) ar[r] = a_address(F, n, ix, LLVMBuildAdd(b, row, cg_i64(F, r), ""), pc);
-    rank1_loop(F, t, ct, fl, ar, cg_i64(F, direct ? 1 : t->mr), Bp, kc, got[direct]);
-    end[direct] = LLVMGetInsertBlock(b);
+    int rows = direct || (v + 1) * q > t->mr ? t->mr : (v + 1) * q;
+    rank1_loop(F, t, rows, ct, fl, ar, cg_i64(F, direct ? 1 : t->mr), Bp, kc, got[v]);
+    end[v] = LLVMGetInsertBlock(b);
     LLVMBuildBr(b, join);
   }
   LLVMPositionBuilderAtEnd(b, join);
   for (int i = 0; i < t->mr * t->nv; i++) {
     acc[i] = LLVMBuildPhi(b, vt, "acc");
-    LLVMAddIncoming(acc[i], got[0] + i, end, 1);
-    LLVMAddIncoming(acc[i], got[1] + i, end + 1, 1);
+    for (int v = 0; v < nvar; v++) LLVMAddIncoming(acc[i], &got[v][i], &end[v], 1);
   }
 }
 
