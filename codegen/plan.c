@@ -776,8 +776,4 @@ void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *o) {
   /* an A that fits in half of L2 stays there for every column panel reusing it: read in
      place, it costs nothing to pack, and its rows' lines come in order from L2 */
   o->a_in_place_max = t->l2 / (2 * es);
-  if (getenv("XKC")) o->kc = atoi(getenv("XKC")); /* EXPERIMENT */
-  if (getenv("XMC")) o->mc = atoi(getenv("XMC"));
-  if (getenv("XNC")) o->nc = atoi(getenv("XNC"));
-  if (getenv("XMR")) o->mr = atoi(getenv("XMR"));
 }
