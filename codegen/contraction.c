@@ -10,18 +10,24 @@
  *         for each panel of B, for each panel of A (the B panel stays in L1)
  *           the microkernel: an mr x nr tile of C held in mr * nv vector registers,
  *           kc rank-1 updates (nv vector loads of B, mr broadcasts of A, mr * nv fmas),
- *           then one store of the tile (added to C after the first depth block).
+ *           then one store of the tile (added to C after the first depth block),
+ *           and a prefetch of the C tile below, the next one's.
  *
  * Operands are read through cg_emit_at while packing, so a transposed, sliced or
  * broadcast operand is read with its own indexing and an elementwise producer is computed
- * in the packing, never materialised. Padding makes the microkernel branch-free; an edge
- * tile goes through a small stack tile whose valid part is then written. The order of
- * additions depends only on the sizes and the tiles, so results are reproducible.
+ * in the packing, never materialised. A small A (the cost model's a_in_place_max) that is
+ * a buffer stored as computed is not packed: the microkernel broadcasts from its rows in
+ * place, but for the edge row panel. Padding makes the microkernel branch-free; an edge
+ * tile is stored with masked vector stores, row by row, or (f16/bf16 results, epilogues)
+ * through a small stack tile whose valid part is then written. The order of additions
+ * depends only on the sizes and the tiles, so results are reproducible.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "codegen/lower.h"
+
+#include <string.h>
 
 /* The compute value of operand X at (row, col) of its last two dims, batch index from ix. */
 static LLVMValueRef operand_at(Fn *F, const tc_Node *n, const tc_Node *X, const Ix *ix, LLVMValueRef row,
@@ -112,8 +118,45 @@ static void put(Fn *F, LLVMTypeRef ct, LLVMValueRef dst, LLVMValueRef idx, LLVMV
 
 static LLVMValueRef zero_of(LLVMTypeRef ty, bool fl) { return fl ? LLVMConstReal(ty, 0) : LLVMConstInt(ty, 0, 0); }
 
+/* Whether operand A of matmul n may be read in place by the microkernel: it has a buffer,
+ * stored as its product computes (no conversion, no fused producer to evaluate). */
+static bool a_in_place_ok(Fn *F, const tc_Node *n) {
+  const tc_Node *A = n->args[0];
+  return F->buf[A->id] && A->dtype == n->dtype && cg_stype(F->e, A->dtype) == cg_ctype(F->e, n->dtype);
+}
+
+/* Whether this product reads A in place: A's M x K elements are at most t->a_in_place_max
+ * (the cost model's: A then stays in L2 for every column panel that reuses it), and the
+ * panel is full (h == mr); an edge panel is packed, its rows past M zeros. */
+static LLVMValueRef a_in_place(Fn *F, const tc_Node *n, const cg_Tiles *t, LLVMValueRef h) {
+  LLVMBuilderRef b = F->e->b;
+  const tc_Node *A = n->args[0];
+  LLVMValueRef M = cg_poly(F, n->dims[n->rank - 2]), K = cg_poly(F, A->dims[A->rank - 1]);
+  LLVMValueRef lim = cg_i64(F, t->a_in_place_max); /* M, K <= lim first: M * K cannot overflow */
+  LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLE, M, lim, ""), LLVMBuildICmp(b, LLVMIntSLE, K, lim, ""), "");
+  ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
+  return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntEQ, h, cg_i64(F, t->mr), ""), "");
+}
+
+/* The address of A's element (row, col) in its buffer (a_in_place_ok). */
+static LLVMValueRef a_address(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRef row, LLVMValueRef col) {
+  const tc_Node *X = n->args[0];
+  int nb = n->rank - 2;
+  LLVMValueRef v[TC_MAXRANK];
+  for (int d = 0; d < X->rank - 2; d++) {
+    int k = nb - (X->rank - 2) + d;
+    v[d] = cg_is_const1(X->dims[d]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix->v[k];
+  }
+  v[X->rank - 2] = row;
+  v[X->rank - 1] = col;
+  LLVMValueRef lin = cg_linear(F, X->rank, (const tc_Poly **)X->dims, v);
+  return LLVMBuildInBoundsGEP2(F->e->b, cg_stype(F->e, X->dtype), F->buf[X->id], &lin, 1, "");
+}
+
 /* Packs B[pc .. pc+kc, jc .. jc+nc] into Bp: panel q holds columns jc + q*nr .. + nr as
- * kc rows of nr, columns past N zero. */
+ * kc rows of nr, columns past N zero. The nr columns of a row are unrolled, so that a full
+ * panel's row is a few vector copies (a loop over them was made a memcpy call per row);
+ * an edge panel reads its last valid column for the missing ones and writes zeros. */
 static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Bp, LLVMValueRef pc,
                    LLVMValueRef kc, LLVMValueRef jc, LLVMValueRef nc) {
   cg_Emit *e = F->e;
@@ -121,28 +164,40 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMTypeRef ct = cg_ctype(e, n->dtype);
   bool fl = fe_dtype_is_float(n->dtype);
   LLVMValueRef nr = cg_i64(F, t->nr);
-  Loop lq = {0}, lk = {0}, lc = {0};
+  Loop lq = {0};
   LLVMValueRef j0, w;
   block_begin(F, &lq, nc, nr, &j0, &w, false);
   LLVMValueRef base = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, nr, ""), "");
   LLVMValueRef col0 = LLVMBuildAdd(b, jc, j0, "");
-  cg_loop_begin(F, &lk, kc);
-  LLVMValueRef row = LLVMBuildAdd(b, pc, lk.i, "");
-  LLVMValueRef rbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
-  cg_loop_begin(F, &lc, w); /* the columns inside N */
-  LLVMValueRef v = operand_at(F, n, n->args[1], ix, row, LLVMBuildAdd(b, col0, lc.i, ""));
-  put(F, ct, Bp, LLVMBuildAdd(b, rbase, lc.i, ""), v);
-  cg_loop_end(F, &lc);
-  lc = (Loop){.interleave = -1};
-  cg_loop_begin(F, &lc, LLVMBuildSub(b, nr, w, "")); /* padding */
-  put(F, ct, Bp, LLVMBuildAdd(b, rbase, LLVMBuildAdd(b, w, lc.i, ""), ""), zero_of(ct, fl));
-  cg_loop_end(F, &lc);
-  cg_loop_end(F, &lk);
+  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_full"),
+                              LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_edge")};
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, w, nr, ""), blk[0], blk[1]);
+  for (int edge = 0; edge < 2; edge++) {
+    LLVMPositionBuilderAtEnd(b, blk[edge]);
+    Loop lk = {.interleave = -1};
+    cg_loop_begin(F, &lk, kc);
+    LLVMValueRef row = LLVMBuildAdd(b, pc, lk.i, "");
+    LLVMValueRef rbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
+    LLVMValueRef last = LLVMBuildSub(b, w, cg_i64(F, 1), "");
+    for (int c = 0; c < t->nr; c++) {
+      LLVMValueRef cc = edge ? smin(F, cg_i64(F, c), last) : cg_i64(F, c);
+      LLVMValueRef v = operand_at(F, n, n->args[1], ix, row, LLVMBuildAdd(b, col0, cc, ""));
+      if (edge) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, c), w, ""), v, zero_of(ct, fl), "");
+      put(F, ct, Bp, LLVMBuildAdd(b, rbase, cg_i64(F, c), ""), v);
+    }
+    cg_loop_end(F, &lk);
+    LLVMBuildBr(b, join);
+  }
+  LLVMPositionBuilderAtEnd(b, join);
   cg_loop_end(F, &lq);
 }
 
 /* Packs A[ic .. ic+mc, pc .. pc+kc] into Ap: panel p holds rows ic + p*mr .. + mr as kc
- * columns of mr, rows past M zero. */
+ * columns of mr, rows past M zero. Depth outer, the mr rows unrolled inside, so that the
+ * panel is written in order (rows outer wrote it at stride mr, which the vectoriser made
+ * a scatter: a third of a 64^3 product's time). An edge panel reads its last valid row
+ * in place of the missing ones and writes zeros for them, so it needs no inner branch. */
 static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef pc,
                    LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc) {
   cg_Emit *e = F->e;
@@ -150,27 +205,37 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMTypeRef ct = cg_ctype(e, n->dtype);
   bool fl = fe_dtype_is_float(n->dtype);
   LLVMValueRef mr = cg_i64(F, t->mr);
-  Loop lp = {0}, lr = {0}, lk = {0};
+  Loop lp = {0};
   LLVMValueRef i0, h;
   block_begin(F, &lp, mc, mr, &i0, &h, false);
   LLVMValueRef base = LLVMBuildMul(b, lp.i, LLVMBuildMul(b, kc, mr, ""), "");
   LLVMValueRef row0 = LLVMBuildAdd(b, ic, i0, "");
-  lr.interleave = -1;
-  cg_loop_begin(F, &lr, h); /* the rows inside M */
-  LLVMValueRef row = LLVMBuildAdd(b, row0, lr.i, "");
-  cg_loop_begin(F, &lk, kc);
-  LLVMValueRef v = operand_at(F, n, n->args[0], ix, row, LLVMBuildAdd(b, pc, lk.i, ""));
-  put(F, ct, Ap, LLVMBuildAdd(b, base, LLVMBuildAdd(b, LLVMBuildMul(b, lk.i, mr, ""), lr.i, ""), ""), v);
-  cg_loop_end(F, &lk);
-  cg_loop_end(F, &lr);
-  lr = (Loop){.interleave = -1};
-  cg_loop_begin(F, &lr, LLVMBuildSub(b, mr, h, "")); /* padding */
-  LLVMValueRef prow = LLVMBuildAdd(b, h, lr.i, "");
-  lk = (Loop){.interleave = -1};
-  cg_loop_begin(F, &lk, kc);
-  put(F, ct, Ap, LLVMBuildAdd(b, base, LLVMBuildAdd(b, LLVMBuildMul(b, lk.i, mr, ""), prow, ""), ""), zero_of(ct, fl));
-  cg_loop_end(F, &lk);
-  cg_loop_end(F, &lr);
+  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_full"),
+                              LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_edge")};
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
+  if (a_in_place_ok(F, n) && t->a_in_place_max > 0) { /* the microkernel reads this panel in place */
+    LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack");
+    LLVMBuildCondBr(b, a_in_place(F, n, t, h), join, pack);
+    LLVMPositionBuilderAtEnd(b, pack);
+  }
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, h, mr, ""), blk[0], blk[1]);
+  for (int edge = 0; edge < 2; edge++) {
+    LLVMPositionBuilderAtEnd(b, blk[edge]);
+    Loop lk = {.interleave = -1};
+    cg_loop_begin(F, &lk, kc);
+    LLVMValueRef col = LLVMBuildAdd(b, pc, lk.i, "");
+    LLVMValueRef kbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, mr, ""), "");
+    LLVMValueRef last = LLVMBuildSub(b, h, cg_i64(F, 1), "");
+    for (int r = 0; r < t->mr; r++) {
+      LLVMValueRef rr = edge ? smin(F, cg_i64(F, r), last) : cg_i64(F, r);
+      LLVMValueRef v = operand_at(F, n, n->args[0], ix, LLVMBuildAdd(b, row0, rr, ""), col);
+      if (edge) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, r), h, ""), v, zero_of(ct, fl), "");
+      put(F, ct, Ap, LLVMBuildAdd(b, kbase, cg_i64(F, r), ""), v);
+    }
+    cg_loop_end(F, &lk);
+    LLVMBuildBr(b, join);
+  }
+  LLVMPositionBuilderAtEnd(b, join);
   cg_loop_end(F, &lp);
 }
 
@@ -181,16 +246,18 @@ static LLVMValueRef mul_add(cg_Emit *e, bool fl, LLVMTypeRef ty, LLVMValueRef a,
   return cg_intrinsic(e, "llvm.fmuladd", ty, args, 3);
 }
 
-enum { MAX_ACC = 64 };
+enum { MAX_ACC = 64, A_AHEAD = 32 };
 
-/* The microkernel: the mr x nr product of packed panels Ap (mr x kc) and Bp (kc x nr),
- * returned in acc[r * nv + v] as vectors of vl. */
-static void microkernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMValueRef Ap, LLVMValueRef Bp,
-                        LLVMValueRef kc, LLVMValueRef *acc) {
+/* The kc rank-1 updates of the microkernel for the first `rows` rows of the tile (the
+ * others' accumulators are zeros): row r of the A panel at ar[r] + k * astep. A packed
+ * panel streams from L2 (the B panel holds L1): it is prefetched A_AHEAD depths ahead,
+ * which the hardware's prefetchers alone did not keep up with (6% of a 2048^3 product). */
+static void rank1_loop(Fn *F, const cg_Tiles *t, int rows, LLVMTypeRef ct, bool fl, LLVMValueRef *ar,
+                       LLVMValueRef astep, LLVMValueRef Bp, LLVMValueRef kc, LLVMValueRef *acc) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   LLVMTypeRef vt = LLVMVectorType(ct, (unsigned)t->vl);
-  int na = t->mr * t->nv;
+  int na = rows * t->nv;
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
   Loop lk = {.interleave = -1};
   cg_loop_begin(F, &lk, kc);
@@ -210,11 +277,16 @@ static void microkernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMV
     LLVMSetAlignment(ld, (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct));
     bv[v] = ld;
   }
-  LLVMValueRef aoff = LLVMBuildMul(b, lk.i, cg_i64(F, t->mr), "");
+  LLVMValueRef aoff = LLVMBuildMul(b, lk.i, astep, "");
+  if (LLVMIsConstant(astep) && LLVMConstIntGetSExtValue(astep) > 1) { /* a packed panel: fetch ahead */
+    LLVMValueRef ahead = LLVMBuildAdd(b, aoff, cg_i64(F, A_AHEAD * t->mr), "");
+    LLVMValueRef args[4] = {LLVMBuildGEP2(b, ct, ar[0], &ahead, 1, ""), LLVMConstInt(e->i32, 0, 0),
+                            LLVMConstInt(e->i32, 3, 0), LLVMConstInt(e->i32, 1, 0)};
+    cg_intrinsic(e, "llvm.prefetch", LLVMTypeOf(ar[0]), args, 4);
+  }
   LLVMValueRef next[MAX_ACC];
-  for (int r = 0; r < t->mr; r++) {
-    LLVMValueRef idx = LLVMBuildAdd(b, aoff, cg_i64(F, r), "");
-    LLVMValueRef a = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, Ap, &idx, 1, ""), "");
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef a = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, ar[r], &aoff, 1, ""), "");
     LLVMValueRef splat = LLVMBuildInsertElement(b, LLVMGetUndef(vt), a, LLVMConstInt(e->i32, 0, 0), "");
     splat = LLVMBuildShuffleVector(b, splat, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(e->i32, (unsigned)t->vl)), "");
     for (int v = 0; v < t->nv; v++) next[r * t->nv + v] = mul_add(e, fl, vt, splat, bv[v], phi[r * t->nv + v]);
@@ -222,7 +294,56 @@ static void microkernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMV
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
   for (int i = 0; i < na; i++) LLVMAddIncoming(phi[i], &next[i], &latch, 1);
   cg_loop_end(F, &lk);
-  for (int i = 0; i < na; i++) acc[i] = phi[i];
+  for (int i = 0; i < t->mr * t->nv; i++) acc[i] = i < na ? phi[i] : zero;
+}
+
+/* The microkernel: the mr x nr product of the A panel (rows row .. row+h of A, depth
+ * pc .. pc+kc) and the packed panel Bp (kc x nr), returned in acc[r * nv + v] as vectors
+ * of vl. A is read from its packed panel Ap (mr x kc), or in place from its buffer when
+ * the cost model says packing it does not pay (a_in_place). An edge panel of h < mr rows
+ * runs a loop over its first ceil(h / q) * q rows only, q = ceil(mr / 4) (the rows past M
+ * are work on zeros: a tenth of a 128-row product's; four loops, not one per h, which
+ * doubled a matmul's compile time), the other accumulators zeros. */
+static void microkernel(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef Bp,
+                        LLVMValueRef pc, LLVMValueRef kc, LLVMValueRef row, LLVMValueRef h, LLVMValueRef *acc) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMTypeRef ct = cg_ctype(e, n->dtype), vt = LLVMVectorType(ct, (unsigned)t->vl);
+  bool fl = fe_dtype_is_float(n->dtype);
+  LLVMValueRef ar[MAX_ACC];
+  for (int r = 0; r < t->mr; r++) {
+    LLVMValueRef idx = cg_i64(F, r);
+    ar[r] = LLVMBuildInBoundsGEP2(b, ct, Ap, &idx, 1, "");
+  }
+  /* variant v < nq: the packed panel's first min((v + 1) * q, mr) rows; v == nq: A in place */
+  int q = (t->mr + 3) / 4, nq = (t->mr + q - 1) / q;
+  int nvar = nq + (a_in_place_ok(F, n) && t->a_in_place_max > 0);
+  LLVMBasicBlockRef blk[5], end[5];
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "multiplied");
+  for (int v = 0; v < nvar; v++) blk[v] = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "rows");
+  if (nvar > nq) {
+    LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "a_packed");
+    LLVMBuildCondBr(b, a_in_place(F, n, t, h), blk[nq], packed);
+    LLVMPositionBuilderAtEnd(b, packed);
+  }
+  LLVMValueRef sw = LLVMBuildSwitch(b, h, blk[nq - 1], (unsigned)t->mr - 1);
+  for (int hv = 1; hv < t->mr; hv++) LLVMAddCase(sw, cg_i64(F, hv), blk[(hv - 1) / q]);
+  LLVMValueRef got[5][MAX_ACC];
+  for (int v = 0; v < nvar; v++) {
+    LLVMPositionBuilderAtEnd(b, blk[v]);
+    bool direct = v == nq;
+    if (direct)
+      for (int r = 0; r < t->mr; r++) ar[r] = a_address(F, n, ix, LLVMBuildAdd(b, row, cg_i64(F, r), ""), pc);
+    int rows = direct || (v + 1) * q > t->mr ? t->mr : (v + 1) * q;
+    rank1_loop(F, t, rows, ct, fl, ar, cg_i64(F, direct ? 1 : t->mr), Bp, kc, got[v]);
+    end[v] = LLVMGetInsertBlock(b);
+    LLVMBuildBr(b, join);
+  }
+  LLVMPositionBuilderAtEnd(b, join);
+  for (int i = 0; i < t->mr * t->nv; i++) {
+    acc[i] = LLVMBuildPhi(b, vt, "acc");
+    for (int v = 0; v < nvar; v++) LLVMAddIncoming(acc[i], &got[v][i], &end[v], 1);
+  }
 }
 
 /* Writes the accumulators to the stack tile (mr rows of nr). */
@@ -232,6 +353,89 @@ static void spill(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, LLVMValueRef *acc, L
   for (int i = 0; i < t->mr * t->nv; i++) {
     LLVMValueRef idx = cg_i64(F, (int64_t)i * t->vl);
     LLVMSetAlignment(LLVMBuildStore(b, acc[i], LLVMBuildInBoundsGEP2(b, ct, tile, &idx, 1, "")), align);
+  }
+}
+
+/* Prefetches, for writing, the C tile below (i0, j0): the next microkernel's, most of the
+ * time (the row panels of one block run in order). Its rows are N apart, so the hardware's
+ * stream prefetchers miss them, and a tile's load (or store, for the first depth block)
+ * otherwise waits on 2 * mr lines from L3 at once. Prefetching an address is never a
+ * fault, so the tile past the last row needs no test. */
+static void prefetch_next_tile(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, LLVMValueRef dst, LLVMValueRef cbase,
+                               LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef N) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  int es = (int)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
+  for (int r = 0; r < t->mr; r++) {
+    LLVMValueRef row = LLVMBuildAdd(b, i0, cg_i64(F, t->mr + r), "");
+    LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, LLVMBuildMul(b, row, N, ""), ""), j0, "");
+    LLVMValueRef p = LLVMBuildGEP2(b, ct, dst, &idx, 1, "");
+    for (int off = 0; off < t->nr * es + 64; off += 64) { /* the row's lines, j0 unaligned */
+      int o = off < t->nr * es ? off : t->nr * es - 1;
+      LLVMValueRef ob = cg_i64(F, o);
+      LLVMValueRef args[4] = {LLVMBuildGEP2(b, e->i8, p, &ob, 1, ""), LLVMConstInt(e->i32, 1, 0),
+                              LLVMConstInt(e->i32, 3, 0), LLVMConstInt(e->i32, 1, 0)};
+      cg_intrinsic(e, "llvm.prefetch", LLVMTypeOf(p), args, 4);
+    }
+  }
+}
+
+/* A call of an intrinsic overloaded on the nty types tys. */
+static LLVMValueRef call_overloaded(cg_Emit *e, const char *name, LLVMTypeRef *tys, int nty, LLVMValueRef *args,
+                                    int n) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef f = LLVMGetIntrinsicDeclaration(e->mod, id, tys, (size_t)nty);
+  return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, tys, (size_t)nty), f, args, (unsigned)n, "");
+}
+
+/* Stores an edge tile (h < mr rows or w < nr columns valid) of a type stored as computed
+ * straight from the accumulators: row by row while r < h, each vector under the mask of
+ * its columns below w (masked loads for the add to C). The same sums as a scalar loop. */
+static void store_edge_masked(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl, LLVMValueRef dst, LLVMValueRef cbase,
+                              LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef h, LLVMValueRef w, LLVMValueRef N,
+                              LLVMValueRef first, LLVMValueRef *acc, LLVMBasicBlockRef after) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  unsigned vl = (unsigned)t->vl;
+  LLVMTypeRef vt = LLVMVectorType(ct, vl), pt = LLVMPointerTypeInContext(e->ctx, 0);
+  unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
+  LLVMValueRef wsplat = LLVMBuildInsertElement(b, LLVMGetUndef(LLVMVectorType(e->i64, vl)), w, LLVMConstInt(e->i32, 0, 0), "");
+  wsplat = LLVMBuildShuffleVector(b, wsplat, LLVMGetUndef(LLVMVectorType(e->i64, vl)),
+                                  LLVMConstNull(LLVMVectorType(e->i32, vl)), "");
+  LLVMValueRef mask[8], lanes[64];
+  for (int v = 0; v < t->nv; v++) {
+    for (unsigned l = 0; l < vl; l++) lanes[l] = LLVMConstInt(e->i64, (unsigned long long)v * vl + l, 0);
+    mask[v] = LLVMBuildICmp(b, LLVMIntSLT, LLVMConstVector(lanes, vl), wsplat, "");
+  }
+  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge_set"),
+                              LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge_add")};
+  LLVMBuildCondBr(b, first, blk[0], blk[1]);
+  LLVMTypeRef tys[2] = {vt, pt};
+  LLVMValueRef al = LLVMConstInt(e->i32, align, 0);
+  for (int add = 0; add < 2; add++) {
+    LLVMPositionBuilderAtEnd(b, blk[add]);
+    for (int r = 0; r < t->mr; r++) {
+      if (r) { /* row 0 is always valid */
+        LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge_row");
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, r), h, ""), row, after);
+        LLVMPositionBuilderAtEnd(b, row);
+      }
+      LLVMValueRef rowoff = LLVMBuildMul(b, LLVMBuildAdd(b, i0, cg_i64(F, r), ""), N, "");
+      for (int v = 0; v < t->nv; v++) {
+        LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, rowoff, ""),
+                                        LLVMBuildAdd(b, j0, cg_i64(F, (int64_t)v * t->vl), ""), "");
+        LLVMValueRef p = LLVMBuildGEP2(b, ct, dst, &idx, 1, ""); /* past N when masked off */
+        LLVMValueRef val = acc[r * t->nv + v];
+        if (add) {
+          LLVMValueRef la[4] = {p, al, mask[v], LLVMConstNull(vt)};
+          LLVMValueRef old = call_overloaded(e, "llvm.masked.load", tys, 2, la, 4);
+          val = fl ? LLVMBuildFAdd(b, old, val, "") : LLVMBuildAdd(b, old, val, "");
+        }
+        LLVMValueRef sa[4] = {val, p, al, mask[v]};
+        call_overloaded(e, "llvm.masked.store", tys, 2, sa, 4);
+      }
+    }
+    LLVMBuildBr(b, after);
   }
 }
 
@@ -310,7 +514,13 @@ static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *b
       }
       LLVMBuildBr(b, after);
     }
-  } else LLVMBuildBr(b, edge);
+    LLVMPositionBuilderAtEnd(b, edge);
+    store_edge_masked(F, t, ct, fl, dst, cbase, i0, j0, h, w, N, first, acc, after);
+    LLVMPositionBuilderAtEnd(b, after);
+    prefetch_next_tile(F, t, ct, dst, cbase, i0, j0, N);
+    return;
+  }
+  LLVMBuildBr(b, edge);
   LLVMPositionBuilderAtEnd(b, edge);
   spill(F, t, ct, acc, tile);
   Loop lr = {.interleave = -1}, lc = {0};
@@ -327,6 +537,7 @@ static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *b
   cg_loop_end(F, &lr);
   LLVMBuildBr(b, after);
   LLVMPositionBuilderAtEnd(b, after);
+  prefetch_next_tile(F, t, ct, dst, cbase, i0, j0, N);
 }
 
 void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch,
@@ -334,7 +545,6 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   int r = n->rank, nb = r - 2, dt = n->dtype;
-  bool fl = fe_dtype_is_float(dt);
   LLVMTypeRef ct = cg_ctype(e, dt);
   cg_Tiles t;
   tiles_for(e, n, root, &t);
@@ -375,7 +585,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   LLVMValueRef aoff2 = LLVMBuildMul(b, lr.i, LLVMBuildMul(b, kc, cg_i64(F, t.mr), ""), "");
   LLVMValueRef apanel = LLVMBuildInBoundsGEP2(b, ct, Ap, &aoff2, 1, "");
   LLVMValueRef acc[MAX_ACC];
-  microkernel(F, &t, ct, fl, apanel, bpanel, kc, acc);
+  microkernel(F, n, &ix, &t, apanel, bpanel, pc, kc, LLVMBuildAdd(b, ic, i0, ""), h, acc);
   store_tile(F, n, root, &ix, &t, dst, cbase, LLVMBuildAdd(b, ic, i0, ""), LLVMBuildAdd(b, jc, j0, ""), h, w, first, last,
              acc, tile);
   cg_loop_end(F, &lr);

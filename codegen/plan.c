@@ -953,6 +953,9 @@ void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *o) {
   o->mc = round_down(t->l2 / (2 * o->kc * es), o->mr);
   o->nc = round_down(t->l3 / (2 * o->kc * es), o->nr);
   o->split_k = dt != FE_F16 && dt != FE_BF16;
+  /* an A that fits in half of L2 stays there for every column panel reusing it: read in
+     place, it costs nothing to pack, and its rows' lines come in order from L2 */
+  o->a_in_place_max = t->l2 / (2 * es);
 }
 
 void cg_contraction_tiles_for(const cg_TargetInfo *t, const tc_Node *x, const tc_Node *root, cg_Tiles *o) {

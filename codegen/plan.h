@@ -39,6 +39,7 @@ typedef struct cg_Tiles {
   int64_t mc;    /* rows of A packed at once (a multiple of mr) */
   int64_t nc;    /* columns of B packed at once (a multiple of nr) */
   bool split_k;  /* K is split into kc blocks (not for f16/bf16 storage: C is rounded once) */
+  int64_t a_in_place_max; /* A of at most this many elements is read in place, not packed */
 } cg_Tiles;
 
 /* One loop nest of the plan. */
