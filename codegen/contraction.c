@@ -601,7 +601,8 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
  * A contraction large enough to pay for it runs on the thread pool (parallel.c). Its
  * parallel axis is N in chunks of whole nr-column panels when M <= N (each worker then
  * packs its own columns of B and repacks A, the smaller operand), otherwise M in chunks
- * of mr rows. Each worker has its own packing scratch. Every element of C is computed by
+ * of mr rows, one chunk per worker (each chunk repacks the other operand). Each worker
+ * has its own packing scratch. Every element of C is computed by
  * the same operations in the same order whatever the split, so results do not depend on
  * the thread count.
  */
@@ -623,6 +624,10 @@ void cg_contraction_call(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValue
   LLVMValueRef along = LLVMBuildSelect(b, s.split_n, d.N, d.M, ""), across = LLVMBuildSelect(b, s.split_n, d.M, d.N, "");
   s.units = LLVMBuildSDiv(b, LLVMBuildAdd(b, along, LLVMBuildSub(b, s.unit, cg_i64(F, 1), ""), ""), s.unit, "");
   s.grain = cg_grain(F, LLVMBuildMul(b, LLVMBuildMul(b, s.unit, across, ""), d.K, ""), CHUNK_WORK);
+  /* and one chunk per worker: every chunk packs the whole other operand again */
+  LLVMValueRef nt = LLVMBuildZExt(b, F->nthreads, e->i64, "");
+  LLVMValueRef even = LLVMBuildSDiv(b, LLVMBuildAdd(b, s.units, LLVMBuildSub(b, nt, cg_i64(F, 1), ""), ""), nt, "");
+  s.grain = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, even, s.grain, ""), even, s.grain, "");
   /* M*N*K may overflow i64 only for operands of 2^21 elements a side; compare in steps */
   LLVMValueRef mn = LLVMBuildMul(b, d.M, d.N, "");
   LLVMValueRef big = LLVMBuildOr(b, LLVMBuildICmp(b, LLVMIntSGE, mn, cg_i64(F, MIN_PARALLEL_WORK), ""),
