@@ -391,8 +391,16 @@ static bool lifecycle_mode;
  * prints how many workers are left. */
 __attribute__((destructor(101))) static void lifecycle_at_exit(void) {
   if (!lifecycle_mode) return;
+  /* a joined thread can stay listed in /proc for a moment after pthread_join returns
+     (the kernel releases its task a little later, more so on a loaded machine): wait up
+     to 2 s for the count to reach 0, so a worker that was never joined still counts */
+  int left = worker_count();
+  for (int i = 0; i < 200 && left; i++) {
+    nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    left = worker_count();
+  }
   char line[64];
-  int len = snprintf(line, sizeof line, " %d\n", worker_count());
+  int len = snprintf(line, sizeof line, " %d\n", left);
   if (write(1, line, (size_t)len) != len) _exit(3);
 }
 
