@@ -153,6 +153,37 @@ static LLVMValueRef a_address(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRe
   return LLVMBuildInBoundsGEP2(F->e->b, cg_stype(F->e, X->dtype), F->buf[X->id], &lin, 1, "");
 }
 
+/* The depth loop of one panel of operand args[arg] (0: A, lanes are rows; 1: B, lanes are
+ * columns), written to dst from element base as kc groups of `lanes`: the full panel's
+ * code in blk[0], the edge panel's in blk[1] (lanes past `width` read the last valid one
+ * and write zeros, so no inner branch), both ending at join. The lanes are unrolled, so
+ * the panel is written in order. */
+static void pack_panel(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValueRef dst, LLVMValueRef base, int lanes,
+                       LLVMValueRef lane0, LLVMValueRef width, LLVMValueRef d0, LLVMValueRef kc,
+                       const LLVMBasicBlockRef *blk, LLVMBasicBlockRef join) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMTypeRef ct = cg_ctype(e, n->dtype);
+  bool fl = fe_dtype_is_float(n->dtype);
+  for (int edge = 0; edge < 2; edge++) {
+    LLVMPositionBuilderAtEnd(b, blk[edge]);
+    Loop lk = {.interleave = -1};
+    cg_loop_begin(F, &lk, kc);
+    LLVMValueRef depth = LLVMBuildAdd(b, d0, lk.i, "");
+    LLVMValueRef kbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, cg_i64(F, lanes), ""), "");
+    LLVMValueRef last = LLVMBuildSub(b, width, cg_i64(F, 1), "");
+    for (int c = 0; c < lanes; c++) {
+      LLVMValueRef lane = LLVMBuildAdd(b, lane0, edge ? smin(F, cg_i64(F, c), last) : cg_i64(F, c), "");
+      LLVMValueRef v = arg ? operand_at(F, n, n->args[1], ix, depth, lane) : operand_at(F, n, n->args[0], ix, lane, depth);
+      if (edge) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, c), width, ""), v, zero_of(ct, fl), "");
+      put(F, ct, dst, LLVMBuildAdd(b, kbase, cg_i64(F, c), ""), v);
+    }
+    cg_loop_end(F, &lk);
+    LLVMBuildBr(b, join);
+  }
+  LLVMPositionBuilderAtEnd(b, join);
+}
+
 /* Packs B[pc .. pc+kc, jc .. jc+nc] into Bp: panel q holds columns jc + q*nr .. + nr as
  * kc rows of nr, columns past N zero. The nr columns of a row are unrolled, so that a full
  * panel's row is a few vector copies (a loop over them was made a memcpy call per row);
@@ -161,8 +192,6 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
                    LLVMValueRef kc, LLVMValueRef jc, LLVMValueRef nc) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
-  LLVMTypeRef ct = cg_ctype(e, n->dtype);
-  bool fl = fe_dtype_is_float(n->dtype);
   LLVMValueRef nr = cg_i64(F, t->nr);
   Loop lq = {0};
   LLVMValueRef j0, w;
@@ -173,23 +202,7 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
                               LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_edge")};
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
   LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, w, nr, ""), blk[0], blk[1]);
-  for (int edge = 0; edge < 2; edge++) {
-    LLVMPositionBuilderAtEnd(b, blk[edge]);
-    Loop lk = {.interleave = -1};
-    cg_loop_begin(F, &lk, kc);
-    LLVMValueRef row = LLVMBuildAdd(b, pc, lk.i, "");
-    LLVMValueRef rbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
-    LLVMValueRef last = LLVMBuildSub(b, w, cg_i64(F, 1), "");
-    for (int c = 0; c < t->nr; c++) {
-      LLVMValueRef cc = edge ? smin(F, cg_i64(F, c), last) : cg_i64(F, c);
-      LLVMValueRef v = operand_at(F, n, n->args[1], ix, row, LLVMBuildAdd(b, col0, cc, ""));
-      if (edge) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, c), w, ""), v, zero_of(ct, fl), "");
-      put(F, ct, Bp, LLVMBuildAdd(b, rbase, cg_i64(F, c), ""), v);
-    }
-    cg_loop_end(F, &lk);
-    LLVMBuildBr(b, join);
-  }
-  LLVMPositionBuilderAtEnd(b, join);
+  pack_panel(F, n, 1, ix, Bp, base, t->nr, col0, w, pc, kc, blk, join);
   cg_loop_end(F, &lq);
 }
 
@@ -202,8 +215,6 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
                    LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
-  LLVMTypeRef ct = cg_ctype(e, n->dtype);
-  bool fl = fe_dtype_is_float(n->dtype);
   LLVMValueRef mr = cg_i64(F, t->mr);
   Loop lp = {0};
   LLVMValueRef i0, h;
@@ -219,23 +230,7 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
     LLVMPositionBuilderAtEnd(b, pack);
   }
   LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, h, mr, ""), blk[0], blk[1]);
-  for (int edge = 0; edge < 2; edge++) {
-    LLVMPositionBuilderAtEnd(b, blk[edge]);
-    Loop lk = {.interleave = -1};
-    cg_loop_begin(F, &lk, kc);
-    LLVMValueRef col = LLVMBuildAdd(b, pc, lk.i, "");
-    LLVMValueRef kbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, mr, ""), "");
-    LLVMValueRef last = LLVMBuildSub(b, h, cg_i64(F, 1), "");
-    for (int r = 0; r < t->mr; r++) {
-      LLVMValueRef rr = edge ? smin(F, cg_i64(F, r), last) : cg_i64(F, r);
-      LLVMValueRef v = operand_at(F, n, n->args[0], ix, LLVMBuildAdd(b, row0, rr, ""), col);
-      if (edge) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, r), h, ""), v, zero_of(ct, fl), "");
-      put(F, ct, Ap, LLVMBuildAdd(b, kbase, cg_i64(F, r), ""), v);
-    }
-    cg_loop_end(F, &lk);
-    LLVMBuildBr(b, join);
-  }
-  LLVMPositionBuilderAtEnd(b, join);
+  pack_panel(F, n, 0, ix, Ap, base, t->mr, row0, h, pc, kc, blk, join);
   cg_loop_end(F, &lp);
 }
 
