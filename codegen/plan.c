@@ -234,10 +234,17 @@ static void plan_mat(Plan *F) {
  * The region of a matmul x: x, and every elementwise op (no index remap) of x's shape
  * whose first argument in any region is in x's, with no argument outside it that
  * depends on x (softmax's max of the region is read back by a later op, which then
- * stays outside). Its exits are the
- * members read outside it or returned; an epilogue needs exactly one exit, not x, and
- * no other member already given a buffer.
+ * stays outside). A member already given a buffer for another reason (the input of a
+ * row-wise group) is read from it, so the region ends there. Its exits are the members
+ * read outside it or returned; an epilogue needs exactly one exit, not x.
  */
+/* The matmul whose epilogue region node a is in, as its readers see it: none when a is
+ * materialised for another reason (a row-wise group's input, say), since they then read
+ * its buffer and a is where the region exits. */
+static const tc_Node *inside(const Plan *F, const tc_Node **region, const tc_Node *a) {
+  return F->mat[a->id] && a->op != TC_MATMUL ? NULL : region[a->id];
+}
+
 static void plan_epilogues(Plan *F, const tc_Node **epi) {
   const tc_Func *f = F->f;
   size_t nn = (size_t)f->nnodes + 1;
@@ -265,10 +272,10 @@ static void plan_epilogues(Plan *F, const tc_Node **epi) {
     if (info->cls != TC_CLASS_ELEMENTWISE || (info->flags & TC_F_MOVE)) continue;
     const tc_Node *x = NULL;
     bool ok = true;
-    for (int j = 0; j < n->nargs && !x; j++) x = region[n->args[j]->id];
+    for (int j = 0; j < n->nargs && !x; j++) x = inside(F, region, n->args[j]);
     for (int j = 0; j < n->nargs && x; j++) { /* an argument outside that depends on x */
       const tc_Node *a = n->args[j];
-      if (region[a->id] != x && (taint[a->id] == x || taint[a->id] == MIXED)) ok = false;
+      if (inside(F, region, a) != x && (taint[a->id] == x || taint[a->id] == MIXED)) ok = false;
     }
     if (x && ok && cg_same_shape(n, x)) region[n->id] = x;
   }

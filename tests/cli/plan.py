@@ -136,6 +136,10 @@ def test_emit_plan_epilogues(ctx):
     k = got.get("into_softmax", [])
     if not k or k[0][0] != "contraction" or "erf" not in (k[0][2] or []) or any(x[0] == "contraction" for x in k[1:]):
         bad.append("into_softmax: the gelu should end the contraction's epilogue, got %s" % k)
+    k = got.get("into_layernorm", [])
+    if [x[0] for x in k] != ["contraction", "row-wise"] or "tanh" not in (k[0][2] or []) or k[0][2][-1] != "mul":
+        bad.append("into_layernorm: the gelu should end the contraction's epilogue, the residual add join the "
+                   "row-wise kernel; got %s" % k)
     k = got.get("two_products", [])
     if [x[0] for x in k] != ["contraction", "contraction"] or k[0][2] != [] or k[1][2] != ["add", "maximum"]:
         bad.append("two_products: one raw product and one with the add and relu, got %s" % k)

@@ -49,5 +49,10 @@ def cases(rng):
             e = np.exp(ge - ge.max(axis=-1, keepdims=True)) if m else ge
             sm = e / e.sum(axis=-1, keepdims=True) if m else ge
             yield Case("into_softmax", [a, w, b], [m, k, n], [sm.astype(f)], **tol)
+        if n:
+            h = r + gt
+            dd = h - h.mean(axis=-1, keepdims=True)
+            ln = dd / np.sqrt((dd * dd).mean(axis=-1, keepdims=True) + 1e-5)
+            yield Case("into_layernorm", [a, w, b, r], [m, k, n], [ln.astype(f)], **tol)
         v = (rng.standard_normal((k, n)) / np.sqrt(max(k, 1))).astype(f)
         yield Case("two_products", [a, w, v], [m, k, n], [np.maximum(y + a.astype(np.float64) @ v, 0).astype(f)], **tol)
