@@ -118,29 +118,31 @@ static void put(Fn *F, LLVMTypeRef ct, LLVMValueRef dst, LLVMValueRef idx, LLVMV
 
 static LLVMValueRef zero_of(LLVMTypeRef ty, bool fl) { return fl ? LLVMConstReal(ty, 0) : LLVMConstInt(ty, 0, 0); }
 
-/* Whether operand A of matmul n may be read in place by the microkernel: it has a buffer,
- * stored as its product computes (no conversion, no fused producer to evaluate). */
-static bool a_in_place_ok(Fn *F, const tc_Node *n) {
-  const tc_Node *A = n->args[0];
-  return F->buf[A->id] && A->dtype == n->dtype && cg_stype(F->e, A->dtype) == cg_ctype(F->e, n->dtype);
+/* Whether operand args[arg] of matmul n is read straight from memory: it has a buffer,
+ * stored as its product computes (no conversion, no fused producer to evaluate), so its
+ * rows are contiguous runs of compute values. */
+static bool operand_plain(Fn *F, const tc_Node *n, int arg) {
+  const tc_Node *X = n->args[arg];
+  return F->buf[X->id] && X->dtype == n->dtype && cg_stype(F->e, X->dtype) == cg_ctype(F->e, n->dtype);
 }
 
+/* Whether operand A of matmul n may be read in place by the microkernel. */
+static bool a_in_place_ok(Fn *F, const tc_Node *n) { return operand_plain(F, n, 0); }
+
 /* Whether this product reads A in place: A's M x K elements are at most t->a_in_place_max
- * (the cost model's: A then stays in L2 for every column panel that reuses it), and the
- * panel is full (h == mr); an edge panel is packed, its rows past M zeros. */
-static LLVMValueRef a_in_place(Fn *F, const tc_Node *n, const cg_Tiles *t, LLVMValueRef h) {
+ * (the cost model's: A then stays in L2 for every column panel that reuses it). */
+static LLVMValueRef a_in_place(Fn *F, const tc_Node *n, const cg_Tiles *t) {
   LLVMBuilderRef b = F->e->b;
   const tc_Node *A = n->args[0];
   LLVMValueRef M = cg_poly(F, n->dims[n->rank - 2]), K = cg_poly(F, A->dims[A->rank - 1]);
   LLVMValueRef lim = cg_i64(F, t->a_in_place_max); /* M, K <= lim first: M * K cannot overflow */
   LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLE, M, lim, ""), LLVMBuildICmp(b, LLVMIntSLE, K, lim, ""), "");
-  ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
-  return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntEQ, h, cg_i64(F, t->mr), ""), "");
+  return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
 }
 
-/* The address of A's element (row, col) in its buffer (a_in_place_ok). */
-static LLVMValueRef a_address(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRef row, LLVMValueRef col) {
-  const tc_Node *X = n->args[0];
+/* The address of element (row, col) of operand args[arg] in its buffer (operand_plain). */
+static LLVMValueRef operand_address(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValueRef row, LLVMValueRef col) {
+  const tc_Node *X = n->args[arg];
   int nb = n->rank - 2;
   LLVMValueRef v[TC_MAXRANK];
   for (int d = 0; d < X->rank - 2; d++) {
@@ -153,31 +155,85 @@ static LLVMValueRef a_address(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRe
   return LLVMBuildInBoundsGEP2(F->e->b, cg_stype(F->e, X->dtype), F->buf[X->id], &lin, 1, "");
 }
 
+/* A call of an intrinsic overloaded on the nty types tys. */
+static LLVMValueRef call_overloaded(cg_Emit *e, const char *name, LLVMTypeRef *tys, int nty, LLVMValueRef *args,
+                                    int n) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef f = LLVMGetIntrinsicDeclaration(e->mod, id, tys, (size_t)nty);
+  return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, tys, (size_t)nty), f, args, (unsigned)n, "");
+}
+
 /* The depth loop of one panel of operand args[arg] (0: A, lanes are rows; 1: B, lanes are
  * columns), written to dst from element base as kc groups of `lanes`: the full panel's
- * code in blk[0], the edge panel's in blk[1] (lanes past `width` read the last valid one
- * and write zeros, so no inner branch), both ending at join. The lanes are unrolled, so
- * the panel is written in order. */
+ * code in blk[0], the edge panel's in blk[1] (lanes past `width` zeros), both ending at
+ * join. A full panel has its lanes unrolled, so that it is written in order (a loop over
+ * them was made a memcpy call per group); B read from memory is copied as vectors of vl,
+ * masked at the edge. An edge panel of A has its mr lanes unrolled (a product of a few
+ * rows is all edge panel); one of computed B columns (one per block, at the end of N)
+ * loops over its nr lanes: unrolled, those were a third of a contraction kernel's code. */
 static void pack_panel(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValueRef dst, LLVMValueRef base, int lanes,
-                       LLVMValueRef lane0, LLVMValueRef width, LLVMValueRef d0, LLVMValueRef kc,
+                       int vl, LLVMValueRef lane0, LLVMValueRef width, LLVMValueRef d0, LLVMValueRef kc,
                        const LLVMBasicBlockRef *blk, LLVMBasicBlockRef join) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   LLVMTypeRef ct = cg_ctype(e, n->dtype);
   bool fl = fe_dtype_is_float(n->dtype);
+  bool vectors = arg == 1 && operand_plain(F, n, 1) && lanes % vl == 0;
+  unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
   for (int edge = 0; edge < 2; edge++) {
     LLVMPositionBuilderAtEnd(b, blk[edge]);
-    Loop lk = {.interleave = -1};
+    Loop lk = {.interleave = CG_PLAIN};
     cg_loop_begin(F, &lk, kc);
     LLVMValueRef depth = LLVMBuildAdd(b, d0, lk.i, "");
     LLVMValueRef kbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, cg_i64(F, lanes), ""), "");
-    LLVMValueRef last = LLVMBuildSub(b, width, cg_i64(F, 1), "");
-    for (int c = 0; c < lanes; c++) {
-      LLVMValueRef lane = LLVMBuildAdd(b, lane0, edge ? smin(F, cg_i64(F, c), last) : cg_i64(F, c), "");
+    if (edge && vectors) { /* masked loads: the lanes past width read nothing and are zeros */
+      LLVMTypeRef vt = LLVMVectorType(ct, (unsigned)vl), pt = LLVMPointerTypeInContext(e->ctx, 0), tys[2] = {vt, pt};
+      LLVMValueRef src = operand_address(F, n, 1, ix, depth, lane0);
+      LLVMValueRef ws = LLVMBuildInsertElement(b, LLVMGetUndef(LLVMVectorType(e->i64, (unsigned)vl)), width,
+                                              LLVMConstInt(e->i32, 0, 0), "");
+      ws = LLVMBuildShuffleVector(b, ws, LLVMGetUndef(LLVMVectorType(e->i64, (unsigned)vl)),
+                                  LLVMConstNull(LLVMVectorType(e->i32, (unsigned)vl)), "");
+      LLVMValueRef lanes_c[64];
+      for (int c = 0; c < lanes; c += vl) {
+        for (int l = 0; l < vl; l++) lanes_c[l] = cg_i64(F, c + l);
+        LLVMValueRef mask = LLVMBuildICmp(b, LLVMIntSLT, LLVMConstVector(lanes_c, (unsigned)vl), ws, "");
+        LLVMValueRef o = cg_i64(F, c), d = LLVMBuildAdd(b, kbase, o, "");
+        LLVMValueRef la[4] = {LLVMBuildGEP2(b, ct, src, &o, 1, ""), LLVMConstInt(e->i32, align, 0), mask, LLVMConstNull(vt)};
+        LLVMValueRef ld = call_overloaded(e, "llvm.masked.load", tys, 2, la, 4);
+        LLVMSetAlignment(LLVMBuildStore(b, ld, LLVMBuildInBoundsGEP2(b, ct, dst, &d, 1, "")), align);
+      }
+    } else if (edge && arg == 0) { /* mr lanes unrolled: a short product is mostly edge panel */
+      LLVMValueRef last = LLVMBuildSub(b, width, cg_i64(F, 1), "");
+      for (int c = 0; c < lanes; c++) { /* lanes past width read the last valid one, write zeros */
+        LLVMValueRef lane = LLVMBuildAdd(b, lane0, smin(F, cg_i64(F, c), last), "");
+        LLVMValueRef v = operand_at(F, n, n->args[0], ix, lane, depth);
+        v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, c), width, ""), v, zero_of(ct, fl), "");
+        put(F, ct, dst, LLVMBuildAdd(b, kbase, cg_i64(F, c), ""), v);
+      }
+    } else if (edge) {
+      Loop lc = {.interleave = CG_PLAIN};
+      cg_loop_begin(F, &lc, cg_i64(F, lanes));
+      LLVMValueRef in = LLVMBuildICmp(b, LLVMIntSLT, lc.i, width, "");
+      /* a lane past width reads lane 0, which is valid, and writes a zero */
+      LLVMValueRef lane = LLVMBuildAdd(b, lane0, LLVMBuildSelect(b, in, lc.i, cg_i64(F, 0), ""), "");
       LLVMValueRef v = arg ? operand_at(F, n, n->args[1], ix, depth, lane) : operand_at(F, n, n->args[0], ix, lane, depth);
-      if (edge) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, c), width, ""), v, zero_of(ct, fl), "");
-      put(F, ct, dst, LLVMBuildAdd(b, kbase, cg_i64(F, c), ""), v);
-    }
+      put(F, ct, dst, LLVMBuildAdd(b, kbase, lc.i, ""), LLVMBuildSelect(b, in, v, zero_of(ct, fl), ""));
+      cg_loop_end(F, &lc);
+    } else if (vectors) {
+      LLVMTypeRef vt = LLVMVectorType(ct, (unsigned)vl);
+      LLVMValueRef src = operand_address(F, n, 1, ix, depth, lane0);
+      for (int c = 0; c < lanes; c += vl) {
+        LLVMValueRef o = cg_i64(F, c), d = LLVMBuildAdd(b, kbase, o, "");
+        LLVMValueRef ld = LLVMBuildLoad2(b, vt, LLVMBuildInBoundsGEP2(b, ct, src, &o, 1, ""), "");
+        LLVMSetAlignment(ld, align);
+        LLVMSetAlignment(LLVMBuildStore(b, ld, LLVMBuildInBoundsGEP2(b, ct, dst, &d, 1, "")), align);
+      }
+    } else
+      for (int c = 0; c < lanes; c++) {
+        LLVMValueRef lane = LLVMBuildAdd(b, lane0, cg_i64(F, c), "");
+        LLVMValueRef v = arg ? operand_at(F, n, n->args[1], ix, depth, lane) : operand_at(F, n, n->args[0], ix, lane, depth);
+        put(F, ct, dst, LLVMBuildAdd(b, kbase, cg_i64(F, c), ""), v);
+      }
     cg_loop_end(F, &lk);
     LLVMBuildBr(b, join);
   }
@@ -185,9 +241,7 @@ static void pack_panel(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValue
 }
 
 /* Packs B[pc .. pc+kc, jc .. jc+nc] into Bp: panel q holds columns jc + q*nr .. + nr as
- * kc rows of nr, columns past N zero. The nr columns of a row are unrolled, so that a full
- * panel's row is a few vector copies (a loop over them was made a memcpy call per row);
- * an edge panel reads its last valid column for the missing ones and writes zeros. */
+ * kc rows of nr, columns past N zero (pack_panel). */
 static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Bp, LLVMValueRef pc,
                    LLVMValueRef kc, LLVMValueRef jc, LLVMValueRef nc) {
   cg_Emit *e = F->e;
@@ -202,15 +256,14 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
                               LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack_edge")};
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
   LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, w, nr, ""), blk[0], blk[1]);
-  pack_panel(F, n, 1, ix, Bp, base, t->nr, col0, w, pc, kc, blk, join);
+  pack_panel(F, n, 1, ix, Bp, base, t->nr, t->vl, col0, w, pc, kc, blk, join);
   cg_loop_end(F, &lq);
 }
 
 /* Packs A[ic .. ic+mc, pc .. pc+kc] into Ap: panel p holds rows ic + p*mr .. + mr as kc
- * columns of mr, rows past M zero. Depth outer, the mr rows unrolled inside, so that the
- * panel is written in order (rows outer wrote it at stride mr, which the vectoriser made
- * a scatter: a third of a 64^3 product's time). An edge panel reads its last valid row
- * in place of the missing ones and writes zeros for them, so it needs no inner branch. */
+ * columns of mr, rows past M zero. Depth outer, the mr rows inside (pack_panel), so that
+ * the panel is written in order (rows outer wrote it at stride mr, which the vectoriser
+ * made a scatter: a third of a 64^3 product's time). */
 static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef pc,
                    LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc) {
   cg_Emit *e = F->e;
@@ -226,11 +279,11 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
   if (a_in_place_ok(F, n) && t->a_in_place_max > 0) { /* the microkernel reads this panel in place */
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack");
-    LLVMBuildCondBr(b, a_in_place(F, n, t, h), join, pack);
+    LLVMBuildCondBr(b, a_in_place(F, n, t), join, pack);
     LLVMPositionBuilderAtEnd(b, pack);
   }
   LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, h, mr, ""), blk[0], blk[1]);
-  pack_panel(F, n, 0, ix, Ap, base, t->mr, row0, h, pc, kc, blk, join);
+  pack_panel(F, n, 0, ix, Ap, base, t->mr, t->vl, row0, h, pc, kc, blk, join);
   cg_loop_end(F, &lp);
 }
 
@@ -292,65 +345,6 @@ static void rank1_loop(Fn *F, const cg_Tiles *t, int rows, LLVMTypeRef ct, bool 
   for (int i = 0; i < t->mr * t->nv; i++) acc[i] = i < na ? phi[i] : zero;
 }
 
-/* The microkernel: the mr x nr product of the A panel (rows row .. row+h of A, depth
- * pc .. pc+kc) and the packed panel Bp (kc x nr), returned in acc[r * nv + v] as vectors
- * of vl. A is read from its packed panel Ap (mr x kc), or in place from its buffer when
- * the cost model says packing it does not pay (a_in_place). An edge panel of h < mr rows
- * runs a loop over its first ceil(h / q) * q rows only, q = ceil(mr / 4) (the rows past M
- * are work on zeros: a tenth of a 128-row product's; four loops, not one per h, which
- * doubled a matmul's compile time), the other accumulators zeros. */
-static void microkernel(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef Bp,
-                        LLVMValueRef pc, LLVMValueRef kc, LLVMValueRef row, LLVMValueRef h, LLVMValueRef *acc) {
-  cg_Emit *e = F->e;
-  LLVMBuilderRef b = e->b;
-  LLVMTypeRef ct = cg_ctype(e, n->dtype), vt = LLVMVectorType(ct, (unsigned)t->vl);
-  bool fl = fe_dtype_is_float(n->dtype);
-  LLVMValueRef ar[MAX_ACC];
-  for (int r = 0; r < t->mr; r++) {
-    LLVMValueRef idx = cg_i64(F, r);
-    ar[r] = LLVMBuildInBoundsGEP2(b, ct, Ap, &idx, 1, "");
-  }
-  /* variant v < nq: the packed panel's first min((v + 1) * q, mr) rows; v == nq: A in place */
-  int q = (t->mr + 3) / 4, nq = (t->mr + q - 1) / q;
-  int nvar = nq + (a_in_place_ok(F, n) && t->a_in_place_max > 0);
-  LLVMBasicBlockRef blk[5], end[5];
-  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "multiplied");
-  for (int v = 0; v < nvar; v++) blk[v] = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "rows");
-  if (nvar > nq) {
-    LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "a_packed");
-    LLVMBuildCondBr(b, a_in_place(F, n, t, h), blk[nq], packed);
-    LLVMPositionBuilderAtEnd(b, packed);
-  }
-  LLVMValueRef sw = LLVMBuildSwitch(b, h, blk[nq - 1], (unsigned)t->mr - 1);
-  for (int hv = 1; hv < t->mr; hv++) LLVMAddCase(sw, cg_i64(F, hv), blk[(hv - 1) / q]);
-  LLVMValueRef got[5][MAX_ACC];
-  for (int v = 0; v < nvar; v++) {
-    LLVMPositionBuilderAtEnd(b, blk[v]);
-    bool direct = v == nq;
-    if (direct)
-      for (int r = 0; r < t->mr; r++) ar[r] = a_address(F, n, ix, LLVMBuildAdd(b, row, cg_i64(F, r), ""), pc);
-    int rows = direct || (v + 1) * q > t->mr ? t->mr : (v + 1) * q;
-    rank1_loop(F, t, rows, ct, fl, ar, cg_i64(F, direct ? 1 : t->mr), Bp, kc, got[v]);
-    end[v] = LLVMGetInsertBlock(b);
-    LLVMBuildBr(b, join);
-  }
-  LLVMPositionBuilderAtEnd(b, join);
-  for (int i = 0; i < t->mr * t->nv; i++) {
-    acc[i] = LLVMBuildPhi(b, vt, "acc");
-    for (int v = 0; v < nvar; v++) LLVMAddIncoming(acc[i], &got[v][i], &end[v], 1);
-  }
-}
-
-/* Writes the accumulators to the stack tile (mr rows of nr). */
-static void spill(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, LLVMValueRef *acc, LLVMValueRef tile) {
-  LLVMBuilderRef b = F->e->b;
-  unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(F->e->mod), ct);
-  for (int i = 0; i < t->mr * t->nv; i++) {
-    LLVMValueRef idx = cg_i64(F, (int64_t)i * t->vl);
-    LLVMSetAlignment(LLVMBuildStore(b, acc[i], LLVMBuildInBoundsGEP2(b, ct, tile, &idx, 1, "")), align);
-  }
-}
-
 /* Prefetches, for writing, the C tile below (i0, j0): the next microkernel's, most of the
  * time (the row panels of one block run in order). Its rows are N apart, so the hardware's
  * stream prefetchers miss them, and a tile's load (or store, for the first depth block)
@@ -361,26 +355,19 @@ static void prefetch_next_tile(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, LLVMVal
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   int es = (int)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
-  for (int r = 0; r < t->mr; r++) {
-    LLVMValueRef row = LLVMBuildAdd(b, i0, cg_i64(F, t->mr + r), "");
-    LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, LLVMBuildMul(b, row, N, ""), ""), j0, "");
-    LLVMValueRef p = LLVMBuildGEP2(b, ct, dst, &idx, 1, "");
-    for (int off = 0; off < t->nr * es + 64; off += 64) { /* the row's lines, j0 unaligned */
-      int o = off < t->nr * es ? off : t->nr * es - 1;
-      LLVMValueRef ob = cg_i64(F, o);
-      LLVMValueRef args[4] = {LLVMBuildGEP2(b, e->i8, p, &ob, 1, ""), LLVMConstInt(e->i32, 1, 0),
-                              LLVMConstInt(e->i32, 3, 0), LLVMConstInt(e->i32, 1, 0)};
-      cg_intrinsic(e, "llvm.prefetch", LLVMTypeOf(p), args, 4);
-    }
+  Loop lr = {.interleave = CG_PLAIN};
+  cg_loop_begin(F, &lr, cg_i64(F, t->mr));
+  LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildAdd(b, i0, lr.i, ""), cg_i64(F, t->mr), "");
+  LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, LLVMBuildMul(b, row, N, ""), ""), j0, "");
+  LLVMValueRef p = LLVMBuildGEP2(b, ct, dst, &idx, 1, "");
+  for (int off = 0; off < t->nr * es + 64; off += 64) { /* the row's lines, j0 unaligned */
+    int o = off < t->nr * es ? off : t->nr * es - 1;
+    LLVMValueRef ob = cg_i64(F, o);
+    LLVMValueRef args[4] = {LLVMBuildGEP2(b, e->i8, p, &ob, 1, ""), LLVMConstInt(e->i32, 1, 0),
+                            LLVMConstInt(e->i32, 3, 0), LLVMConstInt(e->i32, 1, 0)};
+    cg_intrinsic(e, "llvm.prefetch", LLVMTypeOf(p), args, 4);
   }
-}
-
-/* A call of an intrinsic overloaded on the nty types tys. */
-static LLVMValueRef call_overloaded(cg_Emit *e, const char *name, LLVMTypeRef *tys, int nty, LLVMValueRef *args,
-                                    int n) {
-  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-  LLVMValueRef f = LLVMGetIntrinsicDeclaration(e->mod, id, tys, (size_t)nty);
-  return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, tys, (size_t)nty), f, args, (unsigned)n, "");
+  cg_loop_end(F, &lr);
 }
 
 /* Stores an edge tile (h < mr rows or w < nr columns valid) of a type stored as computed
@@ -434,35 +421,207 @@ static void store_edge_masked(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl,
   }
 }
 
-/* Stores the tile acc at C[.., i0 .., j0 ..] (h x w valid of mr x nr), adding what C
- * holds unless first (an i1). Full tiles of a type stored as computed are stored as
- * vectors; others go through the stack tile `tile`. */
-static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *bix, const cg_Tiles *t,
+/* ---------------------------------------------------------------- the shared microkernel
+ *
+ * The microkernel is a function of its own, shared by every contraction kernel with the
+ * same compute type and register tile, so that its unrolled tile (28 vector accumulators
+ * for f32 on AVX-512) is compiled once per build -- in a unit of its own, cached like any
+ * kernel -- while each contraction kernel keeps only its loops, packing and epilogue:
+ *
+ *   void tric.uk.<type>.<mr>x<nv>x<vl>(ptr A, i64 lda, ptr B, i64 kc, ptr C, i64 ldc,
+ *                                      i64 h, i64 w, i1 first)
+ *
+ * stores the h x w part (of mr x nr) of the tile A panel x B panel (kc rank-1 updates) at
+ * C, rows ldc apart, added to what C holds unless first. lda 0: A is a packed panel (row
+ * r at A + r, depths mr apart); else rows of A in place, lda apart (depths adjacent; the
+ * rows past h of an edge panel read row h - 1). An edge panel of h < mr packed rows runs a loop over its first
+ * ceil(h / q) * q rows only, q = ceil(mr / 4) (the rows past M are work on zeros: a tenth
+ * of a 128-row product's; four loops, not one per h, which doubled a matmul's compile
+ * time), the other accumulators zeros. A full tile is stored as vectors; an edge tile
+ * row by row under column masks (store_edge_masked). The call costs a few cycles of the
+ * kc * mr * nv multiply-adds it runs. */
+enum { UK_A, UK_LDA, UK_B, UK_KC, UK_C, UK_LDC, UK_H, UK_W, UK_FIRST, UK_NPARAMS };
+
+static LLVMTypeRef ukernel_type(cg_Emit *e) {
+  LLVMTypeRef pt[UK_NPARAMS] = {e->ptr, e->i64, e->ptr, e->i64, e->ptr, e->i64, e->i64, e->i64, e->i1};
+  return LLVMFunctionType(e->vd, pt, UK_NPARAMS, 0);
+}
+
+/* The body of microkernel fn (the state of emitting it in U). */
+static void ukernel_body(Fn *U, const cg_Tiles *t, LLVMTypeRef ct, bool fl) {
+  cg_Emit *e = U->e;
+  LLVMBuilderRef b = e->b;
+  LLVMValueRef fn = U->fn, A = LLVMGetParam(fn, UK_A), lda = LLVMGetParam(fn, UK_LDA), B = LLVMGetParam(fn, UK_B);
+  LLVMValueRef kc = LLVMGetParam(fn, UK_KC), C = LLVMGetParam(fn, UK_C), ldc = LLVMGetParam(fn, UK_LDC);
+  LLVMValueRef h = LLVMGetParam(fn, UK_H), w = LLVMGetParam(fn, UK_W), first = LLVMGetParam(fn, UK_FIRST);
+  LLVMTypeRef vt = LLVMVectorType(ct, (unsigned)t->vl);
+  unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
+  /* variant v < nq: the packed panel's first min((v + 1) * q, mr) rows; v == nq: A in place */
+  int q = (t->mr + 3) / 4, nq = (t->mr + q - 1) / q, nvar = nq + 1;
+  LLVMBasicBlockRef blk[5], end[5];
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, fn, "multiplied");
+  for (int v = 0; v < nvar; v++) blk[v] = LLVMAppendBasicBlockInContext(e->ctx, fn, "rows");
+  LLVMBasicBlockRef packed = LLVMAppendBasicBlockInContext(e->ctx, fn, "a_packed");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, lda, cg_i64(U, 0), ""), blk[nq], packed);
+  LLVMPositionBuilderAtEnd(b, packed);
+  LLVMValueRef sw = LLVMBuildSwitch(b, h, blk[nq - 1], (unsigned)t->mr - 1);
+  for (int hv = 1; hv < t->mr; hv++) LLVMAddCase(sw, cg_i64(U, hv), blk[(hv - 1) / q]);
+  LLVMValueRef got[5][MAX_ACC], ar[MAX_ACC];
+  for (int v = 0; v < nvar; v++) {
+    LLVMPositionBuilderAtEnd(b, blk[v]);
+    bool direct = v == nq;
+    LLVMValueRef hlast = LLVMBuildSub(b, h, cg_i64(U, 1), "");
+    for (int r = 0; r < t->mr; r++) { /* in place, rows past h read row h - 1 (not stored) */
+      LLVMValueRef idx = direct ? LLVMBuildMul(b, lda, r ? smin(U, cg_i64(U, r), hlast) : cg_i64(U, 0), "") : cg_i64(U, r);
+      ar[r] = LLVMBuildInBoundsGEP2(b, ct, A, &idx, 1, "");
+    }
+    int rows = direct || (v + 1) * q > t->mr ? t->mr : (v + 1) * q;
+    rank1_loop(U, t, rows, ct, fl, ar, cg_i64(U, direct ? 1 : t->mr), B, kc, got[v]);
+    end[v] = LLVMGetInsertBlock(b);
+    LLVMBuildBr(b, join);
+  }
+  LLVMPositionBuilderAtEnd(b, join);
+  LLVMValueRef acc[MAX_ACC];
+  for (int i = 0; i < t->mr * t->nv; i++) {
+    acc[i] = LLVMBuildPhi(b, vt, "acc");
+    for (int v = 0; v < nvar; v++) LLVMAddIncoming(acc[i], &got[v][i], &end[v], 1);
+  }
+  LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(e->ctx, fn, "stored");
+  LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(e->ctx, fn, "edge");
+  LLVMValueRef full = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntEQ, h, cg_i64(U, t->mr), ""),
+                                   LLVMBuildICmp(b, LLVMIntEQ, w, cg_i64(U, t->nr), ""), "");
+  LLVMBasicBlockRef vec = LLVMAppendBasicBlockInContext(e->ctx, fn, "full");
+  LLVMBuildCondBr(b, full, vec, edge);
+  LLVMPositionBuilderAtEnd(b, vec);
+  LLVMBasicBlockRef st[2] = {LLVMAppendBasicBlockInContext(e->ctx, fn, "set"),
+                             LLVMAppendBasicBlockInContext(e->ctx, fn, "add")};
+  LLVMBuildCondBr(b, first, st[0], st[1]);
+  for (int add = 0; add < 2; add++) { /* first depth block: store; later: add to C */
+    LLVMPositionBuilderAtEnd(b, st[add]);
+    for (int r = 0; r < t->mr; r++) {
+      LLVMValueRef rowoff = LLVMBuildMul(b, cg_i64(U, r), ldc, "");
+      for (int v = 0; v < t->nv; v++) {
+        LLVMValueRef idx = LLVMBuildAdd(b, rowoff, cg_i64(U, (int64_t)v * t->vl), "");
+        LLVMValueRef p = LLVMBuildInBoundsGEP2(b, ct, C, &idx, 1, "");
+        LLVMValueRef val = acc[r * t->nv + v];
+        if (add) {
+          LLVMValueRef old = LLVMBuildLoad2(b, vt, p, "");
+          LLVMSetAlignment(old, align);
+          val = fl ? LLVMBuildFAdd(b, old, val, "") : LLVMBuildAdd(b, old, val, "");
+        }
+        LLVMSetAlignment(LLVMBuildStore(b, val, p), align);
+      }
+    }
+    LLVMBuildBr(b, after);
+  }
+  LLVMPositionBuilderAtEnd(b, edge);
+  LLVMValueRef zero = cg_i64(U, 0);
+  store_edge_masked(U, t, ct, fl, C, zero, zero, zero, h, w, ldc, first, acc, after);
+  LLVMPositionBuilderAtEnd(b, after);
+  LLVMBuildRetVoid(b);
+}
+
+/* The microkernel for tiles t of compute type ct, declared in the module being emitted
+ * (its body is emitted once per job: in a unit of its own when kernels are split). */
+static LLVMValueRef ukernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl) {
+  cg_Emit *e = F->e;
+  char *ts = LLVMPrintTypeToString(ct), name[64];
+  snprintf(name, sizeof name, "%s%s.%dx%dx%d", CG_UKERNEL_PREFIX, ts, t->mr, t->nv, t->vl);
+  LLVMDisposeMessage(ts);
+  LLVMTypeRef fty = ukernel_type(e);
+  LLVMValueRef decl = LLVMGetNamedFunction(e->mod, name);
+  if (decl) return decl;
+  bool made = false;
+  for (int i = 0; i < e->uk_names.n && !made; i++) made = !strcmp(e->uk_names.items[i], name);
+  decl = LLVMAddFunction(e->mod, name, fty);
+  if (made) { /* in another unit */
+    LLVMSetVisibility(decl, LLVMHiddenVisibility);
+    return decl;
+  }
+  char *saved_name = fe_alloc(e->arena, strlen(name) + 1);
+  memcpy(saved_name, name, strlen(name) + 1);
+  fe_vec_push(e->arena, &e->uk_names, saved_name);
+  LLVMModuleRef home = e->mod;
+  LLVMValueRef fn = decl;
+  if (e->split) {
+    LLVMSetVisibility(decl, LLVMHiddenVisibility);
+    LLVMModuleRef um = LLVMModuleCreateWithNameInContext(CG_KERNEL_NAME, e->ctx);
+    LLVMSetTarget(um, LLVMGetTarget(home));
+    LLVMSetDataLayout(um, LLVMGetDataLayoutStr(home));
+    fe_vec_push(e->arena, &e->uk_mods, um);
+    e->mod = um;
+    fn = LLVMAddFunction(um, name, fty);
+    LLVMSetVisibility(fn, LLVMHiddenVisibility);
+  } else
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+  cg_add_fn_attrs(e, fn);
+  static const char *const fattrs[] = {"noinline", "nofree", "nosync", "willreturn"};
+  for (size_t i = 0; i < sizeof fattrs / sizeof *fattrs; i++) {
+    unsigned kind = LLVMGetEnumAttributeKindForName(fattrs[i], strlen(fattrs[i]));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, kind, 0));
+  }
+  static const int ptrs[] = {UK_A, UK_B, UK_C};
+  for (size_t i = 0; i < 3; i++)
+    for (int k = 0; k < 3; k++) {
+      const char *a = k == 0 ? "noalias" : k == 1 ? "nocapture" : ptrs[i] == UK_C ? NULL : "readonly";
+      if (!a) continue;
+      unsigned kind = LLVMGetEnumAttributeKindForName(a, strlen(a));
+      LLVMAddAttributeAtIndex(fn, (unsigned)ptrs[i] + 1, LLVMCreateEnumAttribute(e->ctx, kind, 0));
+    }
+  LLVMBasicBlockRef saved = LLVMGetInsertBlock(e->b);
+  Memos memo = {0};
+  Fn U = {.e = e, .f = F->f, .fn = fn, .memo = &memo};
+  U.entry = LLVMAppendBasicBlockInContext(e->ctx, fn, "entry");
+  LLVMPositionBuilderAtEnd(e->b, U.entry);
+  ukernel_body(&U, t, ct, fl);
+  LLVMPositionBuilderAtEnd(e->b, saved);
+  e->mod = home;
+  return decl;
+}
+
+/* One tile's call of the microkernel: its A and B operands and depth. */
+typedef struct UkCall {
+  LLVMValueRef fn;
+  LLVMTypeRef fty;
+  LLVMValueRef A, lda, B, kc;
+} UkCall;
+
+/* Calls the microkernel for the tile, storing its h x w part at C, rows ldc apart. */
+static void call_uk(Fn *F, const UkCall *c, LLVMValueRef C, LLVMValueRef ldc, LLVMValueRef h, LLVMValueRef w,
+                    LLVMValueRef first) {
+  LLVMValueRef args[UK_NPARAMS] = {c->A, c->lda, c->B, c->kc, C, ldc, h, w, first};
+  LLVMBuildCall2(F->e->b, c->fty, c->fn, args, UK_NPARAMS, "");
+}
+
+/* Computes the tile at C[.., i0 .., j0 ..] (h x w valid of mr x nr), adding what C holds
+ * unless first (an i1): straight into C for a type stored as computed, else through the
+ * stack tile `tile` (mr rows of nr), whose valid part is then converted and stored; the
+ * last depth block of a product with an epilogue goes through the tile too, and the
+ * epilogue computes each element from it. */
+static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *bix, const cg_Tiles *t, const UkCall *uk,
                        LLVMValueRef dst, LLVMValueRef cbase, LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef h,
-                       LLVMValueRef w, LLVMValueRef first, LLVMValueRef last, LLVMValueRef *acc, LLVMValueRef tile) {
+                       LLVMValueRef w, LLVMValueRef first, LLVMValueRef last, LLVMValueRef tile) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   int dt = n->dtype;
   bool fl = fe_dtype_is_float(dt);
-  LLVMTypeRef ct = cg_ctype(e, dt), vt = LLVMVectorType(ct, (unsigned)t->vl);
-  unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
+  LLVMTypeRef ct = cg_ctype(e, dt);
   LLVMValueRef N = cg_poly(F, n->dims[n->rank - 1]);
-  LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "edge");
+  LLVMValueRef nr = cg_i64(F, t->nr), yes = LLVMConstInt(e->i1, 1, 0);
   LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "stored");
-  LLVMBasicBlockRef raw = LLVMGetInsertBlock(b);
   if (root != n) { /* the last depth block (the only one unless split) computes the epilogue */
     LLVMBasicBlockRef epi = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "epilogue");
-    raw = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "partial");
-    LLVMBuildCondBr(b, t->split_k ? last : LLVMConstInt(e->i1, 1, 0), epi, raw);
+    LLVMBasicBlockRef raw = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "partial");
+    LLVMBuildCondBr(b, t->split_k ? last : yes, epi, raw);
     LLVMPositionBuilderAtEnd(b, epi);
-    spill(F, t, ct, acc, tile);
+    call_uk(F, uk, tile, nr, h, w, yes);
     Loop lr = {.interleave = -1}, lc = {0};
     cg_loop_begin(F, &lr, h);
     LLVMValueRef row = LLVMBuildAdd(b, i0, lr.i, "");
     LLVMValueRef rowoff = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, row, N, ""), "");
     cg_loop_begin(F, &lc, w);
     LLVMValueRef col = LLVMBuildAdd(b, j0, lc.i, "");
-    LLVMValueRef ti = LLVMBuildAdd(b, LLVMBuildMul(b, lr.i, cg_i64(F, t->nr), ""), lc.i, "");
+    LLVMValueRef ti = LLVMBuildAdd(b, LLVMBuildMul(b, lr.i, nr, ""), lc.i, "");
     LLVMValueRef v = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, tile, &ti, 1, ""), "");
     LLVMValueRef ci = LLVMBuildAdd(b, rowoff, col, "");
     if (t->split_k) { /* the earlier blocks' sum is in the output, in x's type */
@@ -482,54 +641,23 @@ static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *b
     LLVMPositionBuilderAtEnd(b, raw);
   }
   if (cg_stype(e, dt) == ct) {
-    LLVMValueRef full = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntEQ, h, cg_i64(F, t->mr), ""),
-                                     LLVMBuildICmp(b, LLVMIntEQ, w, cg_i64(F, t->nr), ""), "");
-    LLVMBasicBlockRef vec = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "full");
-    LLVMBuildCondBr(b, full, vec, edge);
-    LLVMPositionBuilderAtEnd(b, vec);
-    LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, F->fn, "set"),
-                                LLVMAppendBasicBlockInContext(e->ctx, F->fn, "add")};
-    LLVMBuildCondBr(b, first, blk[0], blk[1]);
-    for (int add = 0; add < 2; add++) { /* first depth block: store; later: add to C */
-      LLVMPositionBuilderAtEnd(b, blk[add]);
-      for (int r = 0; r < t->mr; r++) {
-        LLVMValueRef rowoff = LLVMBuildMul(b, LLVMBuildAdd(b, i0, cg_i64(F, r), ""), N, "");
-        for (int v = 0; v < t->nv; v++) {
-          LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, rowoff, ""),
-                                          LLVMBuildAdd(b, j0, cg_i64(F, (int64_t)v * t->vl), ""), "");
-          LLVMValueRef p = LLVMBuildInBoundsGEP2(b, ct, dst, &idx, 1, "");
-          LLVMValueRef val = acc[r * t->nv + v];
-          if (add) {
-            LLVMValueRef old = LLVMBuildLoad2(b, vt, p, "");
-            LLVMSetAlignment(old, align);
-            val = fl ? LLVMBuildFAdd(b, old, val, "") : LLVMBuildAdd(b, old, val, "");
-          }
-          LLVMSetAlignment(LLVMBuildStore(b, val, p), align);
-        }
-      }
-      LLVMBuildBr(b, after);
-    }
-    LLVMPositionBuilderAtEnd(b, edge);
-    store_edge_masked(F, t, ct, fl, dst, cbase, i0, j0, h, w, N, first, acc, after);
-    LLVMPositionBuilderAtEnd(b, after);
-    prefetch_next_tile(F, t, ct, dst, cbase, i0, j0, N);
-    return;
+    LLVMValueRef idx = LLVMBuildAdd(b, LLVMBuildAdd(b, cbase, LLVMBuildMul(b, i0, N, ""), ""), j0, "");
+    call_uk(F, uk, LLVMBuildInBoundsGEP2(b, ct, dst, &idx, 1, ""), N, h, w, first);
+  } else {
+    call_uk(F, uk, tile, nr, h, w, yes);
+    Loop lr = {.interleave = -1}, lc = {0};
+    cg_loop_begin(F, &lr, h);
+    LLVMValueRef rowoff = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, LLVMBuildAdd(b, i0, lr.i, ""), N, ""), "");
+    cg_loop_begin(F, &lc, w);
+    LLVMValueRef ti = LLVMBuildAdd(b, LLVMBuildMul(b, lr.i, nr, ""), lc.i, "");
+    LLVMValueRef v = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, tile, &ti, 1, ""), "");
+    LLVMValueRef ci = LLVMBuildAdd(b, rowoff, LLVMBuildAdd(b, j0, lc.i, ""), "");
+    LLVMValueRef old = cg_load_at(F, dt, dst, ci);
+    LLVMValueRef sum = fl ? LLVMBuildFAdd(b, old, v, "") : LLVMBuildAdd(b, old, v, "");
+    cg_store_at(F, dt, dst, ci, LLVMBuildSelect(b, first, v, sum, ""));
+    cg_loop_end(F, &lc);
+    cg_loop_end(F, &lr);
   }
-  LLVMBuildBr(b, edge);
-  LLVMPositionBuilderAtEnd(b, edge);
-  spill(F, t, ct, acc, tile);
-  Loop lr = {.interleave = -1}, lc = {0};
-  cg_loop_begin(F, &lr, h);
-  LLVMValueRef rowoff = LLVMBuildAdd(b, cbase, LLVMBuildMul(b, LLVMBuildAdd(b, i0, lr.i, ""), N, ""), "");
-  cg_loop_begin(F, &lc, w);
-  LLVMValueRef ti = LLVMBuildAdd(b, LLVMBuildMul(b, lr.i, cg_i64(F, t->nr), ""), lc.i, "");
-  LLVMValueRef v = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, tile, &ti, 1, ""), "");
-  LLVMValueRef ci = LLVMBuildAdd(b, rowoff, LLVMBuildAdd(b, j0, lc.i, ""), "");
-  LLVMValueRef old = cg_load_at(F, dt, dst, ci);
-  LLVMValueRef sum = fl ? LLVMBuildFAdd(b, old, v, "") : LLVMBuildAdd(b, old, v, "");
-  cg_store_at(F, dt, dst, ci, LLVMBuildSelect(b, first, v, sum, ""));
-  cg_loop_end(F, &lc);
-  cg_loop_end(F, &lr);
   LLVMBuildBr(b, after);
   LLVMPositionBuilderAtEnd(b, after);
   prefetch_next_tile(F, t, ct, dst, cbase, i0, j0, N);
@@ -544,6 +672,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   cg_Tiles t;
   tiles_for(e, n, root, &t);
   if (t.mr * t.nv > MAX_ACC || t.nv > 8) TRIC_BUG("contraction tile %dx%d has more than %d accumulators", t.mr, t.nr, MAX_ACC);
+  UkCall uk = {.fn = ukernel(F, &t, ct, fe_dtype_is_float(dt)), .fty = ukernel_type(e)};
   Dims d;
   contraction_dims(F, n, &t, &d);
   LLVMValueRef Ap = scratch;
@@ -575,14 +704,19 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   pack_a(F, n, &ix, &t, Ap, pc, kc, ic, mc);
   block_begin(F, &lq, nc, cg_i64(F, t.nr), &j0, &w, false);
   LLVMValueRef boff = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, cg_i64(F, t.nr), ""), "");
-  LLVMValueRef bpanel = LLVMBuildInBoundsGEP2(b, ct, Bp, &boff, 1, "");
+  uk.B = LLVMBuildInBoundsGEP2(b, ct, Bp, &boff, 1, "");
+  uk.kc = kc;
   block_begin(F, &lr, mc, cg_i64(F, t.mr), &i0, &h, false);
   LLVMValueRef aoff2 = LLVMBuildMul(b, lr.i, LLVMBuildMul(b, kc, cg_i64(F, t.mr), ""), "");
-  LLVMValueRef apanel = LLVMBuildInBoundsGEP2(b, ct, Ap, &aoff2, 1, "");
-  LLVMValueRef acc[MAX_ACC];
-  microkernel(F, n, &ix, &t, apanel, bpanel, pc, kc, LLVMBuildAdd(b, ic, i0, ""), h, acc);
-  store_tile(F, n, root, &ix, &t, dst, cbase, LLVMBuildAdd(b, ic, i0, ""), LLVMBuildAdd(b, jc, j0, ""), h, w, first, last,
-             acc, tile);
+  uk.A = LLVMBuildInBoundsGEP2(b, ct, Ap, &aoff2, 1, "");
+  uk.lda = cg_i64(F, 0);
+  LLVMValueRef row = LLVMBuildAdd(b, ic, i0, "");
+  if (a_in_place_ok(F, n) && t.a_in_place_max > 0) { /* A's rows in place, K apart */
+    LLVMValueRef direct = a_in_place(F, n, &t);
+    uk.A = LLVMBuildSelect(b, direct, operand_address(F, n, 0, &ix, row, pc), uk.A, "");
+    uk.lda = LLVMBuildSelect(b, direct, d.K, uk.lda, "");
+  }
+  store_tile(F, n, root, &ix, &t, &uk, dst, cbase, row, LLVMBuildAdd(b, jc, j0, ""), h, w, first, last, tile);
   cg_loop_end(F, &lr);
   cg_loop_end(F, &lq);
   cg_loop_end(F, &li);

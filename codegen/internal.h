@@ -27,10 +27,16 @@ typedef struct cg_Emit {
      tric.kernel.<i>. Otherwise kernels are internal functions of e->mod. */
   bool split;
   fe_Vec kernel_mods;
+  /* the shared microkernels emitted (contraction.c): their names, and with split their
+     modules, compiled as units after the kernels' */
+  fe_Vec uk_names, uk_mods;
 } cg_Emit;
 
 /* The name of the kernel in a module of its own (and the prefix of every kernel's name). */
 #define CG_KERNEL_NAME "tric.kernel"
+/* The prefix of a shared microkernel's name (contraction.c), a symbol of a unit of its
+ * own that the kernels of the object call: local to the object, like the kernels. */
+#define CG_UKERNEL_PREFIX "tric.uk."
 
 /* Calls the overloaded intrinsic `name` (llvm.fma, ...) on type ty. */
 LLVMValueRef cg_intrinsic(cg_Emit *e, const char *name, LLVMTypeRef ty, LLVMValueRef *args, int n);

@@ -15,6 +15,7 @@
 #include <llvm-c/BitReader.h>
 #include <llvm-c/BitWriter.h>
 #include <llvm-c/Core.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -37,6 +38,13 @@ void cg_init(void) {
   LLVMInitializeAArch64TargetMC();
   LLVMInitializeAArch64AsmPrinter();
   LLVMInitializeAArch64AsmParser();
+  /* The loop vectoriser's second, narrower vector loop for a loop's remainder: a third
+     copy of every elementwise body (a GELU epilogue's tanh among them) for the few
+     elements past the last full vector, which the scalar remainder does as well; it cost a
+     third of a contraction kernel's code generation time. Set once, before any thread
+     compiles, and the same for every module. */
+  const char *argv[] = {"tric", "-enable-epilogue-vectorization=false"};
+  LLVMParseCommandLineOptions(2, argv, NULL);
 }
 
 void cg_shutdown(void) { LLVMShutdown(); }
@@ -277,9 +285,11 @@ static int fail(char **err, const char *what, char *msg) {
  * prints its assembly. cg_finish reads the entry module back and gives it, as module
  * assembly, every kernel's assembly in unit order, each with its local labels renamed
  * apart, its name made tric.kernel.<u> and its .globl/.hidden lines dropped, so that the
- * kernels are local symbols of the one object it then generates. A kernel's assembly
- * depends only on its bitcode and the options, which is its key, so one compile serves
- * every module that emits the same kernel. */
+ * kernels are local symbols of the one object it then generates. The shared
+ * microkernels that contraction kernels call (CG_UKERNEL_PREFIX) are units after the
+ * kernels', each defining its own name, which stays as it is and becomes local the same
+ * way. A unit's assembly depends only on its bitcode and the options, which is its key,
+ * so one compile serves every module that emits the same kernel or microkernel. */
 
 typedef struct Unit {
   char *bitcode;
@@ -502,18 +512,20 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   j->nkernels = e->kernel_fns.n;
   int rc = verify(e->mod, err);
   for (int i = 0; !rc && i < e->kernel_mods.n; i++) rc = verify(e->kernel_mods.items[i], err);
+  for (int i = 0; !rc && i < e->uk_mods.n; i++) rc = verify(e->uk_mods.items[i], err);
   if (rc) {
     cg_job_free(j);
     return -1;
   }
   j->split = e->split;
   if (e->split) { /* every unit starts from bitcode, in a context of its own */
-    j->nunits = e->kernel_mods.n;
+    j->nunits = e->kernel_mods.n + e->uk_mods.n; /* kernel i is unit i; the microkernels follow */
     j->units = calloc((size_t)j->nunits + 1, sizeof *j->units);
     if (!j->units) abort();
     to_bitcode(e->mod, &j->entry);
-    for (int i = 0; i < e->kernel_mods.n; i++) {
-      to_bitcode(e->kernel_mods.items[i], &j->units[i]);
+    for (int i = 0; i < j->nunits; i++) {
+      int k = e->kernel_mods.n;
+      to_bitcode(i < k ? e->kernel_mods.items[i] : e->uk_mods.items[i - k], &j->units[i]);
       unit_key(j, &j->units[i]);
     }
     LLVMDisposeBuilder(e->b);
@@ -604,10 +616,11 @@ static bool ident_char(char c) {
   return c == '_' || c == '.' || c == '$' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-/* Appends kernel unit u's assembly to the join: its local labels renamed apart (.Lx ->
- * .Lu<u>_x), its .globl/.hidden and .file lines dropped, its name made tric.kernel.<u>. */
+/* Appends unit u's assembly to the join: its local labels renamed apart (.Lx -> .Lu<u>_x),
+ * its .globl/.hidden lines for kernels and microkernels and its .file lines dropped, a
+ * kernel's name made tric.kernel.<u>. */
 static void append_unit(Text *out, const cg_Blob *b, int u) {
-  const size_t klen = strlen(CG_KERNEL_NAME);
+  const size_t klen = strlen(CG_KERNEL_NAME), ulen = strlen(CG_UKERNEL_PREFIX);
   char prefix[24], kname[32];
   int plen = snprintf(prefix, sizeof prefix, ".Lu%d_", u);
   int knlen = snprintf(kname, sizeof kname, "%s.%d", CG_KERNEL_NAME, u);
@@ -620,7 +633,8 @@ static void append_unit(Text *out, const cg_Blob *b, int u) {
     if (!strncmp(t, ".globl", 6) || !strncmp(t, ".hidden", 7)) {
       const char *a = t + (t[1] == 'g' ? 6 : 7);
       while (a < eol && (*a == ' ' || *a == '\t')) a++;
-      if ((size_t)(eol - a) > klen && !strncmp(a, CG_KERNEL_NAME, klen)) {
+      if (((size_t)(eol - a) > klen && !strncmp(a, CG_KERNEL_NAME, klen)) ||
+          ((size_t)(eol - a) > ulen && !strncmp(a, CG_UKERNEL_PREFIX, ulen))) {
         s = eol;
         continue;
       }
