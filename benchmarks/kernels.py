@@ -14,6 +14,7 @@ says what each figure is, its baseline and its goal.
 """
 import json
 import os
+import shutil
 import platform
 import subprocess
 import sys
@@ -145,6 +146,40 @@ def compile_figure(sec, tric, ref_tric, gen_model):
         line += "; reference tric %.1f ms: %.2fx%s" % (sr["median"] * 1e3, ratio, goal_text(met, 1.2, "lower"))
     else:
         line += " (goal: within 1.2x of the tric before the kernel-engine work: --ref-tric, or bench-compare)"
+    print(line)
+    # The same cold compile as a build meets it once any module has compiled a matmul:
+    # the shared microkernel (docs/plan.md, "Contraction tiles") from the cache, every
+    # kernel of the model compiled. Each run has a cache folder of its own, primed by a
+    # one-matmul module (untimed); the reference tric gets a fresh folder too.
+    primer = os.path.join(md, "primer.tri")
+    with open(primer, "w") as f:
+        f.write("export fn p(a: f32[M, K], b: f32[K, N]) -> f32[M, N] { return a @ b; }\n")
+
+    def cached_once(binary, prime):
+        env = dict(os.environ, TRIC_CACHE_DIR=tempfile.mkdtemp(prefix="tric-bench-uk-cache-"))
+        if prime:
+            sh([binary, "build", primer, "-o", os.path.join(md, "primer.o")], env=env)
+        t0 = time.perf_counter()
+        sh([binary, "build", os.path.join(md, "model.tri"), "-o", os.path.join(md, "model.o")], env=env)
+        dt = time.perf_counter() - t0
+        shutil.rmtree(env["TRIC_CACHE_DIR"])
+        return dt
+    ct, cr = [], []
+    for rep in range(COMPILE_REPS):
+        if ref_tric and rep % 2:
+            cr.append(cached_once(ref_tric, False))
+        ct.append(cached_once(tric, True))
+        if ref_tric and not rep % 2:
+            cr.append(cached_once(ref_tric, False))
+    st = stats(ct)
+    sec.add("compile.model%d_uk_cached_ms" % COMPILE_LAYERS, st["median"] * 1e3, st["spread"], "ms", "lower", samples=ct)
+    line = "  the same, its own kernels cold but the microkernel from the cache (cache folder per run): %.1f ms" % (
+        st["median"] * 1e3)
+    if ref_tric:
+        sr = stats(cr)
+        ratio = st["median"] / sr["median"]
+        sec.add("compile.model%d_uk_cached_vs_ref" % COMPILE_LAYERS, ratio, st["spread"] + sr["spread"], "ratio", "lower")
+        line += "; reference tric, empty cache, %.1f ms: %.2fx" % (sr["median"] * 1e3, ratio)
     print(line)
 
 

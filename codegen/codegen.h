@@ -33,7 +33,7 @@ typedef struct cg_Result {
   cg_Blob obj, ir, asm_text;
   double t_ir, t_opt, t_codegen; /* seconds: lowering to LLVM IR, optimising, emitting (but
                                     for the kernel units, which report their own) */
-  int nkernels;                  /* loop-nest kernels emitted */
+  int nkernels;                  /* loop-nest kernels and microkernels emitted */
 } cg_Result;
 
 /* Initialises LLVM's targets once per process, before any thread compiles. */
@@ -77,7 +77,7 @@ void cg_unit_key(const cg_Job *job, int u, unsigned char key[16]);
  * kernel's key, the target, the options and the outputs asked for), so that a builder
  * may reuse the outputs of an earlier identical job; false for a job without units. */
 bool cg_job_key(const cg_Job *job, unsigned char key[16]);
-/* The loop-nest kernels the module emitted. */
+/* The loop-nest kernels and shared microkernels the module emitted. */
 int cg_job_nkernels(const cg_Job *job);
 int cg_run_unit(cg_Job *job, int u, cg_Machines *m, cg_Unit *out, char **err);
 int cg_finish(cg_Job *job, const cg_Unit *const *units, cg_Machines *m, cg_Result *out, char **err);

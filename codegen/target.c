@@ -509,7 +509,7 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   /* a module without exports still gets a valid, empty object */
   double t0 = seconds();
   cg_emit_module(e, funcs, nfuncs, j->cpu, j->features);
-  j->nkernels = e->kernel_fns.n;
+  j->nkernels = e->kernel_fns.n + e->uk_names.n; /* the shared microkernels count as kernels */
   int rc = verify(e->mod, err);
   for (int i = 0; !rc && i < e->kernel_mods.n; i++) rc = verify(e->kernel_mods.items[i], err);
   for (int i = 0; !rc && i < e->uk_mods.n; i++) rc = verify(e->uk_mods.items[i], err);

@@ -253,6 +253,74 @@ def test_identical_kernels_compiled_once_per_build(ctx):
     shutil.rmtree(d)
 
 
+MATMULS = {
+    "a.tri": "export fn f(a: f32[M, K], b: f32[K, N]) -> f32[M, N] { return a @ b; }\n",
+    "b.tri": "export fn g(a: f32[M, K], b: f32[K, N], c: f32[N]) -> f32[M, N] { return relu(a @ b + c); }\n"
+             "export fn g3(a: f32[M, K], b: f32[K, N]) -> f32[M, N] { return (a @ b) * 3.0; }\n",
+    "c.tri": "export fn h(a: f64[M, K], b: f64[K, N]) -> f64[M, N] { return a @ b; }\n",
+}
+
+
+def test_microkernel_compiled_once_per_build_and_cached(ctx):
+    """Every contraction kernel calls the shared microkernel of its compute type and tile
+    (docs/plan.md): a build of three modules with four different contraction kernels
+    compiles the f32 one once and the f64 one once; each object holds its copy as a local
+    symbol, so two of them link into one program, which computes what NumPy does; and a
+    later build of another f32 product takes the microkernel from the cache."""
+    import numpy as np
+    d = ctx.tmpdir()
+    write(d, MATMULS)
+    r = ctx.run([ctx.tric, "build", "--no-cache", "--time-report=json", "a.tri", "b.tri", "c.tri", "-o", "out"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    rep = json.loads(r.stderr.strip().splitlines()[-1])
+    if (rep["kernels"], rep["kernels_compiled"]) != (7, 6):
+        return "expected 7 kernels emitted (4 contraction kernels, 3 microkernels) and 6 compiled, got %s" % rep
+    for m in ("a", "b", "c"):
+        syms = [l.split() for l in ctx.run(["nm", os.path.join(d, "out", m + ".o")]).stdout.splitlines()]
+        uk = [s for s in syms if len(s) == 3 and s[2].startswith("tric.uk.")]
+        if len(uk) != 1 or uk[0][1] != "t":
+            return "%s.o: want one local microkernel symbol, got %s" % (m, uk)
+    M, K, N = 7, 13, 37
+    rng = np.random.default_rng(5)
+    a, w = rng.standard_normal((M, K)).astype(np.float32), rng.standard_normal((K, N)).astype(np.float32)
+    c = rng.standard_normal(N).astype(np.float32)
+    fmt = lambda x: ", ".join("%.9g" % v for v in x.ravel())
+    prog = ('#include <stdio.h>\n#include "a.h"\n#include "b.h"\n'
+            "static const float a[] = {%s}, w[] = {%s}, c[] = {%s};\n"
+            "int main(void) { static float y[%d], z[%d];\n"
+            "  if (f(a, w, y, %d, %d, %d) || g(a, w, c, z, %d, %d, %d)) return 1;\n"
+            '  for (int i = 0; i < %d; i++) printf("%%.9g %%.9g\\n", y[i], z[i]);\n'
+            "  return 0; }\n" % (fmt(a), fmt(w), fmt(c), M * N, M * N, M, K, N, M, K, N, M * N))
+    with open(os.path.join(d, "p.c"), "w") as f:
+        f.write(prog)
+    r = ctx.run(["cc", "-Iout", "p.c", "out/a.o", "out/b.o"] + ctx.plain_libs + ["-o", "p"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    r = ctx.run(["./p"], cwd=d)
+    if r.returncode:
+        return "the program failed: %d" % r.returncode
+    got = np.array([[float(v) for v in l.split()] for l in r.stdout.splitlines()])
+    y = a.astype(np.float64) @ w.astype(np.float64)
+    if not np.allclose(got[:, 0], y.ravel(), rtol=1e-5, atol=1e-5):
+        return "f wrong: max error %g" % np.abs(got[:, 0] - y.ravel()).max()
+    if not np.allclose(got[:, 1], np.maximum(y + c, 0).ravel(), rtol=1e-5, atol=1e-5):
+        return "g wrong: max error %g" % np.abs(got[:, 1] - np.maximum(y + c, 0).ravel()).max()
+    env = dict(os.environ, TRIC_CACHE_DIR=os.path.join(d, "cache"))
+    r = ctx.run([ctx.tric, "build", "a.tri", "-o", "c1"], cwd=d, env=env)
+    if r.returncode:
+        return r.stderr
+    with open(os.path.join(d, "e.tri"), "w") as f:
+        f.write("export fn e(a: f32[M, K], b: f32[K, N]) -> f32[M, N] { return (a @ b) * 2.0; }\n")
+    r = ctx.run([ctx.tric, "build", "--time-report=json", "e.tri", "-o", "c2"], cwd=d, env=env)
+    if r.returncode:
+        return r.stderr
+    rep = json.loads(r.stderr.strip().splitlines()[-1])
+    if (rep["kernels"], rep["kernels_compiled"], rep["kernels_cached"]) != (2, 1, 1):
+        return "a new f32 product after a.tri should compile its kernel and take the microkernel from the cache: %s" % rep
+    shutil.rmtree(d)
+
+
 def test_assembly_output_is_what_the_object_holds(ctx):
     """--emit=asm writes the text the object is made of: the system assembler turns it into
     an object with the same symbols (the kernels local, the exported functions global)."""
