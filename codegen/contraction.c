@@ -260,12 +260,20 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   cg_loop_end(F, &lq);
 }
 
+/* The parameters of the shared A packing (pack_a_fn). */
+enum { PA_DST, PA_SRC, PA_LDA, PA_H, PA_KC, PA_NPARAMS };
+
+static LLVMTypeRef pack_a_type(cg_Emit *e) {
+  LLVMTypeRef pt[PA_NPARAMS] = {e->ptr, e->ptr, e->i64, e->i64, e->i64};
+  return LLVMFunctionType(e->vd, pt, PA_NPARAMS, 0);
+}
+
 /* Packs A[ic .. ic+mc, pc .. pc+kc] into Ap: panel p holds rows ic + p*mr .. + mr as kc
  * columns of mr, rows past M zero. Depth outer, the mr rows inside (pack_panel), so that
  * the panel is written in order (rows outer wrote it at stride mr, which the vectoriser
  * made a scatter: a third of a 64^3 product's time). */
 static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef pc,
-                   LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc) {
+                   LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc, LLVMValueRef pa) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   LLVMValueRef mr = cg_i64(F, t->mr);
@@ -282,8 +290,18 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
     LLVMBuildCondBr(b, a_in_place(F, n, t), join, pack);
     LLVMPositionBuilderAtEnd(b, pack);
   }
-  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, h, mr, ""), blk[0], blk[1]);
-  pack_panel(F, n, 0, ix, Ap, base, t->mr, t->vl, row0, h, pc, kc, blk, join);
+  if (pa) { /* A read from memory: the shared packing function (pack_a_fn) */
+    const tc_Node *A = n->args[0];
+    LLVMValueRef args[PA_NPARAMS] = {LLVMBuildInBoundsGEP2(b, cg_ctype(e, n->dtype), Ap, &base, 1, ""),
+                                     operand_address(F, n, 0, ix, row0, pc), cg_poly(F, A->dims[A->rank - 1]), h, kc};
+    LLVMBuildCall2(b, pack_a_type(e), pa, args, PA_NPARAMS, "");
+    LLVMBuildBr(b, join);
+    LLVMDeleteBasicBlock(blk[0]), LLVMDeleteBasicBlock(blk[1]);
+    LLVMPositionBuilderAtEnd(b, join);
+  } else {
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, h, mr, ""), blk[0], blk[1]);
+    pack_panel(F, n, 0, ix, Ap, base, t->mr, t->vl, row0, h, pc, kc, blk, join);
+  }
   cg_loop_end(F, &lp);
 }
 
@@ -523,12 +541,23 @@ static void ukernel_body(Fn *U, const cg_Tiles *t, LLVMTypeRef ct, bool fl) {
 
 /* The microkernel for tiles t of compute type ct, declared in the module being emitted
  * (its body is emitted once per job: in a unit of its own when kernels are split). */
-static LLVMValueRef ukernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl) {
+/* What a shared function's body is made from. */
+typedef struct Shared {
+  const cg_Tiles *t;
+  LLVMTypeRef ct;
+  bool fl;
+  void (*body)(Fn *U, const struct Shared *s);
+} Shared;
+
+static void ukernel_emit(Fn *U, const Shared *s) { ukernel_body(U, s->t, s->ct, s->fl); }
+
+/* The shared function `name` (CG_UKERNEL_PREFIX...) of type fty, declared in the module
+ * being emitted; its body (s->body) is emitted once per job, in a unit of its own when
+ * kernels are split. nptr pointer parameters at ptrs get noalias and nocapture, and
+ * readonly but for the one at out. */
+static LLVMValueRef shared_fn(Fn *F, const char *name, LLVMTypeRef fty, const int *ptrs, int nptr, int out,
+                              const Shared *s) {
   cg_Emit *e = F->e;
-  char *ts = LLVMPrintTypeToString(ct), name[64];
-  snprintf(name, sizeof name, "%s%s.%dx%dx%d", CG_UKERNEL_PREFIX, ts, t->mr, t->nv, t->vl);
-  LLVMDisposeMessage(ts);
-  LLVMTypeRef fty = ukernel_type(e);
   LLVMValueRef decl = LLVMGetNamedFunction(e->mod, name);
   if (decl) return decl;
   bool made = false;
@@ -560,10 +589,9 @@ static LLVMValueRef ukernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl) {
     unsigned kind = LLVMGetEnumAttributeKindForName(fattrs[i], strlen(fattrs[i]));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, kind, 0));
   }
-  static const int ptrs[] = {UK_A, UK_B, UK_C};
-  for (size_t i = 0; i < 3; i++)
+  for (int i = 0; i < nptr; i++)
     for (int k = 0; k < 3; k++) {
-      const char *a = k == 0 ? "noalias" : k == 1 ? "nocapture" : ptrs[i] == UK_C ? NULL : "readonly";
+      const char *a = k == 0 ? "noalias" : k == 1 ? "nocapture" : ptrs[i] == out ? NULL : "readonly";
       if (!a) continue;
       unsigned kind = LLVMGetEnumAttributeKindForName(a, strlen(a));
       LLVMAddAttributeAtIndex(fn, (unsigned)ptrs[i] + 1, LLVMCreateEnumAttribute(e->ctx, kind, 0));
@@ -573,10 +601,80 @@ static LLVMValueRef ukernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl) {
   Fn U = {.e = e, .f = F->f, .fn = fn, .memo = &memo};
   U.entry = LLVMAppendBasicBlockInContext(e->ctx, fn, "entry");
   LLVMPositionBuilderAtEnd(e->b, U.entry);
-  ukernel_body(&U, t, ct, fl);
+  s->body(&U, s);
   LLVMPositionBuilderAtEnd(e->b, saved);
   e->mod = home;
   return decl;
+}
+
+/* A shared function's name: the prefix, `what`, the compute type and the tile. */
+static void shared_name(char *name, size_t cap, const char *what, LLVMTypeRef ct, const cg_Tiles *t) {
+  char *ts = LLVMPrintTypeToString(ct);
+  snprintf(name, cap, "%s%s%s.%dx%dx%d", CG_UKERNEL_PREFIX, what, ts, t->mr, t->nv, t->vl);
+  LLVMDisposeMessage(ts);
+}
+
+/* The microkernel for tiles t of compute type ct. */
+static LLVMValueRef ukernel(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl) {
+  char name[80];
+  shared_name(name, sizeof name, "", ct, t);
+  static const int ptrs[] = {UK_A, UK_B, UK_C};
+  Shared s = {t, ct, fl, ukernel_emit};
+  return shared_fn(F, name, ukernel_type(F->e), ptrs, 3, UK_C, &s);
+}
+
+/* ---------------------------------------------------------------- shared A packing
+ *
+ *   void tric.uk.pa.<type>.<mr>x<nv>x<vl>(ptr dst, ptr src, i64 lda, i64 h, i64 kc)
+ *
+ * packs the h (<= mr) rows of a plain A (operand_plain: row r at src + r * lda, depths
+ * adjacent) into one mr x kc panel, dst[k * mr + r], rows past h zeros: the packing of
+ * every contraction kernel whose A is read from memory, compiled once per build like the
+ * microkernel. Depth outer and the mr rows unrolled inside, so the panel is written in
+ * order; an edge panel's missing rows read row h - 1 and write zeros. */
+static void pack_a_body(Fn *U, const Shared *s) {
+  cg_Emit *e = U->e;
+  LLVMBuilderRef b = e->b;
+  LLVMValueRef fn = U->fn, dst = LLVMGetParam(fn, PA_DST), src = LLVMGetParam(fn, PA_SRC);
+  LLVMValueRef lda = LLVMGetParam(fn, PA_LDA), h = LLVMGetParam(fn, PA_H), kc = LLVMGetParam(fn, PA_KC);
+  int mr = s->t->mr;
+  LLVMTypeRef ct = s->ct;
+  LLVMBasicBlockRef blk[2] = {LLVMAppendBasicBlockInContext(e->ctx, fn, "pack_full"),
+                              LLVMAppendBasicBlockInContext(e->ctx, fn, "pack_edge")};
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(e->ctx, fn, "packed");
+  LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, h, cg_i64(U, mr), ""), blk[0], blk[1]);
+  LLVMValueRef last = NULL;
+  for (int edge = 0; edge < 2; edge++) {
+    LLVMPositionBuilderAtEnd(b, blk[edge]);
+    if (edge) last = LLVMBuildSub(b, h, cg_i64(U, 1), "");
+    LLVMValueRef rows[MAX_ACC];
+    for (int r = 0; r < mr; r++) {
+      LLVMValueRef ri = edge && r ? smin(U, cg_i64(U, r), last) : cg_i64(U, r);
+      LLVMValueRef off = LLVMBuildMul(b, ri, lda, "");
+      rows[r] = LLVMBuildInBoundsGEP2(b, ct, src, &off, 1, "");
+    }
+    Loop lk = {.interleave = CG_PLAIN};
+    cg_loop_begin(U, &lk, kc);
+    LLVMValueRef kbase = LLVMBuildMul(b, lk.i, cg_i64(U, mr), "");
+    for (int r = 0; r < mr; r++) {
+      LLVMValueRef v = LLVMBuildLoad2(b, ct, LLVMBuildInBoundsGEP2(b, ct, rows[r], &lk.i, 1, ""), "");
+      if (edge && r) v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(U, r), h, ""), v, zero_of(ct, s->fl), "");
+      put(U, ct, dst, LLVMBuildAdd(b, kbase, cg_i64(U, r), ""), v);
+    }
+    cg_loop_end(U, &lk);
+    LLVMBuildBr(b, done);
+  }
+  LLVMPositionBuilderAtEnd(b, done);
+  LLVMBuildRetVoid(b);
+}
+
+/* The shared A packing for tiles t of compute type ct. */
+static LLVMValueRef pack_a_fn(Fn *F, const cg_Tiles *t, LLVMTypeRef ct, bool fl) {
+  char name[80];
+  shared_name(name, sizeof name, "pa.", ct, t);
+  static const int ptrs[] = {PA_DST, PA_SRC};
+  Shared s = {t, ct, fl, pack_a_body};
+  return shared_fn(F, name, pack_a_type(F->e), ptrs, 2, PA_DST, &s);
 }
 
 /* One tile's call of the microkernel: its A and B operands and depth. */
@@ -673,6 +771,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   tiles_for(e, n, root, &t);
   if (t.mr * t.nv > MAX_ACC || t.nv > 8) TRIC_BUG("contraction tile %dx%d has more than %d accumulators", t.mr, t.nr, MAX_ACC);
   UkCall uk = {.fn = ukernel(F, &t, ct, fe_dtype_is_float(dt)), .fty = ukernel_type(e)};
+  LLVMValueRef pa = operand_plain(F, n, 0) ? pack_a_fn(F, &t, ct, fe_dtype_is_float(dt)) : NULL;
   Dims d;
   contraction_dims(F, n, &t, &d);
   LLVMValueRef Ap = scratch;
@@ -701,7 +800,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   pack_b(F, n, &ix, &t, Bp, pc, kc, jc, nc);
   block_begin(F, &li, rows, cg_i64(F, t.mc), &ic, &mc, false);
   ic = LLVMBuildAdd(b, ic, ilo, "");
-  pack_a(F, n, &ix, &t, Ap, pc, kc, ic, mc);
+  pack_a(F, n, &ix, &t, Ap, pc, kc, ic, mc, pa);
   block_begin(F, &lq, nc, cg_i64(F, t.nr), &j0, &w, false);
   LLVMValueRef boff = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, cg_i64(F, t.nr), ""), "");
   uk.B = LLVMBuildInBoundsGEP2(b, ct, Bp, &boff, 1, "");

@@ -262,9 +262,9 @@ MATMULS = {
 
 
 def test_microkernel_compiled_once_per_build_and_cached(ctx):
-    """Every contraction kernel calls the shared microkernel of its compute type and tile
-    (docs/plan.md): a build of three modules with four different contraction kernels
-    compiles the f32 one once and the f64 one once; each object holds its copy as a local
+    """Every contraction kernel calls the shared microkernel (and A packing) of its compute
+    type and tile (docs/plan.md): a build of three modules with four different contraction
+    kernels compiles the f32 ones once and the f64 ones once; each object holds its copy as a local
     symbol, so two of them link into one program, which computes what NumPy does; and a
     later build of another f32 product takes the microkernel from the cache."""
     import numpy as np
@@ -274,13 +274,14 @@ def test_microkernel_compiled_once_per_build_and_cached(ctx):
     if r.returncode:
         return r.stderr
     rep = json.loads(r.stderr.strip().splitlines()[-1])
-    if (rep["kernels"], rep["kernels_compiled"]) != (7, 6):
-        return "expected 7 kernels emitted (4 contraction kernels, 3 microkernels) and 6 compiled, got %s" % rep
+    # per module, its contraction kernels, a microkernel and an A packing function
+    if (rep["kernels"], rep["kernels_compiled"]) != (10, 8):
+        return "expected 10 kernels emitted (4 contraction kernels, 3 microkernels, 3 A packings) and 8 compiled, got %s" % rep
     for m in ("a", "b", "c"):
         syms = [l.split() for l in ctx.run(["nm", os.path.join(d, "out", m + ".o")]).stdout.splitlines()]
         uk = [s for s in syms if len(s) == 3 and s[2].startswith("tric.uk.")]
-        if len(uk) != 1 or uk[0][1] != "t":
-            return "%s.o: want one local microkernel symbol, got %s" % (m, uk)
+        if len(uk) != 2 or any(u[1] != "t" for u in uk):
+            return "%s.o: want a local microkernel and A packing, got %s" % (m, uk)
     M, K, N = 7, 13, 37
     rng = np.random.default_rng(5)
     a, w = rng.standard_normal((M, K)).astype(np.float32), rng.standard_normal((K, N)).astype(np.float32)
@@ -316,8 +317,9 @@ def test_microkernel_compiled_once_per_build_and_cached(ctx):
     if r.returncode:
         return r.stderr
     rep = json.loads(r.stderr.strip().splitlines()[-1])
-    if (rep["kernels"], rep["kernels_compiled"], rep["kernels_cached"]) != (2, 1, 1):
-        return "a new f32 product after a.tri should compile its kernel and take the microkernel from the cache: %s" % rep
+    if (rep["kernels"], rep["kernels_compiled"], rep["kernels_cached"]) != (3, 1, 2):
+        return ("a new f32 product after a.tri should compile its kernel and take the microkernel and A packing "
+                "from the cache: %s" % rep)
     shutil.rmtree(d)
 
 
