@@ -594,14 +594,21 @@ static void flat_range(Fn *F, const tc_Node *n, LLVMValueRef dst, LLVMValueRef l
  * before the kernel returns. Smaller outputs take the plain loop. */
 enum { STREAM_MIN = 16 << 20 };
 
-static void flat_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, bool copy) {
+static void flat_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, bool copy, const LLVMValueRef *range) {
   cg_Emit *e = F->e;
-  LLVMValueRef count = cg_numel(F, n->rank, (const tc_Poly **)n->dims);
+  LLVMValueRef count = cg_numel(F, n->rank, (const tc_Poly **)n->dims), first = NULL;
+  long long whole_count = LLVMIsAConstantInt(count) ? LLVMConstIntGetSExtValue(count) : -1;
+  if (range) { /* rows [range[0], range[1]) of the first dimension: elements [first, first + count) */
+    LLVMValueRef inner = cg_numel(F, n->rank - 1, (const tc_Poly **)n->dims + 1);
+    first = LLVMBuildNSWMul(e->b, range[0], inner, "");
+    count = LLVMBuildNSWMul(e->b, LLVMBuildNSWSub(e->b, range[1], range[0], ""), inner, "");
+    dst = LLVMBuildInBoundsGEP2(e->b, cg_stype(e, n->dtype), dst, &first, 1, "");
+  }
   int es = fe_dtype_size(n->dtype);
   if (n->dtype == FE_BOOL) es = 1;
   long long min_count = STREAM_MIN / es;
-  if (!e->stream || !F->to_output || (LLVMIsAConstantInt(count) && LLVMConstIntGetSExtValue(count) < min_count)) {
-    flat_range(F, n, dst, NULL, count, copy, INTERLEAVE);
+  if (!e->stream || !F->to_output || (whole_count >= 0 && whole_count < min_count)) {
+    flat_range(F, n, dst, first, count, copy, INTERLEAVE);
     return;
   }
   LLVMValueRef addr = LLVMBuildPtrToInt(e->b, dst, e->i64, "");
@@ -612,13 +619,15 @@ static void flat_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, bool copy) {
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "filled");
   LLVMBuildCondBr(e->b, LLVMBuildAnd(e->b, big, whole, ""), sb, nb);
   LLVMPositionBuilderAtEnd(e->b, nb);
-  flat_range(F, n, dst, NULL, count, copy, INTERLEAVE);
+  flat_range(F, n, dst, first, count, copy, INTERLEAVE);
   LLVMBuildBr(e->b, join);
   LLVMPositionBuilderAtEnd(e->b, sb);
   /* head: elements up to the 64-byte boundary (fewer than 64, and count is far larger) */
   LLVMValueRef head_bytes = LLVMBuildAnd(e->b, LLVMBuildNeg(e->b, addr, ""), cg_i64(F, 63), "");
   LLVMValueRef head = LLVMBuildUDiv(e->b, head_bytes, cg_i64(F, es), "");
-  flat_range(F, n, dst, NULL, head, copy, -1);
+  flat_range(F, n, dst, first, head, copy, -1);
+  if (first) head = LLVMBuildNSWAdd(e->b, first, head, ""); /* the body's first element */
+  else first = cg_i64(F, 0);
   LLVMValueRef body = LLVMBuildInBoundsGEP2(e->b, e->i8, dst, &head_bytes, 1, "");
   LLVMValueRef bundle_args[2] = {body, cg_i64(F, 64)};
   LLVMOperandBundleRef align = LLVMCreateOperandBundle("align", 5, bundle_args, 2);
@@ -626,15 +635,16 @@ static void flat_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, bool copy) {
   LLVMValueRef assume = cg_intrinsic_decl(e, "llvm.assume");
   LLVMBuildCallWithOperandBundles(e->b, LLVMGlobalGetValueType(assume), assume, &yes, 1, &align, 1, "");
   LLVMDisposeOperandBundle(align);
-  flat_range(F, n, body, head, LLVMBuildNSWSub(e->b, count, head, ""), copy, INTERLEAVE);
+  flat_range(F, n, body, head, LLVMBuildNSWSub(e->b, count, LLVMBuildNSWSub(e->b, head, first, ""), ""), copy, INTERLEAVE);
   LLVMValueRef sfence = cg_intrinsic_decl(e, "llvm.x86.sse.sfence");
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(sfence), sfence, NULL, 0, "");
   LLVMBuildBr(e->b, join);
   LLVMPositionBuilderAtEnd(e->b, join);
 }
 
-/* dst[...] = value of n over its whole shape (n computed from its arguments). */
-static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
+/* dst[...] = value of n over its shape, rows range[0] <= i < range[1] of its first
+ * dimension when its rank is 1 or more (n computed from its arguments). */
+static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst, const LLVMValueRef *range) {
   Loop L[TC_MAXRANK + 1] = {0};
   int nopen = 0;
   Ix ix = {.rank = n->rank};
@@ -643,9 +653,11 @@ static void emit_fill(Fn *F, const tc_Node *n, LLVMValueRef dst) {
     cg_memo_reset(F);
     cg_store_at(F, n->dtype, dst, cg_i64(F, 0), emit_expr(F, n, &ix));
   } else if (flat_ok_top(F, n)) {
-    flat_fill(F, n, dst, false);
+    flat_fill(F, n, dst, false, range);
   } else {
-    cg_open_loops(F, L, n->rank, (const tc_Poly **)n->dims, -1, &ix, &nopen);
+    cg_loop_begin(F, &L[nopen], LLVMBuildSub(F->e->b, range[1], range[0], ""));
+    ix.v[0] = LLVMBuildNSWAdd(F->e->b, range[0], L[nopen++].i, "");
+    cg_open_loops(F, L, n->rank, (const tc_Poly **)n->dims, (int64_t)((1ull << n->rank) - 2), &ix, &nopen);
     LLVMValueRef lin = cg_linear(F, n->rank, (const tc_Poly **)n->dims, ix.v);
     cg_store_at(F, n->dtype, dst, lin, emit_expr(F, n, &ix));
     cg_close_loops(F, L, &nopen, 0);
@@ -682,6 +694,10 @@ static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
  */
 
 enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE };
+
+/* Whether a kernel of this kind writes each element of its output independently (an
+ * elementwise map or a copy), so that it may split its first dimension over threads. */
+static bool fill_kind(int kind) { return kind == K_FILL || kind == K_COPY; }
 
 typedef struct Sig {
   Fn *F;
@@ -799,8 +815,8 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x
   case K_REDUCE: cg_emit_reduce(K, n, dst); break;
   case K_MATMUL: cg_emit_contraction(K, x, n, dst, scratch, range); break;
   case K_CONCAT: emit_concat(K, n, dst); break;
-  case K_FILL: emit_fill(K, n, dst); break;
-  case K_COPY: flat_fill(K, n, dst, true); break; /* n is the kernel's input 0 */
+  case K_FILL: emit_fill(K, n, dst, range); break;
+  case K_COPY: flat_fill(K, n, dst, true, n->rank ? range : NULL); break; /* n is the kernel's input 0 */
   case K_ROWWISE: cg_emit_rowwise(K, n, dst, range); break;
   default: TRIC_BUG("kernel kind %d for '%s' has no emitter", kind, tc_op_name(n->op));
   }
@@ -837,7 +853,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
   for (int i = 0; i < e->kernel_sigs.n && !kfn; i++)
     if (!strcmp(e->kernel_sigs.items[i], g.s)) kfn = e->kernel_fns.items[i];
   /* a contraction also takes the rows and columns of its part of C: ilo, ihi, jlo, jhi */
-  int nrange = kind == K_MATMUL ? 4 : kind == K_ROWWISE ? 2 : 0;
+  int nrange = kind == K_MATMUL ? 4 : kind == K_ROWWISE || (fill_kind(kind) && n->rank) ? 2 : 0;
   int nin = g.inputs.n, ns = F->f->nsyms, np = 1 + (scratch != NULL) + nrange + nin + ns;
   LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)np);
   LLVMValueRef *args = fe_alloc(e->arena, sizeof *args * (size_t)np);
@@ -916,6 +932,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
   }
   if (kind == K_MATMUL) cg_contraction_call(F, x, n, kfn, fty, args, np, stride);
   else if (kind == K_ROWWISE) cg_rowwise_call(F, n, kfn, fty, args, np);
+  else if (nrange == 2) cg_fill_call(F, n, kfn, fty, args, np);
   else LLVMBuildCall2(e->b, fty, kfn, args, (unsigned)np, "");
 }
 
@@ -1105,11 +1122,12 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
      layers makes one malloc per call, not hundreds */
   LLVMValueRef *sslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* contraction scratch */
   LLVMValueRef *stride = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* its bytes per worker */
-  /* the workers a contraction (each with its own scratch) or row-wise kernel may use: the pool's size now
+  /* the workers a contraction (each with its own scratch), row-wise, elementwise or copy kernel may use: the pool's size now
      (a later change applies to later calls), at most CG_MAX_THREADS */
   F->nthreads = LLVMConstInt(e->i32, 1, 0);
   for (int i = 0; i < P->nkernels; i++)
-    if (P->kernels[i].kind == CG_PK_CONTRACTION || P->kernels[i].kind == CG_PK_ROWWISE) {
+    if (P->kernels[i].kind == CG_PK_CONTRACTION || P->kernels[i].kind == CG_PK_ROWWISE ||
+        ((P->kernels[i].kind == CG_PK_ELEMENTWISE || P->kernels[i].kind == CG_PK_COPY) && P->kernels[i].root->rank)) {
       LLVMTypeRef gty = LLVMFunctionType(e->i32, NULL, 0, 0);
       LLVMValueRef g = LLVMGetNamedFunction(e->mod, "tricrt_get_num_threads");
       if (!g) g = LLVMAddFunction(e->mod, "tricrt_get_num_threads", gty);

@@ -114,3 +114,24 @@ void cg_parallel_call(Fn *F, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *ar
   LLVMBuildBr(b, bd);
   LLVMPositionBuilderAtEnd(b, bd);
 }
+
+/* ---------------------------------------------------------------- elementwise kernels
+ *
+ * An elementwise or copy kernel of at least FILL_PARALLEL elements splits its first
+ * dimension over the pool, chunks of at least FILL_CHUNK elements (a rank-1 one splits
+ * its elements): each element is computed the same way whatever the split. Below that a
+ * call of the pool costs more than the second core gives back on a memory-bound loop.
+ */
+enum { FILL_PARALLEL = 1 << 18, FILL_CHUNK = 1 << 16 };
+
+void cg_fill_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs) {
+  LLVMBuilderRef b = F->e->b;
+  cg_Split s = {.nrange = 2, .unit = cg_i64(F, 1)};
+  LLVMValueRef total = cg_numel(F, root->rank, (const tc_Poly **)root->dims);
+  s.m = cg_poly(F, root->dims[0]);
+  s.grain = cg_grain(F, cg_numel(F, root->rank - 1, (const tc_Poly **)root->dims + 1), FILL_CHUNK);
+  s.par = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, total, cg_i64(F, FILL_PARALLEL), ""),
+                       LLVMBuildICmp(b, LLVMIntSGE, s.m, cg_i64(F, 2), ""), "");
+  s.units = s.m;
+  cg_parallel_call(F, kfn, fty, args, nargs, &s);
+}

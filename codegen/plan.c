@@ -768,6 +768,17 @@ static void write_epilogue(FILE *out, const tc_Func *f, const cg_PlanKernel *k, 
 }
 
 /* Writes a contraction kernel's tiles and the axis it splits over threads. */
+/* Whether kernel k may split its first dimension over threads (emit.c, parallel.c): a
+ * row-wise kernel of rank 2 or more, an elementwise or copy kernel of rank 1 or more. */
+static bool splits_first_dim(const cg_PlanKernel *k) {
+  switch (k->kind) {
+  case CG_PK_ROWWISE: return k->root->rank >= 2;
+  case CG_PK_ELEMENTWISE: case CG_PK_COPY: return k->root->rank >= 1;
+  case CG_PK_REDUCTION: case CG_PK_CONTRACTION: case CG_PK_LAYOUT: return false;
+  }
+  TRIC_BUG("plan kernel kind %d has no thread split", (int)k->kind);
+}
+
 static void write_tiles(FILE *out, const cg_PlanKernel *k, bool json, const cg_TargetInfo *t) {
   cg_Tiles c;
   cg_contraction_tiles_for(t, k->contraction, k->root, &c);
@@ -830,10 +841,10 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
     if (k->kind == CG_PK_CONTRACTION) {
       write_epilogue(out, f, k, json);
       write_tiles(out, k, json, t);
-    } else if (k->kind == CG_PK_ROWWISE && k->root->rank >= 2)
+    } else if (splits_first_dim(k))
       fputs(json ? "],\n        \"parallel\": {\"axis\": \"first dimension\"}"
                  : "\n    threads split the first dimension", out);
-    bool closed = k->kind == CG_PK_CONTRACTION || (k->kind == CG_PK_ROWWISE && k->root->rank >= 2);
+    bool closed = k->kind == CG_PK_CONTRACTION || splits_first_dim(k);
     if (json) fputs(closed ? ",\n        \"reads\": [" : "],\n        \"reads\": [", out);
     else fputs("\n    reads:", out);
     for (int j = 0; j < k->ninputs; j++) {

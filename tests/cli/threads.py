@@ -17,6 +17,9 @@ fn ln(x: f32[...]) -> f32[...] {
   return d * rsqrt(mean(d * d, axis=-1, keepdims=true) + 1e-5);
 }
 export fn ln3(x: f32[B, R, C], g: f32[C]) -> f32[B, R, C] { return ln(x) * g; }
+export fn ew(x: f32[R, C], y: f32[C]) -> f32[R, C] { return tanh(x) * y + 1.0; }
+export fn ew1(x: f32[N]) -> f32[N] { return exp(x) * 0.5 - x; }
+export fn cp(x: f32[R, C]) -> (f32[R, C], f32[R, C]) { return (x, x * 2.0); }
 """
 
 # sizes: split along N (M <= N), along M, a single row, a batch; all above the
@@ -124,6 +127,36 @@ int main(void) {
       }
     }
     free(x), free(g), free(want[0]), free(want[1]), free(got);
+  }
+  /* elementwise and copy kernels: split over their first dimension (rank 1: elements);
+     the output is poisoned before each call, so a row no chunk wrote shows */
+  static const int64_t maps[][2] = {{1031, 517}, {3, 100003}, {700001, 1}, {7, 13}};
+  for (int k = 0; k < 4; k++) {
+    int64_t R = maps[k][0], C = maps[k][1];
+    size_t n = (size_t)(R * C);
+    float *x = fr(n), *y = fr((size_t)C), *want[4], *got[2];
+    for (int f = 0; f < 4; f++) want[f] = malloc(n * 4);
+    got[0] = malloc(n * 4), got[1] = malloc(n * 4);
+    for (int c = 0; c < 4; c++) {
+      tricrt_set_num_threads(counts[c]);
+      if (!c)
+        for (int f = 0; f < 4; f++) memset(want[f], 0xff, n * 4);
+      memset(got[0], 0xff, n * 4), memset(got[1], 0xff, n * 4);
+      if (ew(x, y, c ? got[0] : want[0], R, C) || ew1(x, c ? got[1] : want[1], (int64_t)n)) { printf("map call failed\n"); return 1; }
+      if (c && (memcmp(got[0], want[0], n * 4) || memcmp(got[1], want[1], n * 4))) {
+        printf("maps %d: %d threads differ from 1 thread\n", k, counts[c]);
+        return 1;
+      }
+      memset(got[0], 0xff, n * 4), memset(got[1], 0xff, n * 4);
+      if (cp(x, c ? got[0] : want[2], c ? got[1] : want[3], R, C)) { printf("copy call failed\n"); return 1; }
+      if (memcmp(c ? got[0] : want[2], x, n * 4) || (c && memcmp(got[1], want[3], n * 4))) {
+        printf("copies %d: %d threads give another result\n", k, counts[c]);
+        return 1;
+      }
+      if (c && counts[c] > 1 && tasks() > 1) used_threads = 1;
+    }
+    free(x), free(y), free(got[0]), free(got[1]);
+    for (int f = 0; f < 4; f++) free(want[f]);
   }
   if (!used_threads) { printf("no parallel call ever ran on a second thread\n"); return 1; }
   printf("ok\n");
