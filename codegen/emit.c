@@ -699,96 +699,6 @@ enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE };
  * elementwise map or a copy), so that it may split its first dimension over threads. */
 static bool fill_kind(int kind) { return kind == K_FILL || kind == K_COPY; }
 
-typedef struct Sig {
-  Fn *F;
-  char *s;
-  size_t len, cap;
-  fe_Vec inputs; /* const tc_Node*: buffers and scalars, in order of first use */
-  int *visit;       /* per node: its number in this signature, valid where stamp == gen */
-  unsigned *stamp, gen;
-  int nvisit;
-} Sig;
-
-__attribute__((format(printf, 2, 3))) static void sig_put(Sig *g, const char *fmt, ...) {
-  va_list ap;
-  for (;;) {
-    va_start(ap, fmt);
-    int n = vsnprintf(g->s + g->len, g->cap - g->len, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && g->len + (size_t)n < g->cap) {
-      g->len += (size_t)n;
-      return;
-    }
-    size_t cap = g->cap * 2 + (size_t)n + 64;
-    char *s = fe_alloc(g->F->e->arena, cap);
-    memcpy(s, g->s, g->len);
-    g->s = s;
-    g->cap = cap;
-  }
-}
-
-static void sig_poly(Sig *g, const tc_Poly *p) {
-  sig_put(g, "{");
-  for (int i = 0; i < p->n; i++) {
-    sig_put(g, "%+lld", (long long)p->t[i].coef);
-    for (int k = 0; k < p->t[i].n; k++) sig_put(g, "*s%d", p->t[i].s[k]);
-  }
-  sig_put(g, "}");
-}
-
-static bool is_input(Fn *F, const tc_Node *n) { return F->buf[n->id] || (n->op == TC_PARAM && n->rank == 0); }
-
-/* Serialises what the loop nest computing n reads and does, with its inputs numbered in
- * order of first use and shared subexpressions written once. */
-static void sig_node(Sig *g, const tc_Node *n, bool top) {
-  if (!top && is_input(g->F, n)) {
-    int k = -1;
-    for (int i = 0; i < g->inputs.n; i++)
-      if (g->inputs.items[i] == n) k = i;
-    if (k < 0) {
-      k = g->inputs.n;
-      fe_vec_push(g->F->e->arena, &g->inputs, (void *)n);
-    }
-    sig_put(g, "I%d:%d", k, n->dtype);
-    if (n->rank) {
-      sig_put(g, "[");
-      for (int i = 0; i < n->rank; i++) sig_poly(g, n->dims[i]);
-      sig_put(g, "]");
-    }
-    return;
-  }
-  if (g->stamp[n->id] == g->gen) {
-    sig_put(g, "#%d", g->visit[n->id]);
-    return;
-  }
-  g->stamp[n->id] = g->gen;
-  g->visit[n->id] = ++g->nvisit;
-  sig_put(g, "(%d:%d[", (int)n->op, n->dtype);
-  for (int i = 0; i < n->rank; i++) sig_poly(g, n->dims[i]);
-  sig_put(g, "]");
-  switch (tc_op_info(n->op)->attr) {
-  case TC_ATTR_NONE: case TC_ATTR_PARAM: break; /* a parameter is an input (above) */
-  case TC_ATTR_CONST: sig_put(g, " %a %lld", n->cst.f, (long long)n->cst.i); break;
-  case TC_ATTR_DIMVAL: sig_poly(g, n->dimval.size); break;
-  case TC_ATTR_REDUCE: sig_put(g, " %lld %lld", (long long)n->reduce.axes_mask, (long long)n->reduce.keepdims); break;
-  case TC_ATTR_CONCAT: sig_put(g, " %lld 0", (long long)n->concat.axis); break;
-  case TC_ATTR_TRANSPOSE:
-    for (int i = 0; i < n->rank; i++) sig_put(g, " %lld", (long long)n->transpose.perm[i]);
-    break;
-  case TC_ATTR_SLICE:
-    for (int i = 0; i < n->args[0]->rank; i++) {
-      sig_poly(g, n->slice.starts[i]);
-      sig_put(g, "%lld%s", (long long)n->slice.steps[i], n->slice.drop[i] ? "d" : "");
-    }
-    break;
-  }
-  for (int i = 0; i < n->nargs; i++) {
-    sig_put(g, " ");
-    sig_node(g, n->args[i], false);
-  }
-  sig_put(g, ")");
-}
-
 /* The loop nest that lowers a kernel of the plan's kind k. */
 static int emit_kind(cg_PlanKind k) {
   switch (k) {
@@ -833,28 +743,18 @@ static LLVMValueRef buffer_ptr(Fn *F, const tc_Node *n) {
 
 /* Computes node n into dst (a K_* loop nest; x: a contraction's matmul) through a
  * kernel, creating the kernel unless one with the same signature exists. */
-static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst, LLVMValueRef scratch,
-                       LLVMValueRef stride) {
+static void run_kernel(Fn *F, const cg_PlanKernel *pk, int kind, const tc_Node *n, const tc_Node *x, LLVMValueRef dst,
+                       LLVMValueRef scratch, LLVMValueRef stride) {
   cg_Emit *e = F->e;
-  Sig g = {.F = F, .cap = 256};
-  g.s = fe_alloc(e->arena, g.cap);
-  if (!F->sig_visit) { /* once per function: a deep model runs thousands of kernels */
-    F->sig_visit = fe_alloc(e->arena, sizeof(int) * ((size_t)F->f->nnodes + 1));
-    F->sig_stamp = fe_alloc(e->arena, sizeof(unsigned) * ((size_t)F->f->nnodes + 1));
-  }
-  g.visit = F->sig_visit;
-  g.stamp = F->sig_stamp;
-  g.gen = ++F->sig_gen;
   bool to_output = LLVMIsAArgument(dst) != NULL;
-  sig_put(&g, "k%d s%d m%d o%d ", kind, F->f->nsyms, scratch != NULL, to_output);
-  if (kind == K_COPY) sig_node(&g, n, false);
-  else sig_node(&g, n, true);
+  if (to_output != (pk->output >= 0) || (scratch != NULL) != pk->scratch)
+    TRIC_BUG("kernel of '%s' writes or scratches other than its plan entry says", tc_op_name(n->op));
   LLVMValueRef kfn = NULL;
-  for (int i = 0; i < e->kernel_sigs.n && !kfn; i++)
-    if (!strcmp(e->kernel_sigs.items[i], g.s)) kfn = e->kernel_fns.items[i];
+  for (int i = 0; i < e->kernel_keys.n && !kfn; i++)
+    if (!memcmp(e->kernel_keys.items[i], pk->key, sizeof pk->key)) kfn = e->kernel_fns.items[i];
   /* a contraction also takes the rows and columns of its part of C: ilo, ihi, jlo, jhi */
   int nrange = kind == K_MATMUL ? 4 : kind == K_ROWWISE || (fill_kind(kind) && n->rank) ? 2 : 0;
-  int nin = g.inputs.n, ns = F->f->nsyms, np = 1 + (scratch != NULL) + nrange + nin + ns;
+  int nin = pk->nparams, ns = F->f->nsyms, np = 1 + (scratch != NULL) + nrange + nin + ns;
   LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)np);
   LLVMValueRef *args = fe_alloc(e->arena, sizeof *args * (size_t)np);
   int k = 0;
@@ -862,7 +762,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
   if (scratch) pt[k] = e->ptr, args[k++] = scratch;
   for (int i = 0; i < nrange; i++) pt[k] = e->i64, args[k++] = cg_i64(F, 0); /* set per chunk */
   for (int i = 0; i < nin; i++) {
-    const tc_Node *in = g.inputs.items[i];
+    const tc_Node *in = pk->params[i];
     if (F->buf[in->id]) pt[k] = e->ptr, args[k++] = buffer_ptr(F, in);
     else pt[k] = cg_stype(e, in->dtype), args[k++] = LLVMGetParam(F->fn, (unsigned)in->param.index);
   }
@@ -895,7 +795,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
         add_attr(e, kfn, (unsigned)i + 1, "nocapture");
         if (i >= 1 + (scratch != NULL)) add_attr(e, kfn, (unsigned)i + 1, "readonly");
       }
-    fe_vec_push(e->arena, &e->kernel_sigs, g.s);
+    fe_vec_push(e->arena, &e->kernel_keys, (void *)pk->key);
     fe_vec_push(e->arena, &e->kernel_fns, callee);
     Fn *K = calloc(1, sizeof *K);
     if (!K) abort();
@@ -915,7 +815,7 @@ static void run_kernel(Fn *F, int kind, const tc_Node *n, const tc_Node *x, LLVM
     LLVMPositionBuilderAtEnd(e->b, K->entry);
     k = 1 + (scratch != NULL) + nrange;
     for (int i = 0; i < nin; i++, k++) {
-      const tc_Node *in = g.inputs.items[i];
+      const tc_Node *in = pk->params[i];
       LLVMValueRef p = LLVMGetParam(kfn, (unsigned)k);
       if (F->buf[in->id]) K->buf[in->id] = p;
       else K->scalar[in->id] = cg_from_storage(e, in->dtype, p);
@@ -1182,7 +1082,7 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     const tc_Node *n = pk->root;
     bool own = pk->kind != CG_PK_COPY && F->mat[n->id]; /* writes n's buffer (a temporary or in place) */
     LLVMValueRef dst = pk->output >= 0 ? LLVMGetParam(fn, (unsigned)(np + pk->output)) : temp_ptr(F, F->slot[n->id]);
-    run_kernel(F, emit_kind(pk->kind), n, pk->contraction, dst, pk->scratch ? temp_ptr(F, sslot[n->id]) : NULL,
+    run_kernel(F, pk, emit_kind(pk->kind), n, pk->contraction, dst, pk->scratch ? temp_ptr(F, sslot[n->id]) : NULL,
                pk->scratch ? LLVMBuildLoad2(e->b, e->i64, stride[n->id], "") : NULL);
     if (own) F->buf[n->id] = out_of[n->id] >= 0 ? dst : F->slot[n->id]; /* from now on read by consumers */
   }

@@ -20,7 +20,7 @@ typedef struct cg_Emit {
   cg_TargetInfo target; /* the cost model's view of cpu and features */
   bool stream; /* large flat outputs may use streaming stores (x86, -O2 and up) */
   bool fast_isel; /* -O0: kernels go through LLVM's fast instruction selector (see TC_SELECT) */
-  fe_Vec kernel_sigs, kernel_fns; /* loop-nest kernels emitted so far: signature -> function */
+  fe_Vec kernel_keys, kernel_fns; /* loop-nest kernels emitted so far: plan key (16 bytes) -> function */
   fe_Vec tramp_kernels, tramp_fns; /* contraction kernels -> their thread pool task (contraction.c) */
   /* split: each kernel's body goes into a module of its own (kernel_mods, in kernel
      order), defining CG_KERNEL_NAME; e->mod, the entry module, declares kernel i as

@@ -69,12 +69,10 @@ typedef struct Fn {
      compile time. */
   LLVMValueRef *slot, temps;
   LLVMValueRef *pslot; /* likewise, per tensor parameter: the slot holding its pointer */
-  int *sig_visit;      /* scratch of run_kernel's signatures (see Sig) */
   LLVMValueRef nthreads; /* in the entry: i32, the workers a contraction may use */
   /* in a row-wise kernel: per node, the value of a reduction of the current row (NULL:
      none), which cg_emit_at returns at any index of that row */
   LLVMValueRef *rowval;
-  unsigned *sig_stamp, sig_gen;
 } Fn;
 
 /* A counted loop 0 <= i < n: cg_loop_begin opens it at the builder, cg_loop_end closes it. */

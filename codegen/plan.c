@@ -18,6 +18,8 @@
 #include "codegen/codegen.h"
 #include "codegen/plan.h"
 
+#include <xxhash.h>
+
 /* The planning state of one function. */
 typedef struct Plan {
   const tc_Func *f;
@@ -526,6 +528,109 @@ static void add_kernel(Walk *W, fe_Vec *ks, const tc_Node *root, int output, boo
   fe_vec_push(W->arena, ks, k);
 }
 
+/* ---------------------------------------------------------------- kernel keys
+ *
+ * A kernel's key is a 128-bit hash (XXH3) of what its loop nest computes: its kind,
+ * whether it writes an output of the function or a temporary, whether it has scratch,
+ * the function's number of size symbols (every kernel takes them all), and the
+ * expression it evaluates: every node reached from the root without crossing a buffer
+ * (op, dtype, dims, attributes; a node met again as a back reference), the buffers and
+ * scalar parameters it reads numbered in their order of first use, with dtype and dims.
+ * Tiles are not in it: they follow from the kind, the dtypes and the target, which is
+ * the same for a whole module. Two kernels with one key are the same loop nest over
+ * parameters in the same order (cg_PlanKernel.params), so emission makes one function
+ * for both: the repeated layers of a model share their kernels. */
+typedef struct Key {
+  const cg_Plan *p;
+  fe_Arena *arena;
+  XXH3_state_t *h;
+  int *visit;      /* per node: its number in this key, valid where stamp == gen */
+  unsigned *stamp, gen;
+  int nvisit;
+  fe_Vec params;   /* const tc_Node *: inputs in order of first use */
+} Key;
+
+static void key_i64(Key *k, int64_t v) { XXH3_128bits_update(k->h, &v, sizeof v); }
+
+static void key_poly(Key *k, const tc_Poly *p) {
+  key_i64(k, p->n);
+  for (int i = 0; i < p->n; i++) {
+    key_i64(k, p->t[i].coef);
+    key_i64(k, p->t[i].n);
+    for (int j = 0; j < p->t[i].n; j++) key_i64(k, p->t[i].s[j]);
+  }
+}
+
+static void key_dims(Key *k, const tc_Node *n) {
+  key_i64(k, n->dtype);
+  key_i64(k, n->rank);
+  for (int i = 0; i < n->rank; i++) key_poly(k, n->dims[i]);
+}
+
+/* Hashes node n of kernel k's expression (top: the root, computed even if it has a buffer). */
+static void key_node(Key *k, const tc_Node *n, bool top) {
+  if (!top && (cg_plan_has_buffer(k->p, n) || (n->op == TC_PARAM && n->rank == 0))) {
+    int at = -1;
+    for (int i = 0; i < k->params.n && at < 0; i++)
+      if (k->params.items[i] == n) at = i;
+    if (at < 0) {
+      at = k->params.n;
+      fe_vec_push(k->arena, &k->params, (void *)n);
+    }
+    key_i64(k, -1 - at); /* an input, by number */
+    key_dims(k, n);
+    return;
+  }
+  if (k->stamp[n->id] == k->gen) {
+    key_i64(k, -(1ll << 40) - k->visit[n->id]); /* a back reference */
+    return;
+  }
+  k->stamp[n->id] = k->gen;
+  k->visit[n->id] = ++k->nvisit;
+  key_i64(k, n->op);
+  key_dims(k, n);
+  switch (tc_op_info(n->op)->attr) {
+  case TC_ATTR_NONE: case TC_ATTR_PARAM: break; /* a parameter is an input (above) */
+  case TC_ATTR_CONST:
+    XXH3_128bits_update(k->h, &n->cst.f, sizeof n->cst.f);
+    key_i64(k, n->cst.i);
+    break;
+  case TC_ATTR_DIMVAL: key_poly(k, n->dimval.size); break;
+  case TC_ATTR_REDUCE: key_i64(k, n->reduce.axes_mask), key_i64(k, n->reduce.keepdims); break;
+  case TC_ATTR_CONCAT: key_i64(k, n->concat.axis); break;
+  case TC_ATTR_TRANSPOSE:
+    for (int i = 0; i < n->rank; i++) key_i64(k, n->transpose.perm[i]);
+    break;
+  case TC_ATTR_SLICE:
+    for (int i = 0; i < n->args[0]->rank; i++) {
+      key_poly(k, n->slice.starts[i]);
+      key_i64(k, n->slice.steps[i]), key_i64(k, n->slice.drop[i]);
+    }
+    break;
+  }
+  key_i64(k, n->nargs);
+  for (int i = 0; i < n->nargs; i++) key_node(k, n->args[i], false);
+}
+
+/* Computes kernel pk's key and parameters (its inputs in order of first use). */
+static void kernel_key(Key *k, cg_PlanKernel *pk) {
+  k->h = XXH3_createState();
+  if (!k->h) abort();
+  XXH3_128bits_reset(k->h);
+  k->gen++;
+  k->nvisit = 0;
+  k->params = (fe_Vec){0};
+  key_i64(k, pk->kind);
+  key_i64(k, pk->output >= 0);
+  key_i64(k, pk->scratch);
+  key_i64(k, k->p->f->nsyms);
+  key_node(k, pk->root, pk->kind != CG_PK_COPY); /* a copy reads its root as its input */
+  XXH128_canonicalFromHash((XXH128_canonical_t *)pk->key, XXH3_128bits_digest(k->h));
+  XXH3_freeState(k->h);
+  pk->nparams = k->params.n;
+  pk->params = (const tc_Node **)k->params.items;
+}
+
 cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
   size_t nn = (size_t)f->nnodes + 1;
   cg_Plan *p = fe_alloc(a, sizeof *p);
@@ -561,7 +666,12 @@ cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
   }
   p->nkernels = ks.n;
   p->kernels = fe_alloc(a, sizeof *p->kernels * (size_t)(ks.n + 1));
-  for (int i = 0; i < ks.n; i++) p->kernels[i] = *(cg_PlanKernel *)ks.items[i];
+  Key K = {.p = p, .arena = a, .visit = fe_alloc(a, sizeof(int) * nn), .stamp = fe_alloc(a, sizeof(unsigned) * nn)};
+  memset(K.stamp, 0, sizeof(unsigned) * nn);
+  for (int i = 0; i < ks.n; i++) {
+    p->kernels[i] = *(cg_PlanKernel *)ks.items[i];
+    kernel_key(&K, &p->kernels[i]);
+  }
   return p;
 }
 
@@ -815,6 +925,9 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
     count_add(wr, fe_dtype_size(k->root->dtype), k->root->rank, (const tc_Poly *const *)k->root->dims, f->syms);
     for (int j = 0; j < k->nfused; j++) count_flops(fl, k->fused[j], f->syms);
     const char *type = tc_type_str(a, k->root->dtype, k->root->rank, (const tc_Poly **)k->root->dims, f->syms);
+    int same = -1; /* the first earlier kernel with this one's key: one loop nest for both */
+    for (int j = 0; j < i && same < 0; j++)
+      if (!memcmp(p->kernels[j].key, k->key, sizeof k->key)) same = j;
     if (json) {
       fprintf(out, "%s\n       {\"kernel\": %d, \"kind\": \"%s\", \"root\": ", i ? "," : "", i, cg_plan_kind_name(k->kind));
       print_node(out, f, k->root, true);
@@ -822,6 +935,7 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
       json_str(out, type);
       if (k->output >= 0) fprintf(out, ", \"writes\": {\"result\": %d}", k->output);
       else fputs(", \"writes\": \"temporary\"", out);
+      if (same >= 0) fprintf(out, ", \"same_as\": %d", same);
       fputs(",\n        \"fused\": [", out);
     } else {
       fprintf(out, "  kernel %d: %s, root ", i, cg_plan_kind_name(k->kind));
@@ -829,6 +943,7 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
       fprintf(out, " %s -> ", type);
       if (k->output >= 0) fprintf(out, "result %d\n", k->output);
       else fprintf(out, "temporary\n");
+      if (same >= 0) fprintf(out, "    same loop nest as kernel %d\n", same);
       fputs("    fused:", out);
     }
     int nf = 0;

@@ -54,6 +54,11 @@ typedef struct cg_PlanKernel {
   const tc_Node **fused; /* (the root among them, but for a copy) */
   int ninputs;         /* the buffers and scalar parameters the loop reads, in node order */
   const tc_Node **inputs;
+  /* its key (plan.c, "kernel keys"): kernels with one key are one loop nest, whose
+     parameters are these inputs in the order the loop first reads them */
+  unsigned char key[16];
+  int nparams;
+  const tc_Node **params;
 } cg_PlanKernel;
 
 /* The plan of one exported function (allocated in the arena given to cg_plan_function). */

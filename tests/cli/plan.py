@@ -148,6 +148,50 @@ def test_emit_plan_epilogues(ctx):
     shutil.rmtree(d)
 
 
+def test_plan_keys_share_loop_nests(ctx):
+    """Kernels with one plan key are one loop nest (docs/plan.md, "Kernel keys"): the
+    repeated blocks of a residual MLP say so in --emit=plan, the object holds one kernel
+    function per distinct key, and kernels that differ only in a constant, a dtype or a
+    shape keep their own."""
+    d = ctx.tmpdir()
+    blocks = 4
+    lines = ["fn gelu(x: f32[...]) -> f32[...] { return 0.5 * x * (1.0 + tanh(0.7978845608 * (x + 0.044715 * x * x * x))); }",
+             "fn ln(x: f32[B, D]) -> f32[B, D] {",
+             "  let d = x - mean(x, axis=-1, keepdims=true);",
+             "  return d * rsqrt(mean(d * d, axis=-1, keepdims=true) + 1e-5);",
+             "}",
+             "export fn mlp(x: f32[B, 64], %s) -> f32[B, 64] {" % ", ".join("w%d: f32[64, 64], b%d: f32[64]" % (i, i) for i in range(blocks)),
+             "  let h0 = x;"]
+    lines += ["  let h%d = ln(h%d + gelu(h%d @ w%d + b%d));" % (i + 1, i, i, i, i) for i in range(blocks)]
+    lines += ["  return h%d;" % blocks, "}",
+              "export fn two(x: f32[N]) -> f32[N] { return x * 2.0; }",
+              "export fn three(x: f32[N]) -> f32[N] { return x * 3.0; }",
+              "export fn two64(x: f64[N]) -> f64[N] { return x * 2.0; }",
+              "export fn two8(x: f32[8]) -> f32[8] { return x * 2.0; }",
+              "export fn two_again(y: f32[M]) -> f32[M] { return y * 2.0; }"]
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    text = open(os.path.join(d, "m.plan")).read()
+    kernels = [l for l in text.splitlines() if l.startswith("  kernel ")]
+    same = [l for l in text.splitlines() if "same loop nest as kernel" in l]
+    # mlp: 4 contractions, 3 row-wise kernels into temporaries and 1 into the result, three
+    # loop nests; the maps: two, three, two64 and two8 each their own, two_again the same
+    # as two (in another function, so the object shows it)
+    if len(kernels) != 2 * blocks + 5 or len(same) != 2 * blocks - 3:
+        return "want %d kernels of which %d repeat an earlier one in their function:\n%s" % (2 * blocks + 5, 2 * blocks - 3, text)
+    r = ctx.run([ctx.tric, "build", "--no-cache", "m.tri"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    syms = set(l.split()[-1] for l in ctx.run(["nm", os.path.join(d, "m.o")]).stdout.splitlines()
+               if l.split()[-1].startswith("tric.kernel."))
+    if len(syms) != 3 + 4:  # mlp's three, then two (= two_again), three, two64, two8
+        return "the object has %d kernel functions, want 7: %s" % (len(syms), sorted(syms))
+    shutil.rmtree(d)
+
+
 def test_emit_plan_tiles_follow_the_target(ctx):
     # the cost model's register tile and blocks for each class of target (docs/plan.md)
     d = ctx.tmpdir()
