@@ -13,6 +13,11 @@
  *           then one store of the tile (added to C after the first depth block),
  *           and a prefetch of the C tile below, the next one's.
  *
+ * The microkernel, and the packing of an A read from memory, are functions of their own
+ * shared by every contraction kernel of a compute type and tile ("the shared
+ * microkernel" below): compiled once per build, each in a unit of its own, while each
+ * contraction kernel keeps its loops, its other packing and its epilogue.
+ *
  * Operands are read through cg_emit_at while packing, so a transposed, sliced or
  * broadcast operand is read with its own indexing and an elementwise producer is computed
  * in the packing, never materialised. A small A (the cost model's a_in_place_max) that is

@@ -157,7 +157,8 @@ def test_header_in_c_and_cpp_and_two_objects(ctx):
         return "C program: %d %r" % (r.returncode, r.stdout)
     if shutil.which("g++") or shutil.which("c++"):
         cxx = shutil.which("g++") or shutil.which("c++")
-        r = ctx.run([cxx, "-Wall", "-Wextra", "-Werror", "main.cpp", "model.o", "other.o", "-o", "cpp_prog"], cwd=d)
+        r = ctx.run([cxx, "-Wall", "-Wextra", "-Werror", "main.cpp", "model.o", "other.o"] + ctx.plain_libs + ["-o", "cpp_prog"],
+                    cwd=d)
         if r.returncode:
             return "C++: %s" % r.stderr
     shutil.rmtree(d)
@@ -182,10 +183,16 @@ def function_asm(asm, name):
 
 
 def kernels_called(ir, fn):
-    """Names of the tric.kernel.N functions that the IR of exported function fn calls."""
+    """Names of the tric.kernel.N functions that the IR of exported function fn calls,
+    directly or through the thread pool's task functions (tric.task.N) it passes."""
     start = ir_define(ir, fn)
     body = ir[start: ir.index("\n}\n", start)]
-    return sorted(set(w.split("(")[0][1:] for w in body.split() if w.startswith("@tric.kernel.")))
+    words = body.replace(",", " ").split()
+    names = set(w.split("(")[0][1:] for w in words if w.startswith("@tric.kernel."))
+    for task in set(w.split("(")[0][1:] for w in words if w.startswith("@tric.task.")):
+        tb = ir_function(ir, task)
+        names |= set(w.split("(")[0][1:] for w in tb.replace(",", " ").split() if w.startswith("@tric.kernel."))
+    return sorted(names)
 
 
 def ir_define(ir, name):
