@@ -541,7 +541,7 @@ static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape) {
     for (int j = 0; j < n->nargs; j++)
       if (!flat_ok(F, n->args[j], n->args[j]->rank == 0 ? n->args[j] : shape)) return false;
     return true;
-  case TC_CLASS_REDUCTION: case TC_CLASS_CONTRACTION: return false;
+  case TC_CLASS_REDUCTION: case TC_CLASS_CONTRACTION: case TC_CLASS_WINDOW: return false;
   case TC_CLASS_LAYOUT:
     switch (n->op) {
     case TC_SLICE: case TC_TRANSPOSE: case TC_CONCAT: return false;
@@ -756,6 +756,15 @@ static void sig_node(Sig *g, const tc_Node *n, bool top) {
   case TC_ATTR_DIMVAL: sig_poly(g, n->dimval.size); break;
   case TC_ATTR_REDUCE: sig_put(g, " %lld %lld", (long long)n->reduce.axes_mask, (long long)n->reduce.keepdims); break;
   case TC_ATTR_CONCAT: sig_put(g, " %lld 0", (long long)n->concat.axis); break;
+  case TC_ATTR_CONV:
+    sig_put(g, " %lld %lld %lld %lld %lld %lld %lld", (long long)n->conv.stride[0], (long long)n->conv.stride[1],
+            (long long)n->conv.pad[0], (long long)n->conv.pad[1], (long long)n->conv.dil[0], (long long)n->conv.dil[1],
+            (long long)n->conv.groups);
+    break;
+  case TC_ATTR_POOL:
+    sig_put(g, " %lld %lld %lld %lld %lld %lld", (long long)n->pool.kernel[0], (long long)n->pool.kernel[1],
+            (long long)n->pool.stride[0], (long long)n->pool.stride[1], (long long)n->pool.pad[0], (long long)n->pool.pad[1]);
+    break;
   case TC_ATTR_TRANSPOSE:
     for (int i = 0; i < n->rank; i++) sig_put(g, " %lld", (long long)n->transpose.perm[i]);
     break;
@@ -1064,9 +1073,17 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
       require(F, LLVMBuildNot(e->b, d0, ""));
       LLVMValueRef sd = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLE, den, cg_i64(F, 0), ""), cg_i64(F, 1), den, "");
       F->sym[i] = LLVMBuildSDiv(e->b, num, sd, "");
-    } else {
-      LLVMValueRef nn2 = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, num, cg_i64(F, 0), ""), cg_i64(F, 0), num, "");
+      continue;
+    }
+    /* CEILDIV, FLOORDIV: den is a constant > 0; a negative num (which a rule checked
+       below rejects) counts as 0 */
+    LLVMValueRef nn2 = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, num, cg_i64(F, 0), ""), cg_i64(F, 0), num, "");
+    switch (s->kind) {
+    case TC_SYM_CEILDIV:
       F->sym[i] = LLVMBuildSDiv(e->b, LLVMBuildAdd(e->b, nn2, LLVMBuildSub(e->b, den, cg_i64(F, 1), ""), ""), den, "");
+      break;
+    case TC_SYM_FLOORDIV: F->sym[i] = LLVMBuildSDiv(e->b, nn2, den, ""); break;
+    case TC_SYM_PARAM: case TC_SYM_QUOT: TRIC_BUG("size symbol %d of kind %d is not derived", i, (int)s->kind);
     }
   }
   for (int i = 0; i < f->nchecks; i++) {
