@@ -681,7 +681,7 @@ static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
  * kernel, generated once per module.
  */
 
-enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE };
+enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE, K_POOL };
 
 typedef struct Sig {
   Fn *F;
@@ -791,6 +791,7 @@ static int emit_kind(cg_PlanKind k) {
   case CG_PK_LAYOUT: return K_CONCAT;
   case CG_PK_COPY: return K_COPY;
   case CG_PK_ROWWISE: return K_ROWWISE;
+  case CG_PK_POOL: return K_POOL;
   }
   TRIC_BUG("plan kernel kind %d has no loop nest", (int)k);
 }
@@ -811,6 +812,7 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x
   case K_FILL: emit_fill(K, n, dst); break;
   case K_COPY: flat_fill(K, n, dst, true); break; /* n is the kernel's input 0 */
   case K_ROWWISE: cg_emit_rowwise(K, n, dst, range); break;
+  case K_POOL: cg_emit_pool(K, n, dst); break;
   default: TRIC_BUG("kernel kind %d for '%s' has no emitter", kind, tc_op_name(n->op));
   }
 }

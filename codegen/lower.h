@@ -132,6 +132,9 @@ void cg_emit_reduce(Fn *F, const tc_Node *n, LLVMValueRef dst);
 /* dst = root row by row after its row-wise group's reductions, for indices
  * range[0] <= i < range[1] of its first dimension when its rank is 2 or more (reduction.c). */
 void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMValueRef *range);
+/* dst = the pooling n (maxpool2d, avgpool2d) of its argument, the argument's expression
+ * fused into each window (pool.c). */
+void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst);
 /* Calls row-wise kernel kfn (as cg_parallel_call) split over its first dimension. */
 void cg_rowwise_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs);
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */

@@ -502,7 +502,7 @@ static cg_PlanKind kind_of(const tc_Node *n) {
   case TC_CLASS_LEAF: case TC_CLASS_ELEMENTWISE: return CG_PK_ELEMENTWISE;
   case TC_CLASS_LAYOUT: /* a concat is a loop nest of its own; other moves are index remaps */
     return n->op == TC_CONCAT ? CG_PK_LAYOUT : CG_PK_ELEMENTWISE;
-  case TC_CLASS_WINDOW: TRIC_BUG("plan: '%s' has no lowering yet", tc_op_name(n->op));
+  case TC_CLASS_WINDOW: return CG_PK_POOL;
   }
   TRIC_BUG("plan: '%s' has no op class", tc_op_name(n->op));
 }
@@ -581,6 +581,7 @@ const char *cg_plan_kind_name(cg_PlanKind k) {
   case CG_PK_LAYOUT: return "layout";
   case CG_PK_COPY: return "copy";
   case CG_PK_ROWWISE: return "row-wise";
+  case CG_PK_POOL: return "pooling";
   }
   TRIC_BUG("plan: kernel kind %d has no name", (int)k);
 }

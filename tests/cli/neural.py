@@ -107,3 +107,42 @@ def test_conv2d_rejected_after_its_checks(ctx):
     r = _dump(ctx, CONV, {"TRIC_ENABLE_CONV2D": "1"}, kind=None, cmd="build")
     if r.returncode >= 0 or "internal error" not in r.stderr or "'conv2d' has no lowering yet" not in r.stderr:
         return "build with the switch: exit %d, stderr %s" % (r.returncode, r.stderr)
+
+
+def test_emit_plan_pooling(ctx):
+    """--emit=plan shows each pooling as a kernel of kind "pooling" whose window reads its
+    elementwise producer fused (relu(x + b): no buffer of its own), read by the next
+    kernel from its buffer; --emit=plan-json names the kind too."""
+    import json
+    src = """\
+export fn f(x: f32[N, 8, 16, 16], b: f32[8, 1, 1]) -> f32[N, 8, 1, 1] {
+  let p = maxpool2d(relu(x + b), kernel=2);
+  return global_avgpool(avgpool2d(p, kernel=3, stride=1, padding=1) * 2.0);
+}
+"""
+    d = ctx.tmpdir()
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write(src)
+    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan,plan-json", "-o", "m.o"], cwd=d)
+    if r.returncode:
+        return "exit %d: %s" % (r.returncode, r.stderr)
+    with open(os.path.join(d, "m.plan")) as f:
+        text = f.read()
+    want = [
+        "  kernel 0: pooling, root %5 maxpool2d f32[N, 8, 8, 8] -> temporary",
+        "    fused: %2 add, %4 maximum",
+        "    reads: %0 x, %1 b",
+        "    bytes read 8192*N + 32, written 2048*N, flops 6144*N",
+        "  kernel 1: pooling, root %6 avgpool2d f32[N, 8, 8, 8] -> temporary",
+        "    reads: %5 maxpool2d",
+        "    bytes read 2048*N, written 2048*N, flops 5120*N",
+        "  kernel 2: reduction, root %9 reduce_sum f32[N, 8, 1, 1] -> temporary",
+        "    fused: %8 mul",
+    ]
+    miss = _missing(text, want)
+    if miss:
+        return "missing lines %s in:\n%s" % (miss, text)
+    with open(os.path.join(d, "m.plan.json")) as f:
+        kinds = [k["kind"] for k in json.load(f)["functions"][0]["kernels"]]
+    if kinds[:2] != ["pooling", "pooling"]:
+        return "plan-json kinds %s" % kinds
