@@ -950,9 +950,9 @@ static bool get_pair(Ctx *c, const Val *v, const char *what, int64_t min, int64_
   for (int i = 0; i < 2; i++) {
     const Val *it = v->k == V_LIST ? &v->items[i] : v;
     if (!get_int(c, it, what, &out[i])) return false;
-    if (out[i] < min || out[i] > ((int64_t)1 << 40)) {
+    if (out[i] < min || out[i] > ((int64_t)1 << 20)) {
       err(c, it->span, "%s must be %s %lld, found %lld", what, out[i] < min ? "at least" : "at most",
-          (long long)(out[i] < min ? min : (int64_t)1 << 40), (long long)out[i]);
+          (long long)(out[i] < min ? min : (int64_t)1 << 20), (long long)out[i]);
       return false;
     }
   }
