@@ -541,7 +541,7 @@ static bool flat_ok_node(Fn *F, const tc_Node *n, const tc_Node *shape) {
     for (int j = 0; j < n->nargs; j++)
       if (!flat_ok(F, n->args[j], n->args[j]->rank == 0 ? n->args[j] : shape)) return false;
     return true;
-  case TC_CLASS_REDUCTION: case TC_CLASS_CONTRACTION: return false;
+  case TC_CLASS_REDUCTION: case TC_CLASS_CONTRACTION: case TC_CLASS_WINDOW: return false;
   case TC_CLASS_LAYOUT:
     switch (n->op) {
     case TC_SLICE: case TC_TRANSPOSE: case TC_CONCAT: return false;
@@ -693,7 +693,7 @@ static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
  * kernel, generated once per module.
  */
 
-enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE };
+enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE, K_POOL };
 
 /* Whether a kernel of this kind writes each element of its output independently (an
  * elementwise map or a copy), so that it may split its first dimension over threads. */
@@ -708,6 +708,7 @@ static int emit_kind(cg_PlanKind k) {
   case CG_PK_LAYOUT: return K_CONCAT;
   case CG_PK_COPY: return K_COPY;
   case CG_PK_ROWWISE: return K_ROWWISE;
+  case CG_PK_POOL: return K_POOL;
   }
   TRIC_BUG("plan kernel kind %d has no loop nest", (int)k);
 }
@@ -728,6 +729,7 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x
   case K_FILL: emit_fill(K, n, dst, range); break;
   case K_COPY: flat_fill(K, n, dst, true, n->rank ? range : NULL); break; /* n is the kernel's input 0 */
   case K_ROWWISE: cg_emit_rowwise(K, n, dst, range); break;
+  case K_POOL: cg_emit_pool(K, n, dst); break;
   default: TRIC_BUG("kernel kind %d for '%s' has no emitter", kind, tc_op_name(n->op));
   }
 }
@@ -981,9 +983,17 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
       require(F, LLVMBuildNot(e->b, d0, ""));
       LLVMValueRef sd = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLE, den, cg_i64(F, 0), ""), cg_i64(F, 1), den, "");
       F->sym[i] = LLVMBuildSDiv(e->b, num, sd, "");
-    } else {
-      LLVMValueRef nn2 = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, num, cg_i64(F, 0), ""), cg_i64(F, 0), num, "");
+      continue;
+    }
+    /* CEILDIV, FLOORDIV: den is a constant > 0; a negative num (which a rule checked
+       below rejects) counts as 0 */
+    LLVMValueRef nn2 = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, num, cg_i64(F, 0), ""), cg_i64(F, 0), num, "");
+    switch (s->kind) {
+    case TC_SYM_CEILDIV:
       F->sym[i] = LLVMBuildSDiv(e->b, LLVMBuildAdd(e->b, nn2, LLVMBuildSub(e->b, den, cg_i64(F, 1), ""), ""), den, "");
+      break;
+    case TC_SYM_FLOORDIV: F->sym[i] = LLVMBuildSDiv(e->b, nn2, den, ""); break;
+    case TC_SYM_PARAM: case TC_SYM_QUOT: TRIC_BUG("size symbol %d of kind %d is not derived", i, (int)s->kind);
     }
   }
   for (int i = 0; i < f->nchecks; i++) {

@@ -192,7 +192,8 @@ static void plan_mat(Plan *F) {
     for (int i = 0; i < f->nnodes; i++) {
       const tc_Node *n = f->nodes[i];
       if (!F->reach[n->id]) continue;
-      if (is_reduce(n->op) || n->op == TC_MATMUL || n->op == TC_CONCAT) F->mat[n->id] = 1;
+      if (is_reduce(n->op) || n->op == TC_MATMUL || n->op == TC_CONCAT || tc_op_info(n->op)->cls == TC_CLASS_WINDOW)
+        F->mat[n->id] = 1;
       if (n->op == TC_RESHAPE && n->args[0]->rank > 0 && !has_buffer(F, n->args[0])) F->mat[n->args[0]->id] = 1;
       if (n->op == TC_MATMUL)
         for (int j = 0; j < 2; j++)
@@ -388,7 +389,7 @@ static bool row_member(Rows *W, const tc_Node *x) {
   case TC_CLASS_ELEMENTWISE:
     for (int j = 0; j < x->nargs; j++) in |= row_member(W, x->args[j]);
     break;
-  case TC_CLASS_LEAF: case TC_CLASS_CONTRACTION: case TC_CLASS_LAYOUT: return false;
+  case TC_CLASS_LEAF: case TC_CLASS_CONTRACTION: case TC_CLASS_LAYOUT: case TC_CLASS_WINDOW: return false;
   }
   W->in[x->id] = in;
   if (in && x != W->R) fe_vec_push(W->arena, &W->members, (void *)x);
@@ -503,6 +504,7 @@ static cg_PlanKind kind_of(const tc_Node *n) {
   case TC_CLASS_LEAF: case TC_CLASS_ELEMENTWISE: return CG_PK_ELEMENTWISE;
   case TC_CLASS_LAYOUT: /* a concat is a loop nest of its own; other moves are index remaps */
     return n->op == TC_CONCAT ? CG_PK_LAYOUT : CG_PK_ELEMENTWISE;
+  case TC_CLASS_WINDOW: return CG_PK_POOL;
   }
   TRIC_BUG("plan: '%s' has no op class", tc_op_name(n->op));
 }
@@ -598,6 +600,13 @@ static void key_node(Key *k, const tc_Node *n, bool top) {
   case TC_ATTR_DIMVAL: key_poly(k, n->dimval.size); break;
   case TC_ATTR_REDUCE: key_i64(k, n->reduce.axes_mask), key_i64(k, n->reduce.keepdims); break;
   case TC_ATTR_CONCAT: key_i64(k, n->concat.axis); break;
+  case TC_ATTR_CONV:
+    for (int i = 0; i < 2; i++) key_i64(k, n->conv.stride[i]), key_i64(k, n->conv.pad[i]), key_i64(k, n->conv.dil[i]);
+    key_i64(k, n->conv.groups);
+    break;
+  case TC_ATTR_POOL:
+    for (int i = 0; i < 2; i++) key_i64(k, n->pool.kernel[i]), key_i64(k, n->pool.stride[i]), key_i64(k, n->pool.pad[i]);
+    break;
   case TC_ATTR_TRANSPOSE:
     for (int i = 0; i < n->rank; i++) key_i64(k, n->transpose.perm[i]);
     break;
@@ -642,6 +651,8 @@ cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
   memset(p->mat, 0, nn);
   Plan P = {.f = f, .reach = p->reach, .mat = p->mat};
   plan_mat(&P);
+  for (int i = 0; i < f->nnodes; i++) /* the checker lets it through only with TRIC_ENABLE_CONV2D=1 */
+    if (p->reach[f->nodes[i]->id] && f->nodes[i]->op == TC_CONV2D) TRIC_BUG("plan: 'conv2d' has no lowering yet");
   const tc_Node **epi = fe_alloc(a, sizeof *epi * nn);
   memset(epi, 0, sizeof *epi * nn);
   plan_epilogues(&P, epi);
@@ -687,6 +698,7 @@ const char *cg_plan_kind_name(cg_PlanKind k) {
   case CG_PK_LAYOUT: return "layout";
   case CG_PK_COPY: return "copy";
   case CG_PK_ROWWISE: return "row-wise";
+  case CG_PK_POOL: return "pooling";
   }
   TRIC_BUG("plan: kernel kind %d has no name", (int)k);
 }
@@ -786,7 +798,7 @@ static void count_print(FILE *out, const Count *c) {
 /* Whether op may be fused into a loop (not a loop nest of its own by its class). */
 static bool fusible(const tc_Node *n) {
   switch (tc_op_info(n->op)->cls) {
-  case TC_CLASS_LEAF: case TC_CLASS_REDUCTION: case TC_CLASS_CONTRACTION: return false;
+  case TC_CLASS_LEAF: case TC_CLASS_REDUCTION: case TC_CLASS_CONTRACTION: case TC_CLASS_WINDOW: return false;
   case TC_CLASS_ELEMENTWISE: return true;
   case TC_CLASS_LAYOUT: return n->op != TC_CONCAT;
   }
@@ -804,7 +816,12 @@ static void count_flops(Count *c, const tc_Node *n, const tc_Sym *syms) {
   case TC_CLASS_REDUCTION: /* one combine per element of the argument */
     count_add(c, 1, n->args[0]->rank, (const tc_Poly *const *)n->args[0]->dims, syms);
     return;
+  case TC_CLASS_WINDOW: /* a combine per window cell and output element, and an average's divide */
+    count_add(c, n->pool.kernel[0] * n->pool.kernel[1] + (n->op == TC_AVGPOOL2D), n->rank,
+              (const tc_Poly *const *)n->dims, syms);
+    return;
   case TC_CLASS_CONTRACTION: { /* a multiply and an add per output element and K */
+    if (n->op != TC_MATMUL) TRIC_BUG("plan: no flop count for the contraction '%s'", tc_op_name(n->op));
     const tc_Node *a = n->args[0];
     const tc_Poly *d[TC_MAXRANK + 1];
     for (int i = 0; i < n->rank; i++) d[i] = n->dims[i];
@@ -884,7 +901,7 @@ static bool splits_first_dim(const cg_PlanKernel *k) {
   switch (k->kind) {
   case CG_PK_ROWWISE: return k->root->rank >= 2;
   case CG_PK_ELEMENTWISE: case CG_PK_COPY: return k->root->rank >= 1;
-  case CG_PK_REDUCTION: case CG_PK_CONTRACTION: case CG_PK_LAYOUT: return false;
+  case CG_PK_REDUCTION: case CG_PK_CONTRACTION: case CG_PK_LAYOUT: case CG_PK_POOL: return false;
   }
   TRIC_BUG("plan kernel kind %d has no thread split", (int)k->kind);
 }

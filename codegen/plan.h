@@ -20,6 +20,8 @@ typedef enum {
   CG_PK_COPY,        /* an output copied from a buffer or a parameter (the root) */
   CG_PK_ROWWISE,     /* the elementwise root row by row, after its row's reductions (fused,
                         kept as per-row scalars, in node order) */
+  CG_PK_POOL,        /* the root pooling: per output element a fold over its window of the
+                        argument, whose expression is fused (pool.c) */
 } cg_PlanKind;
 
 /* What the cost model knows of the target: its vector width, vector registers and the

@@ -108,3 +108,28 @@ tc_Node *tc_build_concat(tc_Builder *b, int64_t axis, int rank, const tc_Poly **
   n->concat.axis = axis;
   return n;
 }
+
+tc_Node *tc_build_conv2d(tc_Builder *b, tc_Node *x, tc_Node *w, const int64_t stride[2], const int64_t pad[2],
+                         const int64_t dil[2], int64_t groups, const tc_Poly **dims, fe_Span span) {
+  tc_Node *args[2] = {x, w};
+  tc_Node *n = tc_build_node(b, TC_CONV2D, x->dtype, 4, dims, 2, args, span);
+  for (int i = 0; i < 2; i++) {
+    n->conv.stride[i] = stride[i];
+    n->conv.pad[i] = pad[i];
+    n->conv.dil[i] = dil[i];
+  }
+  n->conv.groups = groups;
+  return n;
+}
+
+tc_Node *tc_build_pool2d(tc_Builder *b, tc_Op op, tc_Node *x, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t pad[2], const tc_Poly **dims, fe_Span span) {
+  want_attr(op, TC_ATTR_POOL, "tc_build_pool2d");
+  tc_Node *n = tc_build_node(b, op, x->dtype, 4, dims, 1, &x, span);
+  for (int i = 0; i < 2; i++) {
+    n->pool.kernel[i] = kernel[i];
+    n->pool.stride[i] = stride[i];
+    n->pool.pad[i] = pad[i];
+  }
+  return n;
+}

@@ -74,6 +74,7 @@ struct tc_Module {
   uint8_t *fn_bad; /* per fn: its declaration or generic body check failed */
   struct DeclName *decl_names; /* open addressing, ndecl_slots (a power of two) slots */
   size_t ndecl_slots;
+  bool conv2d; /* tc_module_enable_conv2d: conv2d's TIR passes the checker */
 };
 
 tc_Module *tc_module_new(fe_Arena *a, const fe_Module *ast, const char *name) {
@@ -83,6 +84,8 @@ tc_Module *tc_module_new(fe_Arena *a, const fe_Module *ast, const char *name) {
   m->arena = a;
   return m;
 }
+
+void tc_module_enable_conv2d(tc_Module *m, bool on) { m->conv2d = on; }
 
 /* ---------------------------------------------------------------- declaration names */
 
@@ -205,6 +208,7 @@ typedef struct Ctx {
   bool reached_bad; /* a call reached a function whose own check failed (reported there) */
   CallMemo **memo;  /* hash buckets (memo_cap, a power of two), per export or generic check */
   int memo_cap, memo_n;
+  bool conv2d; /* the module's tc_module_enable_conv2d */
 } Ctx;
 
 /* Reports an error, with a note for every inlined call that led to it. */
@@ -928,6 +932,185 @@ static bool need_float(Ctx *c, tc_Node *x, const char *fn, fe_Span span) {
   return false;
 }
 
+/* ---------------------------------------------------------------- neural
+ *
+ * conv2d and the poolings window the last two dims of an NCHW tensor. Each output size is
+ * PyTorch's floor((in + 2*padding - dilation*(k - 1) - 1) / stride) + 1: a constant, a
+ * polynomial for stride 1, else a TC_SYM_FLOORDIV symbol plus 1, with the runtime rule
+ * that the window fits the padded input where that depends on the size arguments. */
+
+/* stride=, padding=, dilation=, kernel=: an int or a pair [h, w], each >= min; absent
+ * gives def for both. */
+static bool get_pair(Ctx *c, const Val *v, const char *what, int64_t min, int64_t def, int64_t out[2]) {
+  if (!given(v)) { out[0] = out[1] = def; return true; }
+  if (v->k == V_LIST && v->n != 2) {
+    err(c, v->span, "%s must be an int or a pair [h, w], found a list of %d", what, v->n);
+    return false;
+  }
+  for (int i = 0; i < 2; i++) {
+    const Val *it = v->k == V_LIST ? &v->items[i] : v;
+    if (!get_int(c, it, what, &out[i])) return false;
+    if (out[i] < min || out[i] > ((int64_t)1 << 20)) {
+      err(c, it->span, "%s must be %s %lld, found %lld", what, out[i] < min ? "at least" : "at most",
+          (long long)(out[i] < min ? min : (int64_t)1 << 20), (long long)out[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* An NCHW float tensor argument of what (name its parameter). */
+static tc_Node *get_nchw(Ctx *c, const Val *v, const char *what, const char *param, int dtype) {
+  tc_Node *x = as_tensor(c, v, dtype);
+  if (!x) return NULL;
+  if (x->rank != 4) {
+    err(c, v->span, "%s needs %s of rank 4 (%s), found %s", what, param, !strcmp(param, "w") ? "OIHW" : "NCHW", type_s(c, x));
+    return NULL;
+  }
+  if (!fe_dtype_is_float(x->dtype)) {
+    err(c, v->span, "%s needs a float tensor, found %s; use cast()", what, type_s(c, x));
+    return NULL;
+  }
+  return x;
+}
+
+/* The output size of builtin name's window of kernel k (a size) over dim `in` (named
+ * dname for messages), or NULL after an error. */
+static const tc_Poly *window_size(Ctx *c, const char *name, const char *dname, const tc_Poly *in, const tc_Poly *k,
+                                  int64_t stride, int64_t pad, int64_t dil, fe_Span span) {
+  const tc_Poly *num = pchk(c, tc_window_span(c->a, in, k, pad, dil), span);
+  if (!num) return NULL;
+  const char *what = fe_sprintf(c->a, "'%s'", name);
+  int64_t nv, kv, iv;
+  if (tc_poly_is_const(num, &nv)) {
+    if (nv < 0) {
+      bool kc = tc_poly_is_const(k, &kv), ic = tc_poly_is_const(in, &iv);
+      const char *ks = kc ? fe_sprintf(c->a, "%lld", (long long)kv) : poly_s(c, k);
+      if (kc && dil > 1) ks = fe_sprintf(c->a, "%s, dilated to %lld", ks, (long long)(dil * (kv - 1) + 1));
+      err(c, span, "%s: the kernel (%s) is larger than the padded input (%s + 2*%lld) in dimension %s", what, ks,
+          ic ? fe_sprintf(c->a, "%lld", (long long)iv) : poly_s(c, in), (long long)pad, dname);
+      return NULL;
+    }
+    return pconst(c, nv / stride + 1);
+  }
+  bool nonneg = true; /* every term positive: sizes are >= 0, so it holds */
+  for (int i = 0; i < num->n; i++) nonneg &= num->t[i].coef > 0;
+  if (!nonneg)
+    add_check(c, TC_CHECK_GE0, num, NULL, span,
+              fe_sprintf(c->a, "%s: the window must fit the padded input in dimension %s", name, dname));
+  const tc_Poly *q = num;
+  if (stride > 1) {
+    const tc_Poly *den = pconst(c, stride);
+    int sy = -1;
+    for (int i = 0; i < c->syms.n && sy < 0; i++) {
+      tc_Sym *s = sym_at(c, i);
+      if (s->kind == TC_SYM_FLOORDIV && tc_poly_eq(s->num, num) && tc_poly_eq(s->den, den)) sy = i;
+    }
+    if (sy < 0)
+      sy = new_sym(c, fe_sprintf(c->a, num->n > 1 ? "floor((%s)/%lld)" : "floor(%s/%lld)", poly_s(c, num), (long long)stride),
+                   TC_SYM_FLOORDIV, num, den);
+    q = tc_poly_sym(c->a, sy);
+  }
+  return pchk(c, tc_poly_add(c->a, q, pconst(c, 1)), span);
+}
+
+/* The checker rule of conv2d, maxpool2d, avgpool2d and global_avgpool (a[]: the bound
+ * arguments). */
+__attribute__((noinline)) static Val neural(Ctx *c, int b, Val *a, fe_Span span) {
+  const char *name = builtins[b].name, *what = fe_sprintf(c->a, "'%s'", name);
+  const char *const hw[2] = {"H", "W"};
+  if (!strcmp(name, "global_avgpool")) { /* the mean over H and W, kept as 1 x 1 */
+    tc_Node *x = get_nchw(c, &a[0], what, "x", -1);
+    if (!x) return ERR;
+    /* f16 and bf16 sum and divide in f32, rounded once: a sum or H*W stored as f16 would
+       round twice, or overflow past 65504 */
+    int dt = x->dtype == FE_F16 || x->dtype == FE_BF16 ? FE_F32 : x->dtype;
+    tc_Node *r = tc_build_reduce(&c->b, TC_RSUM, tc_build_cast(&c->b, x, dt, span), 0xc, true, span);
+    const tc_Poly *cnt = pchk(c, tc_poly_mul(c->a, x->dims[2], x->dims[3]), span);
+    if (!cnt) return ERR;
+    Val cv = {.k = V_DIM, .dim = cnt, .span = span};
+    tc_Node *args2[2] = {r, as_tensor(c, &cv, dt)};
+    return tensor(tc_build_cast(&c->b, elementwise(c, TC_DIV, dt, 2, args2, span), x->dtype, span));
+  }
+  tc_Node *x = get_nchw(c, &a[0], what, "x", -1);
+  if (!x) return ERR;
+  const tc_Poly *dims[4] = {x->dims[0], x->dims[1], NULL, NULL};
+  int64_t stride[2], pad[2];
+  if (!strcmp(name, "conv2d")) {
+    int64_t dil[2], groups = 1;
+    tc_Node *w = get_nchw(c, &a[1], what, "w", a[1].k == V_TENSOR ? -1 : x->dtype);
+    if (w && w->dtype != x->dtype) {
+      err(c, a[1].span, "%s needs w of x's dtype %s, found %s", what, fe_dtype_name(x->dtype), type_s(c, w));
+      return ERR;
+    }
+    if (!w || !get_pair(c, &a[2], "stride", 1, 1, stride) || !get_pair(c, &a[3], "padding", 0, 0, pad) ||
+        !get_pair(c, &a[4], "dilation", 1, 1, dil))
+      return ERR;
+    if (given(&a[5])) {
+      if (!get_int(c, &a[5], "groups", &groups)) return ERR;
+      if (groups < 1) { err(c, a[5].span, "groups must be at least 1, found %lld", (long long)groups); return ERR; }
+    }
+    int64_t cv, ov;
+    const tc_Poly *gp = pconst(c, groups);
+    if (tc_poly_is_const(x->dims[1], &cv) && cv % groups) {
+      err(c, a[0].span, "%s: x's %lld channels are not divisible by groups=%lld", what, (long long)cv, (long long)groups);
+      return ERR;
+    }
+    if (tc_poly_is_const(w->dims[0], &ov) && ov % groups) {
+      err(c, a[1].span, "%s: w's %lld output channels are not divisible by groups=%lld", what, (long long)ov, (long long)groups);
+      return ERR;
+    }
+    const tc_Poly *cin = pchk(c, tc_poly_mul(c->a, w->dims[1], gp), span);
+    if (!cin) return ERR;
+    if (tc_poly_is_const(x->dims[1], &cv) && tc_poly_is_const(cin, &ov) && cv != ov) {
+      err(c, a[1].span, "%s: w's input channels (dim 1 of %s) are %lld, but x's %lld channels in %lld groups need %lld",
+          what, type_s(c, w), (long long)(ov / groups), (long long)cv, (long long)groups, (long long)(cv / groups));
+      return ERR;
+    }
+    add_check(c, TC_CHECK_EQ, x->dims[1], cin, span, "conv2d: x's channels must be groups * w's input channels");
+    if (!quotient(c, w->dims[0], gp, span)) return ERR; /* O divisible by groups (at run time when symbolic) */
+    for (int i = 0; i < 2; i++) {
+      int64_t kv;
+      const tc_Poly *k = w->dims[2 + i];
+      if (tc_poly_is_const(k, &kv) && kv < 1) {
+        err(c, a[1].span, "%s: the kernel (dim %d of %s) must be at least 1", what, 2 + i, type_s(c, w));
+        return ERR;
+      }
+      add_check(c, TC_CHECK_GE0, pchk(c, tc_poly_sub(c->a, k, pconst(c, 1)), span), NULL, span,
+                "conv2d: the kernel must be at least 1");
+      dims[2 + i] = window_size(c, name, hw[i], x->dims[2 + i], k, stride[i], pad[i], dil[i], span);
+      if (!dims[2 + i]) return ERR;
+    }
+    dims[1] = w->dims[0];
+    tc_Node *n = tc_build_conv2d(&c->b, x, w, stride, pad, dil, groups, dims, span);
+    /* NOT YET LOWERED: conv2d's code generation (through the contraction microkernel) is
+       to come. Until it lands every checked call stops here, after its checks, unless the
+       hidden TRIC_ENABLE_CONV2D=1 (read in cmd/build.c, tc_module_enable_conv2d) lets
+       the TIR through for --dump=ir. Remove this `if` with the lowering. */
+    if (!c->conv2d) {
+      err(c, span, "'conv2d' is not supported yet by this version of tric");
+      return ERR;
+    }
+    return tensor(n);
+  }
+  int64_t kernel[2];
+  if (!get_pair(c, &a[1], "kernel", 1, 1, kernel)) return ERR;
+  if (!get_pair(c, &a[2], "stride", 1, 0, stride)) return ERR;
+  if (!given(&a[2])) stride[0] = kernel[0], stride[1] = kernel[1]; /* PyTorch's default */
+  if (!get_pair(c, &a[3], "padding", 0, 0, pad)) return ERR;
+  for (int i = 0; i < 2; i++) {
+    if (pad[i] > kernel[i] / 2) {
+      err(c, a[3].span, "%s: padding %lld is more than half the kernel %lld in dimension %s", what, (long long)pad[i],
+          (long long)kernel[i], hw[i]);
+      return ERR;
+    }
+    dims[2 + i] = window_size(c, name, hw[i], x->dims[2 + i], pconst(c, kernel[i]), stride[i], pad[i], 1, span);
+    if (!dims[2 + i]) return ERR;
+  }
+  return tensor(tc_build_pool2d(&c->b, !strcmp(name, "maxpool2d") ? TC_MAXPOOL2D : TC_AVGPOOL2D, x, kernel, stride, pad,
+                                dims, span));
+}
+
 /* Not inlined (nor check_index): check_expr recurses FE_MAX_DEPTH deep, and their locals
  * (16 argument values here) would grow each of its frames, not only the frames of calls. */
 __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *call, Val *args, const char **kw, int nargs) {
@@ -936,10 +1119,6 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
   const char *what = fe_sprintf(c->a, "'%s'", name);
   Val a[16]; /* builtins take at most 16 parameters */
   int np;
-  if (builtins[b].kind == B_NEURAL) {
-    err(c, span, "'%s' is not supported yet by this version of tric", name);
-    return ERR;
-  }
   if (!bind_args(c, what, builtins[b].params, NULL, args, kw, nargs, span, a, &np)) return ERR;
   for (int i = 0; i < np; i++)
     if (given(&a[i]) && a[i].k == V_ERR) return ERR;
@@ -1148,7 +1327,7 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
     }
     return tensor(tc_build_concat(&c->b, ax, xs[0]->rank, dims, n, xs, span));
   }
-  case B_NEURAL: break;
+  case B_NEURAL: return neural(c, b, a, span);
   }
   return ERR;
 }
@@ -1632,6 +1811,8 @@ static bool same_attrs(const tc_Node *x, const tc_Node *y) {
   case TC_ATTR_DIMVAL: return same_poly(x->dimval.size, y->dimval.size);
   case TC_ATTR_REDUCE: return x->reduce.axes_mask == y->reduce.axes_mask && x->reduce.keepdims == y->reduce.keepdims;
   case TC_ATTR_CONCAT: return x->concat.axis == y->concat.axis;
+  case TC_ATTR_CONV: return memcmp(&x->conv, &y->conv, sizeof x->conv) == 0; /* int64 fields, no padding */
+  case TC_ATTR_POOL: return memcmp(&x->pool, &y->pool, sizeof x->pool) == 0;
   case TC_ATTR_TRANSPOSE:
     for (int i = 0; i < x->rank; i++)
       if (x->transpose.perm[i] != y->transpose.perm[i]) return false;
@@ -2050,7 +2231,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   for (int i = 0; i < m->consts.n; i++) eval_const(&base, m, m->consts.items[i]);
   for (int i = 0; i < m->fns.n; i++) {
     const fe_Node *fn = m->fns.items[i];
-    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}};
+    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}, .conv2d = m->conv2d};
     if (!check_signature(&c, fn) || (!(fn->flags & FE_EXPORT) && !check_generic(&c, m, fn))) m->fn_bad[i] = 1;
     base.errors += c.errors;
   }
@@ -2061,7 +2242,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   for (int i = 0; i < m->fns.n; i++) {
     const fe_Node *fn = m->fns.items[i];
     if (!(fn->flags & FE_EXPORT) || m->fn_bad[i]) continue;
-    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}};
+    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}, .conv2d = m->conv2d};
     if (check_export(&c, m, fn, &fs[k])) k++;
   }
   if (d->nerrors - d->nwerrors == errors_before) warn_unused_imports(m, d);

@@ -169,3 +169,10 @@ void tc_poly_str(const tc_Poly *p, const tc_Sym *syms, char *buf, size_t cap) {
 #undef PUT
   if (len >= cap && cap > 4) strcpy(buf + cap - 4, "...");
 }
+
+const tc_Poly *tc_window_span(fe_Arena *a, const tc_Poly *in, const tc_Poly *k, int64_t pad, int64_t dil) {
+  int64_t c;
+  /* in + 2*pad - dil*(k - 1) - 1 = in - dil*k + (2*pad + dil - 1) */
+  if (__builtin_mul_overflow(pad, 2, &c) || __builtin_add_overflow(c, dil - 1, &c)) return NULL;
+  return tc_poly_add(a, tc_poly_addmul(a, in, k, -dil), tc_poly_const(a, c));
+}

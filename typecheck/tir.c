@@ -83,6 +83,16 @@ void tc_dump_ir(FILE *out, tc_Func *funcs, int n, fe_Arena *a) {
                 (long long)t->reduce.keepdims);
         break;
       case TC_ATTR_CONCAT: fprintf(out, " axis=%lld", (long long)t->concat.axis); break;
+      case TC_ATTR_CONV:
+        fprintf(out, " stride=[%lld,%lld] padding=[%lld,%lld] dilation=[%lld,%lld] groups=%lld", (long long)t->conv.stride[0],
+                (long long)t->conv.stride[1], (long long)t->conv.pad[0], (long long)t->conv.pad[1],
+                (long long)t->conv.dil[0], (long long)t->conv.dil[1], (long long)t->conv.groups);
+        break;
+      case TC_ATTR_POOL:
+        fprintf(out, " kernel=[%lld,%lld] stride=[%lld,%lld] padding=[%lld,%lld]", (long long)t->pool.kernel[0],
+                (long long)t->pool.kernel[1], (long long)t->pool.stride[0], (long long)t->pool.stride[1],
+                (long long)t->pool.pad[0], (long long)t->pool.pad[1]);
+        break;
       case TC_ATTR_TRANSPOSE:
         fprintf(out, " perm=[");
         for (int j = 0; j < t->rank; j++) fprintf(out, "%s%lld", j ? "," : "", (long long)t->transpose.perm[j]);

@@ -37,6 +37,7 @@ typedef enum {
   TC_SYM_PARAM,    /* a size argument of the exported function */
   TC_SYM_QUOT,     /* num / den, with the runtime rule den != 0 and den divides num */
   TC_SYM_CEILDIV,  /* ceil(num / den) for num >= 0 and a constant den > 0 */
+  TC_SYM_FLOORDIV, /* floor(num / den) for a constant den > 0, with the runtime rule num >= 0 */
 } tc_SymKind;
 
 /* A size symbol of one exported function. */
@@ -119,7 +120,11 @@ typedef struct tc_Check {
   X(SLICE, "slice", 1, LAYOUT, SLICE, SAME, NOPS, NONE, TC_F_MOVE)                                  \
   X(TRANSPOSE, "transpose", 1, LAYOUT, TRANSPOSE, SAME, NOPS, NONE, TC_F_MOVE)                      \
   X(RESHAPE, "reshape", 1, LAYOUT, NONE, SAME, NOPS, NONE, TC_F_MOVE) /* the same elements in row-major order */\
-  X(CONCAT, "concat", TC_VARIADIC, LAYOUT, CONCAT, SAME, NOPS, NONE, 0) /* along one axis */
+  X(CONCAT, "concat", TC_VARIADIC, LAYOUT, CONCAT, SAME, NOPS, NONE, 0) /* along one axis */\
+  /* neural: x NCHW, w OIHW; output H, W as docs/language.md */                                        \
+  X(CONV2D, "conv2d", 2, CONTRACTION, CONV, FLOAT, NOPS, NONE, 0) /* x, w: a sum over C/groups, kh, kw */\
+  X(MAXPOOL2D, "maxpool2d", 1, WINDOW, POOL, FLOAT, NOPS, NONE, 0) /* padded cells ignored */        \
+  X(AVGPOOL2D, "avgpool2d", 1, WINDOW, POOL, FLOAT, NOPS, NONE, 0) /* padded cells count, as zeros */
 
 typedef enum {
 #define X(id, name, ...) TC_##id,
@@ -135,8 +140,9 @@ typedef enum {
   TC_CLASS_LEAF,        /* no arguments */
   TC_CLASS_ELEMENTWISE, /* each argument at the node's index, broadcast NumPy-style */
   TC_CLASS_REDUCTION,   /* the argument over the reduced axes of the node's index */
-  TC_CLASS_CONTRACTION, /* a sum of products over a shared axis (matmul) */
+  TC_CLASS_CONTRACTION, /* a sum of products over a shared axis (matmul, conv2d) */
   TC_CLASS_LAYOUT,      /* argument elements moved to other indices */
+  TC_CLASS_WINDOW,      /* a fold over a 2-D window of the argument's last two dims (pooling) */
 } tc_OpClass;
 
 /* Which attribute struct of tc_Node an op uses. */
@@ -149,6 +155,8 @@ typedef enum {
   TC_ATTR_SLICE,
   TC_ATTR_TRANSPOSE,
   TC_ATTR_CONCAT,
+  TC_ATTR_CONV,
+  TC_ATTR_POOL,
 } tc_AttrKind;
 
 /* The dtypes an op accepts and gives. */
@@ -228,6 +236,13 @@ struct tc_Node {
     struct {
       int64_t axis;
     } concat; /* TC_ATTR_CONCAT */
+    struct {
+      int64_t stride[2], pad[2], dil[2]; /* [h, w] */
+      int64_t groups;                    /* C and O split into groups; w's I dim is C/groups */
+    } conv;                              /* TC_ATTR_CONV */
+    struct {
+      int64_t kernel[2], stride[2], pad[2]; /* [h, w] */
+    } pool;                                 /* TC_ATTR_POOL */
   };
   fe_Span span;
   int id;
@@ -300,8 +315,16 @@ tc_Node *tc_build_slice(tc_Builder *b, tc_Node *x, int rank, const tc_Poly **dim
 tc_Node *tc_build_concat(tc_Builder *b, int64_t axis, int rank, const tc_Poly **dims, int nargs, tc_Node **xs,
                          fe_Span span);
 
+/* x (NCHW) convolved with w (OIHW): dims are the result's [N, O, OH, OW]. */
+tc_Node *tc_build_conv2d(tc_Builder *b, tc_Node *x, tc_Node *w, const int64_t stride[2], const int64_t pad[2],
+                         const int64_t dil[2], int64_t groups, const tc_Poly **dims, fe_Span span);
+/* Pooling op (TC_MAXPOOL2D, TC_AVGPOOL2D) of x (NCHW): dims are the result's [N, C, OH, OW]. */
+tc_Node *tc_build_pool2d(tc_Builder *b, tc_Op op, tc_Node *x, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t pad[2], const tc_Poly **dims, fe_Span span);
+
 /* Checks every node of f against its op's row and class: arity, dtypes, ranks and dims
- * (broadcasting, reduced axes, matmul, slice, transpose, reshape, concat), attributes (axes
+ * (broadcasting, reduced axes, matmul, conv2d, pooling windows, slice, transpose, reshape,
+ * concat), attributes (axes
  * within rank, perm a permutation, parameter indices), arguments before users. Returns
  * true when f is well formed; else false with the first violation in msg ("%3 = add:
  * ..."). tc_check_module runs it on every function when TRIC_VERIFY is set. */
@@ -317,6 +340,10 @@ tc_Module *tc_module_new(fe_Arena *a, const fe_Module *ast, const char *name);
 /* Makes the imported module `dep` visible in m under the last part of its path, for the
  * import declaration `decl`. Two imports with the same qualifier are an error. */
 void tc_module_add_import(tc_Module *m, fe_Diags *d, const fe_Node *decl, tc_Module *dep);
+/* Lets conv2d's TIR through the checker (on: the hidden TRIC_ENABLE_CONV2D=1, for
+ * --dump=ir) instead of the located "not supported yet" error after its checks: its
+ * lowering is still to come, and a build that reaches it is an internal error. */
+void tc_module_enable_conv2d(tc_Module *m, bool on);
 /* Checks every declaration of m and builds the TIR of each exported function. Errors
  * go to d; returns the number of exported functions (in *funcs), valid only when d has
  * no errors. Nodes live in arena a. */

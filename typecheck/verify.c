@@ -1,6 +1,6 @@
 /* verify.c - the TIR verifier: checks every node of a function against its op's table
  * row (arity, dtype rule, attributes) and its class's shape rule (broadcasting, reduced
- * axes, matmul, slice, transpose, reshape, concat). It catches a pass that builds a
+ * axes, matmul, conv2d, pooling windows, slice, transpose, reshape, concat). It catches a pass that builds a
  * node the later passes would lower wrongly; run with TRIC_VERIFY=1 on every function
  * the checker builds (the test suite always does). */
 #include <string.h>
@@ -101,6 +101,68 @@ static bool check_matmul(V *v, const tc_Node *n) {
   return true;
 }
 
+/* Whether d is the output size of a window of kernel k over dim in (stride, pad, dil):
+ * floor(span / stride) + 1 for span = in + 2*pad - dil*(k - 1) - 1, where span is a
+ * constant >= 0, or stride is 1, or d - 1 is a floor-division symbol of span by stride. */
+static bool window_ok(const tc_Func *f, fe_Arena *ar, const tc_Poly *d, const tc_Poly *in, const tc_Poly *k,
+                      int64_t stride, int64_t pad, int64_t dil) {
+  const tc_Poly *num = tc_window_span(ar, in, k, pad, dil);
+  int64_t nv;
+  if (!num) return false;
+  if (tc_poly_is_const(num, &nv)) return nv >= 0 && tc_poly_eq(d, tc_poly_const(ar, nv / stride + 1));
+  if (stride == 1) return tc_poly_eq(d, tc_poly_add(ar, num, tc_poly_const(ar, 1)));
+  const tc_Poly *q = tc_poly_sub(ar, d, tc_poly_const(ar, 1)), *den = tc_poly_const(ar, stride);
+  for (int i = 0; q && i < f->nsyms; i++) {
+    const tc_Sym *s = &f->syms[i];
+    if (s->kind == TC_SYM_FLOORDIV && tc_poly_eq(q, tc_poly_sym(ar, i)) && tc_poly_eq(s->num, num) && tc_poly_eq(s->den, den))
+      return true;
+  }
+  return false;
+}
+
+/* conv2d: x [N, C, H, W], w [O, C/groups, KH, KW] -> [N, O, OH, OW], attributes in range. */
+static bool check_conv(V *v, const tc_Func *f, const tc_Node *n, fe_Arena *ar) {
+  const tc_Node *x = n->args[0], *w = n->args[1];
+  if (x->rank != 4 || w->rank != 4 || n->rank != 4) return bad(v, n, "ranks %d, %d -> %d, not 4", x->rank, w->rank, n->rank);
+  int64_t g = n->conv.groups, cv, ov;
+  if (g < 1) return bad(v, n, "groups %lld", (long long)g);
+  for (int i = 0; i < 2; i++)
+    if (n->conv.stride[i] < 1 || n->conv.dil[i] < 1 || n->conv.pad[i] < 0)
+      return bad(v, n, "stride %lld, dilation %lld, padding %lld in dim %d", (long long)n->conv.stride[i],
+                 (long long)n->conv.dil[i], (long long)n->conv.pad[i], 2 + i);
+  /* over size symbols a runtime rule checks it (as a reshape's counts) */
+  const tc_Poly *cin = tc_poly_mul(ar, w->dims[1], tc_poly_const(ar, g));
+  if (cin && tc_poly_is_const(x->dims[1], &cv) && tc_poly_is_const(cin, &ov) && cv != ov)
+    return bad(v, n, "x's %lld channels are not groups * w's input channels (%lld)", (long long)cv, (long long)ov);
+  if ((tc_poly_is_const(x->dims[1], &cv) && cv % g) || (tc_poly_is_const(w->dims[0], &ov) && ov % g))
+    return bad(v, n, "channels not divisible by groups %lld", (long long)g);
+  if (!tc_poly_eq(n->dims[0], x->dims[0]) || !tc_poly_eq(n->dims[1], w->dims[0]))
+    return bad(v, n, "result dims are not [N, O, ...]");
+  for (int i = 0; i < 2; i++)
+    if (!window_ok(f, ar, n->dims[2 + i], x->dims[2 + i], w->dims[2 + i], n->conv.stride[i], n->conv.pad[i], n->conv.dil[i]))
+      return bad(v, n, "dim %d is not the output size of its window", 2 + i);
+  return true;
+}
+
+/* Pooling: x [N, C, H, W] -> [N, C, OH, OW], kernel >= 1, stride >= 1, 0 <= padding <= kernel/2. */
+static bool check_window(V *v, const tc_Func *f, const tc_Node *n, fe_Arena *ar) {
+  const tc_Node *x = n->args[0];
+  if (n->op != TC_MAXPOOL2D && n->op != TC_AVGPOOL2D) TRIC_BUG("check_window: no rule for '%s'", tc_op_name(n->op));
+  if (x->rank != 4 || n->rank != 4) return bad(v, n, "rank %d -> %d, not 4", x->rank, n->rank);
+  for (int i = 0; i < 2; i++) {
+    int64_t k = n->pool.kernel[i], s = n->pool.stride[i], p = n->pool.pad[i];
+    if (k < 1 || s < 1 || p < 0 || p > k / 2)
+      return bad(v, n, "kernel %lld, stride %lld, padding %lld in dim %d", (long long)k, (long long)s, (long long)p, 2 + i);
+  }
+  if (!tc_poly_eq(n->dims[0], x->dims[0]) || !tc_poly_eq(n->dims[1], x->dims[1]))
+    return bad(v, n, "result dims are not [N, C, ...]");
+  for (int i = 0; i < 2; i++)
+    if (!window_ok(f, ar, n->dims[2 + i], x->dims[2 + i], tc_poly_const(ar, n->pool.kernel[i]), n->pool.stride[i],
+                   n->pool.pad[i], 1))
+      return bad(v, n, "dim %d is not the output size of its window", 2 + i);
+  return true;
+}
+
 static bool check_layout(V *v, const tc_Node *n, fe_Arena *ar) {
   const tc_Node *a = n->args[0];
   switch (n->op) {
@@ -184,7 +246,11 @@ static bool check_node(V *v, const tc_Func *f, int i, fe_Arena *ar) {
         return bad(v, n, "argument %d (rank %d) does not broadcast to the result", j, n->args[j]->rank);
     return true;
   case TC_CLASS_REDUCTION: return check_reduce(v, n);
-  case TC_CLASS_CONTRACTION: return check_matmul(v, n);
+  case TC_CLASS_CONTRACTION:
+    if (n->op == TC_CONV2D) return check_conv(v, f, n, ar);
+    if (n->op == TC_MATMUL) return check_matmul(v, n);
+    TRIC_BUG("check_node: no contraction rule for '%s'", o->name);
+  case TC_CLASS_WINDOW: return check_window(v, f, n, ar);
   case TC_CLASS_LAYOUT: return check_layout(v, n, ar);
   }
   TRIC_BUG("check_node: '%s' has no op class", o->name);

@@ -208,11 +208,154 @@ static void test_verifier(Tally *t) {
   }
 }
 
+/* A function of x (f32[N, 4, H, 8] when sym, else f32[2, 4, 9, 8]) and w (f32[6, 2, 3, 2]),
+ * its nodes those made after neural_begin, returning the last; the size symbols N, H and,
+ * when sym, the floor-division symbol floor((H - 2)/2) that a 2 x 2 window of stride 2
+ * over H makes. */
+typedef struct NFn {
+  fe_Arena a;
+  tc_Builder b;
+  tc_Param params[2];
+  tc_Sym syms[3];
+  tc_Func f;
+  tc_Node *x, *w;
+  const tc_Poly *hq; /* floor((H - 2)/2) + 1 */
+} NFn;
+
+static const tc_Poly *pc(NFn *F, int64_t v) { return tc_poly_const(&F->a, v); }
+
+static void neural_begin(NFn *F, bool sym) {
+  memset(F, 0, sizeof *F);
+  F->b.arena = &F->a;
+  const tc_Poly *N = tc_poly_sym(&F->a, 0), *H = tc_poly_sym(&F->a, 1);
+  F->syms[0] = (tc_Sym){"N", TC_SYM_PARAM, NULL, NULL};
+  F->syms[1] = (tc_Sym){"H", TC_SYM_PARAM, NULL, NULL};
+  F->syms[2] = (tc_Sym){"floor((H - 2)/2)", TC_SYM_FLOORDIV, tc_poly_add(&F->a, H, pc(F, -2)), pc(F, 2)};
+  F->hq = tc_poly_add(&F->a, tc_poly_sym(&F->a, 2), pc(F, 1));
+  const tc_Poly *xd[4] = {sym ? N : pc(F, 2), pc(F, 4), sym ? H : pc(F, 9), pc(F, 8)};
+  const tc_Poly *wd[4] = {pc(F, 6), pc(F, 2), pc(F, 3), pc(F, 2)};
+  F->x = tc_build_param(&F->b, 0, FE_F32, 4, xd, (fe_Span){0});
+  F->w = tc_build_param(&F->b, 1, FE_F32, 4, wd, (fe_Span){0});
+  F->params[0] = (tc_Param){"x", F->x};
+  F->params[1] = (tc_Param){"w", F->w};
+}
+
+/* As fn_verify, for an NFn. */
+static bool neural_verify(NFn *F, const char *want, char *msg, size_t cap) {
+  tc_Func *f = &F->f;
+  f->name = "f";
+  f->nparams = 2;
+  f->params = F->params;
+  f->nsyms = 3;
+  f->nparam_syms = 2;
+  f->syms = F->syms;
+  f->nnodes = F->b.nodes.n;
+  f->nodes = (tc_Node **)F->b.nodes.items;
+  f->nresults = 1;
+  f->results = &f->nodes[f->nnodes - 1];
+  bool ok = tc_verify(f, msg, cap);
+  fe_arena_free(&F->a);
+  if (!want) return ok;
+  return !ok && strstr(msg, want) && msg[0] == '%';
+}
+
+/* conv2d and the poolings built through the builder: their attributes land in their
+ * structs, the verifier passes well-formed nodes (constant and symbolic output sizes) and
+ * names each broken one. */
+static void test_neural(Tally *t) {
+  NFn F;
+  char msg[512], what[700];
+  fe_Span s = {0};
+  const int64_t st[2] = {2, 1}, pad[2] = {0, 1}, dil[2] = {1, 3}, k3[2] = {3, 3}, s2[2] = {2, 2}, p1[2] = {1, 1};
+  const int64_t k32[2] = {3, 2}, s23[2] = {2, 3}, k2[2] = {2, 2}, p0[2] = {0, 0}, p2[2] = {2, 2};
+
+  neural_begin(&F, false);
+  const tc_Poly *cd[4] = {pc(&F, 2), pc(&F, 6), pc(&F, 4), pc(&F, 7)};
+  tc_Node *cv = tc_build_conv2d(&F.b, F.x, F.w, st, pad, dil, 2, cd, s);
+  bool attrs = cv->op == TC_CONV2D && cv->nargs == 2 && cv->conv.stride[0] == 2 && cv->conv.pad[1] == 1 &&
+               cv->conv.dil[1] == 3 && cv->conv.groups == 2;
+  const tc_Poly *md[4] = {pc(&F, 2), pc(&F, 4), pc(&F, 5), pc(&F, 4)};
+  tc_Node *mp = tc_build_pool2d(&F.b, TC_MAXPOOL2D, F.x, k3, s2, p1, md, s);
+  attrs &= mp->op == TC_MAXPOOL2D && mp->pool.kernel[0] == 3 && mp->pool.stride[1] == 2 && mp->pool.pad[0] == 1;
+  const tc_Poly *ad[4] = {pc(&F, 2), pc(&F, 4), pc(&F, 5), pc(&F, 3)};
+  tc_Node *ap = tc_build_pool2d(&F.b, TC_AVGPOOL2D, F.x, k32, s23, p1, ad, s);
+  attrs &= ap->pool.kernel[1] == 2 && ap->pool.stride[1] == 3;
+  expect(t, attrs, "the builder fills conv2d's and pooling's attribute structs");
+  bool ok = neural_verify(&F, NULL, msg, sizeof msg);
+  snprintf(what, sizeof what, "verifier passes conv2d, maxpool2d and avgpool2d of constant shapes (%s)", ok ? "no message" : msg);
+  expect(t, ok, what);
+
+  neural_begin(&F, true);
+  const tc_Poly *sd[4] = {tc_poly_sym(&F.a, 0), pc(&F, 4), F.hq, pc(&F, 4)};
+  tc_build_pool2d(&F.b, TC_MAXPOOL2D, F.x, k2, s2, p0, sd, s);
+  ok = neural_verify(&F, NULL, msg, sizeof msg);
+  snprintf(what, sizeof what, "verifier passes a pooling whose output H is floor((H - 2)/2) + 1 (%s)", ok ? "no message" : msg);
+  expect(t, ok, what);
+
+  struct {
+    const char *want, *what;
+  } cases[] = {
+      {"dim 3 is not the output size of its window", "a conv2d of the wrong output width"},
+      {"x's 4 channels are not groups * w's input channels (6)", "a conv2d whose groups do not match w"},
+      {"kernel 3, stride 2, padding 2 in dim 2", "a pooling padded by more than half its kernel"},
+      {"result dims are not [N, C, ...]", "a pooling that changes the channels"},
+      {"dim 2 is not the output size of its window", "a symbolic pooling whose H is not its floor-division symbol"},
+      {"dim 2 is not the output size of its window", "a pooling whose window is larger than the input"},
+      {"arguments and result are not all f32", "a conv2d of f32 x and f16 w"},
+  };
+  for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+    neural_begin(&F, k == 4);
+    switch (k) {
+    case 0: {
+      const tc_Poly *d[4] = {pc(&F, 2), pc(&F, 6), pc(&F, 4), pc(&F, 8)};
+      tc_build_conv2d(&F.b, F.x, F.w, st, pad, dil, 2, d, s);
+      break;
+    }
+    case 1: {
+      const tc_Poly *d[4] = {pc(&F, 2), pc(&F, 6), pc(&F, 4), pc(&F, 7)};
+      tc_build_conv2d(&F.b, F.x, F.w, st, pad, dil, 3, d, s);
+      break;
+    }
+    case 2: {
+      const tc_Poly *d[4] = {pc(&F, 2), pc(&F, 4), pc(&F, 6), pc(&F, 5)};
+      tc_build_pool2d(&F.b, TC_AVGPOOL2D, F.x, k3, s2, p2, d, s);
+      break;
+    }
+    case 3: {
+      const tc_Poly *d[4] = {pc(&F, 2), pc(&F, 3), pc(&F, 5), pc(&F, 4)};
+      tc_build_pool2d(&F.b, TC_MAXPOOL2D, F.x, k3, s2, p1, d, s);
+      break;
+    }
+    case 4: { /* floor((H - 2)/2) + 1 is a 2-window's; a 3-window of stride 2 needs floor((H - 3)/2) + 1 */
+      const tc_Poly *d[4] = {tc_poly_sym(&F.a, 0), pc(&F, 4), F.hq, pc(&F, 3)};
+      tc_build_pool2d(&F.b, TC_MAXPOOL2D, F.x, k3, s2, p0, d, s);
+      break;
+    }
+    case 5: { /* kernel 11 over 9 rows: no output size fits */
+      const int64_t kb[2] = {11, 1}, one[2] = {1, 1};
+      const tc_Poly *d[4] = {pc(&F, 2), pc(&F, 4), pc(&F, 0), pc(&F, 8)};
+      tc_build_pool2d(&F.b, TC_MAXPOOL2D, F.x, kb, one, p0, d, s);
+      break;
+    }
+    case 6: {
+      tc_Node *w16 = tc_build_cast(&F.b, F.w, FE_F16, s);
+      const tc_Poly *d[4] = {pc(&F, 2), pc(&F, 6), pc(&F, 4), pc(&F, 7)};
+      tc_build_conv2d(&F.b, F.x, w16, st, pad, dil, 2, d, s);
+      break;
+    }
+    }
+    ok = neural_verify(&F, cases[k].want, msg, sizeof msg);
+    snprintf(what, sizeof what, "verifier rejects %s: '%s'", cases[k].what, msg);
+    expect(t, ok, what);
+  }
+}
+
 int main(void) {
   Tally t = {0};
   test_table(&t);
   test_bug_is_loud(&t);
   test_verifier(&t);
+  test_neural(&t);
   printf("tir_test: %d passed, %d failed\n", t.passed, t.failed);
   return t.failed ? 1 : 0;
 }

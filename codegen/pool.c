@@ -1,0 +1,154 @@
+/* pool.c - lowers a pooling kernel (maxpool2d, avgpool2d; plan kind CG_PK_POOL) on the
+ * loop-nest builder of lower.h.
+ *
+ * The output [N, C, OH, OW] is computed row by row: loops over N, C and OH, then the
+ * loop over OW innermost, the one LLVM's loop vectoriser widens (as an elementwise
+ * kernel's loop). Each output element folds its kh x kw window of the argument, whose
+ * expression is fused (cg_emit_at at each cell: maxpool2d(relu(x)) reads x only). The
+ * window's cells are unrolled here, kh*kw <= UNROLL_MAX, so the OW loop stays innermost
+ * and vectorises; a larger window becomes two loops inside it (correct, not vectorised).
+ *
+ * Padding: a cell outside the input is never loaded. Rows are checked per cell (the
+ * condition is the same across the OW loop, so it costs a select); columns split the OW
+ * loop in three: the interior columns, whose whole window is inside [0, W), take plain
+ * affine loads; the few columns at either edge clamp the index and select. A padded
+ * cell counts as the dtype's lowest value for max (so it never wins: PyTorch ignores
+ * them) and as 0 for the average, which always divides by kh*kw (count_include_pad; with
+ * PyTorch's floor rounding no window reaches past the padding). f16 and bf16 compute in
+ * f32 (cg_emit_at's compute type) and round once at the store. An input with H or W of 0
+ * (possible with padding) has windows of padding only: max -inf, average 0.
+ */
+#include <math.h>
+
+#include "codegen/lower.h"
+
+enum { UNROLL_MAX = 64 };
+
+/* The pooling being lowered and the indices of the current output row. */
+typedef struct Pool {
+  const tc_Node *n, *x;
+  bool max;
+  int dt;
+  LLVMValueRef ident;    /* the fold's start: -inf (max) or 0 */
+  LLVMValueRef H, W;     /* x's spatial sizes */
+  LLVMValueRef b, c, ih0; /* batch and channel index; the window's first row oh*sh - ph */
+} Pool;
+
+/* The value of window cell (kh, kw) for output column ow: x there, or the identity on a
+ * padded cell. edge: the column may be outside [0, W). */
+static LLVMValueRef cell(Fn *F, const Pool *P, LLVMValueRef ow, LLVMValueRef kh, LLVMValueRef kw, bool edge) {
+  LLVMBuilderRef b = F->e->b;
+  const tc_Node *n = P->n;
+  LLVMValueRef ih = LLVMBuildAdd(b, P->ih0, kh, "");
+  LLVMValueRef iw = LLVMBuildAdd(b, LLVMBuildMul(b, ow, cg_i64(F, n->pool.stride[1]), ""),
+                                 LLVMBuildSub(b, kw, cg_i64(F, n->pool.pad[1]), ""), "");
+  LLVMValueRef ok = NULL;
+  if (n->pool.pad[0]) { /* without row padding every window row is inside the input */
+    ok = LLVMBuildICmp(b, LLVMIntULT, ih, P->H, ""); /* unsigned: a negative row is out too */
+    ih = LLVMBuildSelect(b, ok, ih, cg_i64(F, 0), "");
+  }
+  if (edge) {
+    LLVMValueRef okw = LLVMBuildICmp(b, LLVMIntULT, iw, P->W, "");
+    iw = LLVMBuildSelect(b, okw, iw, cg_i64(F, 0), "");
+    ok = ok ? LLVMBuildAnd(b, ok, okw, "") : okw;
+  }
+  Ix ix = {.rank = 4, .v = {P->b, P->c, ih, iw}};
+  LLVMValueRef v = cg_emit_at(F, P->x, &ix);
+  if (!ok) return v;
+  /* as emit.c's TC_SELECT: at -O0 the fast instruction selector would fold a plain load
+     into a 16-byte vblendvps/pd operand (a read past a buffer's end) */
+  if (F->e->fast_isel && LLVMIsALoadInst(v)) v = LLVMBuildFreeze(b, v, "");
+  return LLVMBuildSelect(b, ok, v, P->ident, "");
+}
+
+/* acc folded with v. */
+static LLVMValueRef combine(Fn *F, const Pool *P, LLVMValueRef acc, LLVMValueRef v) {
+  return P->max ? cg_binop(F, TC_MAX, P->dt, acc, v) : LLVMBuildFAdd(F->e->b, acc, v, "");
+}
+
+/* dst[row + ow] = the window fold for lo <= ow < hi. */
+static void columns(Fn *F, const Pool *P, LLVMValueRef lo, LLVMValueRef hi, bool edge, LLVMValueRef dst,
+                    LLVMValueRef row) {
+  cg_Emit *e = F->e;
+  const tc_Node *n = P->n;
+  int64_t kh = n->pool.kernel[0], kw = n->pool.kernel[1];
+  Loop L = {.interleave = edge ? -1 : 0}; /* an edge is a column or two: not worth vectorising */
+  cg_loop_begin(F, &L, LLVMBuildSub(e->b, hi, lo, ""));
+  LLVMValueRef ow = LLVMBuildAdd(e->b, lo, L.i, ""), acc = P->ident;
+  if (kh * kw <= UNROLL_MAX) {
+    for (int64_t i = 0; i < kh; i++)
+      for (int64_t j = 0; j < kw; j++) acc = combine(F, P, acc, cell(F, P, ow, cg_i64(F, i), cg_i64(F, j), edge));
+  } else {
+    LLVMValueRef accp = cg_entry_alloca(F, LLVMTypeOf(P->ident));
+    LLVMBuildStore(e->b, P->ident, accp);
+    Loop R = {0}, C = {0};
+    cg_loop_begin(F, &R, cg_i64(F, kh));
+    cg_loop_begin(F, &C, cg_i64(F, kw));
+    LLVMValueRef v = cell(F, P, ow, R.i, C.i, edge);
+    LLVMBuildStore(e->b, combine(F, P, LLVMBuildLoad2(e->b, LLVMTypeOf(P->ident), accp, ""), v), accp);
+    cg_loop_end(F, &C);
+    cg_loop_end(F, &R);
+    acc = LLVMBuildLoad2(e->b, LLVMTypeOf(P->ident), accp, "");
+  }
+  if (!P->max) acc = LLVMBuildFDiv(e->b, acc, LLVMConstReal(LLVMTypeOf(acc), (double)(kh * kw)), "");
+  cg_store_at(F, n->dtype, dst, LLVMBuildAdd(e->b, row, ow, ""), acc);
+  cg_loop_end(F, &L);
+}
+
+void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  if (n->op != TC_MAXPOOL2D && n->op != TC_AVGPOOL2D) TRIC_BUG("cg_emit_pool: '%s' is not a pooling", tc_op_name(n->op));
+  const tc_Node *x = n->args[0];
+  Pool P = {.n = n, .x = x, .max = n->op == TC_MAXPOOL2D, .dt = n->dtype};
+  P.ident = LLVMConstReal(cg_ctype(e, n->dtype), P.max ? -INFINITY : 0.0);
+  P.H = cg_poly(F, x->dims[2]);
+  P.W = cg_poly(F, x->dims[3]);
+  LLVMValueRef C = cg_poly(F, n->dims[1]), OH = cg_poly(F, n->dims[2]), OW = cg_poly(F, n->dims[3]);
+
+  /* an empty input plane: every window is padding */
+  LLVMValueRef nonempty = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGT, P.H, cg_i64(F, 0), ""),
+                                       LLVMBuildICmp(b, LLVMIntSGT, P.W, cg_i64(F, 0), ""), "");
+  LLVMBasicBlockRef main = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pool");
+  LLVMBasicBlockRef empty = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pool_empty");
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pooled");
+  LLVMBuildCondBr(b, nonempty, main, empty);
+  LLVMPositionBuilderAtEnd(b, empty);
+  Loop Z = {0};
+  cg_loop_begin(F, &Z, cg_numel(F, n->rank, (const tc_Poly **)n->dims));
+  cg_store_at(F, n->dtype, dst, Z.i, P.ident); /* the average of nothing but padding is 0 too */
+  cg_loop_end(F, &Z);
+  LLVMBuildBr(b, join);
+  LLVMPositionBuilderAtEnd(b, main);
+
+  /* the interior columns [lo, hi): ow*sw - pw >= 0 and ow*sw - pw + kw - 1 < W */
+  int64_t sw = n->pool.stride[1], pw = n->pool.pad[1], kw = n->pool.kernel[1];
+  LLVMValueRef lo = cg_i64(F, 0), hi = OW;
+  if (pw) {
+    LLVMValueRef first = cg_i64(F, (pw + sw - 1) / sw);
+    lo = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, first, OW, ""), first, OW, "");
+    LLVMValueRef t = LLVMBuildAdd(b, P.W, cg_i64(F, pw - kw), "");
+    LLVMValueRef last = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, t, cg_i64(F, 0), ""), cg_i64(F, 0),
+                                        LLVMBuildAdd(b, LLVMBuildSDiv(b, t, cg_i64(F, sw), ""), cg_i64(F, 1), ""), "");
+    last = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, last, OW, ""), last, OW, "");
+    hi = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, last, lo, ""), lo, last, "");
+  }
+  Loop L[3] = {{.interleave = CG_PLAIN}, {.interleave = CG_PLAIN}, {.interleave = CG_PLAIN}};
+  cg_loop_begin(F, &L[0], cg_poly(F, n->dims[0]));
+  cg_loop_begin(F, &L[1], C);
+  cg_loop_begin(F, &L[2], OH);
+  P.b = L[0].i;
+  P.c = L[1].i;
+  P.ih0 = LLVMBuildSub(b, LLVMBuildMul(b, L[2].i, cg_i64(F, n->pool.stride[0]), ""), cg_i64(F, n->pool.pad[0]), "");
+  LLVMValueRef row = LLVMBuildMul(
+      b, LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, L[0].i, C, ""), L[1].i, ""), OH, ""), L[2].i, ""),
+      OW, "");
+  if (pw) columns(F, &P, cg_i64(F, 0), lo, true, dst, row);
+  columns(F, &P, lo, hi, false, dst, row);
+  if (pw) columns(F, &P, hi, OW, true, dst, row);
+  cg_loop_end(F, &L[2]);
+  cg_loop_end(F, &L[1]);
+  cg_loop_end(F, &L[0]);
+  LLVMBuildBr(b, join);
+  LLVMPositionBuilderAtEnd(b, join);
+}
