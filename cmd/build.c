@@ -920,9 +920,6 @@ int run_build(const Opts *o, bool colour) {
   if (!b->tty) setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
   b->t0 = now_seconds();
   b->g = (Graph){.arena = &arena, .diags = &diags, .incdirs = o->incdirs, .nincdirs = o->nincdirs};
-  /* hidden, for --dump=ir of conv2d until its lowering lands (tc_module_enable_conv2d) */
-  const char *conv = getenv("TRIC_ENABLE_CONV2D");
-  b->g.enable_conv2d = conv && !strcmp(conv, "1");
   bool building = !strcmp(o->cmd, "build");
 
   /* targets and the module graph */

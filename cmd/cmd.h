@@ -50,7 +50,6 @@ typedef struct Graph {
   Module **pvals;
   int npaths, npslots;
   bool io_error;
-  bool enable_conv2d; /* TRIC_ENABLE_CONV2D=1: conv2d's TIR passes the checker (tc_module_enable_conv2d) */
 } Graph;
 
 /* Loads path and, recursively, everything it imports; reports missing modules and

@@ -337,7 +337,6 @@ void graph_warn_no_export(Graph *g, Module *m) {
 void graph_check_one(Graph *g, Module *m) {
   {
     m->tc = tc_module_new(g->arena, m->ast, m->name);
-    tc_module_enable_conv2d(m->tc, g->enable_conv2d);
     bool deps_ok = !m->failed;
     for (int k = 0; k + 1 < m->deps.n; k += 2) {
       Module *dep = m->deps.items[k];

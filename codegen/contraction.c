@@ -34,11 +34,52 @@
 
 #include <string.h>
 
-/* The compute value of operand X at (row, col) of its last two dims, batch index from ix. */
-static LLVMValueRef operand_at(Fn *F, const tc_Node *n, const tc_Node *X, const Ix *ix, LLVMValueRef row,
-                               LLVMValueRef col) {
-  int nb = n->rank - 2;
+/* Whether contraction n is a 2-d convolution, lowered as an implicit GEMM per image and
+ * group: A = the group's weights [O/groups, C/groups*KH*KW] (w's own rows), B = the
+ * image's input windows [C/groups*KH*KW, OH*OW], read through the window's indexing while
+ * packing (im2col without its buffer: padding reads zeros), and C = the image's and
+ * group's output rows [O/groups, OH*OW], NCHW as the contract says. The batch index ix
+ * holds the image (v[0]) and the group (v[1]). */
+static bool is_conv(const tc_Node *n) { return n->op == TC_CONV2D; }
+
+/* Operand `side` (0: A, 1: B) of contraction n. */
+static const tc_Node *operand(const tc_Node *n, int side) { return n->args[is_conv(n) ? 1 - side : side]; }
+
+/* A convolution's sizes, as values at the builder. */
+typedef struct Conv {
+  LLVMValueRef H, W, OW, KW, KHW, Cg, Og, K;
+} Conv;
+
+static void conv_sizes(Fn *F, const tc_Node *n, Conv *c) {
+  LLVMBuilderRef b = F->e->b;
+  const tc_Node *x = n->args[0], *w = n->args[1];
+  c->H = cg_poly(F, x->dims[2]), c->W = cg_poly(F, x->dims[3]), c->OW = cg_poly(F, n->dims[3]);
+  c->KW = cg_poly(F, w->dims[3]);
+  c->KHW = LLVMBuildMul(b, cg_poly(F, w->dims[2]), c->KW, "");
+  c->Cg = cg_poly(F, w->dims[1]);
+  c->Og = LLVMBuildSDiv(b, cg_poly(F, w->dims[0]), cg_i64(F, n->conv.groups), "");
+  c->K = LLVMBuildMul(b, c->Cg, c->KHW, "");
+}
+
+/* The compute value of operand `side` at (row, col) of its matrix (A: rows of C, depth;
+ * B: depth, columns of C), batch index from ix. A convolution's B is packed by
+ * pack_b_conv, not through here. */
+static LLVMValueRef operand_at(Fn *F, const tc_Node *n, int side, const Ix *ix, LLVMValueRef row, LLVMValueRef col) {
+  const tc_Node *X = operand(n, side);
   Ix ia = {.rank = X->rank};
+  if (is_conv(n)) {
+    if (side) TRIC_BUG("conv2d's input windows are packed by pack_b_conv");
+    LLVMBuilderRef b = F->e->b;
+    Conv c;
+    conv_sizes(F, n, &c);
+    LLVMValueRef r = LLVMBuildSRem(b, col, c.KHW, ""); /* col = (ci * KH + ky) * KW + kx */
+    ia.v[0] = LLVMBuildAdd(b, LLVMBuildMul(b, ix->v[1], c.Og, ""), row, "");
+    ia.v[1] = LLVMBuildSDiv(b, col, c.KHW, "");
+    ia.v[2] = LLVMBuildSDiv(b, r, c.KW, "");
+    ia.v[3] = LLVMBuildSRem(b, r, c.KW, "");
+    return cg_emit_at(F, X, &ia);
+  }
+  int nb = n->rank - 2;
   for (int d = 0; d < X->rank - 2; d++) {
     int k = nb - (X->rank - 2) + d;
     ia.v[d] = cg_is_const1(X->dims[d]) && !cg_is_const1(n->dims[k]) ? cg_i64(F, 0) : ix->v[k];
@@ -69,9 +110,17 @@ typedef struct Dims {
 
 static void contraction_dims(Fn *F, const tc_Node *n, const cg_Tiles *t, Dims *d) {
   const tc_Node *A = n->args[0];
-  d->M = cg_poly(F, n->dims[n->rank - 2]);
-  d->N = cg_poly(F, n->dims[n->rank - 1]);
-  d->K = cg_poly(F, A->dims[A->rank - 1]);
+  if (is_conv(n)) { /* per image and group: O/groups x OH*OW, depth C/groups * KH * KW */
+    Conv c;
+    conv_sizes(F, n, &c);
+    d->M = c.Og;
+    d->N = LLVMBuildMul(F->e->b, cg_poly(F, n->dims[2]), c.OW, "");
+    d->K = c.K;
+  } else {
+    d->M = cg_poly(F, n->dims[n->rank - 2]);
+    d->N = cg_poly(F, n->dims[n->rank - 1]);
+    d->K = cg_poly(F, A->dims[A->rank - 1]);
+  }
   d->kc = t->split_k ? smin(F, d->K, cg_i64(F, t->kc)) : d->K;
   LLVMBuilderRef b = F->e->b;
   d->mc = smin(F, cg_i64(F, t->mc), LLVMBuildMul(b, ceil_div(F, d->M, t->mr), cg_i64(F, t->mr), ""));
@@ -127,7 +176,7 @@ static LLVMValueRef zero_of(LLVMTypeRef ty, bool fl) { return fl ? LLVMConstReal
  * stored as its product computes (no conversion, no fused producer to evaluate), so its
  * rows are contiguous runs of compute values. */
 static bool operand_plain(Fn *F, const tc_Node *n, int arg) {
-  const tc_Node *X = n->args[arg];
+  const tc_Node *X = operand(n, arg);
   return F->buf[X->id] && X->dtype == n->dtype && cg_stype(F->e, X->dtype) == cg_ctype(F->e, n->dtype);
 }
 
@@ -136,10 +185,9 @@ static bool a_in_place_ok(Fn *F, const tc_Node *n) { return operand_plain(F, n, 
 
 /* Whether this product reads A in place: A's M x K elements are at most t->a_in_place_max
  * (the cost model's: A then stays in L2 for every column panel that reuses it). */
-static LLVMValueRef a_in_place(Fn *F, const tc_Node *n, const cg_Tiles *t) {
+static LLVMValueRef a_in_place(Fn *F, const Dims *d, const cg_Tiles *t) {
   LLVMBuilderRef b = F->e->b;
-  const tc_Node *A = n->args[0];
-  LLVMValueRef M = cg_poly(F, n->dims[n->rank - 2]), K = cg_poly(F, A->dims[A->rank - 1]);
+  LLVMValueRef M = d->M, K = d->K;
   LLVMValueRef lim = cg_i64(F, t->a_in_place_max); /* M, K <= lim first: M * K cannot overflow */
   LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLE, M, lim, ""), LLVMBuildICmp(b, LLVMIntSLE, K, lim, ""), "");
   return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
@@ -147,7 +195,16 @@ static LLVMValueRef a_in_place(Fn *F, const tc_Node *n, const cg_Tiles *t) {
 
 /* The address of element (row, col) of operand args[arg] in its buffer (operand_plain). */
 static LLVMValueRef operand_address(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValueRef row, LLVMValueRef col) {
-  const tc_Node *X = n->args[arg];
+  const tc_Node *X = operand(n, arg);
+  if (is_conv(n)) { /* w's rows: output channel group * O/groups + row, K elements each */
+    if (arg) TRIC_BUG("conv2d's input windows have no address of a packed row");
+    LLVMBuilderRef b = F->e->b;
+    Conv c;
+    conv_sizes(F, n, &c);
+    LLVMValueRef o = LLVMBuildAdd(b, LLVMBuildMul(b, ix->v[1], c.Og, ""), row, "");
+    LLVMValueRef lin = LLVMBuildAdd(b, LLVMBuildMul(b, o, c.K, ""), col, "");
+    return LLVMBuildInBoundsGEP2(b, cg_stype(F->e, X->dtype), F->buf[X->id], &lin, 1, "");
+  }
   int nb = n->rank - 2;
   LLVMValueRef v[TC_MAXRANK];
   for (int d = 0; d < X->rank - 2; d++) {
@@ -183,7 +240,7 @@ static void pack_panel(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValue
   LLVMBuilderRef b = e->b;
   LLVMTypeRef ct = cg_ctype(e, n->dtype);
   bool fl = fe_dtype_is_float(n->dtype);
-  bool vectors = arg == 1 && operand_plain(F, n, 1) && lanes % vl == 0;
+  bool vectors = arg == 1 && !is_conv(n) && operand_plain(F, n, 1) && lanes % vl == 0;
   unsigned align = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
   for (int edge = 0; edge < 2; edge++) {
     LLVMPositionBuilderAtEnd(b, blk[edge]);
@@ -211,7 +268,7 @@ static void pack_panel(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValue
       LLVMValueRef last = LLVMBuildSub(b, width, cg_i64(F, 1), "");
       for (int c = 0; c < lanes; c++) { /* lanes past width read the last valid one, write zeros */
         LLVMValueRef lane = LLVMBuildAdd(b, lane0, smin(F, cg_i64(F, c), last), "");
-        LLVMValueRef v = operand_at(F, n, n->args[0], ix, lane, depth);
+        LLVMValueRef v = operand_at(F, n, 0, ix, lane, depth);
         v = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, cg_i64(F, c), width, ""), v, zero_of(ct, fl), "");
         put(F, ct, dst, LLVMBuildAdd(b, kbase, cg_i64(F, c), ""), v);
       }
@@ -221,7 +278,7 @@ static void pack_panel(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValue
       LLVMValueRef in = LLVMBuildICmp(b, LLVMIntSLT, lc.i, width, "");
       /* a lane past width reads lane 0, which is valid, and writes a zero */
       LLVMValueRef lane = LLVMBuildAdd(b, lane0, LLVMBuildSelect(b, in, lc.i, cg_i64(F, 0), ""), "");
-      LLVMValueRef v = arg ? operand_at(F, n, n->args[1], ix, depth, lane) : operand_at(F, n, n->args[0], ix, lane, depth);
+      LLVMValueRef v = arg ? operand_at(F, n, 1, ix, depth, lane) : operand_at(F, n, 0, ix, lane, depth);
       put(F, ct, dst, LLVMBuildAdd(b, kbase, lc.i, ""), LLVMBuildSelect(b, in, v, zero_of(ct, fl), ""));
       cg_loop_end(F, &lc);
     } else if (vectors) {
@@ -236,7 +293,7 @@ static void pack_panel(Fn *F, const tc_Node *n, int arg, const Ix *ix, LLVMValue
     } else
       for (int c = 0; c < lanes; c++) {
         LLVMValueRef lane = LLVMBuildAdd(b, lane0, cg_i64(F, c), "");
-        LLVMValueRef v = arg ? operand_at(F, n, n->args[1], ix, depth, lane) : operand_at(F, n, n->args[0], ix, lane, depth);
+        LLVMValueRef v = arg ? operand_at(F, n, 1, ix, depth, lane) : operand_at(F, n, 0, ix, lane, depth);
         put(F, ct, dst, LLVMBuildAdd(b, kbase, cg_i64(F, c), ""), v);
       }
     cg_loop_end(F, &lk);
@@ -265,6 +322,73 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   cg_loop_end(F, &lq);
 }
 
+/* Packs a convolution's B[pc .. pc+kc, jc .. jc+nc] (its input windows) into Bp as pack_b
+ * does: depth k = (ci * KH + ky) * KW + kx, column p = oy * OW + ox, the element
+ * x[image, group * C/groups + ci, oy * sh - ph + ky * dh, ox * sw - pw + kx * dw], zero
+ * outside x (padding) and past N. A panel's columns have their window origins worked out
+ * once (in lanes, 2 * nr values), a depth row its (ci, ky, kx) once, so an element costs
+ * additions and compares, no division; it is read only when it lies inside x. */
+static void pack_b_conv(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Bp, LLVMValueRef pc,
+                        LLVMValueRef kc, LLVMValueRef jc, LLVMValueRef nc, LLVMValueRef lanes) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  const tc_Node *x = n->args[0];
+  Conv c;
+  conv_sizes(F, n, &c);
+  LLVMTypeRef ct = cg_ctype(e, n->dtype);
+  bool fl = fe_dtype_is_float(n->dtype);
+  LLVMValueRef nr = cg_i64(F, t->nr);
+  Loop lq = {0};
+  LLVMValueRef j0, w;
+  block_begin(F, &lq, nc, nr, &j0, &w, false);
+  LLVMValueRef base = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, nr, ""), "");
+  LLVMValueRef col0 = LLVMBuildAdd(b, jc, j0, ""), last = LLVMBuildSub(b, w, cg_i64(F, 1), "");
+  Loop ll = {.interleave = CG_PLAIN};
+  cg_loop_begin(F, &ll, nr); /* lanes[l], lanes[nr + l]: column l's window origin (row, column of x) */
+  LLVMValueRef p = LLVMBuildAdd(b, col0, smin(F, ll.i, last), "");
+  LLVMValueRef oy = LLVMBuildSDiv(b, p, c.OW, ""), ox = LLVMBuildSub(b, p, LLVMBuildMul(b, oy, c.OW, ""), "");
+  LLVMValueRef y0 = LLVMBuildSub(b, LLVMBuildMul(b, oy, cg_i64(F, n->conv.stride[0]), ""), cg_i64(F, n->conv.pad[0]), "");
+  LLVMValueRef x0 = LLVMBuildSub(b, LLVMBuildMul(b, ox, cg_i64(F, n->conv.stride[1]), ""), cg_i64(F, n->conv.pad[1]), "");
+  LLVMBuildStore(b, y0, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &ll.i, 1, ""));
+  LLVMValueRef l2 = LLVMBuildAdd(b, ll.i, nr, "");
+  LLVMBuildStore(b, x0, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &l2, 1, ""));
+  cg_loop_end(F, &ll);
+  Loop lk = {.interleave = CG_PLAIN};
+  cg_loop_begin(F, &lk, kc);
+  LLVMValueRef kk = LLVMBuildAdd(b, pc, lk.i, "");
+  LLVMValueRef ci = LLVMBuildSDiv(b, kk, c.KHW, ""), r = LLVMBuildSub(b, kk, LLVMBuildMul(b, ci, c.KHW, ""), "");
+  LLVMValueRef ky = LLVMBuildSDiv(b, r, c.KW, ""), kx = LLVMBuildSub(b, r, LLVMBuildMul(b, ky, c.KW, ""), "");
+  LLVMValueRef dy = LLVMBuildMul(b, ky, cg_i64(F, n->conv.dil[0]), ""), dx = LLVMBuildMul(b, kx, cg_i64(F, n->conv.dil[1]), "");
+  LLVMValueRef chan = LLVMBuildAdd(b, LLVMBuildMul(b, ix->v[1], c.Cg, ""), ci, "");
+  LLVMValueRef kbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
+  Loop lc = {.interleave = -1};
+  cg_loop_begin(F, &lc, nr);
+  LLVMValueRef l2c = LLVMBuildAdd(b, lc.i, nr, "");
+  LLVMValueRef iy = LLVMBuildAdd(b, LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &lc.i, 1, ""), ""), dy, "");
+  LLVMValueRef ixx = LLVMBuildAdd(b, LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &l2c, 1, ""), ""), dx, "");
+  /* inside x: 0 <= iy < H and 0 <= ix < W, as unsigned compares; a column past w is not */
+  LLVMValueRef in = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntULT, iy, c.H, ""), LLVMBuildICmp(b, LLVMIntULT, ixx, c.W, ""), "");
+  in = LLVMBuildAnd(b, in, LLVMBuildICmp(b, LLVMIntSLT, lc.i, w, ""), "");
+  LLVMBasicBlockRef rd = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "window_in");
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "window_done");
+  LLVMBasicBlockRef from = LLVMGetInsertBlock(b);
+  LLVMBuildCondBr(b, in, rd, join);
+  LLVMPositionBuilderAtEnd(b, rd);
+  Ix xi = {.rank = 4, .v = {ix->v[0], chan, iy, ixx}};
+  LLVMValueRef v = cg_emit_at(F, x, &xi);
+  LLVMBasicBlockRef rd_end = LLVMGetInsertBlock(b);
+  LLVMBuildBr(b, join);
+  LLVMPositionBuilderAtEnd(b, join);
+  LLVMValueRef phi = LLVMBuildPhi(b, ct, "window");
+  LLVMValueRef zero = zero_of(ct, fl);
+  LLVMAddIncoming(phi, &v, &rd_end, 1);
+  LLVMAddIncoming(phi, &zero, &from, 1);
+  put(F, ct, Bp, LLVMBuildAdd(b, kbase, lc.i, ""), phi);
+  cg_loop_end(F, &lc);
+  cg_loop_end(F, &lk);
+  cg_loop_end(F, &lq);
+}
+
 /* The parameters of the shared A packing (pack_a_fn). */
 enum { PA_DST, PA_SRC, PA_LDA, PA_H, PA_KC, PA_NPARAMS };
 
@@ -277,8 +401,8 @@ static LLVMTypeRef pack_a_type(cg_Emit *e) {
  * columns of mr, rows past M zero. Depth outer, the mr rows inside (pack_panel), so that
  * the panel is written in order (rows outer wrote it at stride mr, which the vectoriser
  * made a scatter: a third of a 64^3 product's time). */
-static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Ap, LLVMValueRef pc,
-                   LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc, LLVMValueRef pa) {
+static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, const Dims *d, LLVMValueRef Ap,
+                   LLVMValueRef pc, LLVMValueRef kc, LLVMValueRef ic, LLVMValueRef mc, LLVMValueRef pa) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   LLVMValueRef mr = cg_i64(F, t->mr);
@@ -292,13 +416,12 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
   if (a_in_place_ok(F, n) && t->a_in_place_max > 0) { /* the microkernel reads this panel in place */
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack");
-    LLVMBuildCondBr(b, a_in_place(F, n, t), join, pack);
+    LLVMBuildCondBr(b, a_in_place(F, d, t), join, pack);
     LLVMPositionBuilderAtEnd(b, pack);
   }
-  if (pa) { /* A read from memory: the shared packing function (pack_a_fn) */
-    const tc_Node *A = n->args[0];
+  if (pa) { /* A read from memory: the shared packing function (pack_a_fn), rows K apart */
     LLVMValueRef args[PA_NPARAMS] = {LLVMBuildInBoundsGEP2(b, cg_ctype(e, n->dtype), Ap, &base, 1, ""),
-                                     operand_address(F, n, 0, ix, row0, pc), cg_poly(F, A->dims[A->rank - 1]), h, kc};
+                                     operand_address(F, n, 0, ix, row0, pc), d->K, h, kc};
     LLVMBuildCall2(b, pack_a_type(e), pa, args, PA_NPARAMS, "");
     LLVMBuildBr(b, join);
     LLVMDeleteBasicBlock(blk[0]), LLVMDeleteBasicBlock(blk[1]);
@@ -702,14 +825,13 @@ static void call_uk(Fn *F, const UkCall *c, LLVMValueRef C, LLVMValueRef ldc, LL
  * last depth block of a product with an epilogue goes through the tile too, and the
  * epilogue computes each element from it. */
 static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *bix, const cg_Tiles *t, const UkCall *uk,
-                       LLVMValueRef dst, LLVMValueRef cbase, LLVMValueRef i0, LLVMValueRef j0, LLVMValueRef h,
-                       LLVMValueRef w, LLVMValueRef first, LLVMValueRef last, LLVMValueRef tile) {
+                       LLVMValueRef dst, LLVMValueRef cbase, LLVMValueRef N, LLVMValueRef i0, LLVMValueRef j0,
+                       LLVMValueRef h, LLVMValueRef w, LLVMValueRef first, LLVMValueRef last, LLVMValueRef tile) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   int dt = n->dtype;
   bool fl = fe_dtype_is_float(dt);
   LLVMTypeRef ct = cg_ctype(e, dt);
-  LLVMValueRef N = cg_poly(F, n->dims[n->rank - 1]);
   LLVMValueRef nr = cg_i64(F, t->nr), yes = LLVMConstInt(e->i1, 1, 0);
   LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "stored");
   if (root != n) { /* the last depth block (the only one unless split) computes the epilogue */
@@ -734,8 +856,16 @@ static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *b
     }
     Ix ix = *bix;
     ix.lin = NULL;
-    ix.v[n->rank - 2] = row;
-    ix.v[n->rank - 1] = col;
+    if (is_conv(n)) { /* C's (row, col) is output element [image, group * O/groups + row, col / OW, col % OW] */
+      Conv c;
+      conv_sizes(F, n, &c);
+      ix.v[1] = LLVMBuildAdd(b, LLVMBuildMul(b, bix->v[1], c.Og, ""), row, "");
+      ix.v[2] = LLVMBuildSDiv(b, col, c.OW, "");
+      ix.v[3] = LLVMBuildSRem(b, col, c.OW, "");
+    } else {
+      ix.v[n->rank - 2] = row;
+      ix.v[n->rank - 1] = col;
+    }
     cg_memo_put(F, n, &ix, v);
     cg_store_at(F, root->dtype, dst, ci, cg_emit_at(F, root, &ix));
     cg_loop_end(F, &lc);
@@ -786,9 +916,20 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   Loop L[TC_MAXRANK] = {0};
   int nopen = 0;
   Ix ix = {.rank = r};
-  cg_open_loops(F, L, nb, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims */
-  LLVMValueRef cbase = nb ? LLVMBuildMul(b, cg_linear(F, nb, (const tc_Poly **)n->dims, ix.v), LLVMBuildMul(b, d.M, d.N, ""), "")
-                          : cg_i64(F, 0);
+  LLVMValueRef cbase, lanes = NULL;
+  if (is_conv(n)) { /* per image, per group: C starts at [image, group * O/groups, 0, 0] */
+    cg_loop_begin(F, &L[nopen], cg_poly(F, n->dims[0]));
+    ix.v[0] = L[nopen++].i;
+    cg_loop_begin(F, &L[nopen], cg_i64(F, n->conv.groups));
+    ix.v[1] = L[nopen++].i;
+    LLVMValueRef o0 = LLVMBuildAdd(b, LLVMBuildMul(b, ix.v[0], cg_poly(F, n->dims[1]), ""), LLVMBuildMul(b, ix.v[1], d.M, ""), "");
+    cbase = LLVMBuildMul(b, o0, d.N, "");
+    lanes = cg_entry_alloca(F, LLVMArrayType(e->i64, (unsigned)(2 * t.nr)));
+  } else {
+    cg_open_loops(F, L, nb, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims */
+    cbase = nb ? LLVMBuildMul(b, cg_linear(F, nb, (const tc_Poly **)n->dims, ix.v), LLVMBuildMul(b, d.M, d.N, ""), "")
+               : cg_i64(F, 0);
+  }
   /* this call's part of C: rows [ilo, ihi), columns [jlo, jhi) */
   LLVMValueRef ilo = range[0], jlo = range[2];
   LLVMValueRef rows = LLVMBuildSub(b, range[1], ilo, ""), cols = LLVMBuildSub(b, range[3], jlo, "");
@@ -802,10 +943,11 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   LLVMValueRef nblocks = block_begin(F, &lp, d.K, d.kc, &pc, &kc, true);
   LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, lp.i, cg_i64(F, 0), "");
   LLVMValueRef last = LLVMBuildICmp(b, LLVMIntEQ, lp.i, LLVMBuildSub(b, nblocks, cg_i64(F, 1), ""), "");
-  pack_b(F, n, &ix, &t, Bp, pc, kc, jc, nc);
+  if (is_conv(n)) pack_b_conv(F, n, &ix, &t, Bp, pc, kc, jc, nc, lanes);
+  else pack_b(F, n, &ix, &t, Bp, pc, kc, jc, nc);
   block_begin(F, &li, rows, cg_i64(F, t.mc), &ic, &mc, false);
   ic = LLVMBuildAdd(b, ic, ilo, "");
-  pack_a(F, n, &ix, &t, Ap, pc, kc, ic, mc, pa);
+  pack_a(F, n, &ix, &t, &d, Ap, pc, kc, ic, mc, pa);
   block_begin(F, &lq, nc, cg_i64(F, t.nr), &j0, &w, false);
   LLVMValueRef boff = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, cg_i64(F, t.nr), ""), "");
   uk.B = LLVMBuildInBoundsGEP2(b, ct, Bp, &boff, 1, "");
@@ -816,11 +958,11 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   uk.lda = cg_i64(F, 0);
   LLVMValueRef row = LLVMBuildAdd(b, ic, i0, "");
   if (a_in_place_ok(F, n) && t.a_in_place_max > 0) { /* A's rows in place, K apart */
-    LLVMValueRef direct = a_in_place(F, n, &t);
+    LLVMValueRef direct = a_in_place(F, &d, &t);
     uk.A = LLVMBuildSelect(b, direct, operand_address(F, n, 0, &ix, row, pc), uk.A, "");
     uk.lda = LLVMBuildSelect(b, direct, d.K, uk.lda, "");
   }
-  store_tile(F, n, root, &ix, &t, &uk, dst, cbase, row, LLVMBuildAdd(b, jc, j0, ""), h, w, first, last, tile);
+  store_tile(F, n, root, &ix, &t, &uk, dst, cbase, d.N, row, LLVMBuildAdd(b, jc, j0, ""), h, w, first, last, tile);
   cg_loop_end(F, &lr);
   cg_loop_end(F, &lq);
   cg_loop_end(F, &li);

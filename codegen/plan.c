@@ -35,6 +35,9 @@ bool cg_same_shape(const tc_Node *a, const tc_Node *b) {
 
 /* ---------------------------------------------------------------- planning */
 
+/* Whether n is a contraction (matmul, conv2d): a kernel of its own that may end in an epilogue. */
+static bool is_contraction(const tc_Node *n) { return tc_op_info(n->op)->cls == TC_CLASS_CONTRACTION; }
+
 static bool is_reduce(tc_Op op) { return tc_op_info(op)->cls == TC_CLASS_REDUCTION; }
 
 /* Cheap to recompute: leaves, buffers, and index remaps or casts of cheap nodes. */
@@ -192,10 +195,10 @@ static void plan_mat(Plan *F) {
     for (int i = 0; i < f->nnodes; i++) {
       const tc_Node *n = f->nodes[i];
       if (!F->reach[n->id]) continue;
-      if (is_reduce(n->op) || n->op == TC_MATMUL || n->op == TC_CONCAT || tc_op_info(n->op)->cls == TC_CLASS_WINDOW)
+      if (is_reduce(n->op) || is_contraction(n) || n->op == TC_CONCAT || tc_op_info(n->op)->cls == TC_CLASS_WINDOW)
         F->mat[n->id] = 1;
       if (n->op == TC_RESHAPE && n->args[0]->rank > 0 && !has_buffer(F, n->args[0])) F->mat[n->args[0]->id] = 1;
-      if (n->op == TC_MATMUL)
+      if (is_contraction(n))
         for (int j = 0; j < 2; j++)
           if (!cheap(F, n->args[j])) F->mat[n->args[j]->id] = 1;
       if (tc_op_info(n->op)->cls == TC_CLASS_ELEMENTWISE)
@@ -245,7 +248,7 @@ static void plan_mat(Plan *F) {
  * materialised for another reason (a row-wise group's input, say), since they then read
  * its buffer and a is where the region exits. */
 static const tc_Node *inside(const Plan *F, const tc_Node **region, const tc_Node *a) {
-  return F->mat[a->id] && a->op != TC_MATMUL ? NULL : region[a->id];
+  return F->mat[a->id] && !is_contraction(a) ? NULL : region[a->id];
 }
 
 static void plan_epilogues(Plan *F, const tc_Node **epi) {
@@ -265,7 +268,7 @@ static void plan_epilogues(Plan *F, const tc_Node **epi) {
       const tc_Node *u = taint[n->args[j]->id];
       t = !t ? u : u && u != t ? MIXED : t;
     }
-    if (n->op == TC_MATMUL) {
+    if (is_contraction(n)) {
       region[n->id] = n;
       taint[n->id] = t ? MIXED : n;
       continue;
@@ -302,7 +305,7 @@ static void plan_epilogues(Plan *F, const tc_Node **epi) {
   }
   for (int i = 0; i < f->nnodes; i++) {
     const tc_Node *x = f->nodes[i];
-    if (!F->reach[x->id] || x->op != TC_MATMUL || bad[x->id] || !exit_of[x->id]) continue;
+    if (!F->reach[x->id] || !is_contraction(x) || bad[x->id] || !exit_of[x->id]) continue;
     const tc_Node *e = exit_of[x->id];
     epi[e->id] = x;
     F->mat[x->id] = 0;
@@ -651,8 +654,6 @@ cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
   memset(p->mat, 0, nn);
   Plan P = {.f = f, .reach = p->reach, .mat = p->mat};
   plan_mat(&P);
-  for (int i = 0; i < f->nnodes; i++) /* the checker lets it through only with TRIC_ENABLE_CONV2D=1 */
-    if (p->reach[f->nodes[i]->id] && f->nodes[i]->op == TC_CONV2D) TRIC_BUG("plan: 'conv2d' has no lowering yet");
   const tc_Node **epi = fe_alloc(a, sizeof *epi * nn);
   memset(epi, 0, sizeof *epi * nn);
   plan_epilogues(&P, epi);
@@ -821,12 +822,18 @@ static void count_flops(Count *c, const tc_Node *n, const tc_Sym *syms) {
               (const tc_Poly *const *)n->dims, syms);
     return;
   case TC_CLASS_CONTRACTION: { /* a multiply and an add per output element and K */
-    if (n->op != TC_MATMUL) TRIC_BUG("plan: no flop count for the contraction '%s'", tc_op_name(n->op));
     const tc_Node *a = n->args[0];
-    const tc_Poly *d[TC_MAXRANK + 1];
+    const tc_Poly *d[TC_MAXRANK + 3];
     for (int i = 0; i < n->rank; i++) d[i] = n->dims[i];
-    d[n->rank] = a->dims[a->rank - 1];
-    count_add(c, 2, n->rank + 1, d, syms);
+    if (n->op == TC_MATMUL) {
+      d[n->rank] = a->dims[a->rank - 1];
+      count_add(c, 2, n->rank + 1, d, syms);
+    } else if (n->op == TC_CONV2D) { /* K = C/groups * KH * KW, w's last three dims */
+      const tc_Node *w = n->args[1];
+      for (int i = 1; i < 4; i++) d[n->rank + i - 1] = w->dims[i];
+      count_add(c, 2, n->rank + 3, d, syms);
+    } else
+      TRIC_BUG("plan: no flop count for the contraction '%s'", tc_op_name(n->op));
     return;
   }
   }

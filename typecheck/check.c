@@ -74,7 +74,6 @@ struct tc_Module {
   uint8_t *fn_bad; /* per fn: its declaration or generic body check failed */
   struct DeclName *decl_names; /* open addressing, ndecl_slots (a power of two) slots */
   size_t ndecl_slots;
-  bool conv2d; /* tc_module_enable_conv2d: conv2d's TIR passes the checker */
 };
 
 tc_Module *tc_module_new(fe_Arena *a, const fe_Module *ast, const char *name) {
@@ -84,8 +83,6 @@ tc_Module *tc_module_new(fe_Arena *a, const fe_Module *ast, const char *name) {
   m->arena = a;
   return m;
 }
-
-void tc_module_enable_conv2d(tc_Module *m, bool on) { m->conv2d = on; }
 
 /* ---------------------------------------------------------------- declaration names */
 
@@ -208,7 +205,6 @@ typedef struct Ctx {
   bool reached_bad; /* a call reached a function whose own check failed (reported there) */
   CallMemo **memo;  /* hash buckets (memo_cap, a power of two), per export or generic check */
   int memo_cap, memo_n;
-  bool conv2d; /* the module's tc_module_enable_conv2d */
 } Ctx;
 
 /* Reports an error, with a note for every inlined call that led to it. */
@@ -1083,14 +1079,6 @@ __attribute__((noinline)) static Val neural(Ctx *c, int b, Val *a, fe_Span span)
     }
     dims[1] = w->dims[0];
     tc_Node *n = tc_build_conv2d(&c->b, x, w, stride, pad, dil, groups, dims, span);
-    /* NOT YET LOWERED: conv2d's code generation (through the contraction microkernel) is
-       to come. Until it lands every checked call stops here, after its checks, unless the
-       hidden TRIC_ENABLE_CONV2D=1 (read in cmd/build.c, tc_module_enable_conv2d) lets
-       the TIR through for --dump=ir. Remove this `if` with the lowering. */
-    if (!c->conv2d) {
-      err(c, span, "'conv2d' is not supported yet by this version of tric");
-      return ERR;
-    }
     return tensor(n);
   }
   int64_t kernel[2];
@@ -2231,7 +2219,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   for (int i = 0; i < m->consts.n; i++) eval_const(&base, m, m->consts.items[i]);
   for (int i = 0; i < m->fns.n; i++) {
     const fe_Node *fn = m->fns.items[i];
-    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}, .conv2d = m->conv2d};
+    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}};
     if (!check_signature(&c, fn) || (!(fn->flags & FE_EXPORT) && !check_generic(&c, m, fn))) m->fn_bad[i] = 1;
     base.errors += c.errors;
   }
@@ -2242,7 +2230,7 @@ int tc_check_module(tc_Module *m, fe_Arena *a, fe_Diags *d, tc_Func **funcs) {
   for (int i = 0; i < m->fns.n; i++) {
     const fe_Node *fn = m->fns.items[i];
     if (!(fn->flags & FE_EXPORT) || m->fn_bad[i]) continue;
-    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}, .conv2d = m->conv2d};
+    Ctx c = {.a = a, .d = d, .note_from = 1, .b = {.arena = a}};
     if (check_export(&c, m, fn, &fs[k])) k++;
   }
   if (d->nerrors - d->nwerrors == errors_before) warn_unused_imports(m, d);

@@ -340,10 +340,6 @@ tc_Module *tc_module_new(fe_Arena *a, const fe_Module *ast, const char *name);
 /* Makes the imported module `dep` visible in m under the last part of its path, for the
  * import declaration `decl`. Two imports with the same qualifier are an error. */
 void tc_module_add_import(tc_Module *m, fe_Diags *d, const fe_Node *decl, tc_Module *dep);
-/* Lets conv2d's TIR through the checker (on: the hidden TRIC_ENABLE_CONV2D=1, for
- * --dump=ir) instead of the located "not supported yet" error after its checks: its
- * lowering is still to come, and a build that reaches it is an internal error. */
-void tc_module_enable_conv2d(tc_Module *m, bool on);
 /* Checks every declaration of m and builds the TIR of each exported function. Errors
  * go to d; returns the number of exported functions (in *funcs), valid only when d has
  * no errors. Nodes live in arena a. */

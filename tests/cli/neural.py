@@ -1,8 +1,6 @@
 """conv2d, maxpool2d, avgpool2d and global_avgpool in the checker: the TIR --dump=ir prints
 for constant and symbolic shapes (output sizes as size expressions, floor-division symbols
-and their runtime rules), and conv2d's rejection until its lowering lands (the hidden
-TRIC_ENABLE_CONV2D=1 lets its TIR through for --dump=ir; a build that reaches codegen is
-a loud internal error, never code)."""
+and their runtime rules); conv2d's plan (a contraction kernel with its epilogue)."""
 import os
 
 SRC = """\
@@ -29,7 +27,6 @@ def _dump(ctx, src, env_extra=None, kind="ir", cmd="check"):
     with open(os.path.join(d, "m.tri"), "w") as f:
         f.write(src)
     env = dict(os.environ, TRIC_CACHE_DIR=ctx.cache_dir)
-    env.pop("TRIC_ENABLE_CONV2D", None)
     env.update(env_extra or {})
     argv = [ctx.tric, cmd, "m.tri"] + (["--dump=" + kind] if kind else ["-o", "m.o"])
     return ctx.run(argv, cwd=d, env=env)
@@ -71,10 +68,9 @@ def test_dump_ir_pool_shapes(ctx):
 
 
 def test_dump_ir_conv2d_shapes(ctx):
-    """With TRIC_ENABLE_CONV2D=1 conv2d's TIR prints: attributes, output sizes (dilation,
-    padding, stride), and over symbolic channels and kernels the runtime rules (groups
-    divide, the kernel fits)."""
-    r = _dump(ctx, CONV, {"TRIC_ENABLE_CONV2D": "1"})
+    """conv2d's TIR prints: attributes, output sizes (dilation, padding, stride), and over
+    symbolic channels and kernels the runtime rules (groups divide, the kernel fits)."""
+    r = _dump(ctx, CONV)
     if r.returncode != 0:
         return "exit %d: %s" % (r.returncode, r.stderr)
     want = [
@@ -93,20 +89,33 @@ def test_dump_ir_conv2d_shapes(ctx):
         return "missing lines %s in:\n%s" % (miss, r.stdout)
 
 
-def test_conv2d_rejected_after_its_checks(ctx):
-    """Without the switch a valid conv2d is one located 'not supported yet' error (exit 1,
-    nothing dumped); TRIC_ENABLE_CONV2D=0 is off too; with it on, building stops at a loud
-    internal error rather than emitting code."""
-    for env in ({}, {"TRIC_ENABLE_CONV2D": "0"}):
-        r = _dump(ctx, CONV, env)
-        errs = [l for l in r.stderr.splitlines() if ": error: " in l]
-        if r.returncode != 1 or r.stdout or errs != [
-                "m.tri:2:10: error: 'conv2d' is not supported yet by this version of tric",
-                "m.tri:4:82: error: 'conv2d' is not supported yet by this version of tric"]:
-            return "env %s: exit %d, stdout %r, errors %s" % (env, r.returncode, r.stdout, errs)
-    r = _dump(ctx, CONV, {"TRIC_ENABLE_CONV2D": "1"}, kind=None, cmd="build")
-    if r.returncode >= 0 or "internal error" not in r.stderr or "'conv2d' has no lowering yet" not in r.stderr:
-        return "build with the switch: exit %d, stderr %s" % (r.returncode, r.stderr)
+def test_emit_plan_conv2d_epilogue(ctx):
+    """A conv2d is a contraction kernel: its batch-norm scale and shift, residual add and
+    relu are its epilogue (one kernel), with tiles; --emit=plan-json says the same."""
+    import json
+    src = """\
+export fn block(x: f32[N, 8, H, W], w: f32[8, 8, 3, 3], s: f32[8, 1, 1], t: f32[8, 1, 1]) -> f32[N, 8, H, W] {
+  return relu(conv2d(x, w, padding=1) * s + t + x);
+}
+"""
+    d = ctx.tmpdir()
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write(src)
+    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan,plan-json"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    text = open(os.path.join(d, "m.plan")).read()
+    kernels = [l for l in text.splitlines() if l.startswith("  kernel ")]
+    epi = [l for l in text.splitlines() if l.startswith("    epilogue:")]
+    if len(kernels) != 1 or "contraction" not in kernels[0] or not epi or \
+            [o.split()[1] for o in epi[0].split(":", 1)[1].strip().split(", ")] != ["mul", "add", "add", "maximum"]:
+        return "want one contraction kernel with epilogue mul, add, add, maximum:\n%s" % text
+    if "tiles: " not in text:
+        return "no tiles for the conv2d kernel:\n%s" % text
+    doc = json.load(open(os.path.join(d, "m.plan.json")))
+    k = doc["functions"][0]["kernels"]
+    if len(k) != 1 or k[0]["kind"] != "contraction" or k[0]["root"]["op"] != "maximum" or len(k[0]["epilogue"]) != 4:
+        return "plan-json: %s" % k
 
 
 def test_emit_plan_pooling(ctx):
