@@ -130,7 +130,14 @@ example: $(BUILD)/tric $(BUILD)/libtricrt.a
 
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 
-test: $(BUILD)/tric $(BUILD)/libtricrt.a check asan tsan unit
+# The tests' other independent reference: PyTorch, for the neural builtins against
+# torch.nn.functional (NumPy, in DEBIAN_PACKAGES, checks the rest).
+TEST_PACKAGES = python3-torch
+
+test-deps:
+	$(call apt_install,test-deps,$(TEST_PACKAGES))
+
+test: test-deps $(BUILD)/tric $(BUILD)/libtricrt.a check asan tsan unit
 	$(SAN_ENV) $(PYTHON) tests/run.py --tric $(BUILD)/tric --sanitized-tric build-asan/tric --tsan-tric build-tsan/tric
 
 test-asan: asan $(BUILD)/libtricrt.a
@@ -193,4 +200,4 @@ bench-compare: $(BUILD)/tric bench-deps
 clean:
 	rm -rf build build-asan build-tsan
 
-.PHONY: all deps example test test-asan asan tsan check unit bench bench-deps bench-compare clean
+.PHONY: all deps test-deps example test test-asan asan tsan check unit bench bench-deps bench-compare clean
