@@ -4,7 +4,7 @@
  * every exported function into a tensor-level IR (TIR): a DAG of typed tensor operations
  * with dtypes and symbolic shapes, internal functions inlined (each call is checked with
  * the argument types it is given), consts folded and composites (mean, softmax,
- * logsoftmax, relu) expanded into primitives. Sizes are polynomials over the function's
+ * logsoftmax, relu, global_avgpool) expanded into primitives. Sizes are polynomials over the function's
  * size symbols; whatever cannot be proved at compile time becomes a runtime constraint
  * that the generated function checks before it writes anything.
  *

@@ -54,6 +54,11 @@ def cases(rng):
         yield Case("h_mp", [tag(xh)], sz, [tag(mp(x32, 3, 1, 1))], rtol=0, atol=0)
         yield Case("h_ap", [tag(xh)], sz, [tag(ap(x32, 3, 1, 1))], rtol=1e-3, atol=1e-3)
         yield Case("h_gap", [tag(xh)], sz, [tag(F.adaptive_avg_pool2d(t(x32), 1).numpy())], rtol=1e-3, atol=1e-3)
+        xb = bf16_bits(x)
+        xb32 = bf16_to_f32(xb)
+        if h >= 2 and w >= 2:
+            yield Case("b_mp", [Tagged(xb, "bf16")], sz, [Tagged(bf16_bits(mp(xb32, 2, 1)), "bf16")], rtol=0, atol=0)
+        yield Case("b_ap", [Tagged(xb, "bf16")], sz, [Tagged(bf16_bits(ap(xb32, 3, 1, 1)), "bf16")], rtol=1e-2, atol=1e-2)
         xd = x.astype(np.float64)
         yield Case("d_ap", [xd], sz, [ap(xd, 3, 1, 1)], rtol=1e-12, atol=1e-12)
     yh = rng.standard_normal((2, 3, 7, 13)).astype(np.float16)

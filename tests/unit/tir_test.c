@@ -2,7 +2,7 @@
  * objects (no LLVM): the op table's rows agree with each other; an internal error
  * (TRIC_BUG) is loud, "tric: internal error: FILE:LINE: message" and an abort, never a
  * silent default; the verifier passes a well-formed function built through the builder
- * and names the first broken node of each bad one. Prints one "ok"/"FAIL" line per check
+ * and names the first broken node of each bad one, conv2d and pooling nodes included. Prints one "ok"/"FAIL" line per check
  * and exits 1 on any failure. */
 #include <signal.h>
 #include <stdlib.h>
@@ -222,8 +222,10 @@ typedef struct NFn {
   const tc_Poly *hq; /* floor((H - 2)/2) + 1 */
 } NFn;
 
+/* The constant size v in F's arena. */
 static const tc_Poly *pc(NFn *F, int64_t v) { return tc_poly_const(&F->a, v); }
 
+/* Starts F with its parameters x and w (symbolic x when sym) and its size symbols. */
 static void neural_begin(NFn *F, bool sym) {
   memset(F, 0, sizeof *F);
   F->b.arena = &F->a;
