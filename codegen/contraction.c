@@ -184,13 +184,15 @@ static bool operand_plain(Fn *F, const tc_Node *n, int arg) {
 static bool a_in_place_ok(Fn *F, const tc_Node *n) { return operand_plain(F, n, 0); }
 
 /* Whether this product reads A in place: A's M x K elements are at most t->a_in_place_max
- * (the cost model's: A then stays in L2 for every column panel that reuses it). */
+ * (the cost model's: A then stays in L2 for every column panel that reuses it) and N at
+ * most t->a_in_place_cols (few panels reuse it). */
 static LLVMValueRef a_in_place(Fn *F, const Dims *d, const cg_Tiles *t) {
   LLVMBuilderRef b = F->e->b;
   LLVMValueRef M = d->M, K = d->K;
   LLVMValueRef lim = cg_i64(F, t->a_in_place_max); /* M, K <= lim first: M * K cannot overflow */
   LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLE, M, lim, ""), LLVMBuildICmp(b, LLVMIntSLE, K, lim, ""), "");
-  return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
+  ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
+  return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, d->N, cg_i64(F, t->a_in_place_cols), ""), "");
 }
 
 /* The address of element (row, col) of operand args[arg] in its buffer (operand_plain). */

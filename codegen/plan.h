@@ -41,7 +41,8 @@ typedef struct cg_Tiles {
   int64_t mc;    /* rows of A packed at once (a multiple of mr) */
   int64_t nc;    /* columns of B packed at once (a multiple of nr) */
   bool split_k;  /* K is split into kc blocks (not for f16/bf16 storage: C is rounded once) */
-  int64_t a_in_place_max; /* A of at most this many elements is read in place, not packed */
+  int64_t a_in_place_max; /* A of at most this many elements is read in place, not packed, */
+  int64_t a_in_place_cols; /* when the product has at most this many columns */
 } cg_Tiles;
 
 /* One loop nest of the plan. */
