@@ -704,10 +704,7 @@ static LLVMValueRef shared_fn(Fn *F, const char *name, LLVMTypeRef fty, const in
   LLVMValueRef fn = decl;
   if (e->split) {
     LLVMSetVisibility(decl, LLVMHiddenVisibility);
-    LLVMModuleRef um = LLVMModuleCreateWithNameInContext(CG_KERNEL_NAME, e->ctx);
-    LLVMSetTarget(um, LLVMGetTarget(home));
-    LLVMSetDataLayout(um, LLVMGetDataLayoutStr(home));
-    fe_vec_push(e->arena, &e->uk_mods, um);
+    LLVMModuleRef um = cg_unit_module(e, &e->uk_mods);
     e->mod = um;
     fn = LLVMAddFunction(um, name, fty);
     LLVMSetVisibility(fn, LLVMHiddenVisibility);

@@ -195,6 +195,14 @@ void cg_loop_end(Fn *F, Loop *L) {
   cg_memo_reset(F);
 }
 
+LLVMModuleRef cg_unit_module(cg_Emit *e, fe_Vec *mods) {
+  LLVMModuleRef m = LLVMModuleCreateWithNameInContext(CG_KERNEL_NAME, e->ctx);
+  LLVMSetTarget(m, LLVMGetTarget(e->mod));
+  LLVMSetDataLayout(m, LLVMGetDataLayoutStr(e->mod));
+  fe_vec_push(e->arena, mods, m);
+  return m;
+}
+
 /* An alloca at the top of the entry block, where mem2reg promotes it to a register. */
 LLVMValueRef cg_entry_alloca(Fn *F, LLVMTypeRef ty) {
   LLVMBuilderRef b = LLVMCreateBuilderInContext(F->e->ctx);
@@ -778,10 +786,7 @@ static void run_kernel(Fn *F, const cg_PlanKernel *pk, int kind, const tc_Node *
     if (e->split) { /* the entry calls a declaration; the body goes into a module of its own */
       callee = LLVMAddFunction(e->mod, name, fty);
       LLVMSetVisibility(callee, LLVMHiddenVisibility);
-      LLVMModuleRef km = LLVMModuleCreateWithNameInContext(CG_KERNEL_NAME, e->ctx);
-      LLVMSetTarget(km, LLVMGetTarget(home));
-      LLVMSetDataLayout(km, LLVMGetDataLayoutStr(home));
-      fe_vec_push(e->arena, &e->kernel_mods, km);
+      LLVMModuleRef km = cg_unit_module(e, &e->kernel_mods);
       e->mod = km;
       kfn = LLVMAddFunction(km, CG_KERNEL_NAME, fty);
       LLVMSetVisibility(kfn, LLVMHiddenVisibility);
