@@ -240,7 +240,8 @@ static void plan_mat(Plan *F) {
  * The region of a matmul x: x, and every elementwise op (no index remap) of x's shape
  * whose first argument in any region is in x's, with no argument outside it that
  * depends on x (softmax's max of the region is read back by a later op, which then
- * stays outside). A member already given a buffer for another reason (the input of a
+ * stays outside; an argument made before x cannot depend on it: the residual of a
+ * block, however many matmuls it comes from). A member already given a buffer for another reason (the input of a
  * row-wise group) is read from it, so the region ends there. Its exits are the members
  * read outside it or returned; an epilogue needs exactly one exit, not x.
  */
@@ -279,9 +280,9 @@ static void plan_epilogues(Plan *F, const tc_Node **epi) {
     const tc_Node *x = NULL;
     bool ok = true;
     for (int j = 0; j < n->nargs && !x; j++) x = inside(F, region, n->args[j]);
-    for (int j = 0; j < n->nargs && x; j++) { /* an argument outside that depends on x */
+    for (int j = 0; j < n->nargs && x; j++) { /* an argument outside that depends on x (none made before x does) */
       const tc_Node *a = n->args[j];
-      if (inside(F, region, a) != x && (taint[a->id] == x || taint[a->id] == MIXED)) ok = false;
+      if (inside(F, region, a) != x && a->id > x->id && (taint[a->id] == x || taint[a->id] == MIXED)) ok = false;
     }
     if (x && ok && cg_same_shape(n, x)) region[n->id] = x;
   }

@@ -118,6 +118,32 @@ export fn block(x: f32[N, 8, H, W], w: f32[8, 8, 3, 3], s: f32[8, 1, 1], t: f32[
         return "plan-json: %s" % k
 
 
+def test_residual_of_a_later_block_fuses(ctx):
+    """Two residual blocks: the second block's residual is the first block's output, made
+    by earlier convolutions; it still fuses into the last conv's epilogue (four kernels,
+    every one a contraction, no separate add)."""
+    src = """\
+fn block(x: f32[B, 8, H, W], w: f32[8, 8, 3, 3], v: f32[8, 8, 3, 3], s: f32[8, 1, 1], t: f32[8, 1, 1]) -> f32[B, 8, H, W] {
+  let y = relu(conv2d(x, w, padding=1) * s + t);
+  return relu(conv2d(y, v, padding=1) * s + t + x);
+}
+export fn two(x: f32[B, 8, H, W], w0: f32[8, 8, 3, 3], v0: f32[8, 8, 3, 3], w1: f32[8, 8, 3, 3], v1: f32[8, 8, 3, 3],
+              s: f32[8, 1, 1], t: f32[8, 1, 1]) -> f32[B, 8, H, W] {
+  return block(block(x, w0, v0, s, t), w1, v1, s, t);
+}
+"""
+    d = ctx.tmpdir()
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write(src)
+    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    text = open(os.path.join(d, "m.plan")).read()
+    kernels = [l for l in text.splitlines() if l.startswith("  kernel ")]
+    if len(kernels) != 4 or any("contraction" not in k for k in kernels):
+        return "want four contraction kernels:\n%s" % text
+
+
 def test_emit_plan_pooling(ctx):
     """--emit=plan shows each pooling as a kernel of kind "pooling" whose window reads its
     elementwise producer fused (relu(x + b): no buffer of its own), read by the next
