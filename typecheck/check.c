@@ -377,10 +377,17 @@ static bool shapes_broadcast(int xr, const tc_Poly *const *xd, int yr, const tc_
   return true;
 }
 
+/* The reduction of a mean (its quotient, cast back to f16 or bf16), or x itself. */
+static const tc_Node *under_mean(const tc_Node *x) {
+  if (x->op == TC_CAST && x->args[0]->op == TC_DIV) x = x->args[0];
+  if (x->op == TC_DIV && x->nargs == 2 && x->args[0]->rank == x->rank) x = x->args[0];
+  return x;
+}
+
 /* When x is a reduction without keepdims (or a mean, its quotient) and keeping the
  * reduced axes as size 1 would make it broadcast with y, says so in a note on g. */
 static void note_keepdims(Ctx *c, fe_Diag *g, const tc_Node *x, const tc_Node *y) {
-  if (x->op == TC_DIV && x->nargs == 2 && x->args[0]->rank == x->rank) x = x->args[0]; /* mean */
+  x = under_mean(x);
   if (tc_op_info(x->op)->cls != TC_CLASS_REDUCTION) return;
   if (x->reduce.keepdims) return;
   const tc_Node *in = x->args[0];
@@ -1010,6 +1017,22 @@ static const tc_Poly *window_size(Ctx *c, const char *name, const char *dname, c
   return pchk(c, tc_poly_add(c->a, q, pconst(c, 1)), span);
 }
 
+/* The mean of x over the axes in mask (NULL after an error). f16 and bf16 sum and divide
+ * in f32, rounded once: a sum or a count stored as f16 would round twice, or be inf past
+ * 65504. */
+static tc_Node *build_mean(Ctx *c, tc_Node *x, int64_t mask, bool keep, fe_Span span) {
+  int dt = x->dtype == FE_F16 || x->dtype == FE_BF16 ? FE_F32 : x->dtype;
+  tc_Node *r = tc_build_reduce(&c->b, TC_RSUM, dt == x->dtype ? x : tc_build_cast(&c->b, x, dt, span), mask, keep, span);
+  const tc_Poly *cnt = pconst(c, 1);
+  for (int i = 0; i < x->rank && cnt; i++)
+    if (mask & (1ll << i)) cnt = pchk(c, tc_poly_mul(c->a, cnt, x->dims[i]), span);
+  if (!cnt) return NULL;
+  Val cv = {.k = V_DIM, .dim = cnt, .span = span};
+  tc_Node *args2[2] = {r, as_tensor(c, &cv, dt)};
+  r = elementwise(c, TC_DIV, dt, 2, args2, span);
+  return dt == x->dtype ? r : tc_build_cast(&c->b, r, x->dtype, span);
+}
+
 /* The checker rule of conv2d, maxpool2d, avgpool2d and global_avgpool (a[]: the bound
  * arguments). */
 __attribute__((noinline)) static Val neural(Ctx *c, int b, Val *a, fe_Span span) {
@@ -1017,16 +1040,8 @@ __attribute__((noinline)) static Val neural(Ctx *c, int b, Val *a, fe_Span span)
   const char *const hw[2] = {"H", "W"};
   if (!strcmp(name, "global_avgpool")) { /* the mean over H and W, kept as 1 x 1 */
     tc_Node *x = get_nchw(c, &a[0], what, "x", -1);
-    if (!x) return ERR;
-    /* f16 and bf16 sum and divide in f32, rounded once: a sum or H*W stored as f16 would
-       round twice, or overflow past 65504 */
-    int dt = x->dtype == FE_F16 || x->dtype == FE_BF16 ? FE_F32 : x->dtype;
-    tc_Node *r = tc_build_reduce(&c->b, TC_RSUM, tc_build_cast(&c->b, x, dt, span), 0xc, true, span);
-    const tc_Poly *cnt = pchk(c, tc_poly_mul(c->a, x->dims[2], x->dims[3]), span);
-    if (!cnt) return ERR;
-    Val cv = {.k = V_DIM, .dim = cnt, .span = span};
-    tc_Node *args2[2] = {r, as_tensor(c, &cv, dt)};
-    return tensor(tc_build_cast(&c->b, elementwise(c, TC_DIV, dt, 2, args2, span), x->dtype, span));
+    tc_Node *r = x ? build_mean(c, x, 0xc, true, span) : NULL;
+    return r ? tensor(r) : ERR;
   }
   tc_Node *x = get_nchw(c, &a[0], what, "x", -1);
   if (!x) return ERR;
@@ -1164,17 +1179,9 @@ __attribute__((noinline)) static Val call_builtin(Ctx *c, int b, const fe_Node *
     if (given(&a[2]) && !get_bool(c, &a[2], "keepdims", &keep)) return ERR;
     if (x->dtype == FE_BOOL) { err(c, span, "%s is not defined on bool tensors; cast() first", what); return ERR; }
     if (builtins[b].kind == B_MEAN && !need_float(c, x, what, span)) return ERR;
-    tc_Node *r = tc_build_reduce(&c->b, op, x, mask, keep, span);
-    if (builtins[b].kind == B_MEAN) {
-      const tc_Poly *cnt = pconst(c, 1);
-      for (int i = 0; i < x->rank; i++)
-        if (mask & (1ll << i)) cnt = pchk(c, tc_poly_mul(c->a, cnt, x->dims[i]), span);
-      if (!cnt) return ERR;
-      Val cv = {.k = V_DIM, .dim = cnt, .span = span};
-      tc_Node *args2[2] = {r, as_tensor(c, &cv, x->dtype)};
-      r = elementwise(c, TC_DIV, x->dtype, 2, args2, span);
-    }
-    return tensor(r);
+    if (builtins[b].kind != B_MEAN) return tensor(tc_build_reduce(&c->b, op, x, mask, keep, span));
+    tc_Node *r = build_mean(c, x, mask, keep, span);
+    return r ? tensor(r) : ERR;
   }
   case B_SOFTMAX: case B_LOGSOFTMAX: {
     tc_Node *x = as_tensor(c, &a[0], -1);
@@ -1604,7 +1611,7 @@ static const char *decl_type_s(Ctx *c, const fe_Node *ty) {
 /* When t is a reduction without keepdims (or a mean) and the declared type has a 1 at
  * each reduced axis, says in a note on g that keepdims=true gives the declared rank. */
 static void note_keepdims_decl(Ctx *c, fe_Diag *g, const tc_Node *t, const fe_Node *ty) {
-  if (t->op == TC_DIV && t->nargs == 2 && t->args[0]->rank == t->rank) t = t->args[0]; /* mean */
+  t = under_mean(t);
   if (tc_op_info(t->op)->cls != TC_CLASS_REDUCTION || t->reduce.keepdims) return;
   if (t->args[0]->rank != fe_list_len(ty->a)) return;
   int i = 0;

@@ -22,3 +22,13 @@ def cases(rng):
         s = np.float16(1.5)
         yield Case("h_scalar", [Tagged(a.view(np.uint16), "f16"), Tagged(np.array(s).view(np.uint16), "f16")], [n],
                    [Tagged((af * np.float32(1.5)).astype(np.float16).view(np.uint16), "f16")], rtol=1e-3, atol=1e-3)
+    for r, c in ((1, 1), (3, 7), (300, 301)):  # 90300 elements: past f16's largest finite value
+        m = (rng.standard_normal((r, c)) + 2).astype(np.float16)
+        m64 = m.astype(np.float64)
+        yield Case("h_mean", [Tagged(m.view(np.uint16), "f16")], [r, c],
+                   [Tagged(m64.mean(axis=1).astype(np.float16).view(np.uint16), "f16"),
+                    Tagged(np.array(m64.mean()).astype(np.float16).view(np.uint16), "f16")], rtol=1e-3, atol=1e-3)
+        bb = bf16_bits(rng.standard_normal((r, c)) + 2)
+        yield Case("bf_mean", [Tagged(bb, "bf16")], [r, c],
+                   [Tagged(bf16_bits(bf16_to_f32(bb).astype(np.float64).mean(axis=0, keepdims=True)), "bf16")],
+                   rtol=1e-2, atol=1e-2)
