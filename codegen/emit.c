@@ -925,29 +925,135 @@ void cg_add_fn_attrs(cg_Emit *e, LLVMValueRef fn) {
                             LLVMCreateStringAttribute(e->ctx, "prefer-vector-width", 19, "512", 3));
 }
 
+/* v rounded up to a multiple of 64 (v < 2^62). */
+static LLVMValueRef round64(Fn *F, LLVMValueRef v) {
+  LLVMBuilderRef b = F->e->b;
+  return LLVMBuildAnd(b, LLVMBuildAdd(b, v, cg_i64(F, 63), ""), cg_i64(F, ~(int64_t)63), "");
+}
+
+/* The threads of tric's pool now (tricrt_get_num_threads), between 1 and CG_MAX_THREADS. */
+static LLVMValueRef pool_threads(Fn *F) {
+  cg_Emit *e = F->e;
+  LLVMTypeRef gty = LLVMFunctionType(e->i32, NULL, 0, 0);
+  LLVMValueRef g = LLVMGetNamedFunction(e->mod, "tricrt_get_num_threads");
+  if (!g) g = LLVMAddFunction(e->mod, "tricrt_get_num_threads", gty);
+  LLVMValueRef nt = LLVMBuildCall2(e->b, gty, g, NULL, 0, "");
+  LLVMValueRef cap = LLVMConstInt(e->i32, CG_MAX_THREADS, 0), one = LLVMConstInt(e->i32, 1, 0);
+  nt = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSGT, nt, cap, ""), cap, nt, "");
+  return LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, nt, one, ""), one, nt, "");
+}
+
+/* The attributes of an entry function: the target's, and optnone: an entry only checks
+ * sizes and calls kernels, so optimising it buys microseconds per call but costs most of
+ * the compile time of a large model (its length grows with the layers while kernels are
+ * shared). Its pointer parameters [0, nptr) are noalias and nocapture, the inputs among
+ * them ([0, nin)) readonly. */
+static void entry_attrs(cg_Emit *e, LLVMValueRef fn, const LLVMTypeRef *pt, int nin, int nptr) {
+  cg_add_fn_attrs(e, fn);
+  add_attr(e, fn, LLVMAttributeFunctionIndex, "optnone");
+  add_attr(e, fn, LLVMAttributeFunctionIndex, "noinline");
+  for (int i = 0; i < nptr; i++)
+    if (pt[i] == e->ptr) {
+      add_attr(e, fn, (unsigned)i + 1, "noalias");
+      add_attr(e, fn, (unsigned)i + 1, "nocapture");
+      if (i < nin) add_attr(e, fn, (unsigned)i + 1, "readonly");
+    }
+}
+
+/* A new function `name` of type ty with its entry block, the builder at its end. */
+static LLVMValueRef begin_entry(cg_Emit *e, const char *name, LLVMTypeRef ty) {
+  LLVMValueRef fn = LLVMAddFunction(e->mod, name, ty);
+  LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, fn, "entry"));
+  return fn;
+}
+
+/* Calls body with the C arguments args[0, nall) of fn, then ws, ws_bytes and need. */
+static LLVMValueRef call_body(cg_Emit *e, LLVMValueRef body, LLVMTypeRef body_ty, LLVMValueRef *args, int nall,
+                              LLVMValueRef ws, LLVMValueRef ws_bytes, LLVMValueRef need) {
+  args[nall] = ws, args[nall + 1] = ws_bytes, args[nall + 2] = need;
+  return LLVMBuildCall2(e->b, body_ty, body, args, (unsigned)nall + 3, "");
+}
+
+/* Emits the C entries of f around its body (docs/abi.md, "Workspace"):
+ *   int NAME(inputs, outputs, sizes): sizes the workspace, allocates it once (none when
+ *     nothing needs one), runs the body in it and frees it;
+ *   int NAME_ws(inputs, outputs, sizes, void *workspace, int64_t workspace_bytes);
+ *   int64_t NAME_workspace_size(sizes): the bytes NAME_ws needs, or a negative code. */
+static void entry_wrappers(cg_Emit *e, const tc_Func *f, LLVMValueRef body, LLVMTypeRef body_ty, LLVMTypeRef *pt) {
+  int np = f->nparams, nr = f->nresults, ns = f->nparam_syms, nall = np + nr + ns;
+  LLVMValueRef *args = fe_alloc(e->arena, sizeof *args * (size_t)(nall + 3));
+  LLVMValueRef null = LLVMConstNull(e->ptr), zero = LLVMConstInt(e->i64, 0, 0), ok = LLVMConstInt(e->i32, 0, 0);
+  LLVMTypeRef mt[1] = {e->i64}, ft[1] = {e->ptr};
+  LLVMValueRef fmalloc = declare(e, "malloc", e->ptr, mt, 1), ffree = declare(e, "free", e->vd, ft, 1);
+  LLVMTypeRef malloc_ty = LLVMFunctionType(e->ptr, mt, 1, 0), free_ty = LLVMFunctionType(e->vd, ft, 1, 0);
+
+  LLVMValueRef fn = begin_entry(e, f->name, LLVMFunctionType(e->i32, pt, (unsigned)nall, 0));
+  entry_attrs(e, fn, pt, np, np + nr);
+  for (int i = 0; i < nall; i++) args[i] = LLVMGetParam(fn, (unsigned)i);
+  LLVMValueRef needp = LLVMBuildAlloca(e->b, e->i64, "need");
+  LLVMValueRef r = call_body(e, body, body_ty, args, nall, null, zero, needp);
+  LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(e->ctx, fn, "bad"), sized = LLVMAppendBasicBlockInContext(e->ctx, fn, "sized");
+  LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntEQ, r, ok, ""), sized, bad);
+  LLVMPositionBuilderAtEnd(e->b, bad);
+  LLVMBuildRet(e->b, r);
+  LLVMPositionBuilderAtEnd(e->b, sized);
+  LLVMValueRef need = LLVMBuildLoad2(e->b, e->i64, needp, "");
+  LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(e->ctx, fn, "no_workspace");
+  LLVMBasicBlockRef alloc = LLVMAppendBasicBlockInContext(e->ctx, fn, "allocate");
+  LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntEQ, need, zero, ""), none, alloc);
+  LLVMPositionBuilderAtEnd(e->b, none);
+  LLVMBuildRet(e->b, call_body(e, body, body_ty, args, nall, null, zero, null));
+  LLVMPositionBuilderAtEnd(e->b, alloc);
+  LLVMValueRef ws = LLVMBuildCall2(e->b, malloc_ty, fmalloc, &need, 1, "workspace");
+  LLVMBasicBlockRef nomem = LLVMAppendBasicBlockInContext(e->ctx, fn, "no_memory"), run = LLVMAppendBasicBlockInContext(e->ctx, fn, "run");
+  LLVMBuildCondBr(e->b, LLVMBuildIsNotNull(e->b, ws, ""), run, nomem);
+  LLVMPositionBuilderAtEnd(e->b, nomem);
+  LLVMBuildRet(e->b, LLVMConstInt(e->i32, (unsigned long long)ERR_NOMEM, 1));
+  LLVMPositionBuilderAtEnd(e->b, run);
+  r = call_body(e, body, body_ty, args, nall, ws, need, null);
+  LLVMBuildCall2(e->b, free_ty, ffree, &ws, 1, "");
+  LLVMBuildRet(e->b, r);
+
+  LLVMTypeRef *wt = fe_alloc(e->arena, sizeof *wt * (size_t)(nall + 2));
+  memcpy(wt, pt, sizeof *wt * (size_t)nall);
+  wt[nall] = e->ptr, wt[nall + 1] = e->i64;
+  fn = begin_entry(e, fe_sprintf(e->arena, "%s_ws", f->name), LLVMFunctionType(e->i32, wt, (unsigned)nall + 2, 0));
+  entry_attrs(e, fn, wt, np, np + nr);
+  add_attr(e, fn, (unsigned)nall + 1, "noalias");
+  add_attr(e, fn, (unsigned)nall + 1, "nocapture");
+  for (int i = 0; i < nall; i++) args[i] = LLVMGetParam(fn, (unsigned)i);
+  LLVMBuildRet(e->b, call_body(e, body, body_ty, args, nall, LLVMGetParam(fn, (unsigned)nall),
+                               LLVMGetParam(fn, (unsigned)nall + 1), null));
+
+  fn = begin_entry(e, fe_sprintf(e->arena, "%s_workspace_size", f->name),
+                   LLVMFunctionType(e->i64, pt + np + nr, (unsigned)ns, 0));
+  entry_attrs(e, fn, pt, 0, 0);
+  for (int i = 0; i < np + nr; i++) args[i] = LLVMConstNull(pt[i]); /* not read when only sizing */
+  for (int i = 0; i < ns; i++) args[np + nr + i] = LLVMGetParam(fn, (unsigned)i);
+  needp = LLVMBuildAlloca(e->b, e->i64, "need");
+  r = call_body(e, body, body_ty, args, nall, null, zero, needp);
+  LLVMBuildRet(e->b, LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntEQ, r, ok, ""), LLVMBuildLoad2(e->b, e->i64, needp, ""),
+                                     LLVMBuildSExt(e->b, r, e->i64, ""), ""));
+}
+
 static void emit_function(cg_Emit *e, tc_Func *f) {
   int np = f->nparams, nr = f->nresults, ns = f->nparam_syms;
   int nall = np + nr + ns;
-  LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)(nall + 1));
+  LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)(nall + 3));
   for (int i = 0; i < np; i++) {
     const tc_Node *p = f->params[i].node;
     pt[i] = p->rank ? e->ptr : cg_stype(e, p->dtype);
   }
   for (int i = 0; i < nr; i++) pt[np + i] = e->ptr;
   for (int i = 0; i < ns; i++) pt[np + nr + i] = e->i64;
-  LLVMValueRef fn = LLVMAddFunction(e->mod, f->name, LLVMFunctionType(e->i32, pt, (unsigned)nall, 0));
-  cg_add_fn_attrs(e, fn);
-  /* The entry function only checks sizes, allocates and calls kernels: optimising it
-     buys microseconds per call but costs most of the compile time of a large model (its
-     length grows with the layers while the kernels are shared). */
-  add_attr(e, fn, LLVMAttributeFunctionIndex, "optnone");
-  add_attr(e, fn, LLVMAttributeFunctionIndex, "noinline");
-  for (int i = 0; i < np + nr; i++)
-    if (pt[i] == e->ptr) {
-      add_attr(e, fn, (unsigned)i + 1, "noalias");
-      add_attr(e, fn, (unsigned)i + 1, "nocapture");
-      if (i < np) add_attr(e, fn, (unsigned)i + 1, "readonly");
-    }
+  /* the body of the three C entries (entry_wrappers): the C arguments, then the
+     workspace, its bytes, and where to store the bytes it needs (when not NULL, the body
+     only checks the sizes and stores them) */
+  pt[nall] = e->ptr, pt[nall + 1] = e->i64, pt[nall + 2] = e->ptr;
+  LLVMTypeRef body_ty = LLVMFunctionType(e->i32, pt, (unsigned)nall + 3, 0);
+  LLVMValueRef fn = LLVMAddFunction(e->mod, fe_sprintf(e->arena, "tric.entry.%s", f->name), body_ty);
+  LLVMSetLinkage(fn, LLVMPrivateLinkage);
+  entry_attrs(e, fn, pt, np, np + nr);
 
   Fn *F = calloc(1, sizeof *F);
   if (!F) abort();
@@ -1030,66 +1136,78 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     const tc_Node *r = f->results[i];
     checked_bytes(F, r->rank, (const tc_Poly **)r->dims, fe_dtype_size(r->dtype));
   }
-  LLVMTypeRef mt[1] = {e->i64}, ft[1] = {e->ptr};
-  LLVMValueRef fmalloc = declare(e, "malloc", e->ptr, mt, 1), ffree = declare(e, "free", e->vd, ft, 1);
-  LLVMTypeRef malloc_ty = LLVMFunctionType(e->ptr, mt, 1, 0), free_ty = LLVMFunctionType(e->vd, ft, 1, 0);
-  /* one allocation holds every temporary (64-byte aligned slices), so a model with many
-     layers makes one malloc per call, not hundreds */
-  LLVMValueRef *sslot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* contraction scratch */
-  LLVMValueRef *stride = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* its bytes per worker */
-  /* the workers a contraction (each with its own scratch), row-wise, elementwise or copy kernel may use: the pool's size now
-     (a later change applies to later calls), at most CG_MAX_THREADS */
-  F->nthreads = LLVMConstInt(e->i32, 1, 0);
-  for (int i = 0; i < P->nkernels; i++)
-    if (P->kernels[i].kind == CG_PK_CONTRACTION || P->kernels[i].kind == CG_PK_ROWWISE ||
-        ((P->kernels[i].kind == CG_PK_ELEMENTWISE || P->kernels[i].kind == CG_PK_COPY) && P->kernels[i].root->rank)) {
-      LLVMTypeRef gty = LLVMFunctionType(e->i32, NULL, 0, 0);
-      LLVMValueRef g = LLVMGetNamedFunction(e->mod, "tricrt_get_num_threads");
-      if (!g) g = LLVMAddFunction(e->mod, "tricrt_get_num_threads", gty);
-      LLVMValueRef nt = LLVMBuildCall2(e->b, gty, g, NULL, 0, "");
-      LLVMValueRef cap = LLVMConstInt(e->i32, CG_MAX_THREADS, 0), one = LLVMConstInt(e->i32, 1, 0);
-      nt = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSGT, nt, cap, ""), cap, nt, "");
-      F->nthreads = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSLT, nt, one, ""), one, nt, "");
-      break;
-    }
-  F->slot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
-  LLVMValueRef total = cg_i64(F, 0);
-  LLVMValueRef limit = LLVMConstInt(e->i64, 1ull << 62, 0);
+  /* the workspace (plan.c, "memory"): each slice as large as its largest temporary, then
+     the contractions' scratch, one stride per worker of the largest of them */
+  LLVMValueRef *slice = fe_alloc(e->arena, sizeof(LLVMValueRef) * ((size_t)P->nslices + 1));
+  for (int s = 0; s < P->nslices; s++) slice[s] = cg_i64(F, 0);
+  LLVMValueRef *stride = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn); /* a contraction's scratch bytes per worker */
+  LLVMValueRef per = cg_i64(F, 0); /* the largest of them */
   for (int i = 0; i < P->nkernels; i++) {
     const cg_PlanKernel *pk = &P->kernels[i];
     const tc_Node *n = pk->root;
-    bool own = pk->kind != CG_PK_COPY && F->mat[n->id]; /* a buffer of its own */
-    if (!own && !pk->scratch) continue;
-    LLVMValueRef sizes[2] = {own ? checked_bytes(F, n->rank, (const tc_Poly **)n->dims, fe_dtype_size(n->dtype)) : NULL,
-                             NULL};
-    if (pk->scratch) { /* a contraction's packed panels, per worker */
+    if (cg_plan_writes_temp(P, pk)) {
+      LLVMValueRef b = round64(F, checked_bytes(F, n->rank, (const tc_Poly **)n->dims, fe_dtype_size(n->dtype)));
+      int s = P->slice_of[n->id];
+      slice[s] = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntUGT, b, slice[s], ""), b, slice[s], "");
+    }
+    if (pk->scratch) {
       LLVMValueRef ok, one = cg_contraction_scratch_bytes(F, pk->contraction, n, &ok);
       require(F, ok);
-      one = LLVMBuildAnd(e->b, LLVMBuildAdd(e->b, one, cg_i64(F, 63), ""), cg_i64(F, ~(int64_t)63), "");
+      one = round64(F, one);
       stride[n->id] = cg_entry_alloca(F, e->i64);
       LLVMBuildStore(e->b, one, stride[n->id]);
-      sizes[1] = LLVMBuildMul(e->b, one, LLVMBuildZExt(e->b, F->nthreads, e->i64, ""), "");
-    }
-    for (int k = 0; k < 2; k++) {
-      if (!sizes[k] || (k == 0 && out_of[n->id] >= 0)) continue;
-      LLVMValueRef slot = cg_entry_alloca(F, e->i64);
-      LLVMBuildStore(e->b, total, slot);
-      if (k == 0) F->slot[n->id] = slot;
-      else sslot[n->id] = slot;
-      LLVMValueRef rounded = LLVMBuildAnd(e->b, LLVMBuildAdd(e->b, sizes[k], cg_i64(F, 63), ""), cg_i64(F, ~(int64_t)63), "");
-      total = LLVMBuildAdd(e->b, total, rounded, ""); /* each term <= 2^62: no unsigned overflow */
-      require(F, LLVMBuildICmp(e->b, LLVMIntULE, total, limit, ""));
+      per = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntUGT, one, per, ""), one, per, "");
     }
   }
-  LLVMValueRef sz = LLVMBuildAdd(e->b, total, cg_i64(F, 64), "");
-  LLVMValueRef base = LLVMBuildCall2(e->b, malloc_ty, fmalloc, &sz, 1, "temps");
-  LLVMBasicBlockRef nomem = LLVMAppendBasicBlockInContext(e->ctx, fn, "no_memory");
+  F->slot = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
+  LLVMValueRef total = cg_i64(F, 0), limit = LLVMConstInt(e->i64, 1ull << 62, 0);
+  LLVMValueRef *offset = fe_alloc(e->arena, sizeof(LLVMValueRef) * ((size_t)P->nslices + 2));
+  for (int s = 0; s <= P->nslices; s++) { /* slice s starts at offset[s]; the scratch at offset[nslices] */
+    offset[s] = cg_entry_alloca(F, e->i64);
+    LLVMBuildStore(e->b, total, offset[s]);
+    if (s == P->nslices) break;
+    total = LLVMBuildAdd(e->b, total, slice[s], ""); /* each term <= 2^62: no unsigned overflow */
+    require(F, LLVMBuildICmp(e->b, LLVMIntULE, total, limit, ""));
+  }
+  for (int i = 0; i < P->nkernels; i++)
+    if (cg_plan_writes_temp(P, &P->kernels[i])) F->slot[P->kernels[i].root->id] = offset[P->slice_of[P->kernels[i].root->id]];
+  /* the workers a contraction (each with its own scratch), row-wise, elementwise or copy kernel may use: the pool's size now
+     (a later change applies to later calls), at most CG_MAX_THREADS, and at most as many as the workspace has scratch for */
+  LLVMValueRef pool_nt = LLVMConstInt(e->i32, 1, 0);
+  for (int i = 0; i < P->nkernels; i++)
+    if (P->kernels[i].kind == CG_PK_CONTRACTION || P->kernels[i].kind == CG_PK_ROWWISE ||
+        ((P->kernels[i].kind == CG_PK_ELEMENTWISE || P->kernels[i].kind == CG_PK_COPY) && P->kernels[i].root->rank)) {
+      pool_nt = pool_threads(F);
+      break;
+    }
+  /* per <= 2^CG_SCRATCH_BITS and pool_nt <= CG_MAX_THREADS: the product is <= 2^62 */
+  LLVMValueRef all = LLVMBuildAdd(e->b, total, LLVMBuildMul(e->b, per, LLVMBuildZExt(e->b, pool_nt, e->i64, ""), ""), "");
+  require(F, LLVMBuildICmp(e->b, LLVMIntULE, all, limit, ""));
+  LLVMValueRef need = LLVMGetParam(fn, (unsigned)nall + 2);
+  LLVMValueRef empty = LLVMBuildICmp(e->b, LLVMIntEQ, all, cg_i64(F, 0), "");
+  LLVMBasicBlockRef sizing = LLVMAppendBasicBlockInContext(e->ctx, fn, "sizing");
   LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(e->ctx, fn, "run");
-  LLVMBuildCondBr(e->b, LLVMBuildIsNotNull(e->b, base, ""), run, nomem);
-  LLVMPositionBuilderAtEnd(e->b, nomem);
-  LLVMBuildRet(e->b, LLVMConstInt(e->i32, (unsigned long long)ERR_NOMEM, 1));
+  LLVMBuildCondBr(e->b, LLVMBuildIsNotNull(e->b, need, ""), sizing, run);
+  LLVMPositionBuilderAtEnd(e->b, sizing); /* 64 bytes more let the workspace start anywhere; none at all is needed for none */
+  LLVMBuildStore(e->b, LLVMBuildSelect(e->b, empty, all, LLVMBuildAdd(e->b, all, cg_i64(F, 64), ""), ""), need);
+  LLVMBuildRet(e->b, LLVMConstInt(e->i32, 0, 0));
   LLVMPositionBuilderAtEnd(e->b, run);
-  F->temps = base;
+  /* a workspace given by the caller: aligned to 64 bytes inside, with room for the
+     temporaries and at least one worker's scratch */
+  LLVMValueRef ws = LLVMGetParam(fn, (unsigned)nall), ws_bytes = LLVMGetParam(fn, (unsigned)nall + 1);
+  LLVMValueRef skip = LLVMBuildAnd(e->b, LLVMBuildNeg(e->b, LLVMBuildPtrToInt(e->b, ws, e->i64, ""), ""), cg_i64(F, 63), "");
+  LLVMValueRef usable = LLVMBuildSub(e->b, ws_bytes, skip, "");
+  LLVMValueRef fits = LLVMBuildAnd(e->b, LLVMBuildIsNotNull(e->b, ws, ""),
+                                   LLVMBuildAnd(e->b, LLVMBuildICmp(e->b, LLVMIntSGE, usable, cg_i64(F, 0), ""),
+                                                LLVMBuildICmp(e->b, LLVMIntUGE, usable, LLVMBuildAdd(e->b, total, per, ""), ""), ""), "");
+  require(F, LLVMBuildOr(e->b, empty, fits, ""));
+  LLVMValueRef room = LLVMBuildUDiv(e->b, LLVMBuildSub(e->b, usable, total, ""),
+                                    LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntEQ, per, cg_i64(F, 0), ""), cg_i64(F, 1), per, ""), "");
+  room = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntULT, room, cg_i64(F, CG_MAX_THREADS), ""), room, cg_i64(F, CG_MAX_THREADS), "");
+  LLVMValueRef fit_nt = LLVMBuildTrunc(e->b, room, e->i32, "");
+  F->nthreads = LLVMBuildSelect(e->b, LLVMBuildOr(e->b, empty, LLVMBuildICmp(e->b, LLVMIntEQ, per, cg_i64(F, 0), ""), ""), pool_nt,
+                                LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntULT, fit_nt, pool_nt, ""), fit_nt, pool_nt, ""), "");
+  F->temps = LLVMBuildInBoundsGEP2(e->b, e->i8, ws, &skip, 1, "temps");
 
   /* run the plan's kernels: every buffer in order, then the results not computed in place */
   for (int i = 0; i < P->nkernels; i++) {
@@ -1097,14 +1215,14 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
     const tc_Node *n = pk->root;
     bool own = pk->kind != CG_PK_COPY && F->mat[n->id]; /* writes n's buffer (a temporary or in place) */
     LLVMValueRef dst = pk->output >= 0 ? LLVMGetParam(fn, (unsigned)(np + pk->output)) : temp_ptr(F, F->slot[n->id]);
-    run_kernel(F, pk, emit_kind(pk->kind), n, pk->contraction, dst, pk->scratch ? temp_ptr(F, sslot[n->id]) : NULL,
+    run_kernel(F, pk, emit_kind(pk->kind), n, pk->contraction, dst, pk->scratch ? temp_ptr(F, offset[P->nslices]) : NULL,
                pk->scratch ? LLVMBuildLoad2(e->b, e->i64, stride[n->id], "") : NULL);
     if (own) F->buf[n->id] = out_of[n->id] >= 0 ? dst : F->slot[n->id]; /* from now on read by consumers */
   }
-  LLVMBuildCall2(e->b, free_ty, ffree, &base, 1, "");
   LLVMBuildRet(e->b, LLVMConstInt(e->i32, 0, 0));
   free(memo.ent);
   free(F);
+  entry_wrappers(e, f, fn, body_ty, pt);
 }
 
 /* Emits every exported function of a module into e->mod. */

@@ -644,6 +644,93 @@ static void kernel_key(Key *k, cg_PlanKernel *pk) {
   pk->params = (const tc_Node **)k->params.items;
 }
 
+/* ---------------------------------------------------------------- memory
+ *
+ * Every temporary lives in one workspace. A temporary is live from the kernel that
+ * writes it to the last kernel that reads it, both included (a kernel reads nothing but
+ * its inputs: they are its function's parameters). Temporaries share a slice of the
+ * workspace when their lifetimes do not meet. Slices are assigned greedily by size, the
+ * "shared objects" strategy of TFLite's arena planner: from the largest temporary down
+ * (ties: the one written first), each goes into the free slice whose largest member is
+ * smallest, else into a new slice; a slice is free for t when no member's lifetime meets
+ * t's. Sizes may be symbolic, so the order uses an estimate (every size symbol taken as
+ * 16), while a slice's size at run time is that of its largest member then (emit.c): a
+ * poor estimate costs memory, never correctness. Temporaries of one size taken in the
+ * order they are written get the fewest slices their lifetimes allow (greedy interval
+ * colouring), so a chain of identical blocks needs the slices of one block.
+ */
+
+bool cg_plan_writes_temp(const cg_Plan *p, const cg_PlanKernel *k) {
+  return k->kind != CG_PK_COPY && p->mat[k->root->id] && p->out_of[k->root->id] < 0;
+}
+
+/* A temporary's bytes with every size symbol taken as 16 (the order of assignment). */
+static double estimate_bytes(const tc_Node *n) {
+  double bytes = fe_dtype_size(n->dtype);
+  for (int i = 0; i < n->rank; i++) {
+    double v = 0;
+    for (int t = 0; t < n->dims[i]->n; t++) {
+      double term = (double)n->dims[i]->t[t].coef;
+      for (int k = 0; k < n->dims[i]->t[t].n; k++) term *= 16;
+      v += term;
+    }
+    bytes *= v > 1 ? v : 1;
+  }
+  return bytes;
+}
+
+typedef struct Temp {
+  double est;
+  int first, id;
+} Temp;
+
+static int by_size_then_first(const void *a, const void *b) {
+  const Temp *x = a, *y = b;
+  if (x->est != y->est) return x->est < y->est ? 1 : -1;
+  return (x->first > y->first) - (x->first < y->first);
+}
+
+/* Decides each temporary's lifetime and slice (p->first, last, slice_of, nslices). */
+static void plan_memory(cg_Plan *p, fe_Arena *a) {
+  size_t nn = (size_t)p->f->nnodes + 1;
+  p->slice_of = fe_alloc(a, sizeof(int) * nn);
+  p->first = fe_alloc(a, sizeof(int) * nn);
+  p->last = fe_alloc(a, sizeof(int) * nn);
+  for (size_t i = 0; i < nn; i++) p->slice_of[i] = p->first[i] = p->last[i] = -1;
+  Temp *ts = malloc(sizeof *ts * nn);
+  int *next = malloc(sizeof(int) * nn), *head = malloc(sizeof(int) * nn);
+  double *slice_est = malloc(sizeof(double) * nn);
+  if (!ts || !next || !head || !slice_est) abort();
+  int nt = 0;
+  for (int i = 0; i < p->nkernels; i++) {
+    const cg_PlanKernel *k = &p->kernels[i];
+    for (int j = 0; j < k->ninputs; j++)
+      if (p->first[k->inputs[j]->id] >= 0) p->last[k->inputs[j]->id] = i;
+    if (!cg_plan_writes_temp(p, k)) continue;
+    int id = k->root->id;
+    if (p->first[id] >= 0) TRIC_BUG("plan: temporary of '%s' written by two kernels", tc_op_name(k->root->op));
+    p->first[id] = p->last[id] = i;
+    ts[nt++] = (Temp){estimate_bytes(k->root), i, id};
+  }
+  qsort(ts, (size_t)nt, sizeof *ts, by_size_then_first);
+  int ns = 0;
+  for (int i = 0; i < nt; i++) {
+    int id = ts[i].id, best = -1;
+    for (int s = 0; s < ns; s++) {
+      bool free_for = true;
+      for (int m = head[s]; m >= 0 && free_for; m = next[m])
+        free_for = p->last[m] < p->first[id] || p->last[id] < p->first[m];
+      if (free_for && (best < 0 || slice_est[s] < slice_est[best])) best = s;
+    }
+    if (best < 0) best = ns, head[ns] = -1, slice_est[ns++] = ts[i].est;
+    next[id] = head[best], head[best] = id;
+    p->slice_of[id] = best;
+  }
+  p->nslices = ns;
+  p->ntemps = nt;
+  free(ts), free(next), free(head), free(slice_est);
+}
+
 cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
   size_t nn = (size_t)f->nnodes + 1;
   cg_Plan *p = fe_alloc(a, sizeof *p);
@@ -685,6 +772,7 @@ cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f) {
     p->kernels[i] = *(cg_PlanKernel *)ks.items[i];
     kernel_key(&K, &p->kernels[i]);
   }
+  plan_memory(p, a);
   return p;
 }
 
@@ -927,6 +1015,130 @@ static void write_tiles(FILE *out, const cg_PlanKernel *k, bool json, const cg_T
             c.mr, c.nr, (long long)c.kc, c.split_k ? "" : " (K not split)", (long long)c.mc, (long long)c.nc, c.nr, c.mr);
 }
 
+/* Whether count c is at least d for all sizes: every term of d is in c with at least its
+ * coefficient (terms are products of sizes and positive constants, never negative). */
+static bool count_covers(const Count *c, const Count *d) {
+  if (c->overflow || d->overflow) return false;
+  for (int i = 0; i < d->n; i++) {
+    bool found = false;
+    for (int j = 0; j < c->n && !found; j++)
+      found = !strcmp(c->t[j].factors, d->t[i].factors) && c->t[j].coef >= d->t[i].coef;
+    if (!found && d->t[i].coef > 0) return false;
+  }
+  return true;
+}
+
+enum { MAX_ALTS = 6 };
+
+/* The largest of some counts, kept as those no other covers ("max(a, b)" when sizes
+ * decide which is larger). */
+typedef struct MaxOf {
+  int n;
+  bool overflow; /* more than MAX_ALTS counts that no other covers: */
+  Count bound;   /* then this, each term's largest coefficient, bounds them all */
+  Count c[MAX_ALTS];
+} MaxOf;
+
+static void max_add(MaxOf *m, const Count *c) {
+  m->bound.overflow |= c->overflow;
+  for (int i = 0; i < c->n; i++) { /* bound: the largest coefficient of each term */
+    bool found = false;
+    for (int j = 0; j < m->bound.n && !found; j++)
+      if (!strcmp(m->bound.t[j].factors, c->t[i].factors)) {
+        found = true;
+        if (c->t[i].coef > m->bound.t[j].coef) m->bound.t[j].coef = c->t[i].coef;
+      }
+    if (!found && m->bound.n < MAX_TERMS) m->bound.t[m->bound.n++] = c->t[i];
+    else if (!found) m->bound.overflow = true;
+  }
+  for (int i = 0; i < m->n; i++)
+    if (count_covers(&m->c[i], c)) return;
+  int k = 0;
+  for (int i = 0; i < m->n; i++)
+    if (!count_covers(c, &m->c[i])) m->c[k++] = m->c[i];
+  m->n = k;
+  if (m->n == MAX_ALTS) m->overflow = true;
+  else m->c[m->n++] = *c;
+}
+
+static void max_print(FILE *out, const MaxOf *m) {
+  if (m->overflow) {
+    fputs(m->bound.overflow ? "?" : "at most ", out);
+    if (!m->bound.overflow) count_print(out, &m->bound);
+    return;
+  }
+  if (m->n == 1) {
+    count_print(out, &m->c[0]);
+    return;
+  }
+  fputs("max(", out);
+  for (int i = 0; i < m->n; i++) {
+    if (i) fputs(", ", out);
+    count_print(out, &m->c[i]);
+  }
+  fputs(")", out);
+}
+
+/* Writes the workspace of plan p (plan.c, "memory"): its temporaries and slices, its
+ * bytes (the sum of the slices' largest members) and the peak of the bytes of
+ * temporaries live at once; a temporary of constant size counts rounded up to 64 bytes,
+ * as its slice is (a symbolic size is shown as it is). */
+static void write_memory(FILE *out, const tc_Func *f, const cg_Plan *p, bool json) {
+  size_t nn = (size_t)f->nnodes + 1;
+  Count *size = calloc(nn, sizeof *size), *live = calloc(1, sizeof *live), *sum = calloc(1, sizeof *sum);
+  MaxOf *slice = calloc((size_t)p->nslices + 1, sizeof *slice), *peak = calloc(1, sizeof *peak);
+  if (!size || !live || !sum || !slice || !peak) abort();
+  bool scratch = false;
+  for (int i = 0; i < p->nkernels; i++) {
+    const tc_Node *r = p->kernels[i].root;
+    scratch |= p->kernels[i].scratch;
+    if (!cg_plan_writes_temp(p, &p->kernels[i])) continue;
+    count_add(&size[r->id], fe_dtype_size(r->dtype), r->rank, (const tc_Poly *const *)r->dims, f->syms);
+    Count *c = &size[r->id];
+    if (c->n == 1 && !c->t[0].factors[0] && c->t[0].coef <= INT64_MAX - 63) c->t[0].coef = (c->t[0].coef + 63) / 64 * 64; /* a constant: its slice rounded */
+    max_add(&slice[p->slice_of[r->id]], &size[r->id]);
+  }
+  for (int i = 0; i < p->nkernels; i++) { /* the temporaries live during kernel i */
+    memset(live, 0, sizeof *live);
+    for (int j = 0; j < f->nnodes; j++) {
+      int id = f->nodes[j]->id;
+      if (p->first[id] >= 0 && p->first[id] <= i && i <= p->last[id]) count_merge(live, &size[id]);
+    }
+    max_add(peak, live);
+  }
+  if (!peak->n) max_add(peak, live); /* no kernel: nothing live */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *ws = open_memstream(&text, &len);
+  if (!ws) abort();
+  for (int s = 0; s < p->nslices; s++)
+    if (slice[s].n == 1 && !slice[s].overflow) count_merge(sum, &slice[s].c[0]);
+  bool any = false;
+  if (sum->n || sum->overflow || !p->nslices) count_print(ws, sum), any = true;
+  for (int s = 0; s < p->nslices; s++)
+    if (slice[s].n != 1 || slice[s].overflow) {
+      fputs(any ? " + " : "", ws);
+      max_print(ws, &slice[s]);
+      any = true;
+    }
+  if (fclose(ws)) abort();
+  if (json) {
+    fprintf(out, ",\n     \"workspace\": {\"temporaries\": %d, \"slices\": %d, \"bytes\": \"%s\", \"peak_live_bytes\": \"",
+            p->ntemps, p->nslices, text);
+    max_print(out, peak);
+    fprintf(out, "\", \"contraction_scratch\": %s}", scratch ? "true" : "false");
+  } else if (!p->ntemps) {
+    fputs(scratch ? "  workspace: no temporaries; each thread's contraction scratch\n" : "  workspace: none\n", out);
+  } else {
+    fprintf(out, "  workspace: %d temporar%s in %d slice%s, bytes %s; peak of live temporaries ", p->ntemps,
+            p->ntemps == 1 ? "y" : "ies", p->nslices, p->nslices == 1 ? "" : "s", text);
+    max_print(out, peak);
+    fputs(scratch ? "; beside them each thread's contraction scratch\n" : "\n", out);
+  }
+  free(text);
+  free(size), free(live), free(sum), free(slice), free(peak);
+}
+
 /* Writes the plan of one function, as text or as a JSON object (docs/plan.md). */
 static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *a, bool json, const cg_TargetInfo *t) {
   if (json) {
@@ -1016,7 +1228,9 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
             p->nkernels, nfused, nfusible);
   else fprintf(out, "  summary: kernels %d, fused ops %d of %d fusible, bytes moved ", p->nkernels, nfused, nfusible);
   put_count(out, moved, json);
-  fputs(json ? "}}" : "\n", out);
+  fputs(json ? "}" : "\n", out);
+  write_memory(out, f, p, json);
+  if (json) fputs("}", out);
   free(moved), free(rd), free(wr), free(fl);
 }
 

@@ -72,6 +72,14 @@ typedef struct cg_Plan {
   int *out_of;      /* per node id: the result it is computed into in place, or -1 */
   int nkernels;     /* in the order they run: every buffer in node order, then the */
   cg_PlanKernel *kernels; /* results not computed in place, in result order */
+  /* where temporaries live (plan.c, "memory"): one workspace cut into slices; the
+     temporaries whose lifetimes (the kernel that writes one to the last that reads it)
+     do not overlap share a slice, as large as its largest member at run time. The
+     contractions' scratch follows, in one area they all share (one runs at a time). */
+  int *slice_of;    /* per node id: the slice of its temporary, or -1 (it has none) */
+  int *first, *last; /* per node id: the kernels that write its temporary and read it last */
+  int nslices;
+  int ntemps;       /* temporaries (each in one slice) */
 } cg_Plan;
 
 /* The cost model's view of a target given as LLVM names it (cpu "generic" or a CPU name,
@@ -88,6 +96,9 @@ void cg_contraction_tiles_for(const cg_TargetInfo *t, const tc_Node *x, const tc
 cg_Plan *cg_plan_function(fe_Arena *a, const tc_Func *f);
 /* The plan of funcs as text or JSON (docs/plan.md), tiles from the cost model for t. */
 char *cg_plan_write(tc_Func *funcs, int nfuncs, fe_Arena *a, bool json, const cg_TargetInfo *t);
+/* Whether kernel k writes a temporary of the workspace (not a result, not a copy). */
+bool cg_plan_writes_temp(const cg_Plan *p, const cg_PlanKernel *k);
+
 /* Whether node n has a buffer under plan p (a tensor parameter, or materialised). */
 bool cg_plan_has_buffer(const cg_Plan *p, const tc_Node *n);
 /* The name of a kernel kind ("elementwise", ...). */

@@ -2034,7 +2034,7 @@ static bool check_export_name(Ctx *c, const fe_Node *fn) {
         fn->name, fn->name);
     return false;
   }
-  if (strncmp(fn->name, "tricrt_", 7) == 0) {
+  if (strncmp(fn->name, "tricrt", 6) == 0 && (fn->name[6] == '_' || !fn->name[6])) { /* tricrt_ws too */
     err(c, fn_name_span(fn), "exported function '%s' is in the tricrt_ namespace of tric's runtime library (libtricrt.a); rename it",
         fn->name);
     return false;
@@ -2109,6 +2109,21 @@ static void check_dup_decls(Ctx *c, tc_Module *m) {
         err(c, d->span, "'%s' clashes with the name of the imported module '%s'", d->name, im->mod->name);
         break;
       }
+    }
+    /* every exported NAME is also the C symbols NAME_ws and NAME_workspace_size */
+    static const char *const entry_suffix[] = {"_ws", "_workspace_size"};
+    if (d->kind != FE_FN || !(d->flags & FE_EXPORT)) continue;
+    for (const fe_Node *e = m->ast->decls; e; e = e->next) {
+      if (e->kind != FE_FN || !(e->flags & FE_EXPORT)) continue;
+      size_t len = strlen(e->name);
+      for (int k = 0; k < 2; k++)
+        if (strncmp(d->name, e->name, len) == 0 && strcmp(d->name + len, entry_suffix[k]) == 0) {
+          fe_Diag *g = fe_error(c->d, fn_name_span(d),
+                                "exported function '%s' has the C name of the workspace entry of exported function '%s' (docs/abi.md, \"Workspace\"); rename it",
+                                d->name, e->name);
+          c->errors++;
+          fe_note(c->d, g, fn_name_span(e), "'%s' is exported here", e->name);
+        }
     }
   }
 }

@@ -183,9 +183,10 @@ def function_asm(asm, name):
 
 
 def kernels_called(ir, fn):
-    """Names of the tric.kernel.N functions that the IR of exported function fn calls,
-    directly or through the thread pool's task functions (tric.task.N) it passes."""
-    start = ir_define(ir, fn)
+    """Names of the tric.kernel.N functions that the IR of exported function fn calls (in
+    its body, tric.entry.fn, which its C entries call), directly or through the thread
+    pool's task functions (tric.task.N) it passes."""
+    start = ir_define(ir, "tric.entry." + fn)
     body = ir[start: ir.index("\n}\n", start)]
     words = body.replace(",", " ").split()
     names = set(w.split("(")[0][1:] for w in words if w.startswith("@tric.kernel."))
@@ -274,7 +275,7 @@ def test_identical_kernels_generated_once(ctx):
     defined = re.findall(r"^define [^\n]*@(tric\.kernel\.\d+)\(", ir, re.M)
     # a contraction kernel is called through its thread pool task (tric.task.N), which the
     # entry calls directly when it runs on one thread
-    tasks = re.findall(r"call void @(tric\.task\.\d+)\(", ir_function(ir, "deep"))
+    tasks = re.findall(r"call void @(tric\.task\.\d+)\(", ir_function(ir, "tric.entry.deep"))
     task_kernel = {t: re.findall(r"call [^\n]*@(tric\.kernel\.\d+)\(", ir_function(ir, t)) for t in set(tasks)}
     calls = [task_kernel[t][0] for t in tasks if len(task_kernel[t]) == 1]
     counts = sorted(calls.count(k) for k in set(calls))

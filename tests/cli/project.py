@@ -171,9 +171,10 @@ def test_large_module_compiles_in_units(ctx):
     if r.returncode:
         return "nm failed: %s" % r.stderr
     exported = sorted(l.split()[-1] for l in r.stdout.splitlines() if l.strip())
-    want = sorted(l.split("export fn ")[1].split("(")[0] for l in open(src) if l.startswith("export fn "))
+    names = [l.split("export fn ")[1].split("(")[0] for l in open(src) if l.startswith("export fn ")]
+    want = sorted(n + s for n in names for s in ("", "_ws", "_workspace_size"))
     if exported != want:
-        return "global symbols %s, expected the exported functions %s" % (exported, want)
+        return "global symbols %s, expected the exported functions and their workspace entries %s" % (exported, want)
     r = ctx.run(["nm", os.path.join(d, "m1.o")])
     if r.stdout.count("tric.kernel.") < 2:
         return "expected several local kernels:\n%s" % r.stdout
