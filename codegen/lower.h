@@ -137,8 +137,12 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
  * first dimension when it is large enough (parallel.c). */
 void cg_fill_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs);
 /* dst = the pooling n (maxpool2d, avgpool2d) of its argument, the argument's expression
- * fused into each window (pool.c). */
-void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst);
+ * fused into each window, for the planes (image, channel) range[0] <= p < range[1] of its
+ * output (pool.c). */
+void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst, const LLVMValueRef *range);
+/* Calls pooling kernel kfn (as cg_parallel_call) split over its output planes when its
+ * windows are large enough in all (parallel.c). */
+void cg_pool_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs);
 /* Calls row-wise kernel kfn (as cg_parallel_call) split over its first dimension. */
 void cg_rowwise_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs);
 /* Opens loops over dims (all of them, or those selected by mask), filling ix. */

@@ -135,3 +135,24 @@ void cg_fill_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty,
   s.units = s.m;
   cg_parallel_call(F, kfn, fty, args, nargs, &s);
 }
+
+/* ---------------------------------------------------------------- pooling kernels
+ *
+ * A pooling kernel whose windows hold at least POOL_PARALLEL cells in all splits its
+ * output planes (image x channel) over the pool, chunks of at least POOL_CHUNK cells:
+ * each output element folds its own window, the same way whatever the split.
+ */
+enum { POOL_PARALLEL = 1 << 18, POOL_CHUNK = 1 << 16 };
+
+void cg_pool_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs) {
+  LLVMBuilderRef b = F->e->b;
+  cg_Split s = {.nrange = 2, .unit = cg_i64(F, 1)};
+  LLVMValueRef cells = cg_i64(F, root->pool.kernel[0] * root->pool.kernel[1]);
+  LLVMValueRef per_plane = LLVMBuildMul(b, cg_numel(F, 2, (const tc_Poly **)root->dims + 2), cells, "");
+  s.m = cg_numel(F, 2, (const tc_Poly **)root->dims);
+  s.grain = cg_grain(F, per_plane, POOL_CHUNK);
+  s.par = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, LLVMBuildMul(b, s.m, per_plane, ""), cg_i64(F, POOL_PARALLEL), ""),
+                       LLVMBuildICmp(b, LLVMIntSGE, s.m, cg_i64(F, 2), ""), "");
+  s.units = s.m;
+  cg_parallel_call(F, kfn, fty, args, nargs, &s);
+}

@@ -1196,7 +1196,9 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
     } else if (splits_first_dim(k))
       fputs(json ? "],\n        \"parallel\": {\"axis\": \"first dimension\"}"
                  : "\n    threads split the first dimension", out);
-    bool closed = k->kind == CG_PK_CONTRACTION || splits_first_dim(k);
+    else if (k->kind == CG_PK_POOL)
+      fputs(json ? "],\n        \"parallel\": {\"axis\": \"planes\"}" : "\n    threads split the planes (image, channel)", out);
+    bool closed = k->kind == CG_PK_CONTRACTION || k->kind == CG_PK_POOL || splits_first_dim(k);
     if (json) fputs(closed ? ",\n        \"reads\": [" : "],\n        \"reads\": [", out);
     else fputs("\n    reads:", out);
     for (int j = 0; j < k->ninputs; j++) {

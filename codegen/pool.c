@@ -1,8 +1,9 @@
 /* pool.c - lowers a pooling kernel (maxpool2d, avgpool2d; plan kind CG_PK_POOL) on the
  * loop-nest builder of lower.h.
  *
- * The output [N, C, OH, OW] is computed row by row: loops over N, C and OH, then the
- * loop over OW innermost, the one LLVM's loop vectoriser widens (as an elementwise
+ * The output [N, C, OH, OW] is computed row by row: a loop over the planes (image,
+ * channel) of the kernel's range (parallel.c splits them over threads) and over OH, then
+ * the loop over OW innermost, the one LLVM's loop vectoriser widens (as an elementwise
  * kernel's loop). Each output element folds its kh x kw window of the argument, whose
  * expression is fused (cg_emit_at at each cell: maxpool2d(relu(x)) reads x only). The
  * window's cells are unrolled here, kh*kw <= UNROLL_MAX, so the OW loop stays innermost
@@ -61,9 +62,23 @@ static LLVMValueRef cell(Fn *F, const Pool *P, LLVMValueRef ow, LLVMValueRef kh,
   return LLVMBuildSelect(b, ok, v, P->ident, "");
 }
 
-/* acc folded with v. */
-static LLVMValueRef combine(Fn *F, const Pool *P, LLVMValueRef acc, LLVMValueRef v) {
-  return P->max ? cg_binop(F, TC_MAX, P->dt, acc, v) : LLVMBuildFAdd(F->e->b, acc, v, "");
+/* acc folded with v. With nan, a max is a compare and a select (x86's vmaxps; the first
+ * of equal values wins, as in PyTorch) and *nan gathers whether a cell is NaN, for
+ * nan_result: llvm.maximum's lowering takes several instructions a cell and its cost
+ * kept the loop vectoriser from widening the column loop. */
+static LLVMValueRef combine(Fn *F, const Pool *P, LLVMValueRef acc, LLVMValueRef v, LLVMValueRef *nan) {
+  LLVMBuilderRef b = F->e->b;
+  if (!P->max) return LLVMBuildFAdd(b, acc, v, "");
+  if (!nan) return cg_binop(F, TC_MAX, P->dt, acc, v);
+  LLVMValueRef isnan = LLVMBuildFCmp(b, LLVMRealUNO, v, v, "");
+  *nan = *nan ? LLVMBuildOr(b, *nan, isnan, "") : isnan;
+  return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, v, acc, ""), v, acc, "");
+}
+
+/* The max of a window with a NaN is NaN (PyTorch's max_pool2d propagates it). */
+static LLVMValueRef nan_result(Fn *F, LLVMValueRef acc, LLVMValueRef nan) {
+  if (!nan) return acc;
+  return LLVMBuildSelect(F->e->b, nan, LLVMConstReal(LLVMTypeOf(acc), NAN), acc, "");
 }
 
 /* dst[row + ow] = the window fold for lo <= ow < hi. */
@@ -76,8 +91,10 @@ static void columns(Fn *F, const Pool *P, LLVMValueRef lo, LLVMValueRef hi, bool
   cg_loop_begin(F, &L, LLVMBuildSub(e->b, hi, lo, ""));
   LLVMValueRef ow = LLVMBuildAdd(e->b, lo, L.i, ""), acc = P->ident;
   if (kh * kw <= UNROLL_MAX) {
+    LLVMValueRef nan = NULL;
     for (int64_t i = 0; i < kh; i++)
-      for (int64_t j = 0; j < kw; j++) acc = combine(F, P, acc, cell(F, P, ow, cg_i64(F, i), cg_i64(F, j), edge));
+      for (int64_t j = 0; j < kw; j++) acc = combine(F, P, acc, cell(F, P, ow, cg_i64(F, i), cg_i64(F, j), edge), &nan);
+    acc = nan_result(F, acc, nan);
   } else {
     LLVMValueRef accp = cg_entry_alloca(F, LLVMTypeOf(P->ident));
     LLVMBuildStore(e->b, P->ident, accp);
@@ -85,7 +102,7 @@ static void columns(Fn *F, const Pool *P, LLVMValueRef lo, LLVMValueRef hi, bool
     cg_loop_begin(F, &R, cg_i64(F, kh));
     cg_loop_begin(F, &C, cg_i64(F, kw));
     LLVMValueRef v = cell(F, P, ow, R.i, C.i, edge);
-    LLVMBuildStore(e->b, combine(F, P, LLVMBuildLoad2(e->b, LLVMTypeOf(P->ident), accp, ""), v), accp);
+    LLVMBuildStore(e->b, combine(F, P, LLVMBuildLoad2(e->b, LLVMTypeOf(P->ident), accp, ""), v, NULL), accp);
     cg_loop_end(F, &C);
     cg_loop_end(F, &R);
     acc = LLVMBuildLoad2(e->b, LLVMTypeOf(P->ident), accp, "");
@@ -95,7 +112,7 @@ static void columns(Fn *F, const Pool *P, LLVMValueRef lo, LLVMValueRef hi, bool
   cg_loop_end(F, &L);
 }
 
-void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst) {
+void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst, const LLVMValueRef *range) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   if (n->op != TC_MAXPOOL2D && n->op != TC_AVGPOOL2D) TRIC_BUG("cg_emit_pool: '%s' is not a pooling", tc_op_name(n->op));
@@ -114,9 +131,10 @@ void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst) {
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pooled");
   LLVMBuildCondBr(b, nonempty, main, empty);
   LLVMPositionBuilderAtEnd(b, empty);
+  LLVMValueRef plane = LLVMBuildMul(b, OH, OW, ""); /* output elements of one (image, channel) */
   Loop Z = {0};
-  cg_loop_begin(F, &Z, cg_numel(F, n->rank, (const tc_Poly **)n->dims));
-  cg_store_at(F, n->dtype, dst, Z.i, P.ident); /* the average of nothing but padding is 0 too */
+  cg_loop_begin(F, &Z, LLVMBuildMul(b, LLVMBuildSub(b, range[1], range[0], ""), plane, ""));
+  cg_store_at(F, n->dtype, dst, LLVMBuildAdd(b, LLVMBuildMul(b, range[0], plane, ""), Z.i, ""), P.ident); /* the average of nothing but padding is 0 too */
   cg_loop_end(F, &Z);
   LLVMBuildBr(b, join);
   LLVMPositionBuilderAtEnd(b, main);
@@ -133,20 +151,18 @@ void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst) {
     last = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, last, OW, ""), last, OW, "");
     hi = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, last, lo, ""), lo, last, "");
   }
-  Loop L[3] = {{.interleave = CG_PLAIN}, {.interleave = CG_PLAIN}, {.interleave = CG_PLAIN}};
-  cg_loop_begin(F, &L[0], cg_poly(F, n->dims[0]));
-  cg_loop_begin(F, &L[1], C);
-  cg_loop_begin(F, &L[2], OH);
-  P.b = L[0].i;
-  P.c = L[1].i;
-  P.ih0 = LLVMBuildSub(b, LLVMBuildMul(b, L[2].i, cg_i64(F, n->pool.stride[0]), ""), cg_i64(F, n->pool.pad[0]), "");
-  LLVMValueRef row = LLVMBuildMul(
-      b, LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, L[0].i, C, ""), L[1].i, ""), OH, ""), L[2].i, ""),
-      OW, "");
+  Loop L[2] = {{.interleave = CG_PLAIN}, {.interleave = CG_PLAIN}};
+  cg_loop_begin(F, &L[0], LLVMBuildSub(b, range[1], range[0], "")); /* the planes (image, channel) of the range */
+  cg_loop_begin(F, &L[1], OH);
+  LLVMValueRef p = LLVMBuildAdd(b, range[0], L[0].i, "");
+  LLVMValueRef safe_c = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, C, cg_i64(F, 0), ""), C, cg_i64(F, 1), "");
+  P.b = LLVMBuildSDiv(b, p, safe_c, "");
+  P.c = LLVMBuildSRem(b, p, safe_c, "");
+  P.ih0 = LLVMBuildSub(b, LLVMBuildMul(b, L[1].i, cg_i64(F, n->pool.stride[0]), ""), cg_i64(F, n->pool.pad[0]), "");
+  LLVMValueRef row = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, p, OH, ""), L[1].i, ""), OW, "");
   if (pw) columns(F, &P, cg_i64(F, 0), lo, true, dst, row);
   columns(F, &P, lo, hi, false, dst, row);
   if (pw) columns(F, &P, hi, OW, true, dst, row);
-  cg_loop_end(F, &L[2]);
   cg_loop_end(F, &L[1]);
   cg_loop_end(F, &L[0]);
   LLVMBuildBr(b, join);

@@ -20,6 +20,9 @@ export fn ln3(x: f32[B, R, C], g: f32[C]) -> f32[B, R, C] { return ln(x) * g; }
 export fn ew(x: f32[R, C], y: f32[C]) -> f32[R, C] { return tanh(x) * y + 1.0; }
 export fn ew1(x: f32[N]) -> f32[N] { return exp(x) * 0.5 - x; }
 export fn cp(x: f32[R, C]) -> (f32[R, C], f32[R, C]) { return (x, x * 2.0); }
+export fn pools(x: f32[N, C, 57, 61]) -> (f32[N, C, 29, 31], f32[N, C, 57, 61]) {
+  return (maxpool2d(x, kernel=3, stride=2, padding=1), avgpool2d(x, kernel=3, stride=1, padding=1));
+}
 """
 
 # sizes: split along N (M <= N), along M, a single row, a batch; all above the
@@ -157,6 +160,25 @@ int main(void) {
     }
     free(x), free(y), free(got[0]), free(got[1]);
     for (int f = 0; f < 4; f++) free(want[f]);
+  }
+  /* pooling kernels: split over their planes (image, channel); a batch, one image of many
+     channels, and a plane too few to split */
+  static const int64_t pools_nc[][2] = {{3, 17}, {1, 131}, {1, 1}};
+  for (int k = 0; k < 3; k++) {
+    int64_t N = pools_nc[k][0], C = pools_nc[k][1];
+    size_t n = (size_t)(N * C * 57 * 61), m = (size_t)(N * C * 29 * 31);
+    float *x = fr(n), *want[2] = {malloc(m * 4), malloc(n * 4)}, *got[2] = {malloc(m * 4), malloc(n * 4)};
+    for (int c = 0; c < 4; c++) {
+      tricrt_set_num_threads(counts[c]);
+      memset(got[0], 0xff, m * 4), memset(got[1], 0xff, n * 4);
+      if (pools(x, c ? got[0] : want[0], c ? got[1] : want[1], N, C)) { printf("pools call failed\n"); return 1; }
+      if (c && (memcmp(got[0], want[0], m * 4) || memcmp(got[1], want[1], n * 4))) {
+        printf("pools %d: %d threads differ from 1 thread\n", k, counts[c]);
+        return 1;
+      }
+      if (c && counts[c] > 1 && tasks() > 1) used_threads = 1;
+    }
+    free(x), free(want[0]), free(want[1]), free(got[0]), free(got[1]);
   }
   if (!used_threads) { printf("no parallel call ever ran on a second thread\n"); return 1; }
   printf("ok\n");

@@ -73,3 +73,11 @@ def cases(rng):
     yield Case("mp_valid", [z], [1, 2, 2, 5], [np.zeros((1, 2, 0, 4), f32)], rc=-1, name="H below the kernel")
     z = rng.standard_normal((1, 2, 1, 5)).astype(f32)
     yield Case("ap_sym_s2", [z], [1, 2, 1, 5], [np.zeros((1, 2), f32)], rc=-1, name="H below the kernel")
+    for n, c, h, w in ((1, 1, 1, 1), (2, 3, 7, 13), (1, 2, 19, 23)):
+        x = rng.standard_normal((n, c, h, w)).astype(f32)
+        flat = x.reshape(-1)
+        k = max(1, flat.size // 10)
+        flat[rng.choice(flat.size, k, replace=False)] = np.nan
+        flat[rng.choice(flat.size, k, replace=False)] = -np.inf
+        flat[rng.choice(flat.size, max(1, k // 2), replace=False)] = np.inf
+        yield Case("mp_nan", [x], [n, c, h, w], [mp(x, 3, 1, 1)], **mx)
