@@ -184,7 +184,7 @@ check: $(FRONTEND) $(TYPECHECK) $(CODEGEN)
 	echo "check: no mutable global state in frontend/typecheck/codegen"
 
 # The benchmarks' baselines only (OpenBLAS, PyTorch): not needed to build or test tric.
-BENCH_PACKAGES = libopenblas-dev python3-torch pkg-config
+BENCH_PACKAGES = libopenblas-dev python3-torch python3-torchvision pkg-config
 
 bench-deps:
 	$(call apt_install,bench-deps,$(BENCH_PACKAGES))
