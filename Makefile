@@ -131,8 +131,9 @@ example: $(BUILD)/tric $(BUILD)/libtricrt.a
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 
 # The tests' other independent reference: PyTorch, for the neural builtins against
-# torch.nn.functional (NumPy, in DEBIAN_PACKAGES, checks the rest).
-TEST_PACKAGES = python3-torch
+# torch.nn.functional and examples/resnet18.tri against torchvision's resnet18 (NumPy, in
+# DEBIAN_PACKAGES, checks the rest).
+TEST_PACKAGES = python3-torch python3-torchvision
 
 test-deps:
 	$(call apt_install,test-deps,$(TEST_PACKAGES))
@@ -183,7 +184,7 @@ check: $(FRONTEND) $(TYPECHECK) $(CODEGEN)
 	echo "check: no mutable global state in frontend/typecheck/codegen"
 
 # The benchmarks' baselines only (OpenBLAS, PyTorch): not needed to build or test tric.
-BENCH_PACKAGES = libopenblas-dev python3-torch pkg-config
+BENCH_PACKAGES = libopenblas-dev python3-torch python3-torchvision pkg-config
 
 bench-deps:
 	$(call apt_install,bench-deps,$(BENCH_PACKAGES))

@@ -14,6 +14,9 @@ side by side in the same process or the same script, never an absolute target.
          layer norm over 4096x4096 against a copy loop and PyTorch, the transformer MLP block
          against PyTorch at 1 and 2 threads, the compile time of a 50-layer model
          (kernels.py; figures also to --json FILE, which compare.py compares).
+  resnet18: examples/resnet18.tri at batch 1 and 8, 1 and 2 threads, against PyTorch eager
+         and TorchScript (trace, freeze, optimize_for_inference) on the same weights, and its
+         compile time (resnet18.py; figures also to --resnet18-json FILE).
 
 Targets (issue 4): a 50-layer model under 250 ms with peak RSS under 60 MB; -j2 at least
 1.8x faster than -j1 on 64 modules; a no-change rebuild of 1000 modules under 50 ms.
@@ -183,17 +186,22 @@ def bench_build(tric):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tric", required=True)
-    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels"), help="run one benchmark")
+    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels", "resnet18"), help="run one benchmark")
     ap.add_argument("--json", default=os.path.join(os.path.dirname(HERE), "build", "bench-kernels.json"),
                     help="where the kernels section writes its figures (default build/bench-kernels.json)")
+    ap.add_argument("--resnet18-json", default=os.path.join(os.path.dirname(HERE), "build", "bench-resnet18.json"),
+                    help="where the resnet18 section writes its figures (default build/bench-resnet18.json)")
     ap.add_argument("--ref-tric", help="kernels: a tric from before the kernel-engine work, to time the model compile against")
     args = ap.parse_args()
     tric = os.path.abspath(args.tric)
     import kernels
+    import resnet18
 
     def bench_kernels(t):
         kernels.bench_kernels(t, args.json, gen_model, args.ref_tric and os.path.abspath(args.ref_tric))
-    for name, fn in (("gelu", bench_gelu), ("cache", bench_cache), ("build", bench_build), ("kernels", bench_kernels)):
+    sections = (("gelu", bench_gelu), ("cache", bench_cache), ("build", bench_build), ("kernels", bench_kernels),
+                ("resnet18", lambda t: resnet18.bench_resnet18(t, args.resnet18_json)))
+    for name, fn in sections:
         if args.only in (None, name):
             fn(tric)
 

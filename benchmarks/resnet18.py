@@ -1,0 +1,173 @@
+"""resnet18.py - the resnet18 section of `make bench` (run.py --only resnet18): tric's
+examples/resnet18.tri at batch 1 and 8, on 1 and 2 threads, against PyTorch on the same
+weights and images, eager and as TorchScript (torch.jit.trace, torch.jit.freeze,
+torch.jit.optimize_for_inference, which folds batch norm into the convolutions and picks
+oneDNN's kernels), and the tric compile time of the network. The figures go to a JSON
+file of kernels.py's format (compare.py reads it).
+
+Weights and images are torchvision's resnet18() with a fixed seed and random batch-norm
+statistics (as tests/cli/resnet18.py builds it), written once for the C driver
+(resnet18_bench.c) and the PyTorch runner (this file run as a script: `resnet18.py torch
+THREADS REPS B STATE X` prints `time FIGURE IMPL S S ...` lines). Each side runs in a
+process of its own pinned with taskset; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset
+for PyTorch's command only, so that its BLAS runs as it picks itself here. tric's logits
+are checked against PyTorch's eager ones (1e-4 of max|logit|), else the figures measure
+nothing.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+BATCHES = ((1, 10), (8, 4))  # batch, timed repetitions after one warm-up (a minute or so in all)
+THREADS = (1, 2)
+COMPILE_REPS = 5
+TOL = 1e-4
+
+
+def model(torch, torchvision):
+    """torchvision's resnet18, seeded random init, random batch-norm statistics, eval."""
+    torch.manual_seed(0)
+    m = torchvision.models.resnet18(weights=None)
+    with torch.no_grad():
+        for bn in m.modules():
+            if isinstance(bn, torch.nn.BatchNorm2d):
+                bn.running_mean.copy_(torch.randn(bn.num_features) * 0.2)
+                bn.running_var.copy_(torch.rand(bn.num_features) * 1.5 + 0.5)
+                bn.weight.copy_(torch.rand(bn.num_features) + 0.5)
+                bn.bias.copy_(torch.randn(bn.num_features) * 0.2)
+    return m.eval()
+
+
+def timed(fn, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def torch_main(argv):
+    """The PyTorch runner: eager and TorchScript times of one batch, the eager logits dumped."""
+    import torch
+    threads, reps, b, state, xpath, dump = int(argv[0]), int(argv[1]), int(argv[2]), argv[3], argv[4], argv[5]
+    torch.set_num_threads(threads)
+    import torchvision
+    m = torchvision.models.resnet18(weights=None)
+    m.load_state_dict(torch.load(state))
+    m.eval()
+    x = torch.from_numpy(np.fromfile(xpath, dtype=np.float32)[:b * 3 * 224 * 224].reshape(b, 3, 224, 224))
+    print("torch %s threads %d" % (torch.__version__, torch.get_num_threads()))
+    fig = "resnet18.b%d.t%d" % (b, threads)
+    with torch.no_grad():
+        print("time %s torch_eager %s" % (fig, " ".join("%.6g" % t for t in timed(lambda: m(x), reps))))
+        m(x).numpy().tofile(dump)
+        jit = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(m, x)))
+        # the profiling executor specialises on the first calls: three warm-ups
+        print("time %s torch_jit %s" % (fig, " ".join("%.6g" % t for t in timed(lambda: jit(x), reps, 3))))
+
+
+def bench_resnet18(tric, json_path):
+    import json
+    import torch
+    import torchvision
+    import kernels  # machine(), stats(), Section, the figures' JSON format
+    t_start = time.time()
+    d = tempfile.mkdtemp(prefix="tric-bench-resnet18-")
+    tri = os.path.join(ROOT, "examples", "resnet18.tri")
+    sh = kernels.sh
+    sh([tric, "build", tri, "-o", os.path.join(d, "resnet18.o")])
+    exe = os.path.join(d, "resnet18_bench")
+    sh(["cc", "-O2", "-I", d, os.path.join(HERE, "resnet18_bench.c"), os.path.join(d, "resnet18.o"),
+        os.path.join(os.path.dirname(os.path.abspath(tric)), "libtricrt.a"), "-lm", "-lpthread", "-o", exe])
+
+    m = model(torch, torchvision)
+    state = os.path.join(d, "state.pt")
+    torch.save(m.state_dict(), state)
+    params = [v.numpy() for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")]
+    torch.manual_seed(1)
+    x = torch.randn(max(b for b, _ in BATCHES), 3, 224, 224).numpy()
+    xpath = os.path.join(d, "x.bin")
+    x.tofile(xpath)
+    data = {}
+    for b, _ in BATCHES:
+        data[b] = os.path.join(d, "data%d.bin" % b)
+        with open(data[b], "wb") as f:
+            for a in [x[:b]] + params:
+                np.ascontiguousarray(a, dtype=np.float32).tofile(f)
+
+    mach = kernels.machine()
+    cores = {1: "0", 2: "0,1"} if mach["cpus_allowed"] >= 2 else {1: "0", 2: "0"}
+    was_set = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    torch_env = {k: v for k, v in os.environ.items() if k not in was_set}
+    sec = kernels.Section()
+    print("resnet18: %s (family %s model %s), %d-bit vectors (%s), %d cpus, load %.2f %.2f %.2f" % (
+        mach["cpu_model"], mach["cpu_family"], mach["cpu_model_number"], mach["vector_bits"],
+        " ".join(mach["features"]), mach["cpus_allowed"], *mach["loadavg_start"]))
+    print("  PyTorch %s (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset for its command: %s)" % (
+        torch.__version__, ", ".join("%s was %r" % kv for kv in was_set.items())))
+    print("torchvision resnet18, 224x224 f32 images (median ms per call; ratio = PyTorch time / tric time, higher is better):")
+    print("  %-8s %7s %9s %9s %6s %9s %6s %10s" % ("batch", "threads", "tric", "eager", "ratio", "jit", "ratio",
+                                                 "img/s tric"))
+    for b, reps in BATCHES:
+        for threads in THREADS:
+            fig = "resnet18.b%d.t%d" % (b, threads)
+            tdump, pdump = os.path.join(d, "tric-%s.bin" % fig), os.path.join(d, "torch-%s.bin" % fig)
+            tt, _, _ = kernels.parse(sh(["taskset", "-c", cores[threads], exe, str(threads), str(reps), str(b),
+                                         data[b], tdump], env=dict(os.environ, TRIC_NUM_THREADS=str(threads))))
+            out = sh(["taskset", "-c", cores[threads], PYTHON, os.path.abspath(__file__), "torch", str(threads),
+                      str(reps), str(b), state, xpath, pdump], env=dict(torch_env, OMP_NUM_THREADS=str(threads)))
+            pt, _, _ = kernels.parse(out)
+            got, want = np.fromfile(tdump, dtype=np.float32), np.fromfile(pdump, dtype=np.float32)
+            err = float(np.abs(got.astype(np.float64) - want).max() / np.abs(want).max())
+            sec.check({fig: (err, TOL)})
+            st, se, sj = (kernels.stats(s) for s in (tt[fig]["tric"], pt[fig]["torch_eager"], pt[fig]["torch_jit"]))
+            sec.add(fig + ".tric_ms", st["median"] * 1e3, st["spread"], "ms", "lower", samples=tt[fig]["tric"])
+            sec.add(fig + ".torch_eager_ms", se["median"] * 1e3, se["spread"], "ms")
+            sec.add(fig + ".torch_jit_ms", sj["median"] * 1e3, sj["spread"], "ms")
+            re, rj = se["median"] / st["median"], sj["median"] / st["median"]
+            sec.add(fig + ".ratio_torch_eager", re, st["spread"] + se["spread"], "ratio", "higher")
+            sec.add(fig + ".ratio_torch_jit", rj, st["spread"] + sj["spread"], "ratio", "higher")
+            sec.add(fig + ".max_rel_err", err, 0.0, "ratio")
+            print("  %-8d %7d %9.2f %9.2f %6.2f %9.2f %6.2f %10.1f   (error %.2g of max|logit|)" % (
+                b, threads, st["median"] * 1e3, se["median"] * 1e3, re, sj["median"] * 1e3, rj,
+                b / st["median"], err))
+
+    ct = []
+    for _ in range(COMPILE_REPS):
+        t0 = time.perf_counter()
+        sh([tric, "build", "--no-cache", tri, "-o", os.path.join(d, "resnet18.o")])
+        ct.append(time.perf_counter() - t0)
+    sc = kernels.stats(ct)
+    sec.add("resnet18.compile_ms", sc["median"] * 1e3, sc["spread"], "ms", "lower", samples=ct)
+    print("compile of examples/resnet18.tri (-O2, no cache, median of %d): %.1f ms" % (COMPILE_REPS, sc["median"] * 1e3))
+    print("section took %.0f s, load %.2f at the end" % (time.time() - t_start, os.getloadavg()[0]))
+
+    mach["loadavg_end"] = list(os.getloadavg())
+    commit = subprocess.run(["git", "-C", HERE, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    result = {"schema": "tric-bench-kernels/1", "section": "resnet18",
+              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tric": tric, "tric_commit": commit or None,
+              "machine": mach, "openblas": {"env_unset_for_torch": was_set}, "torch": torch.__version__,
+              "seconds": time.time() - t_start, "checks_failed": sec.failures, "figures": sec.figures}
+    if json_path:
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w") as fp:
+            json.dump(result, fp, indent=1)
+        print("figures written to %s" % json_path)
+    if sec.failures:
+        sys.exit("resnet18: tric's results are wrong, the figures above measure nothing:\n  " + "\n  ".join(sec.failures))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 8 or sys.argv[1] != "torch":
+        sys.exit("usage: resnet18.py torch THREADS REPS B STATE X DUMP (the PyTorch side of run.py --only resnet18)")
+    torch_main(sys.argv[2:])
