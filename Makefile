@@ -2,7 +2,7 @@
 #
 #   make            build build/tric and build/libtricrt.a, the runtime library (installs
 #                   missing Debian packages first: make deps)
-#   make example    compile examples/*.tri, link them into examples/demo.c and run it
+#   make example    compile examples/mlp.tri (importing layers.tri), link it into examples/demo.c and run it
 #   make test       `make check`, then every test twice: with build/tric and with tric built
 #                   under ASan + UBSan; the last line is "N passed, N failed" over both;
 #                   the data-race tests also run tric built with ThreadSanitizer (make tsan)
