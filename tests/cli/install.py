@@ -284,7 +284,7 @@ def cmake_project(ctx):
     e = make_install(ctx, prefix)
     if e:
         return None, None, e
-    d = ctx.tmpdir()
+    d = os.path.join(ctx.tmpdir(), "a project")  # a space in every path: the depfiles escape it
     os.makedirs(os.path.join(d, "src", "lib"))
     for name, text in (("src/lib/layers.tri", LAYERS), ("src/model.tri", MODEL), ("src/other.tri", OTHER),
                        ("main.c", MAIN_C), ("main.cpp", MAIN_CXX), ("CMakeLists.txt", CMAKELISTS)):
@@ -332,7 +332,9 @@ def test_cmake_ninja(ctx):
     an edit of the imported module's body reruns tric for it and its importer only and
     relinks, recompiling no consumer (the headers' bytes did not change, --keep-mtime and
     Ninja's restat); an edit that changes a header recompiles the consumers; a touch of a
-    module reruns tric and nothing downstream, and leaves no work behind."""
+    module reruns tric and nothing downstream, and leaves no work behind; a compile error
+    fails the build with its located message, and the build after the fix is right. The
+    project's folder has a space in its name, which the depfiles escape."""
     why = cmake_missing("Ninja")
     if why:
         return why
@@ -361,7 +363,7 @@ def test_cmake_ninja(ctx):
     edit(lib, "x * 2.0", "x * 4.0")  # the body only: layers.h and model.h stay the same bytes
     r = ctx.run(ninja, env=env, timeout=600)
     cmds = ran(r)
-    tric_for = sorted(os.path.basename(c.split(" -o ")[1].split()[0]) for c in cmds if " build " in c and " -o " in c)
+    tric_for = sorted(m.group(1) + ".o" for m in (re.search(r" build .* -o .*models\.tric/(\w+)\.o", c) for c in cmds) if m)
     if r.returncode or tric_for != ["layers.o", "model.o"]:
         return "after an edit of layers.tri, tric ran for %s (expected layers.o, model.o):\n%s%s" % (
             tric_for, r.stdout, r.stderr)
@@ -393,7 +395,19 @@ def test_cmake_ninja(ctx):
     e = check_programs(ctx, b, 4.0, env)
     if e:
         return "after the touch: " + e
-    shutil.rmtree(d)
+
+    edit(lib, "act(x) + 1.0", "act(x) + y")  # a compile error (line 3, after layer2): the build fails, located
+    r = ctx.run(ninja, env=env, timeout=600)
+    if r.returncode == 0 or "layers.tri:3:56: error: unknown name 'y'" not in r.stdout:
+        return "a compile error in layers.tri: ninja exited %d\n%s%s" % (r.returncode, r.stdout, r.stderr)
+    edit(lib, "act(x) + y", "act(x) + 1.0")
+    r = ctx.run(ninja, env=env, timeout=600)
+    if r.returncode:
+        return "the build after the fix failed:\n%s%s" % (r.stdout, r.stderr)
+    e = check_programs(ctx, b, 4.0, env)
+    if e:
+        return "after the fix: " + e
+    shutil.rmtree(os.path.dirname(d))
     shutil.rmtree(prefix)
 
 
@@ -435,5 +449,41 @@ def test_cmake_makefiles(ctx):
     r = ctx.run(make, env=env, timeout=600)
     if "tric: building" in r.stdout:
         return "make reruns tric after the edit was built:\n%s" % r.stdout
-    shutil.rmtree(d)
+    shutil.rmtree(os.path.dirname(d))
+    shutil.rmtree(prefix)
+
+
+def test_cmake_rejects_bad_calls(ctx):
+    """tric_add_library refuses, at configure time and naming the problem, two modules with
+    one name, an option it owns, a source that is not a .tri module and a call without
+    SOURCES; find_package(tric 9) finds no compatible version."""
+    why = cmake_missing("Unix Makefiles")
+    if why:
+        return why
+    prefix, d, e = cmake_project(ctx)
+    if e:
+        return e
+    os.makedirs(os.path.join(d, "src", "b"))
+    with open(os.path.join(d, "src", "b", "layers.tri"), "w") as f:
+        f.write(LAYERS)
+    env = env_with(ctx)
+    head = "cmake_minimum_required(VERSION 3.20)\nproject(bad C)\nfind_package(tric REQUIRED)\n"
+    for call, said in (
+            ("tric_add_library(m SOURCES src/lib/layers.tri src/b/layers.tri)", "two modules named 'layers.tri'"),
+            ("tric_add_library(m SOURCES src/model.tri OPTIONS -O3 -MD)", "OPTIONS must not hold '-MD'"),
+            ("tric_add_library(m SOURCES main.c)", "main.c' is not a .tri module"),
+            ("tric_add_library(m INCLUDE_DIRS src)", "no SOURCES"),
+            ("tric_add_library(m FROB SOURCES src/model.tri)", "unexpected arguments: FROB"),
+            ("", None)):
+        text = head.replace("find_package(tric REQUIRED)", "find_package(tric 9 REQUIRED)") if said is None else head + call + "\n"
+        with open(os.path.join(d, "CMakeLists.txt"), "w") as f:
+            f.write(text)
+        shutil.rmtree(os.path.join(d, "build"), ignore_errors=True)
+        b, e = configure(ctx, d, prefix, "Unix Makefiles", env)
+        if not e:
+            return "cmake accepted %r" % (call or "find_package(tric 9)")
+        want, where = (said, "CMakeLists.txt:4 (tric_add_library)") if said else ("version: 0.1", "CMakeLists.txt:3")
+        if want not in " ".join(e.split()) or where not in e:  # cmake wraps its messages
+            return "cmake on %r did not say %r at %s:\n%s" % (call or "find_package(tric 9)", want, where, e)
+    shutil.rmtree(os.path.dirname(d))
     shutil.rmtree(prefix)
