@@ -16,6 +16,8 @@
 #                   the kernel ratios (ABSOLUTE=1: also tric's own times) that regressed against
 #                   an earlier JSON beyond the noise; runs the kernels section first unless NEW
 #                   names a JSON already made
+#   make install    tric, libtricrt.a, the runtime headers, tric.pc and the CMake package into
+#                   PREFIX (default /usr/local) under DESTDIR (docs/install.md); make uninstall
 #
 # Generated sources (re2c, lemon) and objects live under $(BUILD), never in git.
 
@@ -197,6 +199,49 @@ bench-compare: $(BUILD)/tric bench-deps
 	@test -f "$(BASELINE)" || { echo "bench-compare: no such file: $(BASELINE)" >&2; exit 2; }
 	$(if $(NEW),,$(PYTHON) benchmarks/run.py --tric $(BUILD)/tric --only kernels --json $(BUILD)/bench-kernels-new.json)
 	$(PYTHON) benchmarks/compare.py $(if $(ABSOLUTE),--absolute) $(BASELINE) $(or $(NEW),$(BUILD)/bench-kernels-new.json)
+
+# ---------------------------------------------------------------- install
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: tric, the runtime library and headers, a
+# pkg-config file and a CMake package (docs/install.md). It builds nothing that `make` has
+# built already; the files made from templates (tric.pc, tricConfigVersion.cmake) are
+# written straight into the destination, never into $(BUILD).
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL ?= install
+TRIC_VERSION = $(shell sed -n 's/^\#define TRIC_VERSION "\(.*\)"/\1/p' cmd/cmd.h)
+INSTALL_BIN = $(DESTDIR)$(PREFIX)/bin
+INSTALL_INC = $(DESTDIR)$(PREFIX)/include/tric
+INSTALL_LIB = $(DESTDIR)$(PREFIX)/lib
+INSTALL_CMAKE = $(INSTALL_LIB)/cmake/tric
+INSTALL_DOC = $(DESTDIR)$(PREFIX)/share/doc/tric
+INSTALL_DOCS = README.md $(wildcard docs/*.md)
+INSTALL_HEADERS = runtime/tricrt.h runtime/tricrt_pool.h
+
+# the install test builds CMake (Ninja and Makefile generators), pkg-config, C and C++ consumers
+TEST_PACKAGES += cmake ninja-build pkg-config g++
+
+install: $(BUILD)/tric $(BUILD)/libtricrt.a
+	@test -n "$(TRIC_VERSION)" || { echo "install: no TRIC_VERSION in cmd/cmd.h" >&2; exit 1; }
+	$(INSTALL) -d $(INSTALL_BIN) $(INSTALL_INC) $(INSTALL_LIB)/pkgconfig $(INSTALL_CMAKE) $(INSTALL_DOC)
+	$(INSTALL) -m 755 $(BUILD)/tric $(INSTALL_BIN)/tric
+	$(INSTALL) -m 644 $(INSTALL_HEADERS) $(INSTALL_INC)/
+	$(INSTALL) -m 644 $(BUILD)/libtricrt.a $(INSTALL_LIB)/libtricrt.a
+	$(INSTALL) -m 644 dist/tricConfig.cmake $(INSTALL_CMAKE)/tricConfig.cmake
+	sed -e 's|@VERSION@|$(TRIC_VERSION)|g' dist/tricConfigVersion.cmake.in > $(INSTALL_CMAKE)/tricConfigVersion.cmake
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(TRIC_VERSION)|g' dist/tric.pc.in > $(INSTALL_LIB)/pkgconfig/tric.pc
+	chmod 644 $(INSTALL_CMAKE)/tricConfigVersion.cmake $(INSTALL_LIB)/pkgconfig/tric.pc
+	$(INSTALL) -m 644 $(INSTALL_DOCS) $(INSTALL_DOC)/
+
+# Removes what install wrote (and the folders of tric's own that are left empty).
+uninstall:
+	rm -f $(INSTALL_BIN)/tric $(addprefix $(INSTALL_INC)/,$(notdir $(INSTALL_HEADERS))) \
+	  $(INSTALL_LIB)/libtricrt.a $(INSTALL_LIB)/pkgconfig/tric.pc \
+	  $(INSTALL_CMAKE)/tricConfig.cmake $(INSTALL_CMAKE)/tricConfigVersion.cmake \
+	  $(addprefix $(INSTALL_DOC)/,$(notdir $(INSTALL_DOCS)))
+	-rmdir $(INSTALL_INC) $(INSTALL_CMAKE) $(INSTALL_DOC) 2>/dev/null
+
+.PHONY: install uninstall
 
 clean:
 	rm -rf build build-asan build-tsan

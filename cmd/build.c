@@ -312,7 +312,7 @@ static int write_depfile(Build *b, Target *t) {
     dep_append(&buf, &len, &cap, ((Module *)mods.items[i])->path, true);
     dep_append(&buf, &len, &cap, ":\n", false);
   }
-  int rc = write_atomic(t->dep, buf, len, &t->m->newest);
+  int rc = write_atomic(t->dep, buf, len, b->o->keep_mtime ? NULL : &t->m->newest);
   free(buf);
   return rc;
 }
@@ -326,13 +326,14 @@ static int write_outputs(Build *b, Target *t, const void *const data[CA_NSECTION
     return -1;
   }
   int rc = 0;
-  if ((o->emit & CG_EMIT_OBJ) && write_atomic(t->obj, data[CA_OBJ], len[CA_OBJ], &t->m->newest)) rc = -1;
-  if (!rc && (o->emit & CG_EMIT_HEADER) && write_atomic(t->hdr, data[CA_HEADER], len[CA_HEADER], &t->m->newest)) rc = -1;
-  if (!rc && (o->emit & CG_EMIT_LLVM_IR) && write_atomic(t->ll, data[CA_LLVM_IR], len[CA_LLVM_IR], &t->m->newest)) rc = -1;
-  if (!rc && (o->emit & CG_EMIT_ASM) && write_atomic(t->as, data[CA_ASM], len[CA_ASM], &t->m->newest)) rc = -1;
-  if (!rc && (o->emit & CG_EMIT_PLAN) && write_atomic(t->plan, t->plan_text, strlen(t->plan_text), &t->m->newest)) rc = -1;
+  const struct timespec *nb = o->keep_mtime ? NULL : &t->m->newest; /* touch an unchanged output? */
+  if ((o->emit & CG_EMIT_OBJ) && write_atomic(t->obj, data[CA_OBJ], len[CA_OBJ], nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_HEADER) && write_atomic(t->hdr, data[CA_HEADER], len[CA_HEADER], nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_LLVM_IR) && write_atomic(t->ll, data[CA_LLVM_IR], len[CA_LLVM_IR], nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_ASM) && write_atomic(t->as, data[CA_ASM], len[CA_ASM], nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_PLAN) && write_atomic(t->plan, t->plan_text, strlen(t->plan_text), nb)) rc = -1;
   if (!rc && (o->emit & CG_EMIT_PLAN_JSON) &&
-      write_atomic(t->plan_json, t->plan_json_text, strlen(t->plan_json_text), &t->m->newest))
+      write_atomic(t->plan_json, t->plan_json_text, strlen(t->plan_json_text), nb))
     rc = -1;
   if (!rc && o->md && write_depfile(b, t)) rc = -1;
   t->stage[ST_WRITE] += now_seconds() - t0;

@@ -122,6 +122,7 @@ typedef struct Opts {
   cg_Options cg;
   const char *cache_dir; /* --cache-dir */
   bool no_cache, recache, explain, md;
+  bool keep_mtime; /* --keep-mtime: an unchanged output is never touched (Ninja's restat) */
   const char *mf; /* -MF FILE */
   Jobserver *js;  /* make's jobserver, or NULL */
   const char *cache_args[8]; /* tric cache SUBCOMMAND ARGS */
@@ -146,8 +147,8 @@ char *read_file(fe_Arena *a, const char *path, uint32_t *len, struct stat *st);
 
 /* Writes data to path atomically (a temporary file in the same folder, renamed into
  * place). A file that holds these bytes already is left alone, but touched when it is
- * older than not_before (NULL: always), so that make sees it up to date with its
- * sources. Returns 0, or -1 with a message printed. */
+ * older than not_before, so that make sees it up to date with its sources (NULL: never
+ * touched, for --keep-mtime). Returns 0, or -1 with a message printed. */
 int write_atomic(const char *path, const void *data, size_t len, const struct timespec *not_before);
 /* Installs handlers that remove unfinished temporary files on SIGINT/SIGTERM/SIGHUP
  * and give js's tokens (js may be NULL) back to make. */

@@ -50,6 +50,8 @@ static void usage(FILE *o) {
         "  --explain            say for each module why it was rebuilt or reused\n"
         "  -MD                  write a depfile (object: source and imported files) beside the object\n"
         "  -MF FILE             write the depfile to FILE (implies -MD; one module only)\n"
+        "  --keep-mtime         leave an unchanged output untouched even when a source is newer\n"
+        "                       (for Ninja's restat = 1; make would rerun tric on every build)\n"
         "\nexit status: 0 success, 1 compile errors, 2 usage errors, 3 I/O or internal failure\n",
         o);
 }
@@ -163,6 +165,7 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (!strcmp(a, "--recache")) o->recache = true;
     else if (!strcmp(a, "--explain")) o->explain = true;
     else if (!strcmp(a, "-MD")) o->md = true;
+    else if (!strcmp(a, "--keep-mtime")) o->keep_mtime = true;
     else if (TAKES("-MF")) o->mf = val, o->md = true;
     else if (TAKES("--target")) o->cg.triple = val;
     else if (TAKES("--cpu")) o->cg.cpu = val;

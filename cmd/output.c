@@ -62,11 +62,12 @@ static bool same_content(const char *path, const void *data, size_t len, struct 
 }
 
 int write_atomic(const char *path, const void *data, size_t len, const struct timespec *not_before) {
-  /* an unchanged output is not rewritten, only touched if make would think it stale */
+  /* an unchanged output is not rewritten, only touched if make would think it stale
+   * (never with not_before NULL: Ninja's restat then sees that nothing changed) */
   struct stat st;
   if (same_content(path, data, len, &st)) {
-    bool fresh = not_before && (st.st_mtim.tv_sec > not_before->tv_sec ||
-                                (st.st_mtim.tv_sec == not_before->tv_sec && st.st_mtim.tv_nsec >= not_before->tv_nsec));
+    bool fresh = !not_before || st.st_mtim.tv_sec > not_before->tv_sec ||
+                 (st.st_mtim.tv_sec == not_before->tv_sec && st.st_mtim.tv_nsec >= not_before->tv_nsec);
     if (fresh || utimensat(AT_FDCWD, path, NULL, 0) == 0) return 0;
   }
   int slot = npending < MAX_PENDING ? npending : MAX_PENDING - 1;
