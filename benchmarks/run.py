@@ -14,6 +14,9 @@ side by side in the same process or the same script, never an absolute target.
          layer norm over 4096x4096 against a copy loop and PyTorch, the transformer MLP block
          against PyTorch at 1 and 2 threads, the compile time of a 50-layer model
          (kernels.py; figures also to --json FILE, which compare.py compares).
+  conv:  every distinct conv layer of ResNet-18 at batch 1, alone and with its batch-norm
+         (and relu) epilogue, against torch.nn.functional.conv2d at 1 thread (conv.py;
+         figures to --conv-json FILE, default build/bench-conv.json).
 
 Targets (issue 4): a 50-layer model under 250 ms with peak RSS under 60 MB; -j2 at least
 1.8x faster than -j1 on 64 modules; a no-change rebuild of 1000 modules under 50 ms.
@@ -183,17 +186,23 @@ def bench_build(tric):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tric", required=True)
-    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels"), help="run one benchmark")
+    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels", "conv"), help="run one benchmark")
     ap.add_argument("--json", default=os.path.join(os.path.dirname(HERE), "build", "bench-kernels.json"),
                     help="where the kernels section writes its figures (default build/bench-kernels.json)")
+    ap.add_argument("--conv-json", default=os.path.join(os.path.dirname(HERE), "build", "bench-conv.json"),
+                    help="where the conv section writes its figures (default build/bench-conv.json)")
     ap.add_argument("--ref-tric", help="kernels: a tric from before the kernel-engine work, to time the model compile against")
     args = ap.parse_args()
     tric = os.path.abspath(args.tric)
+    import conv
     import kernels
 
     def bench_kernels(t):
         kernels.bench_kernels(t, args.json, gen_model, args.ref_tric and os.path.abspath(args.ref_tric))
-    for name, fn in (("gelu", bench_gelu), ("cache", bench_cache), ("build", bench_build), ("kernels", bench_kernels)):
+    def bench_conv(t):
+        conv.bench_conv(t, args.conv_json)
+    for name, fn in (("gelu", bench_gelu), ("cache", bench_cache), ("build", bench_build), ("kernels", bench_kernels),
+                     ("conv", bench_conv)):
         if args.only in (None, name):
             fn(tric)
 
