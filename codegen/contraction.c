@@ -183,16 +183,27 @@ static bool operand_plain(Fn *F, const tc_Node *n, int arg) {
 /* Whether operand A of matmul n may be read in place by the microkernel. */
 static bool a_in_place_ok(Fn *F, const tc_Node *n) { return operand_plain(F, n, 0); }
 
+/* A convolution reads its weights in place when its output has at most this many column
+ * panels, whatever their size: packing them costs a read and a write of all of w per
+ * call, which so few panels do not pay back (ResNet-18 at 1 thread, AVX-512: 512->512 3x3
+ * at 7x7, 2 panels, 2.75 -> 2.15 ms; 256->256 at 14x14, 7 panels, 1.91 -> 1.82 ms;
+ * minimum of 200 alternating calls). More panels keep the matmul rule. */
+enum { CONV_A_IN_PLACE_PANELS = 8 };
+
 /* Whether this product reads A in place: A's M x K elements are at most t->a_in_place_max
  * (the cost model's: A then stays in L2 for every column panel that reuses it) and N at
- * most t->a_in_place_cols (few panels reuse it). */
-static LLVMValueRef a_in_place(Fn *F, const Dims *d, const cg_Tiles *t) {
+ * most t->a_in_place_cols (few panels reuse it); a convolution's A, when its N is at most
+ * CONV_A_IN_PLACE_PANELS panels, or else by the same rule. */
+static LLVMValueRef a_in_place(Fn *F, const tc_Node *n, const Dims *d, const cg_Tiles *t) {
   LLVMBuilderRef b = F->e->b;
   LLVMValueRef M = d->M, K = d->K;
   LLVMValueRef lim = cg_i64(F, t->a_in_place_max); /* M, K <= lim first: M * K cannot overflow */
   LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLE, M, lim, ""), LLVMBuildICmp(b, LLVMIntSLE, K, lim, ""), "");
   ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
-  return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, d->N, cg_i64(F, t->a_in_place_cols), ""), "");
+  ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, d->N, cg_i64(F, t->a_in_place_cols), ""), "");
+  if (is_conv(n)) /* few output pixels: the weights in place, whatever their size */
+    ok = LLVMBuildOr(b, ok, LLVMBuildICmp(b, LLVMIntSLE, d->N, cg_i64(F, CONV_A_IN_PLACE_PANELS * (int64_t)t->nr), ""), "");
+  return ok;
 }
 
 /* The address of element (row, col) of operand args[arg] in its buffer (operand_plain). */
@@ -539,7 +550,7 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, con
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
   if (a_in_place_ok(F, n) && t->a_in_place_max > 0) { /* the microkernel reads this panel in place */
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack");
-    LLVMBuildCondBr(b, a_in_place(F, d, t), join, pack);
+    LLVMBuildCondBr(b, a_in_place(F, n, d, t), join, pack);
     LLVMPositionBuilderAtEnd(b, pack);
   }
   if (pa) { /* A read from memory: the shared packing function (pack_a_fn), rows K apart */
@@ -1078,7 +1089,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   uk.lda = cg_i64(F, 0);
   LLVMValueRef row = LLVMBuildAdd(b, ic, i0, "");
   if (a_in_place_ok(F, n) && t.a_in_place_max > 0) { /* A's rows in place, K apart */
-    LLVMValueRef direct = a_in_place(F, &d, &t);
+    LLVMValueRef direct = a_in_place(F, n, &d, &t);
     uk.A = LLVMBuildSelect(b, direct, operand_address(F, n, 0, &ix, row, pc), uk.A, "");
     uk.lda = LLVMBuildSelect(b, direct, d.K, uk.lda, "");
   }

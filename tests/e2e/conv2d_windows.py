@@ -38,3 +38,6 @@ def cases(rng):
         yh = yc.sum(axis=(2, 3)).astype(np.float16)
         yield Case("h3s2", [Tagged(xh.view(np.uint16), "f16"), Tagged(wh.view(np.uint16), "f16")], [n, c, h, wd, o],
                    [Tagged(yh.view(np.uint16), "f16")], rtol=3e-3, atol=3e-3)
+    for n in (1, 2):
+        x, w, b = rn(n, 320, 5, 7), rn(47, 320, 3, 3) / 50, rn(47, 1, 1)
+        yield Case("big_w", [x, w, b], [n], [np.maximum(conv(x, w, padding=1) + b, 0).astype(f32)], **tol)
