@@ -27,6 +27,8 @@ def cases(rng):
         yield Case("dil_same", [x, w], [n, c, h, wd, o], [conv(x, w, padding=2, dilation=2).astype(f32)], **tol)
         xg, wg = rn(n, 6, h, wd), rn(4, 3, 1, 1)
         yield Case("p1x1_groups", [xg, wg], [n, h, wd], [conv(xg, wg, groups=2).astype(f32)], **tol)
+        w9 = rn(o, c, 9, 9) / 9
+        yield Case("k9", [x, w9], [n, c, h, wd, o], [conv(x, w9, padding=4).astype(f32)], **tol)
         yield Case("fused_in", [x, w], [n, c, h, wd, o], [conv(np.maximum(x, 0) * 2, w, padding=1).astype(f32)], **tol)
         xb, wb = bf16_bits(x), bf16_bits(w)  # bf16 storage, computed in f32, rounded once
         yb = bf16_bits(conv(bf16_to_f32(xb), bf16_to_f32(wb), padding=1).astype(f32))
