@@ -14,6 +14,9 @@ side by side in the same process or the same script, never an absolute target.
          layer norm over 4096x4096 against a copy loop and PyTorch, the transformer MLP block
          against PyTorch at 1 and 2 threads, the compile time of a 50-layer model
          (kernels.py; figures also to --json FILE, which compare.py compares).
+  conv:  every distinct conv layer of ResNet-18 at batch 1, alone and with its batch-norm
+         (and relu) epilogue, against torch.nn.functional.conv2d at 1 thread (conv.py;
+         figures to --conv-json FILE, default build/bench-conv.json).
   resnet18: examples/resnet18.tri at batch 1 and 8, 1 and 2 threads, against PyTorch eager
          and TorchScript (trace, freeze, optimize_for_inference) on the same weights, and its
          compile time (resnet18.py; figures also to --resnet18-json FILE).
@@ -186,21 +189,26 @@ def bench_build(tric):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tric", required=True)
-    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels", "resnet18"), help="run one benchmark")
+    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels", "conv", "resnet18"), help="run one benchmark")
     ap.add_argument("--json", default=os.path.join(os.path.dirname(HERE), "build", "bench-kernels.json"),
                     help="where the kernels section writes its figures (default build/bench-kernels.json)")
+    ap.add_argument("--conv-json", default=os.path.join(os.path.dirname(HERE), "build", "bench-conv.json"),
+                    help="where the conv section writes its figures (default build/bench-conv.json)")
     ap.add_argument("--resnet18-json", default=os.path.join(os.path.dirname(HERE), "build", "bench-resnet18.json"),
                     help="where the resnet18 section writes its figures (default build/bench-resnet18.json)")
     ap.add_argument("--ref-tric", help="kernels: a tric from before the kernel-engine work, to time the model compile against")
     args = ap.parse_args()
     tric = os.path.abspath(args.tric)
+    import conv
     import kernels
     import resnet18
 
     def bench_kernels(t):
         kernels.bench_kernels(t, args.json, gen_model, args.ref_tric and os.path.abspath(args.ref_tric))
+    def bench_conv(t):
+        conv.bench_conv(t, args.conv_json)
     sections = (("gelu", bench_gelu), ("cache", bench_cache), ("build", bench_build), ("kernels", bench_kernels),
-                ("resnet18", lambda t: resnet18.bench_resnet18(t, args.resnet18_json)))
+                ("conv", bench_conv), ("resnet18", lambda t: resnet18.bench_resnet18(t, args.resnet18_json)))
     for name, fn in sections:
         if args.only in (None, name):
             fn(tric)

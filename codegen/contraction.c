@@ -183,16 +183,27 @@ static bool operand_plain(Fn *F, const tc_Node *n, int arg) {
 /* Whether operand A of matmul n may be read in place by the microkernel. */
 static bool a_in_place_ok(Fn *F, const tc_Node *n) { return operand_plain(F, n, 0); }
 
+/* A convolution reads its weights in place when its output has at most this many column
+ * panels, whatever their size: packing them costs a read and a write of all of w per
+ * call, which so few panels do not pay back (ResNet-18 at 1 thread, AVX-512: 512->512 3x3
+ * at 7x7, 2 panels, 2.75 -> 2.15 ms; 256->256 at 14x14, 7 panels, 1.91 -> 1.82 ms;
+ * minimum of 200 alternating calls). More panels keep the matmul rule. */
+enum { CONV_A_IN_PLACE_PANELS = 8 };
+
 /* Whether this product reads A in place: A's M x K elements are at most t->a_in_place_max
  * (the cost model's: A then stays in L2 for every column panel that reuses it) and N at
- * most t->a_in_place_cols (few panels reuse it). */
-static LLVMValueRef a_in_place(Fn *F, const Dims *d, const cg_Tiles *t) {
+ * most t->a_in_place_cols (few panels reuse it); a convolution's A, when its N is at most
+ * CONV_A_IN_PLACE_PANELS panels, or else by the same rule. */
+static LLVMValueRef a_in_place(Fn *F, const tc_Node *n, const Dims *d, const cg_Tiles *t) {
   LLVMBuilderRef b = F->e->b;
   LLVMValueRef M = d->M, K = d->K;
   LLVMValueRef lim = cg_i64(F, t->a_in_place_max); /* M, K <= lim first: M * K cannot overflow */
   LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSLE, M, lim, ""), LLVMBuildICmp(b, LLVMIntSLE, K, lim, ""), "");
   ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, LLVMBuildMul(b, M, K, ""), lim, ""), "");
-  return LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, d->N, cg_i64(F, t->a_in_place_cols), ""), "");
+  ok = LLVMBuildAnd(b, ok, LLVMBuildICmp(b, LLVMIntSLE, d->N, cg_i64(F, t->a_in_place_cols), ""), "");
+  if (is_conv(n)) /* few output pixels: the weights in place, whatever their size */
+    ok = LLVMBuildOr(b, ok, LLVMBuildICmp(b, LLVMIntSLE, d->N, cg_i64(F, CONV_A_IN_PLACE_PANELS * (int64_t)t->nr), ""), "");
+  return ok;
 }
 
 /* The address of element (row, col) of operand args[arg] in its buffer (operand_plain). */
@@ -324,12 +335,88 @@ static void pack_b(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLV
   cg_loop_end(F, &lq);
 }
 
+/* The value of size p when it is a constant, else -1. */
+static int64_t poly_const(const tc_Poly *p) {
+  if (p->n == 0) return 0;
+  return p->n == 1 && p->t[0].n == 0 ? p->t[0].coef : -1;
+}
+
+/* A vector of vl copies of v. */
+static LLVMValueRef splat(cg_Emit *e, LLVMValueRef v, int vl) {
+  LLVMBuilderRef b = e->b;
+  LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(v), (unsigned)vl);
+  LLVMValueRef s = LLVMBuildInsertElement(b, LLVMGetUndef(vt), v, LLVMConstInt(e->i32, 0, 0), "");
+  return LLVMBuildShuffleVector(b, s, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(e->i32, (unsigned)vl)), "");
+}
+
+/* Whether a convolution's windows are packed as vectors (pack_b_conv): x is a buffer of
+ * the convolution's own dtype (no fused producer, no conversion), stored as computed or as
+ * f16/bf16 bits, which the packing widens a vector at a time. */
+static bool conv_vector_pack(Fn *F, const tc_Node *n) {
+  const tc_Node *x = n->args[0];
+  if (!F->buf[x->id] || x->dtype != n->dtype) return false;
+  return cg_stype(F->e, x->dtype) == cg_ctype(F->e, n->dtype) || x->dtype == FE_F16 || x->dtype == FE_BF16;
+}
+
+/* A vector of vl stored elements of dtype dt widened to its compute type. */
+static LLVMValueRef vec_from_storage(cg_Emit *e, int dt, LLVMValueRef v, int vl) {
+  LLVMBuilderRef b = e->b;
+  unsigned n = (unsigned)vl;
+  switch (dt) {
+  case FE_F16: return LLVMBuildFPExt(b, LLVMBuildBitCast(b, v, LLVMVectorType(e->f16, n), ""), LLVMVectorType(e->f32, n), "");
+  case FE_BF16: {
+    LLVMValueRef w = LLVMBuildZExt(b, v, LLVMVectorType(e->i32, n), "");
+    w = LLVMBuildShl(b, w, splat(e, LLVMConstInt(e->i32, 16, 0), vl), "");
+    return LLVMBuildBitCast(b, w, LLVMVectorType(e->f32, n), "");
+  }
+  default: return v; /* conv_vector_pack: stored as computed */
+  }
+}
+
+/* The kernel positions (KH * KW, constant) whose masks a panel works out once, at most:
+ * nv of them each (a 7x7 kernel's 98 at nv 2). */
+enum { CONV_MASKS_MAX = 128 };
+
+/* The mask of vector v of a panel's depth row moved by (dy, dx) (lanes: the window
+ * origins, pack_b_conv): lanes inside x (0 <= iy < H and 0 <= ix < W, as unsigned
+ * compares) and below w. */
+static LLVMValueRef window_mask(Fn *F, const Conv *c, const cg_Tiles *t, LLVMValueRef lanes, int v, LLVMValueRef dy,
+                                LLVMValueRef dx, LLVMValueRef w) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  int vl = t->vl;
+  LLVMTypeRef ivt = LLVMVectorType(e->i64, (unsigned)vl);
+  LLVMValueRef o[2], cl[64];
+  for (int q = 0; q < 2; q++) {
+    LLVMValueRef li = cg_i64(F, (int64_t)q * t->nr + (int64_t)v * vl);
+    o[q] = LLVMBuildLoad2(b, ivt, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &li, 1, ""), "");
+    LLVMSetAlignment(o[q], 8);
+  }
+  for (int l = 0; l < vl; l++) cl[l] = cg_i64(F, (int64_t)v * vl + l);
+  LLVMValueRef iy = LLVMBuildAdd(b, o[0], splat(e, dy, vl), ""), ixv = LLVMBuildAdd(b, o[1], splat(e, dx, vl), "");
+  LLVMValueRef mask = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntULT, iy, splat(e, c->H, vl), ""),
+                                   LLVMBuildICmp(b, LLVMIntULT, ixv, splat(e, c->W, vl), ""), "");
+  return LLVMBuildAnd(b, mask, LLVMBuildICmp(b, LLVMIntSLT, LLVMConstVector(cl, (unsigned)vl), splat(e, w, vl), ""), "");
+}
+
 /* Packs a convolution's B[pc .. pc+kc, jc .. jc+nc] (its input windows) into Bp as pack_b
  * does: depth k = (ci * KH + ky) * KW + kx, column p = oy * OW + ox, the element
  * x[image, group * C/groups + ci, oy * sh - ph + ky * dh, ox * sw - pw + kx * dw], zero
  * outside x (padding) and past N. A panel's columns have their window origins worked out
- * once (in lanes, 2 * nr values), a depth row its (ci, ky, kx) once, so an element costs
- * additions and compares, no division; it is read only when it lies inside x. */
+ * once (in lanes: row, column and their offset y0 * W + x0 in x's plane, 3 * nr values),
+ * a depth row its (ci, ky, kx) once.
+ *
+ * When x is a buffer read as it is stored (conv_vector_pack), a depth row of the panel is
+ * nv vectors: each lane's row and column moved by (ky * dh, kx * dw), the mask of those
+ * inside x (padding is a masked-off lane, read as zero; worked out once per panel for each
+ * kernel position of a constant kernel of at most CONV_MASKS_MAX / nv positions, as they
+ * do not depend on ci: 64->64 3x3 at 56x56 1.88 -> 1.66 ms), and then either one masked load
+ * from the plane of x, when the panel's offsets are consecutive (stride 1 across one
+ * output row, or across rows when sh * W == OW: every "same" stride-1 convolution, and
+ * 1x1 stride-1 unpadded ones, whose B is x itself), or a masked gather of the lanes'
+ * offsets (strides above 1, panels spanning rows of an output narrower than W). Else (a
+ * fused producer, a conversion) element by element through cg_emit_at, each read only
+ * when it lies inside x. */
 static void pack_b_conv(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, LLVMValueRef Bp, LLVMValueRef pc,
                         LLVMValueRef kc, LLVMValueRef jc, LLVMValueRef nc, LLVMValueRef lanes) {
   cg_Emit *e = F->e;
@@ -346,7 +433,7 @@ static void pack_b_conv(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t
   LLVMValueRef base = LLVMBuildMul(b, lq.i, LLVMBuildMul(b, kc, nr, ""), "");
   LLVMValueRef col0 = LLVMBuildAdd(b, jc, j0, ""), last = LLVMBuildSub(b, w, cg_i64(F, 1), "");
   Loop ll = {.interleave = CG_PLAIN};
-  cg_loop_begin(F, &ll, nr); /* lanes[l], lanes[nr + l]: column l's window origin (row, column of x) */
+  cg_loop_begin(F, &ll, nr); /* lanes[l], lanes[nr + l], lanes[2 nr + l]: column l's window origin */
   LLVMValueRef p = LLVMBuildAdd(b, col0, smin(F, ll.i, last), "");
   LLVMValueRef oy = LLVMBuildSDiv(b, p, c.OW, ""), ox = LLVMBuildSub(b, p, LLVMBuildMul(b, oy, c.OW, ""), "");
   LLVMValueRef y0 = LLVMBuildSub(b, LLVMBuildMul(b, oy, cg_i64(F, n->conv.stride[0]), ""), cg_i64(F, n->conv.pad[0]), "");
@@ -354,40 +441,133 @@ static void pack_b_conv(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t
   LLVMBuildStore(b, y0, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &ll.i, 1, ""));
   LLVMValueRef l2 = LLVMBuildAdd(b, ll.i, nr, "");
   LLVMBuildStore(b, x0, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &l2, 1, ""));
+  LLVMValueRef l3 = LLVMBuildAdd(b, l2, nr, "");
+  LLVMBuildStore(b, LLVMBuildAdd(b, LLVMBuildMul(b, y0, c.W, ""), x0, ""), LLVMBuildInBoundsGEP2(b, e->i64, lanes, &l3, 1, ""));
   cg_loop_end(F, &ll);
-  Loop lk = {.interleave = CG_PLAIN};
-  cg_loop_begin(F, &lk, kc);
-  LLVMValueRef kk = LLVMBuildAdd(b, pc, lk.i, "");
-  LLVMValueRef ci = LLVMBuildSDiv(b, kk, c.KHW, ""), r = LLVMBuildSub(b, kk, LLVMBuildMul(b, ci, c.KHW, ""), "");
-  LLVMValueRef ky = LLVMBuildSDiv(b, r, c.KW, ""), kx = LLVMBuildSub(b, r, LLVMBuildMul(b, ky, c.KW, ""), "");
-  LLVMValueRef dy = LLVMBuildMul(b, ky, cg_i64(F, n->conv.dil[0]), ""), dx = LLVMBuildMul(b, kx, cg_i64(F, n->conv.dil[1]), "");
-  LLVMValueRef chan = LLVMBuildAdd(b, LLVMBuildMul(b, ix->v[1], c.Cg, ""), ci, "");
-  LLVMValueRef kbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
-  Loop lc = {.interleave = -1};
-  cg_loop_begin(F, &lc, nr);
-  LLVMValueRef l2c = LLVMBuildAdd(b, lc.i, nr, "");
-  LLVMValueRef iy = LLVMBuildAdd(b, LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &lc.i, 1, ""), ""), dy, "");
-  LLVMValueRef ixx = LLVMBuildAdd(b, LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &l2c, 1, ""), ""), dx, "");
-  /* inside x: 0 <= iy < H and 0 <= ix < W, as unsigned compares; a column past w is not */
-  LLVMValueRef in = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntULT, iy, c.H, ""), LLVMBuildICmp(b, LLVMIntULT, ixx, c.W, ""), "");
-  in = LLVMBuildAnd(b, in, LLVMBuildICmp(b, LLVMIntSLT, lc.i, w, ""), "");
-  LLVMBasicBlockRef rd = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "window_in");
-  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "window_done");
-  LLVMBasicBlockRef from = LLVMGetInsertBlock(b);
-  LLVMBuildCondBr(b, in, rd, join);
-  LLVMPositionBuilderAtEnd(b, rd);
-  Ix xi = {.rank = 4, .v = {ix->v[0], chan, iy, ixx}};
-  LLVMValueRef v = cg_emit_at(F, x, &xi);
-  LLVMBasicBlockRef rd_end = LLVMGetInsertBlock(b);
-  LLVMBuildBr(b, join);
-  LLVMPositionBuilderAtEnd(b, join);
-  LLVMValueRef phi = LLVMBuildPhi(b, ct, "window");
-  LLVMValueRef zero = zero_of(ct, fl);
-  LLVMAddIncoming(phi, &v, &rd_end, 1);
-  LLVMAddIncoming(phi, &zero, &from, 1);
-  put(F, ct, Bp, LLVMBuildAdd(b, kbase, lc.i, ""), phi);
-  cg_loop_end(F, &lc);
-  cg_loop_end(F, &lk);
+  bool vec = conv_vector_pack(F, n);
+  LLVMValueRef plane = NULL, linear = NULL, off0 = NULL;
+  if (vec) {
+    /* the start of x's plane of image ix->v[0], channel group * C/groups (ci added per row) */
+    LLVMValueRef HW = LLVMBuildMul(b, c.H, c.W, "");
+    LLVMValueRef ch0 = LLVMBuildAdd(b, LLVMBuildMul(b, ix->v[0], cg_poly(F, x->dims[1]), ""),
+                                    LLVMBuildMul(b, ix->v[1], c.Cg, ""), "");
+    plane = LLVMBuildMul(b, ch0, HW, "");
+    LLVMValueRef i2 = LLVMBuildMul(b, cg_i64(F, 2), nr, "");
+    off0 = LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &i2, 1, ""), "");
+    /* consecutive offsets: stride 1 and the panel's w columns in one output row, or rows
+       that follow each other in x (sh * W == OW) */
+    linear = LLVMConstInt(e->i1, 0, 0);
+    if (n->conv.stride[1] == 1) {
+      LLVMValueRef ylast = LLVMBuildSDiv(b, LLVMBuildAdd(b, col0, last, ""), c.OW, "");
+      LLVMValueRef one_row = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildSDiv(b, col0, c.OW, ""), ylast, "");
+      LLVMValueRef follow = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildMul(b, c.W, cg_i64(F, n->conv.stride[0]), ""), c.OW, "");
+      linear = LLVMBuildOr(b, one_row, follow, "");
+    }
+  }
+  /* a kernel of KH * KW constant positions: each one's nv masks, worked out once for the
+     panel as vl-bit integers (they do not depend on ci), mtab[(ky * KW + kx) * nv + v] */
+  int64_t khw = poly_const(n->args[1]->dims[2]) * poly_const(n->args[1]->dims[3]);
+  bool table = vec && poly_const(n->args[1]->dims[2]) > 0 && poly_const(n->args[1]->dims[3]) > 0 &&
+               khw * t->nv <= CONV_MASKS_MAX;
+  LLVMTypeRef mint = LLVMIntTypeInContext(e->ctx, (unsigned)t->vl);
+  LLVMValueRef mtab = table ? cg_entry_alloca(F, LLVMArrayType(mint, (unsigned)(CONV_MASKS_MAX))) : NULL;
+  if (table) {
+    Loop lm = {.interleave = CG_PLAIN};
+    cg_loop_begin(F, &lm, cg_i64(F, khw));
+    LLVMValueRef ky = LLVMBuildSDiv(b, lm.i, c.KW, ""), kx = LLVMBuildSub(b, lm.i, LLVMBuildMul(b, ky, c.KW, ""), "");
+    LLVMValueRef dy = LLVMBuildMul(b, ky, cg_i64(F, n->conv.dil[0]), ""), dx = LLVMBuildMul(b, kx, cg_i64(F, n->conv.dil[1]), "");
+    for (int v = 0; v < t->nv; v++) {
+      LLVMValueRef at = LLVMBuildAdd(b, LLVMBuildMul(b, lm.i, cg_i64(F, t->nv), ""), cg_i64(F, v), "");
+      LLVMValueRef bits = LLVMBuildBitCast(b, window_mask(F, &c, t, lanes, v, dy, dx, w), mint, "");
+      LLVMBuildStore(b, bits, LLVMBuildInBoundsGEP2(b, mint, mtab, &at, 1, ""));
+    }
+    cg_loop_end(F, &lm);
+  }
+  LLVMBasicBlockRef blk[2] = {NULL, NULL}, done = NULL;
+  if (vec) {
+    blk[0] = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "windows_linear");
+    blk[1] = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "windows_gather");
+    done = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "windows_packed");
+    LLVMBuildCondBr(b, linear, blk[0], blk[1]);
+  }
+  for (int gather = 0; gather < (vec ? 2 : 1); gather++) {
+    if (vec) LLVMPositionBuilderAtEnd(b, blk[gather]);
+    Loop lk = {.interleave = CG_PLAIN};
+    cg_loop_begin(F, &lk, kc);
+    LLVMValueRef kk = LLVMBuildAdd(b, pc, lk.i, "");
+    LLVMValueRef ci = LLVMBuildSDiv(b, kk, c.KHW, ""), r = LLVMBuildSub(b, kk, LLVMBuildMul(b, ci, c.KHW, ""), "");
+    LLVMValueRef ky = LLVMBuildSDiv(b, r, c.KW, ""), kx = LLVMBuildSub(b, r, LLVMBuildMul(b, ky, c.KW, ""), "");
+    LLVMValueRef dy = LLVMBuildMul(b, ky, cg_i64(F, n->conv.dil[0]), ""), dx = LLVMBuildMul(b, kx, cg_i64(F, n->conv.dil[1]), "");
+    LLVMValueRef kbase = LLVMBuildAdd(b, base, LLVMBuildMul(b, lk.i, nr, ""), "");
+    if (vec) {
+      int vl = t->vl;
+      LLVMTypeRef st = cg_stype(e, x->dtype), svt = LLVMVectorType(st, (unsigned)vl), ivt = LLVMVectorType(e->i64, (unsigned)vl);
+      LLVMTypeRef pt = LLVMPointerTypeInContext(e->ctx, 0), pvt = LLVMVectorType(pt, (unsigned)vl);
+      unsigned salign = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), st);
+      unsigned calign = (unsigned)LLVMABISizeOfType(LLVMGetModuleDataLayout(e->mod), ct);
+      /* the row's plane and the move of its window element: (ci, ky * dh, kx * dw) */
+      LLVMValueRef delta = LLVMBuildAdd(b, LLVMBuildMul(b, dy, c.W, ""), dx, "");
+      LLVMValueRef pl = LLVMBuildAdd(b, plane, LLVMBuildMul(b, ci, LLVMBuildMul(b, c.H, c.W, ""), ""), "");
+      LLVMValueRef xp = LLVMBuildGEP2(b, st, F->buf[x->id], &pl, 1, "");
+      for (int v = 0; v < t->nv; v++) {
+        LLVMValueRef mask;
+        if (table) {
+          LLVMValueRef at = LLVMBuildAdd(b, LLVMBuildMul(b, r, cg_i64(F, t->nv), ""), cg_i64(F, v), "");
+          LLVMValueRef bits = LLVMBuildLoad2(b, mint, LLVMBuildInBoundsGEP2(b, mint, mtab, &at, 1, ""), "");
+          mask = LLVMBuildBitCast(b, bits, LLVMVectorType(e->i1, (unsigned)vl), "");
+        } else
+          mask = window_mask(F, &c, t, lanes, v, dy, dx, w);
+        LLVMValueRef got;
+        if (!gather) { /* lane l at off0 + l: one masked load (masked-off lanes are never read) */
+          LLVMValueRef at = LLVMBuildAdd(b, LLVMBuildAdd(b, off0, delta, ""), cg_i64(F, (int64_t)v * vl), "");
+          LLVMTypeRef tys[2] = {svt, pt};
+          LLVMValueRef la[4] = {LLVMBuildGEP2(b, st, xp, &at, 1, ""), LLVMConstInt(e->i32, salign, 0), mask, LLVMConstNull(svt)};
+          got = call_overloaded(e, "llvm.masked.load", tys, 2, la, 4);
+        } else {
+          LLVMValueRef li = cg_i64(F, 2 * (int64_t)t->nr + (int64_t)v * vl);
+          LLVMValueRef o2 = LLVMBuildLoad2(b, ivt, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &li, 1, ""), "");
+          LLVMSetAlignment(o2, 8);
+          LLVMValueRef offs = LLVMBuildAdd(b, o2, splat(e, delta, vl), "");
+          LLVMValueRef ptrs = LLVMBuildGEP2(b, st, xp, &offs, 1, "");
+          LLVMTypeRef tys[2] = {svt, pvt};
+          LLVMValueRef ga[4] = {ptrs, LLVMConstInt(e->i32, salign, 0), mask, LLVMConstNull(svt)};
+          got = call_overloaded(e, "llvm.masked.gather", tys, 2, ga, 4);
+        }
+        got = vec_from_storage(e, x->dtype, got, vl);
+        LLVMValueRef d = LLVMBuildAdd(b, kbase, cg_i64(F, (int64_t)v * vl), "");
+        LLVMSetAlignment(LLVMBuildStore(b, got, LLVMBuildInBoundsGEP2(b, ct, Bp, &d, 1, "")), calign);
+      }
+    } else {
+      LLVMValueRef chan = LLVMBuildAdd(b, LLVMBuildMul(b, ix->v[1], c.Cg, ""), ci, "");
+      Loop lc = {.interleave = -1};
+      cg_loop_begin(F, &lc, nr);
+      LLVMValueRef l2c = LLVMBuildAdd(b, lc.i, nr, "");
+      LLVMValueRef iy = LLVMBuildAdd(b, LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &lc.i, 1, ""), ""), dy, "");
+      LLVMValueRef ixx = LLVMBuildAdd(b, LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &l2c, 1, ""), ""), dx, "");
+      /* inside x: 0 <= iy < H and 0 <= ix < W, as unsigned compares; a column past w is not */
+      LLVMValueRef in = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntULT, iy, c.H, ""), LLVMBuildICmp(b, LLVMIntULT, ixx, c.W, ""), "");
+      in = LLVMBuildAnd(b, in, LLVMBuildICmp(b, LLVMIntSLT, lc.i, w, ""), "");
+      LLVMBasicBlockRef rd = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "window_in");
+      LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "window_done");
+      LLVMBasicBlockRef from = LLVMGetInsertBlock(b);
+      LLVMBuildCondBr(b, in, rd, join);
+      LLVMPositionBuilderAtEnd(b, rd);
+      Ix xi = {.rank = 4, .v = {ix->v[0], chan, iy, ixx}};
+      LLVMValueRef v = cg_emit_at(F, x, &xi);
+      LLVMBasicBlockRef rd_end = LLVMGetInsertBlock(b);
+      LLVMBuildBr(b, join);
+      LLVMPositionBuilderAtEnd(b, join);
+      LLVMValueRef phi = LLVMBuildPhi(b, ct, "window");
+      LLVMValueRef zero = zero_of(ct, fl);
+      LLVMAddIncoming(phi, &v, &rd_end, 1);
+      LLVMAddIncoming(phi, &zero, &from, 1);
+      put(F, ct, Bp, LLVMBuildAdd(b, kbase, lc.i, ""), phi);
+      cg_loop_end(F, &lc);
+    }
+    cg_loop_end(F, &lk);
+    if (vec) LLVMBuildBr(b, done);
+  }
+  if (vec) LLVMPositionBuilderAtEnd(b, done);
   cg_loop_end(F, &lq);
 }
 
@@ -418,7 +598,7 @@ static void pack_a(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t, con
   LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "packed");
   if (a_in_place_ok(F, n) && t->a_in_place_max > 0) { /* the microkernel reads this panel in place */
     LLVMBasicBlockRef pack = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "pack");
-    LLVMBuildCondBr(b, a_in_place(F, d, t), join, pack);
+    LLVMBuildCondBr(b, a_in_place(F, n, d, t), join, pack);
     LLVMPositionBuilderAtEnd(b, pack);
   }
   if (pa) { /* A read from memory: the shared packing function (pack_a_fn), rows K apart */
@@ -923,7 +1103,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
     ix.v[1] = L[nopen++].i;
     LLVMValueRef o0 = LLVMBuildAdd(b, LLVMBuildMul(b, ix.v[0], cg_poly(F, n->dims[1]), ""), LLVMBuildMul(b, ix.v[1], d.M, ""), "");
     cbase = LLVMBuildMul(b, o0, d.N, "");
-    lanes = cg_entry_alloca(F, LLVMArrayType(e->i64, (unsigned)(2 * t.nr)));
+    lanes = cg_entry_alloca(F, LLVMArrayType(e->i64, (unsigned)(3 * t.nr)));
   } else {
     cg_open_loops(F, L, nb, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims */
     cbase = nb ? LLVMBuildMul(b, cg_linear(F, nb, (const tc_Poly **)n->dims, ix.v), LLVMBuildMul(b, d.M, d.N, ""), "")
@@ -957,7 +1137,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   uk.lda = cg_i64(F, 0);
   LLVMValueRef row = LLVMBuildAdd(b, ic, i0, "");
   if (a_in_place_ok(F, n) && t.a_in_place_max > 0) { /* A's rows in place, K apart */
-    LLVMValueRef direct = a_in_place(F, &d, &t);
+    LLVMValueRef direct = a_in_place(F, n, &d, &t);
     uk.A = LLVMBuildSelect(b, direct, operand_address(F, n, 0, &ix, row, pc), uk.A, "");
     uk.lda = LLVMBuildSelect(b, direct, d.K, uk.lda, "");
   }
