@@ -175,6 +175,7 @@ int main(void) {
   f = fopen("out.bin", "wb");
   fwrite(out, 4, nx, f);
   fclose(f);
+  free(in), free(out);
   return 0;
 }
 """
