@@ -1580,6 +1580,10 @@ static const tc_Poly *dim_of(Ctx *c, Scope *s, const fe_Node *d, const tc_Poly *
   return actual;
 }
 
+/* Whether declared dimension d is '_', a size left to the value (internal functions'
+ * results, let annotations). */
+static bool is_wildcard(const fe_Node *d) { return d->kind == FE_DIM_SYM && !strcmp(d->name, "_"); }
+
 /* A declared dimension as written. */
 static const char *dim_str(Ctx *c, const fe_Node *d) {
   switch (d->kind) {
@@ -1654,6 +1658,7 @@ static bool match_type(Ctx *c, Scope *s, const fe_Node *ty, tc_Node *t, bool bin
   }
   int i = lead;
   for (const fe_Node *d = ell ? ty->a->next : ty->a; d; d = d->next, i++) {
+    if (is_wildcard(d)) continue; /* '_': whatever size the value has */
     const tc_Poly *p = dim_of(c, s, d, t->dims[i], bind);
     if (!p) {
       err(c, d->span, "size '%s' is not bound by any parameter", dim_str(c, d));
@@ -2076,6 +2081,9 @@ static bool check_signature(Ctx *c, const fe_Node *fn) {
         err(c, d->span, "a parameter's dimension must be a size name or an integer; size expressions belong in result types");
         ok = false;
         nseen = collect_syms(d, seen, nseen); /* no follow-on error for the result */
+      } else if (is_wildcard(d)) {
+        err(c, d->span, "'_' leaves a result's size to the function body; a parameter's sizes must be named or given");
+        ok = false;
       } else if (d->kind == FE_DIM_SYM) {
         bool dup = false;
         for (int i = 0; i < nseen; i++) dup |= strcmp(seen[i], d->name) == 0;
@@ -2089,6 +2097,11 @@ static bool check_signature(Ctx *c, const fe_Node *fn) {
         if (exported) { err(c, d->span, "'...' is only allowed in internal functions"); ok = false; }
         else if (d != r->a) { err(c, d->span, "'...' may only be the first dimension"); ok = false; }
         else if (!param_ell) { err(c, d->span, "'...' in the result needs a parameter with '...'"); ok = false; }
+      } else if (is_wildcard(d)) {
+        if (exported) {
+          err(c, d->span, "'_' is only allowed in internal functions: an exported function's result sizes are part of its C interface");
+          ok = false;
+        }
       } else if (!result_syms_ok(c, d, seen, nseen)) ok = false;
     }
   return ok;

@@ -25,6 +25,8 @@ def cases(rng):
         xd, wd = rn(n, 5, h, w), rn(5, 1, 3, 3)
         yield Case("depthwise", [xd, wd], [n, h, w], [conv(xd, wd, padding=1, groups=5).astype(f32)], **tol)
         yield Case("sym_s2", [x, w3], [n, c, h, w, o], [conv(x, w3, stride=2, padding=1).sum(axis=(2, 3)).astype(f32)], **tol)
+        yield Case("down_sum", [x, w3, w1], [n, c, h, w, o],
+                   [np.maximum(conv(x, w3, stride=2, padding=1) + conv(x, w1, stride=2), 0).sum(axis=(2, 3)).astype(f32)], **tol)
         yield Case("d3", [x.astype(np.float64), w3.astype(np.float64)], [n, c, h, w, o],
                    [conv(x, w3, padding=1)], rtol=1e-10, atol=1e-10)
         xh, wh = x.astype(np.float16), w3.astype(np.float16)  # f16 storage, computed in f32
