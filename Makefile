@@ -187,6 +187,9 @@ check: $(FRONTEND) $(TYPECHECK) $(CODEGEN)
 
 # The benchmarks' baselines only (OpenBLAS, PyTorch): not needed to build or test tric.
 BENCH_PACKAGES = libopenblas-dev python3-torch python3-torchvision pkg-config
+# Node.js for ONNX Runtime (benchmarks/resnet18.py npm-installs onnxruntime-node under build/).
+# NodeSource's nodejs bundles npm and conflicts with Debian's: ask for npm only when absent.
+BENCH_PACKAGES += nodejs $(if $(shell command -v npm),,npm)
 
 bench-deps:
 	$(call apt_install,bench-deps,$(BENCH_PACKAGES))

@@ -2,7 +2,8 @@
 examples/resnet18.tri at batch 1 and 8, on 1 and 2 threads, against PyTorch on the same
 weights and images, eager and as TorchScript (torch.jit.trace, torch.jit.freeze,
 torch.jit.optimize_for_inference, which folds batch norm into the convolutions and picks
-oneDNN's kernels), and the tric compile time of the network. The figures go to a JSON
+oneDNN's kernels), against ONNX Runtime's CPU provider on the same network exported with
+torch.onnx.export, and the tric compile time of the network. The figures go to a JSON
 file of kernels.py's format (compare.py reads it).
 
 Weights and images are torchvision's resnet18() with a fixed seed and random batch-norm
@@ -13,8 +14,18 @@ process of its own pinned with taskset; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE a
 for PyTorch's command only, so that its BLAS runs as it picks itself here. tric's logits
 are checked against PyTorch's eager ones (1e-4 of max|logit|), else the figures measure
 nothing.
+
+ONNX Runtime is npm's onnxruntime-node (it ships its CPU library), which this file installs
+with `npm install --ignore-scripts` into build/onnxruntime on first use (its install script
+downloads the CUDA provider's libraries from NuGet, which these machines cannot reach; the
+CPU binding is bundled) and reuses after; ort_resnet18.js runs it under node. When node,
+npm or the registry is unavailable, or the binding does not load, its rows are reported
+missing with the reason and the rest runs.
+ORT's logits are checked against PyTorch's as tric's are, so that a wrong export cannot win.
 """
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +40,10 @@ BATCHES = ((1, 10), (8, 4))  # batch, timed repetitions after one warm-up (a min
 THREADS = (1, 2)
 COMPILE_REPS = 5
 TOL = 1e-4
+ORT_DIR = os.path.join(ROOT, "build", "onnxruntime")  # npm's --prefix: package.json, node_modules
+ORT_JS = os.path.join(HERE, "ort_resnet18.js")
+ORT_WARMUP = 3  # the first calls grow ORT's memory arena (TorchScript gets three as well)
+ONNX_OPSET = 13  # torch 1.13 exports 7..17; 13 has every op resnet18 needs
 
 
 def model(torch, torchvision):
@@ -76,8 +91,45 @@ def torch_main(argv):
         print("time %s torch_jit %s" % (fig, " ".join("%.6g" % t for t in timed(lambda: jit(x), reps, 3))))
 
 
+def why(text):
+    """The telling line of a failed npm or node's output: its first `...Error: ...` line
+    (npm's FetchError, node's `Cannot find module`), else its first line."""
+    lines = [ln.replace("npm error ", "", 1).strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("at ")]
+    return next((ln for ln in lines if "Error:" in ln), lines[0] if lines else "no output")
+
+
+def ort_setup():
+    """(node, version, None) when ONNX Runtime can run, else (None, None, why not): installs
+    onnxruntime-node into ORT_DIR unless it is there, then loads its binding once."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        return None, None, "no node command (Debian's nodejs package, make bench-deps)"
+    if not os.path.exists(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node", "package.json")):
+        npm = shutil.which("npm")
+        if not npm:
+            return None, None, "onnxruntime-node is not in %s and there is no npm command to install it" % ORT_DIR
+        os.makedirs(ORT_DIR, exist_ok=True)
+        argv = [npm, "install", "--prefix", ORT_DIR, "--ignore-scripts", "--no-audit", "--no-fund",
+                "--fetch-retries=1", "--fetch-timeout=60000", "onnxruntime-node"]
+        print("  installing ONNX Runtime: %s" % " ".join(argv[1:]))
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            return None, None, "npm install onnxruntime-node took over 600 s"
+        if r.returncode:
+            return None, None, "npm install onnxruntime-node failed (%d): %s" % (r.returncode, why(r.stderr + r.stdout))
+    try:
+        r = subprocess.run([node, ORT_JS, ORT_DIR, "version"], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, None, "loading onnxruntime-node took over 120 s"
+    if r.returncode:
+        return None, None, "onnxruntime-node in %s does not load (remove the folder to reinstall): %s" % (
+            ORT_DIR, why(r.stderr))
+    return node, json.loads(r.stdout.strip().splitlines()[-1])["onnxruntime"], None
+
+
 def bench_resnet18(tric, json_path):
-    import json
     import torch
     import torchvision
     import kernels  # machine(), stats(), Section, the figures' JSON format
@@ -93,6 +145,13 @@ def bench_resnet18(tric, json_path):
     m = model(torch, torchvision)
     state = os.path.join(d, "state.pt")
     torch.save(m.state_dict(), state)
+    node, ort_version, ort_missing = ort_setup()
+    onnx_path = os.path.join(d, "resnet18.onnx")
+    if node:
+        # one model for both batches: the batch axis is left symbolic
+        torch.onnx.export(m, torch.zeros(1, 3, 224, 224), onnx_path, opset_version=ONNX_OPSET,
+                          input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
     params = [v.numpy() for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")]
     torch.manual_seed(1)
     x = torch.randn(max(b for b, _ in BATCHES), 3, 224, 224).numpy()
@@ -115,9 +174,14 @@ def bench_resnet18(tric, json_path):
         " ".join(mach["features"]), mach["cpus_allowed"], *mach["loadavg_start"]))
     print("  PyTorch %s (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset for its command: %s)" % (
         torch.__version__, ", ".join("%s was %r" % kv for kv in was_set.items())))
-    print("torchvision resnet18, 224x224 f32 images (median ms per call; ratio = PyTorch time / tric time, higher is better):")
-    print("  %-8s %7s %9s %9s %6s %9s %6s %10s" % ("batch", "threads", "tric", "eager", "ratio", "jit", "ratio",
-                                                 "img/s tric"))
+    if node:
+        print("  ONNX Runtime %s (npm onnxruntime-node in %s, CPU provider, ONNX opset %d, %d warm-ups)" % (
+            ort_version, os.path.relpath(ORT_DIR, ROOT), ONNX_OPSET, ORT_WARMUP))
+    else:
+        print("  ONNX Runtime: missing, %s" % ort_missing)
+    print("torchvision resnet18, 224x224 f32 images (median ms per call; ratio = baseline time / tric time, higher is better):")
+    print("  %-8s %7s %9s %9s %6s %9s %6s %9s %6s %10s" % ("batch", "threads", "tric", "eager", "ratio", "jit", "ratio",
+                                                         "ort", "ratio", "img/s tric"))
     for b, reps in BATCHES:
         for threads in THREADS:
             fig = "resnet18.b%d.t%d" % (b, threads)
@@ -138,9 +202,30 @@ def bench_resnet18(tric, json_path):
             sec.add(fig + ".ratio_torch_eager", re, st["spread"] + se["spread"], "ratio", "higher")
             sec.add(fig + ".ratio_torch_jit", rj, st["spread"] + sj["spread"], "ratio", "higher")
             sec.add(fig + ".max_rel_err", err, 0.0, "ratio")
-            print("  %-8d %7d %9.2f %9.2f %6.2f %9.2f %6.2f %10.1f   (error %.2g of max|logit|)" % (
-                b, threads, st["median"] * 1e3, se["median"] * 1e3, re, sj["median"] * 1e3, rj,
-                b / st["median"], err))
+            ort_text, ort_note = "%9s %6s" % ("missing", "-"), ""
+            if node:
+                odump = os.path.join(d, "ort-%s.bin" % fig)
+                out = sh(["taskset", "-c", cores[threads], node, ORT_JS, ORT_DIR, "run", onnx_path, str(threads),
+                          str(reps), str(ORT_WARMUP), str(b), xpath, odump])
+                samples = json.loads(out.strip().splitlines()[-1])["samples_s"]
+                oerr = float(np.abs(np.fromfile(odump, dtype=np.float32).astype(np.float64) - want).max()
+                             / np.abs(want).max())
+                ort_note = ", ONNX Runtime's %.2g" % oerr
+                if not oerr <= TOL:
+                    # a wrong export is no baseline: no figures, and the run fails
+                    sec.failures.append("%s: ONNX Runtime's result is off by %.3g (relative), more than %.3g"
+                                        % (fig, oerr, TOL))
+                    ort_text = "%9s %6s" % ("WRONG", "-")
+                else:
+                    so = kernels.stats(samples)
+                    ro = so["median"] / st["median"]
+                    sec.add(fig + ".onnxruntime_ms", so["median"] * 1e3, so["spread"], "ms")
+                    sec.add(fig + ".ratio_onnxruntime", ro, st["spread"] + so["spread"], "ratio", "higher")
+                    sec.add(fig + ".onnxruntime_max_rel_err", oerr, 0.0, "ratio")
+                    ort_text = "%9.2f %6.2f" % (so["median"] * 1e3, ro)
+            print("  %-8d %7d %9.2f %9.2f %6.2f %9.2f %6.2f %s %10.1f   (error %.2g of max|logit|%s)" % (
+                b, threads, st["median"] * 1e3, se["median"] * 1e3, re, sj["median"] * 1e3, rj, ort_text,
+                b / st["median"], err, ort_note))
 
     ct = []
     for _ in range(COMPILE_REPS):
@@ -157,6 +242,8 @@ def bench_resnet18(tric, json_path):
     result = {"schema": "tric-bench-kernels/1", "section": "resnet18",
               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tric": tric, "tric_commit": commit or None,
               "machine": mach, "openblas": {"env_unset_for_torch": was_set}, "torch": torch.__version__,
+              "onnxruntime": ({"version": ort_version, "package": "onnxruntime-node", "provider": "cpu",
+                               "onnx_opset": ONNX_OPSET, "warmup": ORT_WARMUP} if node else {"missing": ort_missing}),
               "seconds": time.time() - t_start, "checks_failed": sec.failures, "figures": sec.figures}
     if json_path:
         os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
@@ -164,7 +251,7 @@ def bench_resnet18(tric, json_path):
             json.dump(result, fp, indent=1)
         print("figures written to %s" % json_path)
     if sec.failures:
-        sys.exit("resnet18: tric's results are wrong, the figures above measure nothing:\n  " + "\n  ".join(sec.failures))
+        sys.exit("resnet18: wrong results, the figures above measure nothing:\n  " + "\n  ".join(sec.failures))
 
 
 if __name__ == "__main__":

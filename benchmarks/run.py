@@ -18,8 +18,9 @@ side by side in the same process or the same script, never an absolute target.
          (and relu) epilogue, against torch.nn.functional.conv2d at 1 thread (conv.py;
          figures to --conv-json FILE, default build/bench-conv.json).
   resnet18: examples/resnet18.tri at batch 1 and 8, 1 and 2 threads, against PyTorch eager
-         and TorchScript (trace, freeze, optimize_for_inference) on the same weights, and its
-         compile time (resnet18.py; figures also to --resnet18-json FILE).
+         and TorchScript (trace, freeze, optimize_for_inference) and ONNX Runtime's CPU
+         provider (npm's onnxruntime-node) on the same weights, and its compile time
+         (resnet18.py; figures also to --resnet18-json FILE).
 
 Targets (issue 4): a 50-layer model under 250 ms with peak RSS under 60 MB; -j2 at least
 1.8x faster than -j1 on 64 modules; a no-change rebuild of 1000 modules under 50 ms.
