@@ -242,7 +242,7 @@ uninstall:
 	  $(INSTALL_LIB)/libtricrt.a $(INSTALL_LIB)/pkgconfig/tric.pc \
 	  $(INSTALL_CMAKE)/tricConfig.cmake $(INSTALL_CMAKE)/tricConfigVersion.cmake \
 	  $(addprefix $(INSTALL_DOC)/,$(notdir $(INSTALL_DOCS)))
-	-rmdir $(INSTALL_INC) $(INSTALL_CMAKE) $(INSTALL_DOC) 2>/dev/null
+	@for d in $(INSTALL_INC) $(INSTALL_CMAKE) $(INSTALL_DOC); do rmdir $$d 2>/dev/null || true; done
 
 .PHONY: install uninstall
 
