@@ -165,13 +165,7 @@ def worker(lib, json_path):
     result = {"schema": "tric-bench-conv/1", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "tric_commit": commit or None, "machine": m, "torch": torch.__version__,
               "seconds": time.time() - t_start, "checks_failed": sec.failures, "figures": sec.figures}
-    if json_path:
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w") as fp:
-            json.dump(result, fp, indent=1)
-        print("figures written to %s" % json_path)
-    if sec.failures:
-        sys.exit("conv: tric's results are wrong, the figures above measure nothing:\n  " + "\n  ".join(sec.failures))
+    kernels.write_result(result, json_path, "conv", sec.failures)
 
 
 def bench_conv(tric, json_path):

@@ -45,6 +45,18 @@ def sh(argv, env=None):
     return r.stdout
 
 
+
+def write_result(result, json_path, name, failures):
+    """Writes a section's result to json_path (if given), then exits with the failed checks,
+    if any: a wrong result makes every figure meaningless."""
+    if json_path:
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w") as fp:
+            json.dump(result, fp, indent=1)
+        print("figures written to %s" % json_path)
+    if failures:
+        sys.exit("%s: tric's results are wrong, the figures above measure nothing:\n  " % name + "\n  ".join(failures))
+
 def machine():
     """The CPU (model, vector width, features that matter to kernels), cores and load."""
     info, flags = {}, set()
@@ -360,10 +372,4 @@ def bench_kernels(tric, json_path, gen_model, ref_tric=None):
                            "forced": core_tuned},
               "torch": torch_version, "seconds": time.time() - t_start, "checks_failed": sec.failures,
               "figures": sec.figures}
-    if json_path:
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w") as fp:
-            json.dump(result, fp, indent=1)
-        print("figures written to %s" % json_path)
-    if sec.failures:
-        sys.exit("kernels: tric's results are wrong, the figures above measure nothing:\n  " + "\n  ".join(sec.failures))
+    write_result(result, json_path, "kernels", sec.failures)

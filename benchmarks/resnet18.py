@@ -259,13 +259,7 @@ def bench_resnet18(tric, json_path):
               "onnxruntime": ({"version": ort_version, "package": "onnxruntime-node", "provider": "cpu",
                                "onnx_opset": ONNX_OPSET, "warmup": ORT_WARMUP} if node else {"missing": ort_missing}),
               "seconds": time.time() - t_start, "checks_failed": sec.failures, "figures": sec.figures}
-    if json_path:
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w") as fp:
-            json.dump(result, fp, indent=1)
-        print("figures written to %s" % json_path)
-    if sec.failures:
-        sys.exit("resnet18: wrong results, the figures above measure nothing:\n  " + "\n  ".join(sec.failures))
+    kernels.write_result(result, json_path, "resnet18", sec.failures)
 
 
 if __name__ == "__main__":
