@@ -1075,6 +1075,13 @@ static void store_tile(Fn *F, const tc_Node *n, const tc_Node *root, const Ix *b
   prefetch_next_tile(F, t, ct, dst, cbase, i0, j0, N);
 }
 
+/* Where convolution n's C of image ix->v[0] and group ix->v[1] starts in dst. */
+static LLVMValueRef conv_cbase(Fn *F, const tc_Node *n, const Ix *ix, const Dims *d) {
+  LLVMBuilderRef b = F->e->b;
+  LLVMValueRef o0 = LLVMBuildAdd(b, LLVMBuildMul(b, ix->v[0], cg_poly(F, n->dims[1]), ""), LLVMBuildMul(b, ix->v[1], d->M, ""), "");
+  return LLVMBuildMul(b, o0, d->N, "");
+}
+
 void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValueRef dst, LLVMValueRef scratch,
                          const LLVMValueRef *range) {
   cg_Emit *e = F->e;
@@ -1096,13 +1103,16 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   int nopen = 0;
   Ix ix = {.rank = r};
   LLVMValueRef cbase, lanes = NULL;
-  if (is_conv(n)) { /* per image, per group: C starts at [image, group * O/groups, 0, 0] */
-    cg_loop_begin(F, &L[nopen], cg_poly(F, n->dims[0]));
-    ix.v[0] = L[nopen++].i;
+  Loop limg = {.interleave = CG_PLAIN}; /* a convolution's images, when inside the depth blocks */
+  bool inside = is_conv(n) && t.images_inside;
+  if (is_conv(n)) { /* per group and image: C starts at [image, group * O/groups, 0, 0] */
+    if (!inside) {
+      cg_loop_begin(F, &L[nopen], cg_poly(F, n->dims[0]));
+      ix.v[0] = L[nopen++].i;
+    }
     cg_loop_begin(F, &L[nopen], cg_i64(F, n->conv.groups));
     ix.v[1] = L[nopen++].i;
-    LLVMValueRef o0 = LLVMBuildAdd(b, LLVMBuildMul(b, ix.v[0], cg_poly(F, n->dims[1]), ""), LLVMBuildMul(b, ix.v[1], d.M, ""), "");
-    cbase = LLVMBuildMul(b, o0, d.N, "");
+    cbase = inside ? NULL : conv_cbase(F, n, &ix, &d); /* inside: per image, below */
     lanes = cg_entry_alloca(F, LLVMArrayType(e->i64, (unsigned)(3 * t.nr)));
   } else {
     cg_open_loops(F, L, nb, (const tc_Poly **)n->dims, -1, &ix, &nopen); /* batch dims */
@@ -1122,6 +1132,12 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   LLVMValueRef nblocks = block_begin(F, &lp, d.K, d.kc, &pc, &kc, true);
   LLVMValueRef first = LLVMBuildICmp(b, LLVMIntEQ, lp.i, cg_i64(F, 0), "");
   LLVMValueRef last = LLVMBuildICmp(b, LLVMIntEQ, lp.i, LLVMBuildSub(b, nblocks, cg_i64(F, 1), ""), "");
+  if (inside) { /* the images take turns with one depth block of the weights (cg_Tiles.images_inside); each element of
+                    C still sums its depth blocks in the same order */
+    cg_loop_begin(F, &limg, cg_poly(F, n->dims[0]));
+    ix.v[0] = limg.i;
+    cbase = conv_cbase(F, n, &ix, &d);
+  }
   if (is_conv(n)) pack_b_conv(F, n, &ix, &t, Bp, pc, kc, jc, nc, lanes);
   else pack_b(F, n, &ix, &t, Bp, pc, kc, jc, nc);
   block_begin(F, &li, rows, cg_i64(F, t.mc), &ic, &mc, false);
@@ -1145,6 +1161,7 @@ void cg_emit_contraction(Fn *F, const tc_Node *n, const tc_Node *root, LLVMValue
   cg_loop_end(F, &lr);
   cg_loop_end(F, &lq);
   cg_loop_end(F, &li);
+  if (inside) cg_loop_end(F, &limg);
   cg_loop_end(F, &lp);
   cg_loop_end(F, &lj);
   cg_close_loops(F, L, &nopen, 0);

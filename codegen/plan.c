@@ -1338,9 +1338,33 @@ void cg_contraction_tiles(const cg_TargetInfo *t, int dt, cg_Tiles *o) {
   o->a_in_place_cols = A_IN_PLACE_PANELS * (int64_t)o->nr;
 }
 
+/* The element count of x's dims from `from` on, when all are constant (below 2^62). */
+static bool const_numel(const tc_Node *x, int from, int64_t *out) {
+  int64_t v;
+  *out = 1;
+  for (int i = from; i < x->rank; i++)
+    if (!tc_poly_is_const(x->dims[i], &v) || v < 0 || __builtin_mul_overflow(*out, v, out) || *out > ((int64_t)1 << 62))
+      return false;
+  return true;
+}
+
 void cg_contraction_tiles_for(const cg_TargetInfo *t, const tc_Node *x, const tc_Node *root, cg_Tiles *o) {
   cg_contraction_tiles(t, x->dtype, o);
   /* an epilogue that stores another type than x computes in cannot keep partial sums in
      the output: one depth block then spans K */
   if (root != x && root->dtype != x->dtype) o->split_k = false;
+  /* A convolution is one product per image. Its loop over images goes inside each depth
+     block when an image's output is small and the weights are not (ResNet-18's last two
+     stages): the images then share each block of the weights while it is in cache,
+     instead of reading all of them once per image, and their outputs, read and written
+     once per depth block, stay in cache too. With an image's output at most L2/8 and the
+     weights over L2/2, both hold for batches of up to about 8. Otherwise, or with a
+     symbolic size, images go outside: each image's output then stays in cache across the
+     blocks. */
+  o->images_inside = false;
+  int64_t out, w;
+  if (x->op == TC_CONV2D && const_numel(x, 1, &out) && const_numel(x->args[1], 0, &w)) {
+    int64_t es = fe_dtype_size(x->dtype), g = x->conv.groups; /* per group: O/g x OH*OW, O/g x C/g*KH*KW */
+    o->images_inside = out / g * es <= t->l2 / 8 && w / g * es > t->l2 / 2;
+  }
 }

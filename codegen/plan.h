@@ -43,6 +43,7 @@ typedef struct cg_Tiles {
   bool split_k;  /* K is split into kc blocks (not for f16/bf16 storage: C is rounded once) */
   int64_t a_in_place_max; /* A of at most this many elements is read in place, not packed, */
   int64_t a_in_place_cols; /* when the product has at most this many columns */
+  bool images_inside; /* a convolution runs its images inside each depth block (plan.c) */
 } cg_Tiles;
 
 /* One loop nest of the plan. */

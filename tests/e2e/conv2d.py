@@ -33,6 +33,9 @@ def cases(rng):
         yh = conv(xh.astype(f32), wh.astype(f32), padding=1).astype(np.float16)
         yield Case("h3", [Tagged(xh.view(np.uint16), "f16"), Tagged(wh.view(np.uint16), "f16")], [n, c, h, w, o],
                    [Tagged(yh.view(np.uint16), "f16")], rtol=2e-3, atol=2e-3)
+    for n in (1, 3):
+        x, wd, sd = rn(n, 256, 5, 5), rn(256, 256, 3, 3) / 48, rn(256, 1, 1)
+        yield Case("deep", [x, wd, sd], [n], [np.maximum(conv(x, wd, padding=1) * sd + x, 0).astype(f32)], **tol)
     for n, c, o in ((1, 1, 1), (2, 3, 5), (3, 4, 2)):
         x, w7 = rn(n, c, 13, 11), rn(o, c, 7, 7) / 7
         yield Case("c7s2", [x, w7], [n, c, o], [conv(x, w7, stride=2, padding=3).astype(f32)], **tol)
