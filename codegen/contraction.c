@@ -1195,9 +1195,12 @@ void cg_contraction_call(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValue
   LLVMValueRef along = LLVMBuildSelect(b, s.split_n, d.N, d.M, ""), across = LLVMBuildSelect(b, s.split_n, d.M, d.N, "");
   s.units = LLVMBuildSDiv(b, LLVMBuildAdd(b, along, LLVMBuildSub(b, s.unit, cg_i64(F, 1), ""), ""), s.unit, "");
   s.grain = cg_grain(F, LLVMBuildMul(b, LLVMBuildMul(b, s.unit, across, ""), d.K, ""), CHUNK_WORK);
-  /* and one chunk per worker: every chunk packs the whole other operand again */
+  /* and one chunk per worker: every chunk packs the whole other operand again. The pool
+     makes at most units / grain chunks (each at least grain units), so the grain is
+     units / workers rounded down: rounded up, an odd count of panels on two threads was
+     one chunk, and the whole contraction ran on one thread */
   LLVMValueRef nt = LLVMBuildZExt(b, F->nthreads, e->i64, "");
-  LLVMValueRef even = LLVMBuildSDiv(b, LLVMBuildAdd(b, s.units, LLVMBuildSub(b, nt, cg_i64(F, 1), ""), ""), nt, "");
+  LLVMValueRef even = LLVMBuildSDiv(b, s.units, nt, "");
   s.grain = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, even, s.grain, ""), even, s.grain, "");
   /* M*N*K may overflow i64 only for operands of 2^21 elements a side; compare in steps */
   LLVMValueRef mn = LLVMBuildMul(b, d.M, d.N, "");

@@ -248,3 +248,60 @@ int main(void) {
     if r.returncode or r.stdout.strip() != "ok":
         return "program: exit %d\n%s%s" % (r.returncode, r.stdout, r.stderr[-2000:])
     shutil.rmtree(d)
+
+
+SPLIT_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "m.h"
+#include "tricrt_pool.h"
+
+/* every call the object makes of the pool, through ld's --wrap: the most chunks it allows */
+void __real_tricrt_parallel_for(tricrt_task_fn *fn, void *ctx, int64_t n, int64_t grain, int32_t max_workers);
+static int64_t most_pieces;
+void __wrap_tricrt_parallel_for(tricrt_task_fn *fn, void *ctx, int64_t n, int64_t grain, int32_t max_workers) {
+  int64_t pieces = n / (grain < 1 ? 1 : grain);
+  if (pieces > most_pieces) most_pieces = pieces;
+  __real_tricrt_parallel_for(fn, ctx, n, grain, max_workers);
+}
+
+static float *fr(size_t n) { float *p = malloc(n * sizeof *p + 1); for (size_t i = 0; i < n; i++) p[i] = (float)(i % 7) - 3; return p; }
+
+int main(void) {
+  /* odd numbers of panels along the split axis: 33 column panels (M <= N), 73 row panels */
+  static const int64_t shapes[][3] = {{97, 389, 1031}, {1013, 211, 67}, {64, 576, 3136}};
+  tricrt_set_num_threads(2);
+  for (int k = 0; k < 3; k++) {
+    int64_t M = shapes[k][0], K = shapes[k][1], N = shapes[k][2];
+    float *a = fr((size_t)(M * K)), *b = fr((size_t)(K * N)), *c = fr((size_t)(M * N));
+    most_pieces = 0;
+    if (mm(a, b, c, M, K, N)) { printf("mm failed\n"); return 1; }
+    if (most_pieces < 2) { printf("mm %lldx%lldx%lld on 2 threads: the pool was allowed %lld chunk(s)\n", (long long)M, (long long)K, (long long)N, (long long)most_pieces); return 1; }
+    free(a), free(b), free(c);
+  }
+  printf("ok\n");
+  return 0;
+}
+"""
+
+
+def test_contraction_splits_for_any_panel_count(ctx):
+    """A large contraction on two threads gives the pool two chunks whatever the parity of
+    its panel count (the grain was rounded up, so 33 panels made one chunk of 17 and ran on
+    one thread)."""
+    d = ctx.tmpdir()
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write(MODEL)
+    with open(os.path.join(d, "main.c"), "w") as f:
+        f.write(SPLIT_DRIVER)
+    r = ctx.run([ctx.tric, "build", "m.tri"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    r = ctx.run([ctx.cc] + ctx.cflags + ["-I", d, "main.c", "m.o", "-Wl,--wrap=tricrt_parallel_for"] + ctx.libs +
+                ["-o", "prog"], cwd=d)
+    if r.returncode:
+        return "cc: %s" % r.stderr
+    r = ctx.run([os.path.join(d, "prog")], cwd=d, timeout=300)
+    if r.returncode or r.stdout.strip() != "ok":
+        return "driver: %s%s" % (r.stdout, r.stderr)
+    shutil.rmtree(d)
