@@ -187,18 +187,26 @@ int main(void) {
 """
 
 
-def test_results_identical_for_any_thread_count(ctx):
+def _program(ctx, driver, ldflags=()):
+    """Builds MODEL and the C driver into a program: (its folder, None) or (None, the error)."""
     d = ctx.tmpdir()
     with open(os.path.join(d, "m.tri"), "w") as f:
         f.write(MODEL)
     with open(os.path.join(d, "main.c"), "w") as f:
-        f.write(DRIVER)
+        f.write(driver)
     r = ctx.run([ctx.tric, "build", "m.tri"], cwd=d)
     if r.returncode:
-        return "build: %s" % r.stderr
-    r = ctx.run([ctx.cc] + ctx.cflags + ["-I", d, "main.c", "m.o"] + ctx.libs + ["-o", "prog"], cwd=d)
+        return None, "build: %s" % r.stderr
+    r = ctx.run([ctx.cc] + ctx.cflags + ["-I", d, "main.c", "m.o"] + list(ldflags) + ctx.libs + ["-o", "prog"], cwd=d)
     if r.returncode:
-        return "cc: %s" % r.stderr
+        return None, "cc: %s" % r.stderr
+    return d, None
+
+
+def test_results_identical_for_any_thread_count(ctx):
+    d, err = _program(ctx, DRIVER)
+    if err:
+        return err
     r = ctx.run(["./prog"], cwd=d, timeout=600, env=dict(os.environ, TRIC_NUM_THREADS="2"))
     if r.returncode or r.stdout.strip() != "ok":
         return "program: exit %d\n%s%s" % (r.returncode, r.stdout, r.stderr[-3000:])
@@ -289,18 +297,9 @@ def test_contraction_splits_for_any_panel_count(ctx):
     """A large contraction on two threads gives the pool two chunks whatever the parity of
     its panel count (the grain was rounded up, so 33 panels made one chunk of 17 and ran on
     one thread)."""
-    d = ctx.tmpdir()
-    with open(os.path.join(d, "m.tri"), "w") as f:
-        f.write(MODEL)
-    with open(os.path.join(d, "main.c"), "w") as f:
-        f.write(SPLIT_DRIVER)
-    r = ctx.run([ctx.tric, "build", "m.tri"], cwd=d)
-    if r.returncode:
-        return r.stderr
-    r = ctx.run([ctx.cc] + ctx.cflags + ["-I", d, "main.c", "m.o", "-Wl,--wrap=tricrt_parallel_for"] + ctx.libs +
-                ["-o", "prog"], cwd=d)
-    if r.returncode:
-        return "cc: %s" % r.stderr
+    d, err = _program(ctx, SPLIT_DRIVER, ["-Wl,--wrap=tricrt_parallel_for"])
+    if err:
+        return err
     r = ctx.run([os.path.join(d, "prog")], cwd=d, timeout=300)
     if r.returncode or r.stdout.strip() != "ok":
         return "driver: %s%s" % (r.stdout, r.stderr)
