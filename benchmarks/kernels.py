@@ -214,6 +214,11 @@ def bench_kernels(tric, json_path, gen_model, ref_tric=None):
     was_set = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     base_env = {k: v for k, v in os.environ.items() if k not in was_set}
     base_env["OMP_NUM_THREADS"] = "1"
+    # OpenBLAS's idle threads spin for about 2^28 cycles after each call (THREAD_TIMEOUT),
+    # on the core tric's second worker needs: in one process with OpenBLAS, tric's 1024^3
+    # matmul at 2 threads took 11.5 ms instead of 5.8. 2^4 cycles makes them sleep at once;
+    # OpenBLAS's own calls pay a wake-up of some microseconds
+    base_env["OPENBLAS_THREAD_TIMEOUT"] = "4"
     want_core = {512: "SkylakeX", 256: "Haswell"}.get(m["vector_bits"])
     tuned_env = dict(base_env, OPENBLAS_CORETYPE=want_core) if want_core else None
     cores = {1: "0", 2: "0,1"} if m["cpus_allowed"] >= 2 else {1: "0", 2: "0"}
