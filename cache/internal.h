@@ -39,6 +39,12 @@ ca_Lookup ca_decode_for(const uint8_t *buf, size_t len, ca_Kind kind, const ca_K
 void ca_report_bad(const char *where, ca_Lookup r, ca_Kind kind, uint32_t got_kind, const ca_Key *key,
                    const ca_Key *got_key);
 
+/* Stores an entry's bytes in the local folder, counted as written: 0, or -1 (warned once;
+ * nothing more is stored this run). */
+int ca_put_bytes(ca_Cache *c, const ca_Key *key, const uint8_t *buf, size_t len);
+/* Writes an entry's bytes through to c's remote (a copy; in the background). */
+void ca_remote_put(ca_Cache *c, const ca_Key *key, const uint8_t *bytes, size_t len);
+
 /* ---------------------------------------------------------------- backends */
 
 /* What a backend's call did. */

@@ -200,8 +200,7 @@ ca_Lookup ca_get(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e) { re
 
 ca_Lookup ca_get_part(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e) { return lookup(c, kind, key, e, false); }
 
-/* Stores encoded bytes in the local folder (counted). */
-static int put_bytes(ca_Cache *c, const ca_Key *key, const uint8_t *buf, size_t len) {
+int ca_put_bytes(ca_Cache *c, const ca_Key *key, const uint8_t *buf, size_t len) {
   if (!c->writable) return -1;
   ca_Backend b = ca_local_entries(c);
   char name[48];
@@ -218,18 +217,36 @@ static int put_bytes(ca_Cache *c, const ca_Key *key, const uint8_t *buf, size_t 
 }
 
 int ca_put(ca_Cache *c, ca_Kind kind, const ca_Key *key, const ca_Entry *e) {
-  if (!c->writable) return -1;
+  bool remote = c->remote && kind == CA_KIND_MODULE;
+  if (!c->writable && !remote) return -1;
   size_t len;
   uint8_t *buf = ca_encode_entry(kind, key, e, &len);
   if (!buf) return -1;
-  int rc = put_bytes(c, key, buf, len);
+  if (remote) ca_remote_put(c, key, buf, len);
+  int rc = ca_put_bytes(c, key, buf, len);
   free(buf);
   return rc;
 }
 
+/* A statistics line of remote counts ("R hits misses errors puts in out"), or "" when all are 0. */
+static void remote_line(char *line, size_t cap, const ca_RemoteCounts *r) {
+  line[0] = 0;
+  if (r->hits || r->misses || r->errors || r->puts || r->bytes_in || r->bytes_out)
+    snprintf(line, cap, "R %llu %llu %llu %llu %llu %llu\n", (unsigned long long)r->hits, (unsigned long long)r->misses,
+             (unsigned long long)r->errors, (unsigned long long)r->puts, (unsigned long long)r->bytes_in,
+             (unsigned long long)r->bytes_out);
+}
+
 void ca_flush_stats(ca_Cache *c) {
-  if (!c->writable || !(c->hits || c->misses || c->corrupt || c->written)) return;
-  char line[256];
+  if (!c->writable) return;
+  const ca_RemoteCounts *a = &c->remote_run, *b = &c->remote_flushed;
+  ca_RemoteCounts d = {a->hits - b->hits,       a->misses - b->misses,     a->errors - b->errors,
+                       a->puts - b->puts,       a->bytes_in - b->bytes_in, a->bytes_out - b->bytes_out};
+  char line[512];
+  remote_line(line, sizeof line, &d);
+  if (line[0]) stat_event(c, line);
+  c->remote_flushed = c->remote_run;
+  if (!(c->hits || c->misses || c->corrupt || c->written)) return;
   snprintf(line, sizeof line, "S %llu %llu %llu %llu 0 0 %llu\n", (unsigned long long)c->hits,
            (unsigned long long)c->misses, (unsigned long long)c->corrupt, (unsigned long long)c->written,
            (unsigned long long)c->written_bytes);
@@ -241,6 +258,7 @@ void ca_flush_stats(ca_Cache *c) {
 
 typedef struct Stats {
   uint64_t hits, misses, corrupt, written, evicted, evictions, bytes;
+  ca_RemoteCounts remote;
   bool exact; /* bytes came from a walk, not the running total */
 } Stats;
 
@@ -260,7 +278,10 @@ static void read_stats(ca_Cache *c, Stats *s) {
     else if (line[0] == 'c') s->corrupt++;
     else if (line[0] == 'w' && sscanf(line + 1, "%llu", &v) == 1) s->written++, live += (int64_t)v;
     else if (line[0] == 'e' && sscanf(line + 1, "%llu", &v) == 1) s->evictions++, s->evicted += v, live -= (int64_t)v;
-    else if (line[0] == 'S' && sscanf(line + 1, "%llu %llu %llu %llu %llu %llu %llu", &a, &b, &d, &e, &g, &h, &i) == 7) {
+    else if (line[0] == 'R' && sscanf(line + 1, "%llu %llu %llu %llu %llu %llu", &a, &b, &d, &e, &g, &h) == 6) {
+      ca_RemoteCounts *r = &s->remote;
+      r->hits += a, r->misses += b, r->errors += d, r->puts += e, r->bytes_in += g, r->bytes_out += h;
+    } else if (line[0] == 'S' && sscanf(line + 1, "%llu %llu %llu %llu %llu %llu %llu", &a, &b, &d, &e, &g, &h, &i) == 7) {
       s->hits += a, s->misses += b, s->corrupt += d, s->written += e, s->evictions += g, s->evicted += h;
       live += (int64_t)i;
     }
@@ -273,10 +294,11 @@ static void read_stats(ca_Cache *c, Stats *s) {
 static void compact_stats(ca_Cache *c, uint64_t live_bytes) {
   Stats s;
   read_stats(c, &s);
-  char line[256];
-  snprintf(line, sizeof line, "S %llu %llu %llu %llu %llu %llu %llu\n", (unsigned long long)s.hits,
-           (unsigned long long)s.misses, (unsigned long long)s.corrupt, (unsigned long long)s.written,
-           (unsigned long long)s.evictions, (unsigned long long)s.evicted, (unsigned long long)live_bytes);
+  char line[768];
+  int n = snprintf(line, sizeof line, "S %llu %llu %llu %llu %llu %llu %llu\n", (unsigned long long)s.hits,
+                   (unsigned long long)s.misses, (unsigned long long)s.corrupt, (unsigned long long)s.written,
+                   (unsigned long long)s.evictions, (unsigned long long)s.evicted, (unsigned long long)live_bytes);
+  remote_line(line + n, sizeof line - (size_t)n, &s.remote);
   ca_local_write(c, "stats.log", line, strlen(line));
 }
 
@@ -400,6 +422,7 @@ int ca_prune(ca_Cache *c, uint64_t max_size, int64_t max_age, ca_Removal *rm) {
 }
 
 void ca_maybe_prune(ca_Cache *c) {
+  ca_remote_finish(c);
   ca_flush_stats(c);
   if (!c->writable) return;
   Stats s;
@@ -459,12 +482,17 @@ int ca_cmd_stats(ca_Cache *c, FILE *out, bool json) {
     fclose(f);
   }
   double rate = s.hits + s.misses ? (double)s.hits / (double)(s.hits + s.misses) : 0;
+  const ca_RemoteCounts *r = &s.remote;
   if (json) {
     fprintf(out,
             "{\"dir\": \"%s\", \"entries\": %d, \"bytes\": %llu, \"max_bytes\": %llu, \"hits\": %llu, \"misses\": %llu, "
-            "\"hit_rate\": %.4f, \"corrupt\": %llu, \"evictions\": %llu, \"since\": %lld}\n",
+            "\"hit_rate\": %.4f, \"corrupt\": %llu, \"evictions\": %llu, \"since\": %lld, \"remote_hits\": %llu, "
+            "\"remote_misses\": %llu, \"remote_errors\": %llu, \"remote_puts\": %llu, \"remote_bytes_received\": %llu, "
+            "\"remote_bytes_sent\": %llu}\n",
             c->dir, n, (unsigned long long)bytes, (unsigned long long)c->max_size, (unsigned long long)s.hits,
-            (unsigned long long)s.misses, rate, (unsigned long long)s.corrupt, (unsigned long long)s.evictions, since);
+            (unsigned long long)s.misses, rate, (unsigned long long)s.corrupt, (unsigned long long)s.evictions, since,
+            (unsigned long long)r->hits, (unsigned long long)r->misses, (unsigned long long)r->errors,
+            (unsigned long long)r->puts, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out);
     return 0;
   }
   char when[64] = "never";
@@ -475,6 +503,10 @@ int ca_cmd_stats(ca_Cache *c, FILE *out, bool json) {
                "misses:     %llu\nhit rate:   %.1f%%\ncorrupt:    %llu\nevictions:  %llu\nsince:      %s\n",
           c->dir, n, (unsigned long long)bytes, (unsigned long long)c->max_size, (unsigned long long)s.hits,
           (unsigned long long)s.misses, rate * 100, (unsigned long long)s.corrupt, (unsigned long long)s.evictions, when);
+  fprintf(out, "remote hits:     %llu\nremote misses:   %llu\nremote errors:   %llu\nremote puts:     %llu\n"
+               "remote received: %llu bytes\nremote sent:     %llu bytes\n",
+          (unsigned long long)r->hits, (unsigned long long)r->misses, (unsigned long long)r->errors,
+          (unsigned long long)r->puts, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out);
   return 0;
 }
 
