@@ -1,0 +1,114 @@
+/* keys.c - every cache key the builder derives, and the manifests that explain them.
+ *
+ * A module's entry is keyed by what changes its outputs: tric, LLVM, the target, the
+ * options, its source and its imports' keys (recursively), and the names of its outputs.
+ * No path and no time goes in, so a clone elsewhere hits. A miss records a manifest of
+ * those parts, so that the next --explain can say which of them changed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/build.h"
+
+/* Everything that changes the output besides the sources: tric itself, LLVM, the target
+ * and the options. No path and no time goes in, so clones elsewhere hit. */
+ca_Key options_key(const Opts *o) {
+  char bid[128], *triple, *cpu, *features;
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash_str(h, "tric-cache-key-v1");
+  ca_hash_str(h, TRIC_VERSION);
+  ca_hash_str(h, ca_build_id(bid, sizeof bid));
+  ca_hash_str(h, cg_llvm_version());
+  cg_describe_target(&o->cg, &triple, &cpu, &features);
+  ca_hash_str(h, triple);
+  ca_hash_str(h, cpu);
+  ca_hash_str(h, features);
+  free(triple), free(cpu), free(features);
+  ca_hash_u64(h, (uint64_t)o->cg.opt_level);
+  ca_hash_u64(h, o->emit);
+  ca_hash_u64(h, (uint64_t)o->warn); /* the warnings an entry holds (none under -w); none pass -Werror */
+  return ca_hasher_finish(h);
+}
+
+/* The cache key of part of a compile (`what`: a kernel's code, a module's code) from
+ * codegen's own key for it (its bitcode, target and options): tric, LLVM and that key. */
+ca_Key part_cache_key(const char *what, const unsigned char unit_key[16]) {
+  char bid[128];
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash_str(h, what);
+  ca_hash_str(h, TRIC_VERSION);
+  ca_hash_str(h, ca_build_id(bid, sizeof bid));
+  ca_hash_str(h, cg_llvm_version());
+  ca_hash(h, unit_key, 16);
+  return ca_hasher_finish(h);
+}
+
+/* The key of m: options, its name, its source, and its imports' keys, recursively. */
+static ca_Key module_key(Module *m, const ca_Key *opts) {
+  if (m->keyed) return m->key;
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash(h, opts->b, 16);
+  ca_hash_str(h, m->name);
+  ca_hash_u64(h, m->src->len);
+  ca_hash(h, m->src->text, m->src->len);
+  for (int k = 0; k + 1 < m->deps.n; k += 2) {
+    ca_Key dk = module_key(m->deps.items[k], opts);
+    ca_hash_str(h, ((const fe_Node *)m->deps.items[k + 1])->name);
+    ca_hash(h, dk.b, 16);
+  }
+  m->key = ca_hasher_finish(h);
+  m->keyed = true;
+  return m->key;
+}
+
+/* A target's key: its module's key and the stem its outputs are named after. */
+ca_Key target_key(Target *t, const ca_Key *opts) {
+  ca_Key mk = module_key(t->m, opts);
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash(h, mk.b, 16);
+  ca_hash_str(h, t->stem);
+  ca_hash_str(h, t->guard);
+  return ca_hasher_finish(h);
+}
+
+void make_manifest(Build *b, Target *t, const ca_Key *opts, ca_Manifest *man) {
+  memset(man, 0, sizeof *man);
+  man->key = t->key;
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash(h, t->m->src->text, t->m->src->len);
+  man->source = ca_hasher_finish(h);
+  man->options = *opts;
+  int n = t->m->deps.n / 2;
+  man->import_names = fe_alloc(b->g.arena, sizeof *man->import_names * (size_t)(n + 1));
+  man->import_keys = fe_alloc(b->g.arena, sizeof *man->import_keys * (size_t)(n + 1));
+  for (int k = 0; k + 1 < t->m->deps.n; k += 2) {
+    Module *dep = t->m->deps.items[k];
+    man->import_names[man->nimports] = dep->name;
+    man->import_keys[man->nimports++] = dep->key;
+  }
+}
+
+/* Why a target is rebuilt, from what its last build was made of. */
+const char *miss_reason(Build *b, Target *t, char *buf, size_t cap) {
+  if (b->o->recache) return "--recache";
+  if (t->got == CA_CORRUPT) return "entry corrupt";
+  if (t->got == CA_MISPLACED) return "entry misplaced";
+  ca_Manifest old;
+  if (!ca_manifest_get(&b->cache, t->file, &old)) return "no entry";
+  const char *why = "no entry (evicted or never stored)";
+  if (memcmp(old.options.b, t->man->options.b, 16)) why = "options changed";
+  else if (memcmp(old.source.b, t->man->source.b, 16)) why = "source changed";
+  for (int i = 0; i < t->man->nimports && !strncmp(why, "no entry", 8); i++) {
+    bool same = false;
+    for (int j = 0; j < old.nimports; j++)
+      if (!strcmp(old.import_names[j], t->man->import_names[i]))
+        same = !memcmp(old.import_keys[j].b, t->man->import_keys[i].b, 16);
+    if (!same) {
+      snprintf(buf, cap, "import %s changed", t->man->import_names[i]);
+      why = buf;
+    }
+  }
+  if (!strncmp(why, "no entry", 8) && old.nimports != t->man->nimports) why = "imports changed";
+  ca_manifest_free(&old);
+  return why;
+}
