@@ -129,13 +129,12 @@ typedef struct Opts {
   int ncache_args;
 } Opts;
 
-
-
-/* Builds (or, for `check`, only checks) every input; returns the exit status. */
+/* Builds (or, for `check`, only checks) every input; returns the exit status (build.c). */
 int run_build(const Opts *o, bool colour);
-/* The cache folder the options and environment name, or NULL. */
+
+/* The cache folder the options and environment name (maybe put in buf), or NULL (config.c). */
 const char *cache_dir(const Opts *o, char *buf, size_t cap);
-/* The cache size limit: TRIC_CACHE_MAX_SIZE or 2 GiB. */
+/* The cache size limit: TRIC_CACHE_MAX_SIZE or 2 GiB (config.c). */
 uint64_t cache_max_size(void);
 
 /* Monotonic time in seconds. */

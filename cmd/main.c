@@ -180,25 +180,6 @@ static int parse_args(int argc, char **argv, Opts *o) {
   return -1;
 }
 
-/* The cache folder: --cache-dir, $TRIC_CACHE_DIR, $XDG_CACHE_HOME/tric, ~/.cache/tric. */
-const char *cache_dir(const Opts *o, char *buf, size_t cap) {
-  const char *d = o->cache_dir ? o->cache_dir : getenv("TRIC_CACHE_DIR");
-  if (d && *d) return d;
-  const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-  if (x && *x) snprintf(buf, cap, "%s/tric", x);
-  else if (home && *home) snprintf(buf, cap, "%s/.cache/tric", home);
-  else return NULL;
-  return buf;
-}
-
-uint64_t cache_max_size(void) {
-  uint64_t v = 2ull << 30;
-  const char *e = getenv("TRIC_CACHE_MAX_SIZE");
-  if (e && *e && !ca_parse_size(e, &v))
-    fprintf(stderr, "tric: warning: TRIC_CACHE_MAX_SIZE='%s' is not a size like 2G; using 2G\n", e), v = 2ull << 30;
-  return v;
-}
-
 static int cache_command(const Opts *o) {
   char buf[4096];
   const char *dir = cache_dir(o, buf, sizeof buf);
