@@ -253,7 +253,8 @@ int run_build(const Opts *o, bool colour) {
   const char *dir = cache_dir(o, dbuf, sizeof dbuf);
   /* the plan is not a section of a cache entry: --emit=plan checks and plans every module */
   b->cache_on = building && !o->no_cache && !o->dump && !(o->emit & (CG_EMIT_PLAN | CG_EMIT_PLAN_JSON)) && dir && open_cache(b, dir);
-  if (b->cache_on) b->opts = options_key(o);
+  b->tool = tool_key(); /* in every key, the kernel table's too */
+  if (b->cache_on) b->opts = options_key(o, &b->tool);
   int misses = look_up_targets(b, stopped, &printed);
 
   /* the misses: checked, and compiled on the pool as each module's check ends */

@@ -36,7 +36,7 @@ typedef struct Task {
 
 /* The code of one kernel key: compiled once per build, for every module that emits it. */
 typedef struct Kernel {
-  unsigned char key[16];
+  ca_Key key; /* kernel_key: also its cache entry's */
   bool done, cached; /* cached: its code came from the on-disk cache */
   char *err;         /* the compile failed */
   cg_Unit code;   /* once done */
@@ -53,7 +53,8 @@ typedef struct Target {
   ca_Manifest *man; /* made on a cache miss, to record (and explain) it */
   ca_Lookup got;
   bool from_cache, failed, compile, queued;
-  ca_Key code_key;             /* of its emitted code (cg_job_key), when it has one */
+  ca_Key *ukeys;               /* per kernel unit of the job: its key (kernel_key) */
+  ca_Key code_key;             /* of its emitted code (keys.c's code_key), when it has one */
   bool code_keyed, same_code;  /* same_code: the outputs of that code came from the cache */
   cg_Result res;
   cg_Job *job; /* between cg_start and cg_finish */
@@ -74,7 +75,7 @@ typedef struct Build {
   Graph g;
   ca_Cache cache;
   bool cache_on;
-  ca_Key opts;
+  ca_Key tool, opts; /* tool_key, options_key */
   Target *t;
   int nt, done, built, cached, failed;
   double t0;
@@ -105,13 +106,18 @@ void name_outputs(const Opts *o, Target *t, fe_Arena *a);
 
 /* ---------------------------------------------------------------- keys.c */
 
-/* The key of everything besides the sources that changes every output. */
-ca_Key options_key(const Opts *o);
+/* The key of tric itself: its version, its build id and LLVM's version. */
+ca_Key tool_key(void);
+/* The key of everything besides the sources that changes every output: tric, LLVM, the
+ * target and the options. */
+ca_Key options_key(const Opts *o, const ca_Key *tool);
+/* The key of kernel unit u's code: tric, LLVM and what the code depends on. */
+ca_Key kernel_key(const ca_Key *tool, const cg_Job *job, int u);
+/* The key of a job's outputs from what they depend on and its units' keys (nunits of
+ * them, kernel_key's); false for a job without units. */
+bool code_key(const ca_Key *tool, const cg_Job *job, int nunits, const ca_Key *unit_keys, ca_Key *out);
 /* A target's cache key: its module's (source, name, imports' keys) and its output names. */
 ca_Key target_key(Target *t, const ca_Key *opts);
-/* The cache key of part of a compile (`what`: a kernel's code, a module's code) from
- * codegen's own key for it. */
-ca_Key part_cache_key(const char *what, const unsigned char unit_key[16]);
 /* What t's build is made of, recorded with its entry so --explain can compare. */
 void make_manifest(Build *b, Target *t, const ca_Key *opts, ca_Manifest *man);
 /* Why t is rebuilt, from its manifest and the one of its last build (may be put in buf). */
@@ -127,7 +133,7 @@ void remove_outputs(const Opts *o, Target *t);
 /* ---------------------------------------------------------------- kernels.c */
 
 /* The kernel of key, made (and *made set) if it is new. */
-Kernel *kernel_for(Build *b, const unsigned char key[16], bool *made);
+Kernel *kernel_for(Build *b, const ca_Key *key, bool *made);
 /* A new kernel's code from the on-disk cache: true (k done) on a hit. */
 bool kernel_from_cache(Build *b, Kernel *k);
 /* Stores a kernel's fresh code in the on-disk cache, for later builds. */

@@ -25,6 +25,11 @@ static void start_work(Target *t, cg_Machines *m) {
   double t0 = now_seconds();
   if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err))
     t->job = NULL;
+  if (t->job && t->nunits) { /* the kernel table's keys, here rather than on the loop thread */
+    t->ukeys = malloc(sizeof *t->ukeys * (size_t)t->nunits);
+    if (!t->ukeys) abort();
+    for (int u = 0; u < t->nunits; u++) t->ukeys[u] = kernel_key(&t->b->tool, t->job, u);
+  }
   t->start.t_ir = now_seconds() - t0;
   if (t->job && !t->nunits) { /* no kernels to wait for: all of it in this task */
     finish_work(t, m);
@@ -66,9 +71,7 @@ static void unit_settled(Build *b, Target *t) {
 /* Early cutoff: a module rebuilt (its source or an import changed) that emitted the same
  * code as a module compiled before takes that compile's outputs from the cache. */
 static bool code_from_cache(Build *b, Target *t) {
-  unsigned char ck[16];
-  if (!b->cache_on || !cg_job_key(t->job, ck)) return false;
-  t->code_key = part_cache_key("tric-module-code-key-v1", ck);
+  if (!b->cache_on || !code_key(&b->tool, t->job, t->nunits, t->ukeys, &t->code_key)) return false;
   t->code_keyed = true;
   if (b->o->recache) return false;
   double t0 = now_seconds();
@@ -104,10 +107,8 @@ static void start_done(Build *b, Target *t) {
   if (!t->units || !t->kern) abort();
   t->pending = 1; /* until every kernel is queued */
   for (int u = 0; u < t->nunits; u++) {
-    unsigned char key[16];
-    cg_unit_key(t->job, u, key);
     bool made;
-    Kernel *k = t->kern[u] = kernel_for(b, key, &made);
+    Kernel *k = t->kern[u] = kernel_for(b, &t->ukeys[u], &made);
     if (made && kernel_from_cache(b, k)) t->units[u] = &k->code;
     else if (k->done) t->units[u] = &k->code;
     else if (k->err) {
@@ -155,8 +156,8 @@ static void compile_done(Target *t) {
   t->stage[ST_OPT] += t->res.t_opt;
   t->stage[ST_CODEGEN] += t->res.t_codegen;
   t->nkernels = t->res.nkernels;
-  free(t->units), free(t->kern);
-  t->units = NULL, t->kern = NULL;
+  free(t->units), free(t->kern), free(t->ukeys);
+  t->units = NULL, t->kern = NULL, t->ukeys = NULL;
   if (t->err) {
     fprintf(stderr, "tric: error: %s: %s\n", t->file, t->err);
     int s = !strncmp(t->err, "unknown target", 14) ? EXIT_USAGE : EXIT_IO;

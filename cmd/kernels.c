@@ -11,7 +11,7 @@
 
 #include "cmd/build.h"
 
-Kernel *kernel_for(Build *b, const unsigned char key[16], bool *made) {
+Kernel *kernel_for(Build *b, const ca_Key *key, bool *made) {
   if (2 * (b->nkern + 1) > b->kcap) {
     int cap = b->kcap ? 2 * b->kcap : 256;
     Kernel **tab = calloc((size_t)cap, sizeof *tab);
@@ -19,7 +19,7 @@ Kernel *kernel_for(Build *b, const unsigned char key[16], bool *made) {
     for (int i = 0; i < b->kcap; i++) {
       if (!b->ktab[i]) continue;
       unsigned h;
-      memcpy(&h, b->ktab[i]->key, sizeof h);
+      memcpy(&h, b->ktab[i]->key.b, sizeof h);
       while (tab[h & (unsigned)(cap - 1)]) h++;
       tab[h & (unsigned)(cap - 1)] = b->ktab[i];
     }
@@ -28,16 +28,16 @@ Kernel *kernel_for(Build *b, const unsigned char key[16], bool *made) {
     b->kcap = cap;
   }
   unsigned h;
-  memcpy(&h, key, sizeof h);
+  memcpy(&h, key->b, sizeof h);
   for (;; h++) {
     Kernel **slot = &b->ktab[h & (unsigned)(b->kcap - 1)];
-    if (*slot && !memcmp((*slot)->key, key, 16)) {
+    if (*slot && !memcmp((*slot)->key.b, key->b, 16)) {
       *made = false;
       return *slot;
     }
     if (!*slot) {
       *slot = fe_alloc(b->g.arena, sizeof **slot);
-      memcpy((*slot)->key, key, 16);
+      (*slot)->key = *key;
       b->nkern++;
       *made = true;
       return *slot;
@@ -48,9 +48,8 @@ Kernel *kernel_for(Build *b, const unsigned char key[16], bool *made) {
 bool kernel_from_cache(Build *b, Kernel *k) {
   if (!b->cache_on || b->o->recache) return false;
   double t0 = now_seconds();
-  ca_Key key = part_cache_key("tric-kernel-key-v1", k->key);
   ca_Entry e;
-  bool hit = ca_get_part(&b->cache, CA_KIND_KERNEL, &key, &e) == CA_HIT && e.data[CA_ASM];
+  bool hit = ca_get_part(&b->cache, CA_KIND_KERNEL, &k->key, &e) == CA_HIT && e.data[CA_ASM];
   if (hit) {
     k->code.asm_text.data = e.data[CA_ASM];
     k->code.asm_text.len = e.len[CA_ASM];
@@ -62,15 +61,13 @@ bool kernel_from_cache(Build *b, Kernel *k) {
   return hit;
 }
 
-
 void kernel_store(Build *b, Kernel *k, Target *t) {
   double t0 = now_seconds();
-  ca_Key key = part_cache_key("tric-kernel-key-v1", k->key);
   ca_Entry e;
   memset(&e, 0, sizeof e);
   e.data[CA_ASM] = k->code.asm_text.data;
   e.len[CA_ASM] = k->code.asm_text.len;
-  ca_put(&b->cache, CA_KIND_KERNEL, &key, &e);
+  ca_put(&b->cache, CA_KIND_KERNEL, &k->key, &e);
   t->stage[ST_CACHE] += now_seconds() - t0;
 }
 

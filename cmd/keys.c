@@ -2,23 +2,44 @@
  *
  * A module's entry is keyed by what changes its outputs: tric, LLVM, the target, the
  * options, its source and its imports' keys (recursively), and the names of its outputs.
- * No path and no time goes in, so a clone elsewhere hits. A miss records a manifest of
- * those parts, so that the next --explain can say which of them changed.
+ * A kernel's code, and a module's code (for the early cutoff), are keyed by tric, LLVM
+ * and what codegen says that code depends on (cg_unit_key_feed, cg_job_key_feed: the
+ * target, the options and the bitcode); the build's kernel table uses the same key. No
+ * path and no time goes in, so a clone elsewhere hits. A miss records a manifest of a
+ * module's key's parts, so that the next --explain can say which of them changed.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd/build.h"
 
-/* Everything that changes the output besides the sources: tric itself, LLVM, the target
- * and the options. No path and no time goes in, so clones elsewhere hit. */
-ca_Key options_key(const Opts *o) {
-  char bid[128], *triple, *cpu, *features;
+/* Each kind of key starts with its own tag, so no two kinds of key can be equal; a tag's
+ * version goes up when what its key covers changes, and old entries are then misses. */
+static const char TAG_TOOL[] = "tric-tool-v1";
+static const char TAG_OPTIONS[] = "tric-options-key-v2";
+static const char TAG_MODULE[] = "tric-module-key-v2";
+static const char TAG_TARGET[] = "tric-target-key-v2";
+static const char TAG_KERNEL[] = "tric-kernel-key-v2";
+static const char TAG_CODE[] = "tric-module-code-key-v2";
+
+/* A cg_KeyFeed into a ca_Hasher. */
+static void feed_hasher(void *h, const void *p, size_t n) { ca_hash(h, p, n); }
+
+ca_Key tool_key(void) {
+  char bid[128];
   ca_Hasher *h = ca_hasher_new();
-  ca_hash_str(h, "tric-cache-key-v1");
+  ca_hash_str(h, TAG_TOOL);
   ca_hash_str(h, TRIC_VERSION);
   ca_hash_str(h, ca_build_id(bid, sizeof bid));
   ca_hash_str(h, cg_llvm_version());
+  return ca_hasher_finish(h);
+}
+
+ca_Key options_key(const Opts *o, const ca_Key *tool) {
+  char *triple, *cpu, *features;
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash_str(h, TAG_OPTIONS);
+  ca_hash(h, tool->b, 16);
   cg_describe_target(&o->cg, &triple, &cpu, &features);
   ca_hash_str(h, triple);
   ca_hash_str(h, cpu);
@@ -30,23 +51,33 @@ ca_Key options_key(const Opts *o) {
   return ca_hasher_finish(h);
 }
 
-/* The cache key of part of a compile (`what`: a kernel's code, a module's code) from
- * codegen's own key for it (its bitcode, target and options): tric, LLVM and that key. */
-ca_Key part_cache_key(const char *what, const unsigned char unit_key[16]) {
-  char bid[128];
+ca_Key kernel_key(const ca_Key *tool, const cg_Job *job, int u) {
   ca_Hasher *h = ca_hasher_new();
-  ca_hash_str(h, what);
-  ca_hash_str(h, TRIC_VERSION);
-  ca_hash_str(h, ca_build_id(bid, sizeof bid));
-  ca_hash_str(h, cg_llvm_version());
-  ca_hash(h, unit_key, 16);
+  ca_hash_str(h, TAG_KERNEL);
+  ca_hash(h, tool->b, 16);
+  cg_unit_key_feed(job, u, feed_hasher, h);
   return ca_hasher_finish(h);
+}
+
+bool code_key(const ca_Key *tool, const cg_Job *job, int nunits, const ca_Key *unit_keys, ca_Key *out) {
+  ca_Hasher *h = ca_hasher_new();
+  ca_hash_str(h, TAG_CODE);
+  ca_hash(h, tool->b, 16);
+  if (!cg_job_key_feed(job, feed_hasher, h)) {
+    ca_hasher_finish(h);
+    return false;
+  }
+  ca_hash_u64(h, (uint64_t)nunits);
+  for (int u = 0; u < nunits; u++) ca_hash(h, unit_keys[u].b, 16);
+  *out = ca_hasher_finish(h);
+  return true;
 }
 
 /* The key of m: options, its name, its source, and its imports' keys, recursively. */
 static ca_Key module_key(Module *m, const ca_Key *opts) {
   if (m->keyed) return m->key;
   ca_Hasher *h = ca_hasher_new();
+  ca_hash_str(h, TAG_MODULE);
   ca_hash(h, opts->b, 16);
   ca_hash_str(h, m->name);
   ca_hash_u64(h, m->src->len);
@@ -65,6 +96,7 @@ static ca_Key module_key(Module *m, const ca_Key *opts) {
 ca_Key target_key(Target *t, const ca_Key *opts) {
   ca_Key mk = module_key(t->m, opts);
   ca_Hasher *h = ca_hasher_new();
+  ca_hash_str(h, TAG_TARGET);
   ca_hash(h, mk.b, 16);
   ca_hash_str(h, t->stem);
   ca_hash_str(h, t->guard);

@@ -49,10 +49,11 @@ void cg_shutdown(void);
  *                units (passed in unit order) into the outputs, and frees the job.
  *
  * Objects and assembly for ELF targets are compiled this way, each kernel in a module of
- * its own. A kernel unit's code depends only on its key (cg_unit_key: its LLVM bitcode,
- * the target and the options), so a builder that meets a key again, in this module or
- * another, may pass the cg_Unit compiled for the first one to cg_finish instead of
- * compiling it again: the output is the same byte for byte. Otherwise (LLVM IR
+ * its own. A kernel unit's code depends only on what cg_unit_key_feed feeds (its LLVM
+ * bitcode, the target and the options), so a builder that meets those bytes again, in
+ * this module or another, may pass the cg_Unit compiled for the first one to cg_finish
+ * instead of compiling it again: the output is the same byte for byte. Codegen hashes
+ * nothing itself: the builder keys units and jobs (cmd/keys.c). Otherwise (LLVM IR
  * requested, other object formats) the job has no units and cg_finish compiles the
  * whole module.
  *
@@ -71,12 +72,16 @@ typedef struct cg_Unit {
 } cg_Unit;
 int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Machines *m,
              cg_Job **job, int *nunits, char **err);
-/* The key of kernel unit u (128 bits). */
-void cg_unit_key(const cg_Job *job, int u, unsigned char key[16]);
-/* The key of everything cg_finish would produce (the exported functions' bitcode, every
- * kernel's key, the target, the options and the outputs asked for), so that a builder
- * may reuse the outputs of an earlier identical job; false for a job without units. */
-bool cg_job_key(const cg_Job *job, unsigned char key[16]);
+/* Takes n bytes at p into the key being made (ctx: the caller's hasher). */
+typedef void cg_KeyFeed(void *ctx, const void *p, size_t n);
+/* Feeds everything kernel unit u's code depends on: the target triple, CPU and features,
+ * the options that change code, and the unit's LLVM bitcode. */
+void cg_unit_key_feed(const cg_Job *job, int u, cg_KeyFeed *feed, void *ctx);
+/* Feeds everything cg_finish's outputs depend on but the kernel units: the target, the
+ * options, the outputs asked for and the exported functions' bitcode, so that a builder
+ * keying that with every unit's key may reuse the outputs of an earlier identical job;
+ * false (nothing fed) for a job without units. */
+bool cg_job_key_feed(const cg_Job *job, cg_KeyFeed *feed, void *ctx);
 /* The loop-nest kernels and shared microkernels the module emitted. */
 int cg_job_nkernels(const cg_Job *job);
 int cg_run_unit(cg_Job *job, int u, cg_Machines *m, cg_Unit *out, char **err);

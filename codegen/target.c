@@ -21,7 +21,6 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <llvm/Config/llvm-config.h>
 
-#include <xxhash.h>
 
 #include "codegen/internal.h"
 
@@ -288,13 +287,13 @@ static int fail(char **err, const char *what, char *msg) {
  * kernels are local symbols of the one object it then generates. The shared
  * microkernels that contraction kernels call (CG_UKERNEL_PREFIX) are units after the
  * kernels', each defining its own name, which stays as it is and becomes local the same
- * way. A unit's assembly depends only on its bitcode and the options, which is its key,
- * so one compile serves every module that emits the same kernel or microkernel. */
+ * way. A unit's assembly depends only on its bitcode, the target and the options, which
+ * cg_unit_key_feed gives the builder to key it by, so one compile serves every module
+ * that emits the same kernel or microkernel. */
 
 typedef struct Unit {
   char *bitcode;
   size_t len;
-  unsigned char key[16];
 } Unit;
 
 struct cg_Job {
@@ -435,25 +434,21 @@ static void to_bitcode(LLVMModuleRef mod, Unit *u) {
   LLVMDisposeMemoryBuffer(bc);
 }
 
-/* A hasher fed with `tag`, the target and the options (and, with_emit, the outputs
- * asked for): the start of every key codegen gives out. */
-static XXH3_state_t *key_start(const cg_Job *j, const char *tag, bool with_emit) {
-  XXH3_state_t *h = XXH3_createState();
-  if (!h) abort();
-  XXH3_128bits_reset(h);
-  const char *parts[] = {tag, j->triple, j->cpu, j->features};
-  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) XXH3_128bits_update(h, parts[i], strlen(parts[i]) + 1);
+/* Feeds the target and the options (and, with_emit, the outputs asked for): what every
+ * step's code depends on besides its bitcode. Strings go with their NUL, so that no two
+ * lists of them feed the same bytes. */
+static void feed_target(const cg_Job *j, bool with_emit, cg_KeyFeed *feed, void *ctx) {
+  const char *parts[] = {j->triple, j->cpu, j->features};
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) feed(ctx, parts[i], strlen(parts[i]) + 1);
   unsigned char opts[3] = {(unsigned char)j->opt_level, (unsigned char)j->stream, (unsigned char)j->emit};
-  XXH3_128bits_update(h, opts, with_emit ? 3 : 2);
-  return h;
+  feed(ctx, opts, with_emit ? 3 : 2);
 }
 
-/* A kernel unit's key: everything its assembly depends on. */
-static void unit_key(const cg_Job *j, Unit *u) {
-  XXH3_state_t *h = key_start(j, "tric-kernel-v1", false);
-  XXH3_128bits_update(h, u->bitcode, u->len);
-  XXH128_canonicalFromHash((XXH128_canonical_t *)u->key, XXH3_128bits_digest(h));
-  XXH3_freeState(h);
+/* Feeds a unit's bitcode, its length first. */
+static void feed_bitcode(const Unit *u, cg_KeyFeed *feed, void *ctx) {
+  uint64_t len = u->len;
+  feed(ctx, &len, sizeof len);
+  feed(ctx, u->bitcode, u->len);
 }
 
 static int verify(LLVMModuleRef mod, char **err) {
@@ -526,7 +521,6 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
     for (int i = 0; i < j->nunits; i++) {
       int k = e->kernel_mods.n;
       to_bitcode(i < k ? e->kernel_mods.items[i] : e->uk_mods.items[i - k], &j->units[i]);
-      unit_key(j, &j->units[i]);
     }
     LLVMDisposeBuilder(e->b);
     LLVMContextDispose(e->ctx); /* and every module in it */
@@ -539,17 +533,15 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   return 0;
 }
 
-void cg_unit_key(const cg_Job *j, int u, unsigned char key[16]) { memcpy(key, j->units[u].key, 16); }
+void cg_unit_key_feed(const cg_Job *j, int u, cg_KeyFeed *feed, void *ctx) {
+  feed_target(j, false, feed, ctx);
+  feed_bitcode(&j->units[u], feed, ctx);
+}
 
-bool cg_job_key(const cg_Job *j, unsigned char key[16]) {
+bool cg_job_key_feed(const cg_Job *j, cg_KeyFeed *feed, void *ctx) {
   if (!j->split) return false;
-  XXH3_state_t *h = key_start(j, "tric-module-code-v1", true);
-  uint64_t len = j->entry.len;
-  XXH3_128bits_update(h, &len, sizeof len);
-  XXH3_128bits_update(h, j->entry.bitcode, j->entry.len);
-  for (int u = 0; u < j->nunits; u++) XXH3_128bits_update(h, j->units[u].key, 16);
-  XXH128_canonicalFromHash((XXH128_canonical_t *)key, XXH3_128bits_digest(h));
-  XXH3_freeState(h);
+  feed_target(j, true, feed, ctx);
+  feed_bitcode(&j->entry, feed, ctx);
   return true;
 }
 
