@@ -28,6 +28,7 @@ typedef struct Task {
   struct Kernel *k; /* TASK_UNIT: the shared code it compiles */
   cg_Unit *out;
   char *err;
+  cg_Status status; /* TASK_UNIT: of its compile, with err */
   cg_Machines *mach; /* while it runs: target machines no other task uses */
   pthread_t thread;  /* for the trace */
   double start, end, t_ir, t_opt, t_codegen;
@@ -39,6 +40,7 @@ typedef struct Kernel {
   ca_Key key; /* kernel_key: also its cache entry's */
   bool done, cached; /* cached: its code came from the on-disk cache */
   char *err;         /* the compile failed */
+  cg_Status status;  /* and how (with err) */
   cg_Unit code;   /* once done */
   fe_Vec waiters; /* Target*: a module per unit of its job that waits for this code */
   Task task;
@@ -62,6 +64,7 @@ typedef struct Target {
   const cg_Unit **units; /* per kernel unit of the job: its code, once compiled */
   Kernel **kern;         /* per kernel unit: the shared kernel */
   Task start, finish;
+  cg_Status status; /* of a failed step, with err */
   char *err, *header, *plan_text, *plan_json_text; /* --emit=plan, plan-json (malloc'd) */
   char *diag_text; /* its check's diagnostics (malloc'd), stored with its entry */
   fe_Arena arena; /* the worker's own, for the header text */

@@ -14,6 +14,9 @@
 
 /* Exit statuses: each means one thing. */
 enum { EXIT_OK = 0, EXIT_COMPILE = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+/* The exit status of a code generation failure (status.c): usage for a bad target, CPU or
+ * feature name, I/O or internal failure for the rest. */
+int exit_for(cg_Status st);
 
 /* One source file of the build, parsed and (once its imports are) checked. */
 typedef struct Module {

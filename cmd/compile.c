@@ -23,7 +23,7 @@ static void start_work(Target *t, cg_Machines *m) {
   if (o->emit & CG_EMIT_PLAN_JSON) t->plan_json_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &o->cg, &t->arena, true);
   if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->guard, t->m->funcs, t->m->nfuncs, &t->arena);
   double t0 = now_seconds();
-  if (cgemit && cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err))
+  if (cgemit && (t->status = cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err)))
     t->job = NULL;
   if (t->job && t->nunits) { /* the kernel table's keys, here rather than on the loop thread */
     t->ukeys = malloc(sizeof *t->ukeys * (size_t)t->nunits);
@@ -38,7 +38,7 @@ static void start_work(Target *t, cg_Machines *m) {
 }
 
 static void finish_work(Target *t, cg_Machines *m) {
-  if (cg_finish(t->job, t->units, m, &t->res, &t->err)) memset(&t->res, 0, sizeof t->res);
+  if ((t->status = cg_finish(t->job, t->units, m, &t->res, &t->err))) memset(&t->res, 0, sizeof t->res);
   t->job = NULL;
   t->finish.t_opt = t->res.t_opt;
   t->finish.t_codegen = t->res.t_codegen;
@@ -46,7 +46,7 @@ static void finish_work(Target *t, cg_Machines *m) {
 
 void compile_step(Task *task) {
   if (task->kind == TASK_START) start_work(task->t, task->mach);
-  else if (task->kind == TASK_UNIT) cg_run_unit(task->t->job, task->unit, task->mach, task->out, &task->err);
+  else if (task->kind == TASK_UNIT) task->status = cg_run_unit(task->t->job, task->unit, task->mach, task->out, &task->err);
   else finish_work(task->t, task->mach);
 }
 
@@ -112,7 +112,7 @@ static void start_done(Build *b, Target *t) {
     if (made && kernel_from_cache(b, k)) t->units[u] = &k->code;
     else if (k->done) t->units[u] = &k->code;
     else if (k->err) {
-      if (!t->err) t->err = xstrdup(k->err);
+      if (!t->err) t->err = xstrdup(k->err), t->status = k->status;
     } else {
       t->pending++;
       fe_vec_push(b->g.arena, &k->waiters, t);
@@ -133,6 +133,7 @@ static void unit_done(Build *b, Task *task) {
   t->stage[ST_CODEGEN] += task->t_codegen = task->out->t_codegen;
   Kernel *k = task->k;
   k->err = task->err;
+  k->status = task->status;
   task->err = NULL;
   k->done = !k->err;
   if (k->done && b->cache_on) kernel_store(b, k, t); /* for later builds */
@@ -140,7 +141,7 @@ static void unit_done(Build *b, Task *task) {
   k->waiters = (fe_Vec){0};
   for (int i = 0; i < waiters.n; i++) {
     Target *w = waiters.items[i];
-    if (k->err && !w->err) w->err = xstrdup(k->err);
+    if (k->err && !w->err) w->err = xstrdup(k->err), w->status = k->status;
     for (int u = 0; !k->err && u < w->nunits; u++)
       if (w->kern[u] == k && !w->units[u]) {
         w->units[u] = &k->code;
@@ -160,7 +161,7 @@ static void compile_done(Target *t) {
   t->units = NULL, t->kern = NULL, t->ukeys = NULL;
   if (t->err) {
     fprintf(stderr, "tric: error: %s: %s\n", t->file, t->err);
-    int s = !strncmp(t->err, "unknown target", 14) ? EXIT_USAGE : EXIT_IO;
+    int s = exit_for(t->status ? t->status : CG_ERR_INTERNAL); /* a message always comes with a status */
     free(t->err);
     t->err = NULL;
     if (s > b->status) b->status = s;

@@ -271,15 +271,15 @@ int main(int argc, char **argv) {
     bool list = o.cg.cpu && !strcmp(o.cg.cpu, "help");
     if (list) o.cg.cpu = NULL;
     cg_init();
-    rc = cg_check_target(&o.cg, list ? stdout : NULL, msg, sizeof msg);
-    if (rc || list) {
-      if (rc && !strncmp(msg, "unknown target", 14)) usage_error("%s", msg);
-      else if (rc)
+    cg_Status st = cg_check_target(&o.cg, list ? stdout : NULL, msg, sizeof msg);
+    if (st || list) {
+      if (st == CG_ERR_TARGET) usage_error("%s", msg);
+      else if (st)
         fprintf(stderr, "tric: error: %s\n(tric build --cpu help%s%s lists the target's CPUs and features)\n", msg,
                 o.cg.triple ? " --target " : "", o.cg.triple ? o.cg.triple : "");
       free(o.files);
       js_close(&js);
-      return !rc ? EXIT_OK : strstr(msg, "internal error") || strstr(msg, "cannot check") ? EXIT_IO : EXIT_USAGE;
+      return exit_for(st);
     }
   }
   install_signal_cleanup(o.js);
