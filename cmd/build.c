@@ -147,9 +147,8 @@ static int look_up_targets(Build *b, bool stopped, const fe_Diag **printed) {
       t->man = fe_alloc(b->g.arena, sizeof *t->man);
       make_manifest(b, t, &b->opts, t->man);
       if (o->explain) {
-        char buf[256];
         const char *what = stopped ? "not built (a module failed and -k was not given)" : "rebuilt";
-        fprintf(stderr, "tric: explain: %s: %s: %s\n", t->file, what, miss_reason(b, t, buf, sizeof buf));
+        fprintf(stderr, "tric: explain: %s: %s: %s\n", t->file, what, miss_reason(b, t));
       }
     }
     if (t->got == CA_HIT) ca_entry_free(&e);

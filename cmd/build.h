@@ -123,8 +123,8 @@ bool code_key(const ca_Key *tool, const cg_Job *job, int nunits, const ca_Key *u
 ca_Key target_key(Target *t, const ca_Key *opts);
 /* What t's build is made of, recorded with its entry so --explain can compare. */
 void make_manifest(Build *b, Target *t, const ca_Key *opts, ca_Manifest *man);
-/* Why t is rebuilt, from its manifest and the one of its last build (may be put in buf). */
-const char *miss_reason(Build *b, Target *t, char *buf, size_t cap);
+/* Why t is rebuilt, from its manifest and the one of its last build (in the build's arena). */
+const char *miss_reason(Build *b, Target *t);
 
 /* ---------------------------------------------------------------- output.c */
 

@@ -121,26 +121,23 @@ void make_manifest(Build *b, Target *t, const ca_Key *opts, ca_Manifest *man) {
 }
 
 /* Why a target is rebuilt, from what its last build was made of. */
-const char *miss_reason(Build *b, Target *t, char *buf, size_t cap) {
+const char *miss_reason(Build *b, Target *t) {
   if (b->o->recache) return "--recache";
   if (t->got == CA_CORRUPT) return "entry corrupt";
   if (t->got == CA_MISPLACED) return "entry misplaced";
   ca_Manifest old;
   if (!ca_manifest_get(&b->cache, t->file, &old)) return "no entry";
-  const char *why = "no entry (evicted or never stored)";
+  const char *why = NULL;
   if (memcmp(old.options.b, t->man->options.b, 16)) why = "options changed";
   else if (memcmp(old.source.b, t->man->source.b, 16)) why = "source changed";
-  for (int i = 0; i < t->man->nimports && !strncmp(why, "no entry", 8); i++) {
+  for (int i = 0; i < t->man->nimports && !why; i++) {
     bool same = false;
     for (int j = 0; j < old.nimports; j++)
       if (!strcmp(old.import_names[j], t->man->import_names[i]))
         same = !memcmp(old.import_keys[j].b, t->man->import_keys[i].b, 16);
-    if (!same) {
-      snprintf(buf, cap, "import %s changed", t->man->import_names[i]);
-      why = buf;
-    }
+    if (!same) why = fe_sprintf(b->g.arena, "import %s changed", t->man->import_names[i]); /* any length */
   }
-  if (!strncmp(why, "no entry", 8) && old.nimports != t->man->nimports) why = "imports changed";
+  if (!why && old.nimports != t->man->nimports) why = "imports changed";
   ca_manifest_free(&old);
-  return why;
+  return why ? why : "no entry (evicted or never stored)";
 }
