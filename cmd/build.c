@@ -14,7 +14,8 @@
  * This file holds that flow, step by step; each step's details live in a file of its own:
  * inputs.c (targets and output paths), keys.c (cache keys and manifests), config.c (where
  * the cache is), kernels.c (the kernel table), sched.c (the pool), compile.c (a module's
- * compile steps), output.c (writing outputs) and report.c (progress and reports).
+ * compile steps), status.c (exit statuses of codegen's failures), output.c (writing
+ * outputs) and report.c (progress and reports); build.h holds the state they share.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -23,8 +23,8 @@ static void start_work(Target *t, cg_Machines *m) {
   if (o->emit & CG_EMIT_PLAN_JSON) t->plan_json_text = cg_plan_text(t->m->funcs, t->m->nfuncs, &o->cg, &t->arena, true);
   if (o->emit & CG_EMIT_HEADER) t->header = cg_header(t->stem, t->guard, t->m->funcs, t->m->nfuncs, &t->arena);
   double t0 = now_seconds();
-  if (cgemit && (t->status = cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err)))
-    t->job = NULL;
+  if (cgemit) t->status = cg_start(t->stem, t->m->funcs, t->m->nfuncs, &o->cg, cgemit, m, &t->job, &t->nunits, &t->err);
+  if (t->status) t->job = NULL;
   if (t->job && t->nunits) { /* the kernel table's keys, here rather than on the loop thread */
     t->ukeys = malloc(sizeof *t->ukeys * (size_t)t->nunits);
     if (!t->ukeys) abort();
