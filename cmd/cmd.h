@@ -116,7 +116,7 @@ typedef struct Opts {
   const char *time_trace;  /* --time-trace=FILE */
   const char *out;
   bool out_dir; /* -o PATH/ (a trailing slash): PATH is the output folder even for one file */
-  const char *incdirs[64];
+  const char **incdirs; /* -I folders, in order: argc entries at most */
   int nincdirs;
   unsigned emit;
   const char *dump;
@@ -128,7 +128,7 @@ typedef struct Opts {
   bool keep_mtime; /* --keep-mtime: an unchanged output is never touched (Ninja's restat) */
   const char *mf; /* -MF FILE */
   Jobserver *js;  /* make's jobserver, or NULL */
-  const char *cache_args[8]; /* tric cache SUBCOMMAND ARGS */
+  const char **cache_args; /* tric cache SUBCOMMAND ARGS: argc entries at most */
   int ncache_args;
 } Opts;
 

@@ -88,7 +88,9 @@ static const char *clean_arg(const char *arg) { return path_clean((char *)arg); 
 static int parse_args(int argc, char **argv, Opts *o) {
   o->emit = CG_EMIT_OBJ | CG_EMIT_HEADER;
   o->files = calloc((size_t)argc + 1, sizeof *o->files);
-  if (!o->files) abort();
+  o->incdirs = calloc((size_t)argc + 1, sizeof *o->incdirs);
+  o->cache_args = calloc((size_t)argc + 1, sizeof *o->cache_args);
+  if (!o->files || !o->incdirs || !o->cache_args) abort();
   o->color = -1;
   o->cg.opt_level = 2;
   if (argc < 2) {
@@ -108,7 +110,7 @@ static int parse_args(int argc, char **argv, Opts *o) {
     for (int i = 2; i < argc; i++) {
       if (!strcmp(argv[i], "--cache-dir") && i + 1 < argc) o->cache_dir = argv[++i];
       else if (!strncmp(argv[i], "--cache-dir=", 12)) o->cache_dir = argv[i] + 12;
-      else if (o->ncache_args < 8) o->cache_args[o->ncache_args++] = argv[i];
+      else o->cache_args[o->ncache_args++] = argv[i];
     }
     if (!o->ncache_args) return usage_error("tric cache needs a subcommand: stats, list, prune, clear, verify or dir%s", "");
     return -1;
@@ -127,9 +129,9 @@ static int parse_args(int argc, char **argv, Opts *o) {
       o->out_dir = *val && val[strlen(val) - 1] == '/';
       o->out = *val ? clean_arg(val) : val;
     } else if (!strncmp(a, "-I", 2) && a[2]) {
-      if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = clean_arg(a + 2);
+      o->incdirs[o->nincdirs++] = clean_arg(a + 2);
     } else if (TAKES("-I")) {
-      if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = clean_arg(val);
+      o->incdirs[o->nincdirs++] = clean_arg(val);
     } else if (!strncmp(a, "-O", 2) && a[2] >= '0' && a[2] <= '3' && !a[3]) o->cg.opt_level = a[2] - '0';
     else if (TAKES("--emit")) {
       if (!parse_emit(val, &o->emit)) return usage_error("--emit takes a list of obj,header,llvm-ir,asm,plan,plan-json, not '%s'", val);
@@ -243,11 +245,14 @@ static int cache_command(const Opts *o) {
   return usage_error("unknown cache subcommand '%s' (stats, list, prune, clear, verify, dir)", sub);
 }
 
+/* Frees what parse_args allocated. */
+static void opts_free(Opts *o) { free(o->files), free(o->incdirs), free(o->cache_args); }
+
 int main(int argc, char **argv) {
   Opts o = {0};
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0) {
-    free(o.files);
+    opts_free(&o);
     return rc;
   }
   bool colour = o.color == 1;
@@ -257,7 +262,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(o.cmd, "cache")) {
     rc = cache_command(&o);
-    free(o.files);
+    opts_free(&o);
     return rc;
   }
   /* make's job slots, first: it names descriptors, and opening any file could reuse a closed one */
@@ -277,7 +282,7 @@ int main(int argc, char **argv) {
       else if (st)
         fprintf(stderr, "tric: error: %s\n(tric build --cpu help%s%s lists the target's CPUs and features)\n", msg,
                 o.cg.triple ? " --target " : "", o.cg.triple ? o.cg.triple : "");
-      free(o.files);
+      opts_free(&o);
       js_close(&js);
       return exit_for(st);
     }
@@ -285,7 +290,7 @@ int main(int argc, char **argv) {
   install_signal_cleanup(o.js);
   int status = run_build(&o, colour);
   install_signal_cleanup(NULL); /* js is about to go */
-  free(o.files);
+  opts_free(&o);
   js_close(&js);
   return status;
 }
