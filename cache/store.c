@@ -305,7 +305,7 @@ static void compact_stats(ca_Cache *c, uint64_t live_bytes) {
 /* ---------------------------------------------------------------- walking and pruning */
 
 typedef struct Item {
-  char name[72]; /* the backend's name for it: "KK/KEY.tce" */
+  char name[2 * 258]; /* the backend's name for it: "KK/KEY.tce" */
   uint64_t size;
   int64_t used;
   char key[33];
