@@ -174,6 +174,7 @@ static ca_BStatus local_list(void *self, int (*each)(void *ctx, const ca_Object 
   return CA_B_OK;
 }
 
-static const ca_BackendOps local_ops = {"local", local_get, local_put, local_touch, local_list, local_remove, local_where};
+static const ca_BackendOps local_ops = {.kind = "local", .get = local_get, .put = local_put, .touch = local_touch,
+                                        .list = local_list, .remove = local_remove, .where = local_where};
 
 ca_Backend ca_local_entries(ca_Cache *c) { return (ca_Backend){&local_ops, c}; }
