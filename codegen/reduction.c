@@ -139,7 +139,11 @@ static LLVMValueRef pw_total(Fn *F, Pairwise *P, int dt) {
 typedef struct RowCache {
   const tc_Node *node; /* NULL: none */
   LLVMValueRef dst;
+  const fe_Vec *prefetch; /* the input buffers whose next row the reduction's loop prefetches */
+  bool prefetched;        /* set by the reduction: it did */
 } RowCache;
+
+static void row_prefetch(Fn *F, const fe_Vec *bufs, LLVMValueRef from, LLVMValueRef len);
 
 /* In a loop over a row at index ai: stores the row cache's node there. */
 static void row_cache_store(Fn *F, const RowCache *c, const Ix *ai) {
@@ -149,7 +153,7 @@ static void row_cache_store(Fn *F, const RowCache *c, const Ix *ai) {
 /* Pushes onto P the block sums of a (at ix, with ix->v[dim] or, flat, ix->lin running over
  * base + [0, len)) for reduction n (storing the row cache c as it goes). */
 static void sum_blocks(Fn *F, Pairwise *P, const tc_Node *n, const tc_Node *a, Ix *ix, int dim, LLVMValueRef base,
-                       LLVMValueRef len, const RowCache *c) {
+                       LLVMValueRef len, RowCache *c) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
   LLVMValueRef nb = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, len, cg_i64(F, SUM_BLOCK - 1), ""), cg_i64(F, SUM_BLOCK), "");
@@ -159,6 +163,8 @@ static void sum_blocks(Fn *F, Pairwise *P, const tc_Node *n, const tc_Node *a, I
   LLVMValueRef rest = LLVMBuildNSWSub(b, len, lo, "");
   LLVMValueRef full = LLVMBuildICmp(b, LLVMIntSLT, rest, cg_i64(F, SUM_BLOCK), "");
   LLVMValueRef cnt = LLVMBuildSelect(b, full, rest, cg_i64(F, SUM_BLOCK), "");
+  if (c && c->prefetch && base && dim >= 0) /* the same block of the next row (row_prefetch) */
+    row_prefetch(F, c->prefetch, LLVMBuildAdd(b, LLVMBuildAdd(b, base, len, ""), lo, ""), cnt);
   LLVMValueRef accp = cg_entry_alloca(F, P->ty);
   LLVMBuildStore(b, reduce_identity(F, n->op, n->dtype), accp);
   cg_loop_begin(F, &lj, cnt);
@@ -176,9 +182,70 @@ static void sum_blocks(Fn *F, Pairwise *P, const tc_Node *n, const tc_Node *a, I
   cg_loop_end(F, &lb);
 }
 
+/* A float max or min over a row (fold_row, no row cache): one compare and select per
+ * element, marked nnan and nsz, which the vectoriser folds into vmaxps/vminps lanes
+ * (llvm.maximum, exact for NaN and signed zeros, costs six vector instructions an element
+ * on x86), beside a sum of the elements with reassociation allowed. That sum is finite
+ * only when every element is (no NaN, no infinity), and a result other than zero has no
+ * signed-zero question; any other row (a NaN or an infinity in it, a sum that overflows, a
+ * maximum of +-0) is folded again with the exact combine, so the result is always
+ * llvm.maximum's (NaN when the row holds one, +0 above -0). The nnan compare makes the
+ * fast result poison when a NaN is in the row, which only the unchosen arm of a select
+ * ever sees. */
+static LLVMValueRef fold_minmax(Fn *F, const tc_Node *n, const Ix *ix, LLVMValueRef base, LLVMValueRef len) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  const tc_Node *a = n->args[0];
+  int d = a->rank - 1;
+  bool mx = tc_op_info(n->op)->combine == TC_MAX;
+  LLVMTypeRef ct = cg_ctype(e, n->dtype);
+  LLVMValueRef accp = cg_entry_alloca(F, ct), chkp = cg_entry_alloca(F, ct), resp = cg_entry_alloca(F, ct);
+  LLVMBuildStore(b, reduce_identity(F, n->op, n->dtype), accp);
+  LLVMBuildStore(b, LLVMConstReal(ct, 0), chkp);
+  Loop L = {0};
+  cg_loop_begin(F, &L, len);
+  Ix ai = *ix;
+  ai.v[d] = L.i;
+  ai.lin = LLVMBuildNSWAdd(b, base, L.i, "");
+  LLVMValueRef v = cg_emit_at(F, a, &ai);
+  LLVMValueRef acc = LLVMBuildLoad2(b, ct, accp, "");
+  LLVMValueRef better = LLVMBuildFCmp(b, mx ? LLVMRealOGT : LLVMRealOLT, v, acc, "");
+  LLVMSetFastMathFlags(better, LLVMFastMathNoNaNs | LLVMFastMathNoSignedZeros);
+  LLVMValueRef next = LLVMBuildSelect(b, better, v, acc, "");
+  LLVMSetFastMathFlags(next, LLVMFastMathNoNaNs | LLVMFastMathNoSignedZeros);
+  LLVMBuildStore(b, next, accp);
+  LLVMValueRef chk = LLVMBuildFAdd(b, LLVMBuildLoad2(b, ct, chkp, ""), v, "");
+  LLVMSetFastMathFlags(chk, LLVMFastMathAllowReassoc);
+  LLVMBuildStore(b, chk, chkp);
+  cg_loop_end(F, &L);
+  LLVMValueRef m = LLVMBuildLoad2(b, ct, accp, ""), sum = LLVMBuildLoad2(b, ct, chkp, "");
+  LLVMBuildStore(b, m, resp);
+  LLVMValueRef finite = LLVMBuildFCmp(b, LLVMRealOLT, cg_intrinsic(e, "llvm.fabs", ct, &sum, 1),
+                                      LLVMConstReal(ct, __builtin_inf()), "");
+  LLVMValueRef zero = LLVMBuildFCmp(b, LLVMRealOEQ, m, LLVMConstReal(ct, 0), "");
+  LLVMValueRef again = LLVMBuildSelect(b, finite, zero, LLVMConstInt(e->i1, 1, 0), "");
+  LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "minmax.exact"),
+                    done = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "minmax.done");
+  LLVMBuildCondBr(b, again, slow, done);
+  LLVMPositionBuilderAtEnd(b, slow);
+  LLVMBuildStore(b, reduce_identity(F, n->op, n->dtype), accp);
+  Loop X = {.interleave = -1};
+  cg_loop_begin(F, &X, len);
+  ai = *ix;
+  ai.v[d] = X.i;
+  ai.lin = LLVMBuildNSWAdd(b, base, X.i, "");
+  v = cg_emit_at(F, a, &ai);
+  LLVMBuildStore(b, reduce_combine(F, n->op, n->dtype, LLVMBuildLoad2(b, ct, accp, ""), v, false), accp);
+  cg_loop_end(F, &X);
+  LLVMBuildStore(b, LLVMBuildLoad2(b, ct, accp, ""), resp);
+  LLVMBuildBr(b, done);
+  LLVMPositionBuilderAtEnd(b, done);
+  return LLVMBuildLoad2(b, ct, resp, "");
+}
+
 /* The fold of reduction n over the last dimension of its argument along one row: ix holds
  * the row's other indices, base its first element's linear index (rowwise kernels). */
-static LLVMValueRef fold_row(Fn *F, const tc_Node *n, Ix *ix, LLVMValueRef base, const RowCache *c) {
+static LLVMValueRef fold_row(Fn *F, const tc_Node *n, Ix *ix, LLVMValueRef base, RowCache *c) {
   cg_Emit *e = F->e;
   const tc_Node *a = n->args[0];
   int d = a->rank - 1;
@@ -188,8 +255,12 @@ static LLVMValueRef fold_row(Fn *F, const tc_Node *n, Ix *ix, LLVMValueRef base,
     Pairwise P;
     pw_begin(F, &P, ct);
     sum_blocks(F, &P, n, a, ix, d, base, len, c);
+    if (c && c->prefetch) c->prefetched = true;
     return pw_total(F, &P, n->dtype);
   }
+  tc_Op comb = tc_op_info(n->op)->combine;
+  if ((comb == TC_MAX || comb == TC_MIN) && fe_dtype_is_float(n->dtype) && !(c && c->node))
+    return fold_minmax(F, n, ix, base, len);
   LLVMValueRef accp = cg_entry_alloca(F, ct);
   LLVMBuildStore(e->b, reduce_identity(F, n->op, n->dtype), accp);
   Loop L = {0};
@@ -360,14 +431,17 @@ static void row_buffers(Fn *F, const tc_Node *root, const tc_Node *x, uint8_t *s
   for (int j = 0; j < x->nargs; j++) row_buffers(F, root, x->args[j], seen, bufs);
 }
 
-/* Prefetches into L2 elements [from, from + len) of each input buffer in bufs, a cache line
- * at a time. The root's loop runs in blocks of SUM_BLOCK elements and prefetches the same
- * block of the next row before each: that row's loads then find it in L2 instead of
- * waiting for memory while the core computes nothing (the hardware streamer stops while
- * a row's later loops hit the cache). All of a row at once stalls on the line fill
- * buffers; spread over the root's loop the fetches overlap its arithmetic (softmax
- * 4096x4096: 0.65 to 0.77 of a copy loop; prefetching during the last reduction's loop
- * instead measured 0.69). Prefetching past a buffer's end (the last row) is harmless. */
+/* Prefetches into L1 (prefetcht0) elements [from, from + len) of each input buffer in
+ * bufs, a cache line at a time. The loop that runs longest over a row prefetches the same
+ * block of the next row before each of its blocks of SUM_BLOCK elements: the last
+ * reduction's loop when it is a pairwise sum (softmax's sum of exp, layer norm's
+ * variance), else the root's loop. The next row's first loop then finds it in cache
+ * instead of waiting for memory while the core computes nothing (the hardware streamer
+ * stops while a row's later loops hit the cache). All of a row at once stalls on the line
+ * fill buffers; spread over a loop the fetches overlap its arithmetic. Softmax
+ * 4096x4096, 1 thread, against a copy loop: 0.70 prefetching into L2 in the root's loop
+ * (which takes a tenth of a row's time once its division is a multiply), 0.80 into L1 in
+ * the sum's loop. Prefetching past a buffer's end (the last row) is harmless. */
 static void row_prefetch(Fn *F, const fe_Vec *bufs, LLVMValueRef from, LLVMValueRef len) {
   cg_Emit *e = F->e;
   LLVMBuilderRef b = e->b;
@@ -381,7 +455,7 @@ static void row_prefetch(Fn *F, const fe_Vec *bufs, LLVMValueRef from, LLVMValue
     cg_loop_begin(F, &L, lines);
     LLVMValueRef off = LLVMBuildAdd(b, start, LLVMBuildMul(b, L.i, cg_i64(F, 64), ""), "");
     LLVMValueRef args[4] = {LLVMBuildGEP2(b, e->i8, F->buf[x->id], &off, 1, ""), LLVMConstInt(e->i32, 0, 0),
-                            LLVMConstInt(e->i32, 2, 0), LLVMConstInt(e->i32, 1, 0)};
+                            LLVMConstInt(e->i32, 3, 0), LLVMConstInt(e->i32, 1, 0)};
     cg_intrinsic(e, "llvm.prefetch", e->ptr, args, 4);
     cg_loop_end(F, &L);
   }
@@ -390,6 +464,85 @@ static void row_prefetch(Fn *F, const fe_Vec *bufs, LLVMValueRef from, LLVMValue
 static int by_node_id(const void *a, const void *b) {
   int x = (*(const tc_Node *const *)a)->id, y = (*(const tc_Node *const *)b)->id;
   return (x > y) - (x < y);
+}
+
+/* A row-wise kernel whose output is an output of the exported function of STREAM_MIN bytes
+ * or more (emit.c's bound for flat loops) writes the root's rows with streaming stores
+ * where the target has them (cg_Emit.stream): per row, scalar stores up to dst's next
+ * 64-byte boundary, then the rest of the row with that alignment assumed, whose vector
+ * stores cg_mark_streaming_stores marks non-temporal after optimisation, and an sfence
+ * before the kernel returns. The output then never passes through the cache: no read of
+ * each line before its write (a third of the memory traffic), and the next row's input
+ * keeps the cache. The row cache (RowCache) is then a row in ROW_SCRATCH_BYTES of the
+ * kernel's stack (a row that fits), not the output row; longer rows keep it in the output
+ * row and ordinary stores. */
+enum { STREAM_MIN = 16 << 20, ROW_SCRATCH_BYTES = 32 << 10 };
+
+/* How the root's row is computed: root = a / s with s a per-row value is computed as
+ * a * (1/s) (one division per row instead of one per element: softmax's divide by the
+ * sum) when 1/s and a * (1/s) lose nothing that a / s keeps, i.e. 1/s is a normal number
+ * (2^-126 <= |s| <= 2^126 for f32): the product is then within an ULP of the quotient. */
+typedef struct RootRow {
+  const tc_Node *root;
+  LLVMValueRef recip; /* NULL: the root as it is */
+} RootRow;
+
+/* The root's value at ri. */
+static LLVMValueRef root_value(Fn *F, const RootRow *rr, const Ix *ri) {
+  if (!rr->recip) return cg_emit_at(F, rr->root, ri);
+  LLVMValueRef a = cg_emit_at(F, rr->root->args[0], ri);
+  return LLVMBuildFMul(F->e->b, a, rr->recip, "");
+}
+
+/* Stores the root's elements [from, len) of the current row (first element's linear index
+ * base, the other indices in ix) at out[0..len - from), in blocks of SUM_BLOCK elements,
+ * each prefetching the same block of the next row first (bufs, row_prefetch; NULL: none).
+ * j_interleave: the inner loop's Loop.interleave. */
+static void root_blocks(Fn *F, const RootRow *rr, const Ix *ix, LLVMValueRef base, LLVMValueRef len, LLVMValueRef from,
+                        LLVMValueRef out, const fe_Vec *bufs, int j_interleave) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  const tc_Node *root = rr->root;
+  int r = root->rank;
+  LLVMValueRef n = LLVMBuildNSWSub(b, len, from, "");
+  Loop lb = {.interleave = -1}, lj = {.interleave = j_interleave};
+  LLVMValueRef nb = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, n, cg_i64(F, SUM_BLOCK - 1), ""), cg_i64(F, SUM_BLOCK), "");
+  cg_loop_begin(F, &lb, nb);
+  LLVMValueRef bo = LLVMBuildNSWMul(b, lb.i, cg_i64(F, SUM_BLOCK), "");
+  LLVMValueRef lo = LLVMBuildNSWAdd(b, from, bo, "");
+  LLVMValueRef rest = LLVMBuildNSWSub(b, len, lo, "");
+  LLVMValueRef cnt = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, rest, cg_i64(F, SUM_BLOCK), ""), rest, cg_i64(F, SUM_BLOCK), "");
+  if (bufs) row_prefetch(F, bufs, LLVMBuildAdd(b, LLVMBuildAdd(b, base, len, ""), lo, ""), cnt);
+  LLVMValueRef blo = LLVMBuildNSWAdd(b, base, lo, "");
+  cg_loop_begin(F, &lj, cnt);
+  Ix ri = *ix;
+  ri.v[r - 1] = LLVMBuildNSWAdd(b, lo, lj.i, "");
+  ri.lin = LLVMBuildNSWAdd(b, blo, lj.i, "");
+  cg_store_at(F, root->dtype, out, LLVMBuildNSWAdd(b, bo, lj.i, ""), root_value(F, rr, &ri));
+  cg_loop_end(F, &lj);
+  cg_loop_end(F, &lb);
+}
+
+/* Opens `if (c)`: returns the block to continue at; *els the else block (or NULL: none). */
+static LLVMBasicBlockRef if_begin(Fn *F, LLVMValueRef c, LLVMBasicBlockRef *els) {
+  cg_Emit *e = F->e;
+  LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "then");
+  LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "else");
+  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "endif");
+  LLVMBuildCondBr(e->b, c, yes, no);
+  LLVMPositionBuilderAtEnd(e->b, yes);
+  *els = no;
+  return join;
+}
+
+static void if_else(Fn *F, LLVMBasicBlockRef join, LLVMBasicBlockRef els) {
+  LLVMBuildBr(F->e->b, join);
+  LLVMPositionBuilderAtEnd(F->e->b, els);
+}
+
+static void if_end(Fn *F, LLVMBasicBlockRef join) {
+  LLVMBuildBr(F->e->b, join);
+  LLVMPositionBuilderAtEnd(F->e->b, join);
 }
 
 /* dst = root (an elementwise expression of rank >= 1) row by row: per row, each reduction
@@ -413,20 +566,45 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
   qsort(red.items, (size_t)red.n, sizeof(void *), by_node_id);
   F->rowval = fe_alloc(e->arena, sizeof(LLVMValueRef) * nn);
   memset(F->rowval, 0, sizeof(LLVMValueRef) * nn);
+  LLVMBuilderRef b = e->b;
+  LLVMValueRef len = cg_poly(F, root->dims[r - 1]);
+  const tc_Node *last = NULL;
+  for (int i = 0; i < red.n; i++)
+    if (tc_op_info(((const tc_Node *)red.items[i])->op)->cls == TC_CLASS_REDUCTION) last = red.items[i];
+  RowCache cache = {.node = row_cache_node(F, root, last, &red), .dst = dst, .prefetch = &bufs};
+  /* the row cache's scratch row, and whether a row fits it */
+  LLVMValueRef scratch = NULL, fits = LLVMConstInt(e->i1, 1, 0);
+  int es = fe_dtype_size(root->dtype);
+  if (cache.node) {
+    int64_t cap = ROW_SCRATCH_BYTES / es;
+    LLVMTypeRef ct = cg_ctype(e, root->dtype);
+    scratch = cg_entry_alloca(F, LLVMArrayType2(ct, (unsigned long long)cap));
+    LLVMSetAlignment(scratch, 64);
+    fits = LLVMBuildICmp(b, LLVMIntSLE, len, cg_i64(F, cap), "");
+  }
+  /* streaming stores: a large output of the exported function, its elements aligned */
+  LLVMValueRef stream = NULL;
+  if (e->stream && F->to_output) {
+    LLVMValueRef bytes = LLVMBuildMul(b, cg_numel(F, r, (const tc_Poly **)root->dims), cg_i64(F, es), "");
+    LLVMValueRef addr = LLVMBuildPtrToInt(b, dst, e->i64, "");
+    stream = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, bytes, cg_i64(F, STREAM_MIN), ""),
+                          LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildAnd(b, addr, cg_i64(F, es - 1), ""), cg_i64(F, 0), ""), "");
+    stream = LLVMBuildAnd(b, stream, fits, "");
+  }
   Loop L[TC_MAXRANK + 1] = {0};
   int nopen = 0;
   Ix ix = {.rank = r};
   if (r >= 2) { /* the first dimension over this call's range, the other leading ones whole */
-    cg_loop_begin(F, &L[nopen], LLVMBuildSub(e->b, range[1], range[0], ""));
-    ix.v[0] = LLVMBuildNSWAdd(e->b, range[0], L[nopen++].i, "");
+    cg_loop_begin(F, &L[nopen], LLVMBuildSub(b, range[1], range[0], ""));
+    ix.v[0] = LLVMBuildNSWAdd(b, range[0], L[nopen++].i, "");
   }
   if (r >= 3) cg_open_loops(F, L, r, (const tc_Poly **)root->dims, (int64_t)((1ull << (r - 1)) - 2), &ix, &nopen);
-  LLVMValueRef len = cg_poly(F, root->dims[r - 1]);
-  LLVMValueRef base = LLVMBuildNSWMul(e->b, cg_linear(F, r - 1, (const tc_Poly **)root->dims, ix.v), len, "");
-  const tc_Node *last = NULL;
-  for (int i = 0; i < red.n; i++)
-    if (tc_op_info(((const tc_Node *)red.items[i])->op)->cls == TC_CLASS_REDUCTION) last = red.items[i];
-  RowCache cache = {.node = row_cache_node(F, root, last, &red), .dst = dst};
+  LLVMValueRef base = LLVMBuildNSWMul(b, cg_linear(F, r - 1, (const tc_Poly **)root->dims, ix.v), len, "");
+  if (cache.node) { /* the cache indexed as the row: scratch - base, or the output itself */
+    LLVMValueRef off = LLVMBuildNeg(b, base, "");
+    LLVMValueRef srow = LLVMBuildGEP2(b, cg_ctype(e, root->dtype), scratch, &off, 1, "");
+    cache.dst = LLVMBuildSelect(b, fits, srow, dst, "");
+  }
   for (int i = 0; i < red.n; i++) { /* in node order: arguments first */
     const tc_Node *g = red.items[i];
     if (tc_op_info(g->op)->cls == TC_CLASS_REDUCTION) F->rowval[g->id] = fold_row(F, g, &ix, base, g == last ? &cache : NULL);
@@ -437,27 +615,60 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
       F->rowval[g->id] = cg_emit_at(F, g, &at);
     }
   }
-  Loop lb = {.interleave = -1}, lj = {.interleave = 0}; /* the root's row, in blocks (row_prefetch) */
-  if (cache.node) F->buf[cache.node->id] = dst; /* read back from the row */
-  LLVMBuilderRef b = e->b;
-  LLVMValueRef nb = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, len, cg_i64(F, SUM_BLOCK - 1), ""), cg_i64(F, SUM_BLOCK), "");
-  cg_loop_begin(F, &lb, nb);
-  LLVMValueRef lo = LLVMBuildNSWMul(b, lb.i, cg_i64(F, SUM_BLOCK), "");
-  LLVMValueRef rest = LLVMBuildNSWSub(b, len, lo, "");
-  LLVMValueRef cnt = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, rest, cg_i64(F, SUM_BLOCK), ""), rest, cg_i64(F, SUM_BLOCK), "");
-  row_prefetch(F, &bufs, LLVMBuildAdd(b, LLVMBuildAdd(b, base, len, ""), lo, ""), cnt);
-  LLVMValueRef blo = LLVMBuildNSWAdd(b, base, lo, "");
-  cg_loop_begin(F, &lj, cnt);
-  Ix ri = ix;
-  ri.v[r - 1] = LLVMBuildNSWAdd(b, lo, lj.i, "");
-  ri.lin = LLVMBuildNSWAdd(e->b, blo, lj.i, "");
-  cg_store_at(F, root->dtype, dst, ri.lin, cg_emit_at(F, root, &ri));
-  cg_loop_end(F, &lj);
-  cg_loop_end(F, &lb);
+  if (cache.node) F->buf[cache.node->id] = cache.dst; /* read back from the row */
+  RootRow rr = {.root = root};
+  const fe_Vec *pf = cache.prefetched ? NULL : &bufs; /* the root's loop prefetches unless the reduction did */
+  LLVMValueRef row_out = LLVMBuildInBoundsGEP2(b, cg_stype(e, root->dtype), dst, &base, 1, "");
+  /* a / s, s per row: a * (1/s) where 1/s is normal (RootRow), else the division */
+  LLVMValueRef recip_ok = NULL, recip = NULL;
+  if (root->op == TC_DIV && (root->dtype == FE_F32 || root->dtype == FE_F64 || root->dtype == FE_F16 ||
+                             root->dtype == FE_BF16) && F->rowval[root->args[1]->id]) {
+    LLVMValueRef s = F->rowval[root->args[1]->id];
+    LLVMTypeRef ct = LLVMTypeOf(s);
+    bool d = root->dtype == FE_F64;
+    LLVMValueRef as = cg_intrinsic(e, "llvm.fabs", ct, &s, 1);
+    recip_ok = LLVMBuildAnd(b, LLVMBuildFCmp(b, LLVMRealOGE, as, LLVMConstReal(ct, d ? 0x1p-1022 : 0x1p-126), ""),
+                            LLVMBuildFCmp(b, LLVMRealOLE, as, LLVMConstReal(ct, d ? 0x1p1022 : 0x1p126), ""), "");
+    recip = LLVMBuildFDiv(b, LLVMConstReal(ct, 1), s, "");
+  }
+  LLVMBasicBlockRef els, join_recip = NULL, els_recip = NULL;
+  if (recip_ok) {
+    join_recip = if_begin(F, recip_ok, &els_recip);
+    rr.recip = recip;
+  }
+  if (stream) {
+    LLVMBasicBlockRef join = if_begin(F, stream, &els);
+    /* head: elements up to the row's first 64-byte boundary in dst, then the body aligned */
+    LLVMValueRef addr = LLVMBuildPtrToInt(b, row_out, e->i64, "");
+    LLVMValueRef hb = LLVMBuildUDiv(b, LLVMBuildAnd(b, LLVMBuildNeg(b, addr, ""), cg_i64(F, 63), ""), cg_i64(F, es), "");
+    LLVMValueRef head = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, hb, len, ""), hb, len, "");
+    root_blocks(F, &rr, &ix, base, head, cg_i64(F, 0), row_out, NULL, -1);
+    LLVMValueRef body = LLVMBuildInBoundsGEP2(b, cg_stype(e, root->dtype), row_out, &head, 1, "");
+    LLVMValueRef bundle_args[2] = {body, cg_i64(F, 64)};
+    LLVMOperandBundleRef align = LLVMCreateOperandBundle("align", 5, bundle_args, 2);
+    LLVMValueRef yes = LLVMConstInt(e->i1, 1, 0);
+    LLVMValueRef assume = cg_intrinsic_decl(e, "llvm.assume");
+    LLVMBuildCallWithOperandBundles(b, LLVMGlobalGetValueType(assume), assume, &yes, 1, &align, 1, "");
+    LLVMDisposeOperandBundle(align);
+    root_blocks(F, &rr, &ix, base, len, head, body, pf, 0);
+    if_else(F, join, els);
+    root_blocks(F, &rr, &ix, base, len, cg_i64(F, 0), row_out, pf, 0);
+    if_end(F, join);
+  } else root_blocks(F, &rr, &ix, base, len, cg_i64(F, 0), row_out, pf, 0);
+  if (recip_ok) {
+    if_else(F, join_recip, els_recip);
+    rr.recip = NULL;
+    root_blocks(F, &rr, &ix, base, len, cg_i64(F, 0), row_out, pf, 0);
+    if_end(F, join_recip);
+  }
   if (cache.node) F->buf[cache.node->id] = NULL;
   for (int i = 0; i < red.n; i++) F->rowval[((const tc_Node *)red.items[i])->id] = NULL;
   cg_close_loops(F, L, &nopen, 0);
   F->rowval = NULL;
+  if (stream) { /* the streaming stores ordered before the kernel returns */
+    LLVMValueRef sfence = cg_intrinsic_decl(e, "llvm.x86.sse.sfence");
+    LLVMBuildCall2(b, LLVMGlobalGetValueType(sfence), sfence, NULL, 0, "");
+  }
 }
 
 /* ---------------------------------------------------------------- threads
