@@ -657,8 +657,8 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
   } else root_blocks(F, &rr, &ix, base, len, cg_i64(F, 0), row_out, pf, 0);
   if (recip_ok) {
     if_else(F, join_recip, els_recip);
-    rr.recip = NULL;
-    root_blocks(F, &rr, &ix, base, len, cg_i64(F, 0), row_out, pf, 0);
+    rr.recip = NULL; /* rare rows (1/s not normal, NaN or inf): a scalar loop */
+    root_blocks(F, &rr, &ix, base, len, cg_i64(F, 0), row_out, pf, -1);
     if_end(F, join_recip);
   }
   if (cache.node) F->buf[cache.node->id] = NULL;
