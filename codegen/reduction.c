@@ -145,6 +145,19 @@ typedef struct RowCache {
 
 static void row_prefetch(Fn *F, const fe_Vec *bufs, LLVMValueRef from, LLVMValueRef len);
 
+/* The elements of a row a loop prefetches the next row's copy of at a time (row_prefetch):
+ * PREFETCH_RUN_BYTES of the widest buffer read, a divisor of SUM_BLOCK. */
+enum { PREFETCH_RUN_BYTES = 1024 };
+static int prefetch_run(const fe_Vec *bufs) {
+  int es = 1;
+  for (int i = 0; i < bufs->n; i++) {
+    int s = fe_dtype_size(((const tc_Node *)bufs->items[i])->dtype);
+    if (s > es) es = s;
+  }
+  int run = PREFETCH_RUN_BYTES / es;
+  return run > SUM_BLOCK ? SUM_BLOCK : run < 16 ? 16 : run;
+}
+
 /* In a loop over a row at index ai: stores the row cache's node there. */
 static void row_cache_store(Fn *F, const RowCache *c, const Ix *ai) {
   if (c && c->node) cg_store_at(F, c->node->dtype, c->dst, ai->lin, cg_emit_at(F, c->node, ai));
@@ -163,10 +176,20 @@ static void sum_blocks(Fn *F, Pairwise *P, const tc_Node *n, const tc_Node *a, I
   LLVMValueRef rest = LLVMBuildNSWSub(b, len, lo, "");
   LLVMValueRef full = LLVMBuildICmp(b, LLVMIntSLT, rest, cg_i64(F, SUM_BLOCK), "");
   LLVMValueRef cnt = LLVMBuildSelect(b, full, rest, cg_i64(F, SUM_BLOCK), "");
-  if (c && c->prefetch && base && dim >= 0) /* the same block of the next row (row_prefetch) */
-    row_prefetch(F, c->prefetch, LLVMBuildAdd(b, LLVMBuildAdd(b, base, len, ""), lo, ""), cnt);
   LLVMValueRef accp = cg_entry_alloca(F, P->ty);
   LLVMBuildStore(b, reduce_identity(F, n->op, n->dtype), accp);
+  bool pf = c && c->prefetch && base && dim >= 0;
+  int run = pf ? prefetch_run(c->prefetch) : 0;
+  Loop ls = {.interleave = -1};
+  LLVMValueRef cnt_all = cnt;
+  if (pf) { /* the same elements of the next row (row_prefetch), a run at a time */
+    cg_loop_begin(F, &ls, LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, cnt_all, cg_i64(F, run - 1), ""), cg_i64(F, run), ""));
+    LLVMValueRef so = LLVMBuildNSWMul(b, ls.i, cg_i64(F, run), "");
+    LLVMValueRef srest = LLVMBuildNSWSub(b, cnt_all, so, "");
+    cnt = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, srest, cg_i64(F, run), ""), srest, cg_i64(F, run), "");
+    lo = LLVMBuildNSWAdd(b, lo, so, "");
+    row_prefetch(F, c->prefetch, LLVMBuildAdd(b, LLVMBuildAdd(b, base, len, ""), lo, ""), cnt);
+  }
   cg_loop_begin(F, &lj, cnt);
   LLVMValueRef at = LLVMBuildNSWAdd(b, lo, lj.i, "");
   Ix ai = *ix;
@@ -178,6 +201,7 @@ static void sum_blocks(Fn *F, Pairwise *P, const tc_Node *n, const tc_Node *a, I
   row_cache_store(F, c, &ai);
   LLVMBuildStore(b, reduce_combine(F, n->op, n->dtype, LLVMBuildLoad2(b, P->ty, accp, ""), v, true), accp);
   cg_loop_end(F, &lj);
+  if (pf) cg_loop_end(F, &ls);
   pw_push(F, P, LLVMBuildLoad2(b, P->ty, accp, ""), n->dtype);
   cg_loop_end(F, &lb);
 }
@@ -495,8 +519,9 @@ static LLVMValueRef root_value(Fn *F, const RootRow *rr, const Ix *ri) {
 }
 
 /* Stores the root's elements [from, len) of the current row (first element's linear index
- * base, the other indices in ix) at out[0..len - from), in blocks of SUM_BLOCK elements,
- * each prefetching the same block of the next row first (bufs, row_prefetch; NULL: none).
+ * base, the other indices in ix) at out[0..len - from), in runs of prefetch_run elements,
+ * each prefetching the same run of the next row first (bufs, row_prefetch; NULL: none, and
+ * blocks of SUM_BLOCK).
  * j_interleave: the inner loop's Loop.interleave. */
 static void root_blocks(Fn *F, const RootRow *rr, const Ix *ix, LLVMValueRef base, LLVMValueRef len, LLVMValueRef from,
                         LLVMValueRef out, const fe_Vec *bufs, int j_interleave) {
@@ -506,12 +531,13 @@ static void root_blocks(Fn *F, const RootRow *rr, const Ix *ix, LLVMValueRef bas
   int r = root->rank;
   LLVMValueRef n = LLVMBuildNSWSub(b, len, from, "");
   Loop lb = {.interleave = -1}, lj = {.interleave = j_interleave};
-  LLVMValueRef nb = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, n, cg_i64(F, SUM_BLOCK - 1), ""), cg_i64(F, SUM_BLOCK), "");
+  int blk = bufs && bufs->n ? prefetch_run(bufs) : SUM_BLOCK;
+  LLVMValueRef nb = LLVMBuildSDiv(b, LLVMBuildNSWAdd(b, n, cg_i64(F, blk - 1), ""), cg_i64(F, blk), "");
   cg_loop_begin(F, &lb, nb);
-  LLVMValueRef bo = LLVMBuildNSWMul(b, lb.i, cg_i64(F, SUM_BLOCK), "");
+  LLVMValueRef bo = LLVMBuildNSWMul(b, lb.i, cg_i64(F, blk), "");
   LLVMValueRef lo = LLVMBuildNSWAdd(b, from, bo, "");
   LLVMValueRef rest = LLVMBuildNSWSub(b, len, lo, "");
-  LLVMValueRef cnt = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, rest, cg_i64(F, SUM_BLOCK), ""), rest, cg_i64(F, SUM_BLOCK), "");
+  LLVMValueRef cnt = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, rest, cg_i64(F, blk), ""), rest, cg_i64(F, blk), "");
   if (bufs) row_prefetch(F, bufs, LLVMBuildAdd(b, LLVMBuildAdd(b, base, len, ""), lo, ""), cnt);
   LLVMValueRef blo = LLVMBuildNSWAdd(b, base, lo, "");
   cg_loop_begin(F, &lj, cnt);
