@@ -141,6 +141,10 @@ typedef struct RowCache {
   LLVMValueRef dst;
   const fe_Vec *prefetch; /* the input buffers whose next row the reduction's loop prefetches */
   bool prefetched;        /* set by the reduction: it did */
+  /* called after each prefetch run of the reduction's loop with the run's first element
+     and count (cg_emit_rowwise: the previous row's deferred streaming stores) */
+  void (*after_run)(Fn *F, void *ctx, LLVMValueRef lo, LLVMValueRef cnt);
+  void *after_ctx;
 } RowCache;
 
 static void row_prefetch(Fn *F, const fe_Vec *bufs, LLVMValueRef from, LLVMValueRef len);
@@ -201,6 +205,7 @@ static void sum_blocks(Fn *F, Pairwise *P, const tc_Node *n, const tc_Node *a, I
   row_cache_store(F, c, &ai);
   LLVMBuildStore(b, reduce_combine(F, n->op, n->dtype, LLVMBuildLoad2(b, P->ty, accp, ""), v, true), accp);
   cg_loop_end(F, &lj);
+  if (pf && c->after_run) c->after_run(F, c->after_ctx, lo, cnt);
   if (pf) cg_loop_end(F, &ls);
   pw_push(F, P, LLVMBuildLoad2(b, P->ty, accp, ""), n->dtype);
   cg_loop_end(F, &lb);
@@ -573,6 +578,95 @@ static void if_end(Fn *F, LLVMBasicBlockRef join) {
   LLVMPositionBuilderAtEnd(F->e->b, join);
 }
 
+/* Tells LLVM that p is 64-byte aligned (an align bundle on llvm.assume). */
+static void assume_aligned64(Fn *F, LLVMValueRef p) {
+  cg_Emit *e = F->e;
+  LLVMValueRef bundle_args[2] = {p, cg_i64(F, 64)};
+  LLVMOperandBundleRef align = LLVMCreateOperandBundle("align", 5, bundle_args, 2);
+  LLVMValueRef yes = LLVMConstInt(e->i1, 1, 0);
+  LLVMValueRef assume = cg_intrinsic_decl(e, "llvm.assume");
+  LLVMBuildCallWithOperandBundles(e->b, LLVMGlobalGetValueType(assume), assume, &yes, 1, &align, 1, "");
+  LLVMDisposeOperandBundle(align);
+}
+
+/* Elements of the row at row_out before its first 64-byte boundary (at most len). */
+static LLVMValueRef row_head(Fn *F, LLVMValueRef row_out, LLVMValueRef len, int es) {
+  LLVMBuilderRef b = F->e->b;
+  LLVMValueRef addr = LLVMBuildPtrToInt(b, row_out, F->e->i64, "");
+  LLVMValueRef hb = LLVMBuildUDiv(b, LLVMBuildAnd(b, LLVMBuildNeg(b, addr, ""), cg_i64(F, 63), ""), cg_i64(F, es), "");
+  return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, hb, len, ""), hb, len, "");
+}
+
+/* A softmax-shaped root (a / s, a the row cache, s per row) whose output streams writes a
+ * row's body while the next row computes: its last reduction's loop, after each prefetch
+ * run of elements [lo, lo + cnt), stores the previous row's elements [head + lo, head + lo +
+ * cnt) (head: that row's elements before its first 64-byte boundary, stored when the row
+ * starts). The streaming stores then leave a run at a time between runs of arithmetic
+ * instead of a row at a time after it, which stalled on write bandwidth (a quarter of
+ * softmax's time at 4096x4096). The row cache alternates between two stack rows; a chunk's
+ * last row, and a row whose 1/s is not normal, store their own rows at once. */
+typedef struct Defer {
+  const tc_Node *root, *cached; /* cached: the row cache's node, or NULL */
+  const fe_Vec *red;            /* the per-row values (cg_emit_rowwise) */
+  LLVMValueRef dst, len;
+  int es;
+  bool recip;          /* the root is computed as a * (1/s) */
+  LLVMValueRef pend;   /* i1: a previous row is pending */
+  LLVMValueRef pbase;  /* i64: its first element */
+  LLVMValueRef prow;   /* i64: its index in the first dimension */
+  LLVMValueRef precip; /* its 1/s */
+  LLVMValueRef pcache; /* ptr: its row cache, indexed as the row */
+  LLVMValueRef *pval;  /* per red item: its value for the previous row */
+} Defer;
+
+/* The previous row's elements [from, from + n) stored at out (n <= 0: none). */
+static void defer_store(Fn *F, Defer *D, LLVMValueRef from, LLVMValueRef n, LLVMValueRef out, int j_interleave) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMTypeRef ct = cg_ctype(e, D->root->dtype);
+  LLVMValueRef pb = LLVMBuildLoad2(b, e->i64, D->pbase, "");
+  RootRow rr = {.root = D->root, .recip = D->recip ? LLVMBuildLoad2(b, ct, D->precip, "") : NULL};
+  if (D->cached) F->buf[D->cached->id] = LLVMBuildLoad2(b, e->ptr, D->pcache, "");
+  /* the previous row's per-row values while its root is emitted */
+  LLVMValueRef *now = calloc((size_t)D->red->n + 1, sizeof *now);
+  if (!now) abort();
+  for (int i = 0; i < D->red->n; i++) {
+    const tc_Node *g = D->red->items[i];
+    now[i] = F->rowval[g->id];
+    F->rowval[g->id] = LLVMBuildLoad2(b, cg_ctype(e, g->dtype), D->pval[i], "");
+  }
+  Ix ri = {.rank = 2};
+  ri.v[0] = LLVMBuildLoad2(b, e->i64, D->prow, "");
+  Loop lj = {.interleave = j_interleave};
+  cg_loop_begin(F, &lj, n);
+  ri.v[1] = LLVMBuildNSWAdd(b, from, lj.i, "");
+  ri.lin = LLVMBuildNSWAdd(b, pb, ri.v[1], "");
+  cg_store_at(F, D->root->dtype, out, lj.i, root_value(F, &rr, &ri));
+  cg_loop_end(F, &lj);
+  for (int i = 0; i < D->red->n; i++) F->rowval[((const tc_Node *)D->red->items[i])->id] = now[i];
+  free(now);
+  if (D->cached) F->buf[D->cached->id] = NULL;
+}
+
+/* RowCache.after_run: the pending row's body elements matching run [lo, lo + cnt). */
+static void defer_run(Fn *F, void *ctx, LLVMValueRef lo, LLVMValueRef cnt) {
+  Defer *D = ctx;
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMBasicBlockRef els, join = if_begin(F, LLVMBuildLoad2(b, e->i1, D->pend, ""), &els);
+  LLVMValueRef pb = LLVMBuildLoad2(b, e->i64, D->pbase, "");
+  LLVMValueRef row_out = LLVMBuildInBoundsGEP2(b, cg_stype(e, D->root->dtype), D->dst, &pb, 1, "");
+  LLVMValueRef head = row_head(F, row_out, D->len, D->es);
+  LLVMValueRef from = LLVMBuildNSWAdd(b, head, lo, "");
+  LLVMValueRef left = LLVMBuildNSWSub(b, D->len, from, "");
+  LLVMValueRef n = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, left, cnt, ""), left, cnt, "");
+  LLVMValueRef out = LLVMBuildInBoundsGEP2(b, cg_stype(e, D->root->dtype), row_out, &from, 1, "");
+  assume_aligned64(F, out); /* head is the boundary, lo a multiple of the run's 1 KiB */
+  defer_store(F, D, from, n, out, 0);
+  if_else(F, join, els);
+  if_end(F, join);
+}
+
 /* dst = root (an elementwise expression of rank >= 1) row by row: per row, each reduction
  * of its group folded over the row and each per-row value computed once (in node order,
  * so a reduction's argument sees those it reads already as per-row values), then the
@@ -603,12 +697,29 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
   /* the row cache's scratch row, and whether a row fits it */
   LLVMValueRef scratch = NULL, fits = LLVMConstInt(e->i1, 1, 0);
   int es = fe_dtype_size(root->dtype);
+  /* the previous row's streaming stores deferred into this row's sum (Defer) */
+  bool defer = e->stream && F->to_output && r == 2 && pairwise_sum(last);
+  int64_t cap = ROW_SCRATCH_BYTES / es;
   if (cache.node) {
-    int64_t cap = ROW_SCRATCH_BYTES / es;
     LLVMTypeRef ct = cg_ctype(e, root->dtype);
-    scratch = cg_entry_alloca(F, LLVMArrayType2(ct, (unsigned long long)cap));
+    scratch = cg_entry_alloca(F, LLVMArrayType2(ct, (unsigned long long)(defer ? 2 * cap : cap)));
     LLVMSetAlignment(scratch, 64);
     fits = LLVMBuildICmp(b, LLVMIntSLE, len, cg_i64(F, cap), "");
+  }
+  Defer D = {.root = root, .cached = cache.node, .red = &red, .dst = dst, .len = len, .es = es};
+  for (int i = 0; i < red.n && root->op == TC_DIV && fe_dtype_is_float(root->dtype); i++)
+    D.recip |= red.items[i] == (void *)root->args[1]; /* as recip below */
+  if (defer) {
+    D.pval = fe_alloc(e->arena, sizeof(LLVMValueRef) * (size_t)(red.n + 1));
+    for (int i = 0; i < red.n; i++) D.pval[i] = cg_entry_alloca(F, cg_ctype(e, ((const tc_Node *)red.items[i])->dtype));
+    D.pend = cg_entry_alloca(F, e->i1);
+    D.pbase = cg_entry_alloca(F, e->i64);
+    D.prow = cg_entry_alloca(F, e->i64);
+    D.precip = cg_entry_alloca(F, cg_ctype(e, root->dtype));
+    D.pcache = cg_entry_alloca(F, e->ptr);
+    LLVMBuildStore(b, LLVMConstInt(e->i1, 0, 0), D.pend);
+    cache.after_run = defer_run;
+    cache.after_ctx = &D;
   }
   /* streaming stores: a large output of the exported function, its elements aligned */
   LLVMValueRef stream = NULL;
@@ -630,8 +741,18 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
   LLVMValueRef base = LLVMBuildNSWMul(b, cg_linear(F, r - 1, (const tc_Poly **)root->dims, ix.v), len, "");
   if (cache.node) { /* the cache indexed as the row: scratch - base, or the output itself */
     LLVMValueRef off = LLVMBuildNeg(b, base, "");
+    if (defer) /* rows alternate between the two stack rows */
+      off = LLVMBuildAdd(b, off, LLVMBuildMul(b, LLVMBuildAnd(b, L[0].i, cg_i64(F, 1), ""), cg_i64(F, cap), ""), "");
     LLVMValueRef srow = LLVMBuildGEP2(b, cg_ctype(e, root->dtype), scratch, &off, 1, "");
     cache.dst = LLVMBuildSelect(b, fits, srow, dst, "");
+  }
+  if (defer) { /* the pending row's head, up to its first 64-byte boundary */
+    LLVMBasicBlockRef els0, join0 = if_begin(F, LLVMBuildLoad2(b, e->i1, D.pend, ""), &els0);
+    LLVMValueRef pb = LLVMBuildLoad2(b, e->i64, D.pbase, "");
+    LLVMValueRef prow_out = LLVMBuildInBoundsGEP2(b, cg_stype(e, root->dtype), dst, &pb, 1, "");
+    defer_store(F, &D, cg_i64(F, 0), row_head(F, prow_out, len, es), prow_out, -1);
+    if_else(F, join0, els0);
+    if_end(F, join0);
   }
   RowCache pfonly = {.prefetch = &bufs}; /* the other reductions: their pairwise sums prefetch too */
   for (int i = 0; i < red.n; i++) { /* in node order: arguments first */
@@ -660,7 +781,20 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
                             LLVMBuildFCmp(b, LLVMRealOLE, as, LLVMConstReal(ct, d ? 0x1p1022 : 0x1p126), ""), "");
     recip = LLVMBuildFDiv(b, LLVMConstReal(ct, 1), s, "");
   }
-  LLVMBasicBlockRef els, join_recip = NULL, els_recip = NULL;
+  LLVMBasicBlockRef els, join_recip = NULL, els_recip = NULL, join_defer = NULL, els_defer = NULL;
+  if (defer) { /* this row's body stored by the next row's sum, unless it is the chunk's last */
+    LLVMValueRef more = LLVMBuildICmp(b, LLVMIntSLT, LLVMBuildNSWAdd(b, ix.v[0], cg_i64(F, 1), ""), range[1], "");
+    LLVMValueRef now = LLVMBuildAnd(b, recip_ok ? LLVMBuildAnd(b, stream, recip_ok, "") : stream, more, "");
+    LLVMBuildStore(b, now, D.pend);
+    join_defer = if_begin(F, now, &els_defer);
+    LLVMBuildStore(b, base, D.pbase);
+    LLVMBuildStore(b, ix.v[0], D.prow);
+    if ((recip != NULL) != D.recip) TRIC_BUG("row-wise kernel of '%s': the deferred root's division", tc_op_name(root->op));
+    if (recip) LLVMBuildStore(b, recip, D.precip);
+    if (cache.node) LLVMBuildStore(b, cache.dst, D.pcache);
+    for (int i = 0; i < red.n; i++) LLVMBuildStore(b, F->rowval[((const tc_Node *)red.items[i])->id], D.pval[i]);
+    if_else(F, join_defer, els_defer);
+  }
   if (recip_ok) {
     join_recip = if_begin(F, recip_ok, &els_recip);
     rr.recip = recip;
@@ -668,17 +802,10 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
   if (stream) {
     LLVMBasicBlockRef join = if_begin(F, stream, &els);
     /* head: elements up to the row's first 64-byte boundary in dst, then the body aligned */
-    LLVMValueRef addr = LLVMBuildPtrToInt(b, row_out, e->i64, "");
-    LLVMValueRef hb = LLVMBuildUDiv(b, LLVMBuildAnd(b, LLVMBuildNeg(b, addr, ""), cg_i64(F, 63), ""), cg_i64(F, es), "");
-    LLVMValueRef head = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, hb, len, ""), hb, len, "");
+    LLVMValueRef head = row_head(F, row_out, len, es);
     root_blocks(F, &rr, &ix, base, head, cg_i64(F, 0), row_out, NULL, -1);
     LLVMValueRef body = LLVMBuildInBoundsGEP2(b, cg_stype(e, root->dtype), row_out, &head, 1, "");
-    LLVMValueRef bundle_args[2] = {body, cg_i64(F, 64)};
-    LLVMOperandBundleRef align = LLVMCreateOperandBundle("align", 5, bundle_args, 2);
-    LLVMValueRef yes = LLVMConstInt(e->i1, 1, 0);
-    LLVMValueRef assume = cg_intrinsic_decl(e, "llvm.assume");
-    LLVMBuildCallWithOperandBundles(b, LLVMGlobalGetValueType(assume), assume, &yes, 1, &align, 1, "");
-    LLVMDisposeOperandBundle(align);
+    assume_aligned64(F, body);
     root_blocks(F, &rr, &ix, base, len, head, body, pf, 0);
     if_else(F, join, els);
     root_blocks(F, &rr, &ix, base, len, cg_i64(F, 0), row_out, pf, 0);
@@ -690,6 +817,7 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
     root_blocks(F, &rr, &ix, base, len, cg_i64(F, 0), row_out, pf, -1);
     if_end(F, join_recip);
   }
+  if (defer) if_end(F, join_defer);
   if (cache.node) F->buf[cache.node->id] = NULL;
   for (int i = 0; i < red.n; i++) F->rowval[((const tc_Node *)red.items[i])->id] = NULL;
   cg_close_loops(F, L, &nopen, 0);

@@ -35,6 +35,12 @@ def cases(rng):
         tol = dict(rtol=2e-5, atol=2e-5) if fn == "lsm" else dict(rtol=1e-4, atol=1e-4) if fn == "norm" else F32
         yield Case(fn, [x], [b, n], [ref(x64).astype(np.float32)], name="%dx%d offset=%d" % (b, n, off),
                    out_offset=off, **tol)
+    # a root that reads weights along the row as well as the per-row values
+    x, x64 = f32(1024, 4099)
+    g = rng.standard_normal(4099).astype(np.float32)
+    bb = rng.standard_normal(4099).astype(np.float32)
+    yield Case("norm_affine", [x, g, bb], [1024, 4099], [(ln(x64) * g + bb).astype(np.float32)], rtol=1e-4, atol=1e-4,
+               out_offset=2)
     d = rng.standard_normal((1024, 2053)) * 5
     yield Case("sm64", [d], [1024, 2053], [softmax(d)], rtol=1e-12, atol=1e-14, out_offset=1)
     h = (rng.standard_normal((2048, 4099)) * 5).astype(np.float16)
