@@ -505,8 +505,8 @@ static int by_node_id(const void *a, const void *b) {
  * before the kernel returns. The output then never passes through the cache: no read of
  * each line before its write (a third of the memory traffic), and the next row's input
  * keeps the cache. The row cache (RowCache) is then a row in ROW_SCRATCH_BYTES of the
- * kernel's stack (a row that fits), not the output row; longer rows keep it in the output
- * row and ordinary stores. */
+ * kernel's stack (a row that fits; two of them when the stores are deferred, Defer), not
+ * the output row; longer rows keep it in the output row and ordinary stores. */
 enum { STREAM_MIN = 16 << 20, ROW_SCRATCH_BYTES = 32 << 10 };
 
 /* How the root's row is computed: root = a / s with s a per-row value is computed as
@@ -597,14 +597,15 @@ static LLVMValueRef row_head(Fn *F, LLVMValueRef row_out, LLVMValueRef len, int 
   return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, hb, len, ""), hb, len, "");
 }
 
-/* A softmax-shaped root (a / s, a the row cache, s per row) whose output streams writes a
- * row's body while the next row computes: its last reduction's loop, after each prefetch
- * run of elements [lo, lo + cnt), stores the previous row's elements [head + lo, head + lo +
- * cnt) (head: that row's elements before its first 64-byte boundary, stored when the row
- * starts). The streaming stores then leave a run at a time between runs of arithmetic
- * instead of a row at a time after it, which stalled on write bandwidth (a quarter of
- * softmax's time at 4096x4096). The row cache alternates between two stack rows; a chunk's
- * last row, and a row whose 1/s is not normal, store their own rows at once. */
+/* A root whose output streams (rank 2, the last reduction a pairwise sum) writes a row's
+ * body while the next row computes: the next row's last reduction's loop, after each
+ * prefetch run of elements [lo, lo + cnt), stores the previous row's elements [head + lo,
+ * head + lo + cnt) (head: that row's elements before its first 64-byte boundary, stored
+ * when the next row starts), from the previous row's per-row values, kept in pval, and its
+ * row cache (the two stack rows alternate). The streaming stores then leave a run at a
+ * time between runs of arithmetic instead of a row at a time after it, which stalled on
+ * write bandwidth (a quarter of softmax's time at 4096x4096). A chunk's last row, and a
+ * row whose 1/s is not normal, store their own rows at once. */
 typedef struct Defer {
   const tc_Node *root, *cached; /* cached: the row cache's node, or NULL */
   const fe_Vec *red;            /* the per-row values (cg_emit_rowwise) */
