@@ -449,6 +449,21 @@ static const tc_Node *row_cache_node(Fn *F, const tc_Node *root, const tc_Node *
   return best;
 }
 
+/* Whether computing x (not crossing buffers) takes a transcendental function: a sum whose
+ * loop is long enough for deferred stores (Defer) to hide under, softmax's and logsoftmax's
+ * sum of exp; layer norm's sums are loads and adds, and a deferral only costs compile time
+ * there. */
+static bool sum_costly(Fn *F, const tc_Node *x, size_t nn) {
+  uint8_t *seen = calloc(nn, 1);
+  if (!seen) abort();
+  uint8_t *none = calloc(nn, 1);
+  if (!none) abort();
+  row_reach(F, x, seen, 1, none);
+  bool costly = row_costly(x, seen, 1);
+  free(seen), free(none);
+  return costly;
+}
+
 /* Collects into bufs the input buffers of root's shape that root's row-wise kernel reads. */
 static void row_buffers(Fn *F, const tc_Node *root, const tc_Node *x, uint8_t *seen, fe_Vec *bufs) {
   if (seen[x->id]) return;
@@ -699,7 +714,7 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
   LLVMValueRef scratch = NULL, fits = LLVMConstInt(e->i1, 1, 0);
   int es = fe_dtype_size(root->dtype);
   /* the previous row's streaming stores deferred into this row's sum (Defer) */
-  bool defer = e->stream && F->to_output && r == 2 && pairwise_sum(last);
+  bool defer = e->stream && F->to_output && r == 2 && pairwise_sum(last) && sum_costly(F, last->args[0], nn);
   int64_t cap = ROW_SCRATCH_BYTES / es;
   if (cache.node) {
     LLVMTypeRef ct = cg_ctype(e, root->dtype);
@@ -800,7 +815,9 @@ void cg_emit_rowwise(Fn *F, const tc_Node *root, LLVMValueRef dst, const LLVMVal
     join_recip = if_begin(F, recip_ok, &els_recip);
     rr.recip = recip;
   }
-  if (stream) {
+  /* with deferred stores, the rows that store at once (a chunk's last) take ordinary
+     stores: one vector loop less to compile */
+  if (stream && !defer) {
     LLVMBasicBlockRef join = if_begin(F, stream, &els);
     /* head: elements up to the row's first 64-byte boundary in dst, then the body aligned */
     LLVMValueRef head = row_head(F, row_out, len, es);
