@@ -4,7 +4,8 @@ and finds nothing to run.
 
     with Nginx(tmpdir) as srv:          # WebDAV PUT/DELETE under srv.root, on srv.url
         ...                             # srv.requests(): [(method, uri, status)], srv.auth_lines()
-    Nginx(tmpdir, fail=500)             # every request answered 500
+    Nginx(tmpdir, fail=500)             # every request answered 500 (302: redirected elsewhere)
+    Nginx(tmpdir, read_only=True, root=other.root)   # GET only (PUT: 405), over another's files
     srv.kill()                          # SIGKILL, mid-build
 
 Debian's nginx runs in the foreground as a child (daemon off, master_process off: one
@@ -45,7 +46,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
-        root {dir}/root;
+        root {root};
         log_not_found off;
         location / {{
 {location}
@@ -84,17 +85,18 @@ def free_port():
 
 
 class Nginx:
-    def __init__(self, parent, fail=None):
+    def __init__(self, parent, fail=None, read_only=False, root=None):
         """parent: a folder to work in (a subfolder is made). fail=CODE: every request is
-        answered CODE instead of being served."""
+        answered CODE instead of being served. read_only: no WebDAV (a PUT is 405). root:
+        serve that folder (another server's) rather than one of its own."""
         why = unavailable()
         if why:
             raise Unavailable(why)
         self.dir = os.path.join(parent, "nginx-%d" % time.monotonic_ns())
-        self.root = os.path.join(self.dir, "root")
+        self.root = root or os.path.join(self.dir, "root")
         for sub in ("root", "tmp"):
             os.makedirs(os.path.join(self.dir, sub))
-        self.fail = fail
+        self.fail, self.read_only = fail, read_only
         self.proc = None
         self.log = os.path.join(self.dir, "access.log")
         self.auth_log = os.path.join(self.dir, "auth.log")
@@ -103,14 +105,17 @@ class Nginx:
     # ------------------------------------------------------------ life cycle
 
     def start(self):
-        location = DAV if self.fail is None else "            return %d;" % self.fail
+        if self.fail is not None:
+            location = "            return %d%s;" % (self.fail, " /elsewhere/" if 300 <= self.fail < 400 else "")
+        else:
+            location = "" if self.read_only else DAV
         last = ""
         for _ in range(5):  # another process may take the free port between the probe and nginx's bind
             self.port = free_port()
             self.url = "http://127.0.0.1:%d" % self.port
             conf = os.path.join(self.dir, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(CONF.format(dir=self.dir, port=self.port, location=location))
+                f.write(CONF.format(dir=self.dir, root=self.root, port=self.port, location=location))
             self.stderr = open(os.path.join(self.dir, "stderr"), "w+")
             # -e: the error log nginx opens before it reads the configuration; -p: its prefix
             self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-e", os.path.join(self.dir, "early-error.log"),

@@ -276,6 +276,28 @@ def test_nginx_fixture(ctx):
                     return "the 500 variant answered %d" % e.code
         if srv.entries():
             return "the 500 variant stored a file"
+    with nf.Nginx(tmp) as w:
+        urllib.request.urlopen(urllib.request.Request(w.url + "/v1/ab/y.tce", data=b"y", method="PUT"), timeout=10)
+        with nf.Nginx(tmp, read_only=True, root=w.root) as ro:
+            if urllib.request.urlopen(ro.url + "/v1/ab/y.tce", timeout=10).read() != b"y":
+                return "the read-only variant does not serve the other server's files"
+            try:
+                urllib.request.urlopen(urllib.request.Request(ro.url + "/v1/ab/z.tce", data=b"z", method="PUT"),
+                                       timeout=10)
+                return "the read-only variant took a PUT"
+            except urllib.error.HTTPError as e:
+                if e.code != 405:
+                    return "the read-only variant answered a PUT %d, not 405" % e.code
+    with nf.Nginx(tmp, fail=302) as srv:
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a):
+                return None
+        try:
+            urllib.request.build_opener(NoRedirect).open(srv.url + "/v1/ab/x.tce", timeout=10)
+            return "the 302 variant served a GET"
+        except urllib.error.HTTPError as e:
+            if e.code != 302 or not e.headers.get("Location", "").endswith("/elsewhere/"):
+                return "the 302 variant answered %d, Location %s" % (e.code, e.headers.get("Location"))
 
 
 # ---------------------------------------------------------------- two machines
@@ -463,36 +485,78 @@ def test_server_killed_mid_build(ctx):
             return "the local cache after the kill: %s%s" % (v.stdout, v.stderr)
 
 
-def test_server_answering_500(ctx):
+def test_failing_server_costs_one_warning(ctx):
+    """A server answering 500, 403 or a redirect to everything: one warning, the remote
+    dropped for the rest of the run (no PUT, far fewer requests than modules), the build
+    as without a cache."""
     skip = skip_why()
     if skip:
         return skip
-    with nf.Nginx(ctx.tmpdir(), fail=500) as srv:
-        d, cache = checkout(ctx), ctx.tmpdir()
-        r = build(ctx, d, cache, "--remote-cache=" + srv.url)
+    for code in (500, 403, 302):
+        with nf.Nginx(ctx.tmpdir(), fail=code) as srv:
+            d, cache = checkout(ctx), ctx.tmpdir()
+            r = build(ctx, d, cache, "--remote-cache=" + srv.url)
+            if r.returncode:
+                return fail_build(r, "build against a server answering %d" % code)
+            w = remote_warnings(r)
+            if len(w) != 1 or srv.url not in w[0] or len(warnings(r)) != 1:
+                return "answering %d: expected one 'tric: warning: remote cache %s: ...' line, got:\n%s" % (
+                    code, srv.url, r.stderr)
+            if from_remote(r):
+                return "modules 'from the remote cache' of a server answering %d: %s" % (code, from_remote(r))
+            got = srv.requests()
+            if not got:
+                return "tric never asked the server answering %d (is the remote used at all?)" % code
+            if len(got) > N // 2 or [q for q in got if q[0] != "GET"]:
+                return "the remote was used after it answered %d: %d requests for %d modules: %s" % (
+                    code, len(got), N, got)
+            err = same_outputs(outputs(d), reference(ctx), "outputs of a build against a server answering %d" % code)
+            if err:
+                return err
+            if stats(ctx, cache).get("remote_errors", 0) < 1:
+                return "the %d was not counted: %s" % (code, stats(ctx, cache))
+
+
+def test_server_refusing_writes(ctx):
+    """A server that serves GETs and answers PUTs 405 (nginx without dav_methods): the one
+    module that misses compiles, one 'refuses writes' warning, the others still come from
+    it."""
+    skip = skip_why()
+    if skip:
+        return skip
+    with nf.Nginx(ctx.tmpdir()) as srv:
+        a, _, r = machine_a(ctx, srv)
         if r.returncode:
-            return fail_build(r, "build against a server answering 500")
-        w = remote_warnings(r)
-        if len(w) != 1 or srv.url not in w[0] or len(warnings(r)) != 1:
-            return "expected one 'tric: warning: remote cache %s: ...' line, got:\n%s" % (srv.url, r.stderr)
-        if from_remote(r):
-            return "modules 'from the remote cache' of a server answering 500: %s" % from_remote(r)
-        got = srv.requests()
-        if not got:
-            return "tric never asked the server (is the remote used at all?)"
-        if len(got) > N // 2:
-            return "the remote was used after it failed: %d requests for %d modules" % (len(got), N)
-        err = same_outputs(outputs(d), reference(ctx), "outputs of a build against a server answering 500")
-        if err:
-            return err
-        if stats(ctx, cache).get("remote_errors", 0) < 1:
-            return "the 500 was not counted: %s" % stats(ctx, cache)
+            return fail_build(r, "machine A")
+        with nf.Nginx(ctx.tmpdir(), read_only=True, root=srv.root) as ro:
+            c, cache = checkout(ctx, like=a), ctx.tmpdir()
+            last = os.path.join(c, "src", "m%d.tri" % (N - 1))  # no module imports the last one
+            with open(last, "a") as f:
+                f.write("export fn extra(x: f32[N]) -> f32[N] { return x + 3; }\n")
+            r = build(ctx, c, cache, "--remote-cache=" + ro.url)
+            if r.returncode:
+                return fail_build(r, "build against a server refusing writes")
+            w = remote_warnings(r)
+            if len(w) != 1 or "refuses writes" not in w[0] or ro.url not in w[0] or len(warnings(r)) != 1:
+                return "expected one 'remote cache %s refuses writes' warning, got:\n%s" % (ro.url, r.stderr)
+            want = sorted("src/m%d.tri" % k for k in range(N - 1))
+            if from_remote(r) != want or not explained(r).get(last[len(c) + 1:], "").startswith("rebuilt"):
+                return "against a server refusing writes: %s" % explained(r)
+            puts = method_lines(ro, "PUT")
+            if len(puts) != 1 or puts[0][2] != 405:
+                return "PUTs to the server refusing writes: %s" % puts
+            e = checkout(ctx, like=c)
+            nr = ctx.run([ctx.tric, "build", "src", "-o", "out", "--no-cache"], cwd=e, env=clean_env(ctx.tmpdir()))
+            err = same_outputs(outputs(c), outputs(e), "outputs against a server refusing writes")
+            if nr.returncode or err:
+                return err or nr.stderr
 
 
 def test_damaged_and_misplaced_entries_are_not_used(ctx):
     """A byte flipped in the middle of one entry, another truncated, a third key's file
-    replaced by a whole valid entry of another module: each named in a warning, compiled,
-    never stored locally; the others still come from the remote."""
+    replaced by a whole valid entry of another module, a fourth by an HTML page: each named
+    in a warning, compiled, never stored locally, the good entry PUT over the bad one; the
+    others still come from the remote."""
     skip = skip_why()
     if skip:
         return skip
@@ -511,7 +575,9 @@ def test_damaged_and_misplaced_entries_are_not_used(ctx):
         open(p, "wb").write(bytes(data))
         open(os.path.join(srv.root, truncated), "wb").write(original[truncated][:len(original[truncated]) // 2])
         shutil.copyfile(os.path.join(srv.root, source), os.path.join(srv.root, misplaced))
-        bad = {"src/m7.tri": flipped, "src/m12.tri": truncated, "src/m20.tri": misplaced}
+        html = by_module["m25"]  # what a misconfigured proxy serves with 200
+        open(os.path.join(srv.root, html), "w").write("<html><body><h1>Welcome to nginx!</h1></body></html>\n")
+        bad = {"src/m7.tri": flipped, "src/m12.tri": truncated, "src/m20.tri": misplaced, "src/m25.tri": html}
 
         b, cache_b = checkout(ctx, like=a), ctx.tmpdir()
         r = build(ctx, b, cache_b, "--remote-cache=" + srv.url)
@@ -537,6 +603,9 @@ def test_damaged_and_misplaced_entries_are_not_used(ctx):
         v = ctx.run([ctx.tric, "cache", "verify"], env=clean_env(cache_b))
         if v.returncode:
             return "machine B's local cache: %s%s" % (v.stdout, v.stderr)
+        now = srv.entries()
+        if any(now[p] != original[p] for p in bad.values()):
+            return "the damaged entries were not replaced by good ones: %s" % method_lines(srv, "PUT")[N:]
 
 
 def closed_port_url():
@@ -694,6 +763,14 @@ def test_basic_auth_sent_never_printed(ctx):
             return fail_build(r, "build with basic auth against a server answering 500 (one warning expected)")
         if pw in r.stdout + r.stderr or basic in r.stdout + r.stderr:
             return "the password appears in the failure message:\n%s" % r.stderr
+    # a URL with user:password@ is shown without it
+    url = closed_port_url()
+    d, cache = checkout(ctx), ctx.tmpdir()
+    r = build(ctx, d, cache, "--remote-cache=" + url.replace("//", "//%s:%s@" % (user, pw)), timeout=120)
+    if r.returncode or len(remote_warnings(r)) != 1 or url not in remote_warnings(r)[0]:
+        return fail_build(r, "build against %s with user:password@ (one warning naming the URL expected)" % url)
+    if pw in r.stdout + r.stderr:
+        return "the password of the URL appears in the failure message:\n%s" % r.stderr
 
 
 # ---------------------------------------------------------------- options
