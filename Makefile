@@ -29,7 +29,7 @@ SAN ?=
 
 # libstdc++-12-dev: LLVM's static libraries need -lstdc++, and llvm-19-dev brings only the
 # C++ runtime, not the files to link against it (a minbase Debian 12 has neither).
-DEBIAN_PACKAGES = re2c lemon llvm-19-dev libstdc++-12-dev libxxhash-dev libuv1-dev libzstd-dev zlib1g-dev \
+DEBIAN_PACKAGES = re2c lemon llvm-19-dev libstdc++-12-dev libxxhash-dev libuv1-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev \
                   libxml2-dev libz3-dev python3-numpy make gcc
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -48,7 +48,7 @@ LLVM_INC = $(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
 LLVM_LIBDIR = $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
 LLVM_LIBS = $(shell $(LLVM_CONFIG) --link-static --libs core passes native x86 aarch64 2>/dev/null)
 LLVM_SYSLIBS = $(shell $(LLVM_CONFIG) --link-static --system-libs 2>/dev/null)
-LDLIBS = -L$(LLVM_LIBDIR) $(LLVM_LIBS) $(LLVM_SYSLIBS) -lxxhash -luv -lstdc++ -lm -lpthread
+LDLIBS = -L$(LLVM_LIBDIR) $(LLVM_LIBS) $(LLVM_SYSLIBS) -lxxhash -luv -lcurl -lstdc++ -lm -lpthread
 
 FRONTEND = $(BUILD)/frontend/lexer.o $(BUILD)/frontend/parser.o $(BUILD)/frontend/parse.o \
            $(BUILD)/frontend/support.o
@@ -61,7 +61,8 @@ RUNTIME = $(patsubst %.c,$(BUILD)/%.o,$(wildcard runtime/*.c))
 
 all: $(BUILD)/tric $(BUILD)/libtricrt.a
 
-$(BUILD)/.deps-ok:
+# Remade when the Makefile changes, so a checkout that gains a package installs it.
+$(BUILD)/.deps-ok: Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(BUILD) && touch $@
 

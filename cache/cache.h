@@ -59,6 +59,13 @@ typedef struct ca_Entry {
 /* CA_MISPLACED: a whole entry, but of another key or kind than the file it was read from. */
 typedef enum { CA_HIT, CA_MISS, CA_CORRUPT, CA_MISPLACED, CA_UNAVAILABLE } ca_Lookup;
 
+/* What the remote cache did (counted in the local cache's statistics). */
+typedef struct ca_RemoteCounts {
+  uint64_t hits, misses, errors, puts, bytes_in, bytes_out;
+} ca_RemoteCounts;
+
+typedef struct ca_Remote ca_Remote;
+
 /* An open cache folder. */
 typedef struct ca_Cache {
   char dir[2048];
@@ -70,6 +77,8 @@ typedef struct ca_Cache {
   uint64_t max_size; /* bytes; pruning keeps the cache under it */
   unsigned file_mode; /* of files written: 0666 less the umask, as any file the user makes */
   uint64_t hits, misses, corrupt, written, written_bytes; /* this run's, not yet in stats.log */
+  ca_Remote *remote; /* NULL: none */
+  ca_RemoteCounts remote_run, remote_flushed; /* this run's; of those, what stats.log has */
 } ca_Cache;
 
 typedef enum { CA_OPEN_FAILED, CA_OPEN_READONLY, CA_OPEN_OK } ca_Open;
@@ -86,7 +95,8 @@ ca_Lookup ca_get(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e);
  * hit or a miss, which count modules. */
 ca_Lookup ca_get_part(ca_Cache *c, ca_Kind kind, const ca_Key *key, ca_Entry *e);
 /* Stores an entry (temporary file, then rename; another process writing the same key
- * first is fine). Returns 0, or -1 (after one warning, nothing more is stored this run;
+ * first is fine); a module entry is also written through to the remote, if any, in the
+ * background (not when it is read-only). Returns 0, or -1 (after one warning, nothing more is stored this run;
  * silently on a read-only cache, whose warning the caller printed). */
 int ca_put(ca_Cache *c, ca_Kind kind, const ca_Key *key, const ca_Entry *e);
 /* Frees the sections of an entry. */
@@ -107,6 +117,38 @@ void ca_flush_stats(ca_Cache *c);
 /* Flushes the statistics, then prunes only when the running total says the cache is past
  * its limit (cheap). Call once at the end of a run. */
 void ca_maybe_prune(ca_Cache *c);
+
+/* ---------------------------------------------------------------- remote */
+
+/* A shared cache on an HTTP server (docs/cache.md, "Remote cache"): module entries at
+ * URL/v1/KK/KEY.tce, read with GET and written with PUT, checked like local ones. */
+typedef struct ca_RemoteConfig {
+  const char *url;     /* http:// or https:// */
+  bool read_only;      /* never PUT */
+  const char *token;   /* a bearer token, or NULL */
+  const char *userpwd; /* "user:password" for basic auth, or NULL */
+  long timeout_ms;     /* each transfer's bound (0: 10 s); connecting takes at most 2 s of it */
+} ca_RemoteConfig;
+
+/* Puts the remote behind c (an open, usable cache): 0, or -1 with why (a bad URL; nothing
+ * is contacted yet). Credentials never appear in a message. */
+int ca_remote_attach(ca_Cache *c, const ca_RemoteConfig *rc, char *why, size_t cap);
+/* The remote's URL as messages show it (no credentials), or NULL when there is none. */
+const char *ca_remote_url(const ca_Cache *c);
+/* Starts GETs of the entries of kind for keys[0..n), all at once on the remote's own
+ * thread; NULL without a remote. */
+typedef struct ca_Fetch ca_Fetch;
+ca_Fetch *ca_remote_fetch(ca_Cache *c, ca_Kind kind, const ca_Key *keys, int n);
+/* Waits for keys[i]'s answer: CA_HIT (e filled; the entry is also stored in the local
+ * folder), CA_MISS, CA_CORRUPT or CA_MISPLACED (warned, not used), or CA_UNAVAILABLE (the
+ * server failed: one warning a run, and the remote is dropped for the rest of it). Counted
+ * in c->remote_run. */
+ca_Lookup ca_fetch_wait(ca_Fetch *f, int i, ca_Entry *e);
+/* Frees a fetch (waiting for GETs still in flight, each bounded by its timeout). */
+void ca_fetch_free(ca_Fetch *f);
+/* Waits for the remote's PUTs (each bounded by its timeout), counts them, and detaches it.
+ * ca_maybe_prune calls it; call it before reading c->remote_run for a report. */
+void ca_remote_finish(ca_Cache *c);
 
 /* ---------------------------------------------------------------- manifests */
 

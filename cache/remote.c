@@ -1,0 +1,430 @@
+/* remote.c - a shared cache on an HTTP server, through libcurl.
+ *
+ * Entries are the local cache's bytes, at URL/v1/KK/KEY.tce: GET reads one (404: absent),
+ * PUT writes one. Any server that stores what is PUT and returns it on GET serves (nginx
+ * or Apache with WebDAV, a ccache/sccache-style HTTP cache). Every transfer runs on one
+ * thread of the remote's own, on a libcurl multi handle, so a build's lookups all fly at
+ * once while the loop thread goes on checking modules; the loop thread waits only for the
+ * answer it needs next. A server that fails (no connection, a timeout, an answer that is
+ * not 200/404 to a GET or 2xx to a PUT) costs one warning: the remote is dropped for the
+ * rest of the run and everything still in flight ends at once. Nothing here trusts the
+ * bytes: the caller decodes them like a local entry's (checksum, key, kind).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cache/internal.h"
+
+enum { CONNECT_TIMEOUT_MS = 2000, MAX_CONNECTIONS = 8 };
+#define MAX_ENTRY_BYTES ((size_t)1 << 30) /* a longer answer is not an entry */
+
+typedef enum { J_GET, J_PUT } JobKind;
+
+typedef struct Job {
+  JobKind kind;
+  char *url;
+  uint8_t *body; /* GET: what came; PUT: what goes */
+  size_t len, cap, sent;
+  CURL *easy;
+  long http;
+  bool done;
+  ca_BStatus status; /* once done */
+  char why[CURL_ERROR_SIZE + 128];
+  struct Job *next; /* in the queue of jobs not yet started */
+  struct Job *owner_next; /* PUTs: the remote's list, freed at the end */
+  struct Job *active_next; /* on the multi handle */
+} Job;
+
+struct ca_Remote {
+  char base[2048];  /* the URL, without a trailing slash */
+  char shown[2048]; /* the URL for messages: no user or password */
+  bool read_only;
+  char *auth_header; /* "Authorization: Bearer ..." or NULL */
+  char *userpwd;
+  long timeout_ms;
+  pthread_t thread;
+  bool started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  CURLM *multi;
+  Job *queue, **queue_tail; /* submitted, not yet on the multi handle */
+  Job *puts;                /* every PUT, to free at the end */
+  Job *active_list;         /* on the multi handle */
+  int active;
+  bool stopping, dead, no_writes;
+  bool dead_said, writes_said;
+  char dead_why[CURL_ERROR_SIZE + 2300];
+  struct curl_slist *headers;
+};
+
+struct ca_Fetch {
+  ca_Cache *c;
+  ca_Kind kind;
+  int n;
+  ca_Key *keys;
+  Job *jobs;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* ---------------------------------------------------------------- transfers */
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg) {
+  Job *j = arg;
+  size_t got = size * n;
+  if (got > MAX_ENTRY_BYTES - j->len) return 0; /* too long: fails the transfer */
+  if (j->len + got + 1 > j->cap) {
+    size_t cap = j->cap ? j->cap : 65536;
+    while (cap < j->len + got + 1) cap *= 2;
+    uint8_t *nb = realloc(j->body, cap);
+    if (!nb) return 0;
+    j->body = nb, j->cap = cap;
+  }
+  memcpy(j->body + j->len, p, got);
+  j->len += got;
+  return got;
+}
+
+static size_t on_read(char *p, size_t size, size_t n, void *arg) {
+  Job *j = arg;
+  size_t room = size * n, left = j->len - j->sent;
+  if (room > left) room = left;
+  memcpy(p, j->body + j->sent, room);
+  j->sent += room;
+  return room;
+}
+
+/* Puts j on the multi handle (under mu). */
+static void start_job(ca_Remote *r, Job *j) {
+  CURL *e = curl_easy_init();
+  if (!e) {
+    j->status = CA_B_FAILED;
+    snprintf(j->why, sizeof j->why, "cannot start a transfer");
+    j->done = true;
+    return;
+  }
+  j->easy = e;
+  curl_easy_setopt(e, CURLOPT_URL, j->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->timeout_ms < CONNECT_TIMEOUT_MS ? r->timeout_ms : (long)CONNECT_TIMEOUT_MS);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->why);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  if (r->userpwd) {
+    curl_easy_setopt(e, CURLOPT_USERPWD, r->userpwd);
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+  }
+  if (j->kind == J_GET) {
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+  } else {
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, j);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)j->len);
+  }
+  curl_multi_add_handle(r->multi, e);
+  j->active_next = r->active_list;
+  r->active_list = j;
+  r->active++;
+}
+
+/* Ends j (under mu, on the worker) with status. */
+static void end_job(ca_Remote *r, Job *j, ca_BStatus status) {
+  if (j->easy) {
+    Job **p = &r->active_list;
+    while (*p != j) p = &(*p)->active_next;
+    *p = j->active_next;
+    curl_multi_remove_handle(r->multi, j->easy);
+    curl_easy_cleanup(j->easy);
+    j->easy = NULL;
+    r->active--;
+  }
+  j->status = status;
+  j->done = true;
+}
+
+/* What a finished transfer means. */
+static void settle(ca_Remote *r, Job *j, CURLcode rc) {
+  long http = 0;
+  curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &http);
+  j->http = http;
+  ca_BStatus st = CA_B_FAILED;
+  char why[sizeof j->why];
+  why[0] = 0;
+  if (rc != CURLE_OK) snprintf(why, sizeof why, "%s", j->why[0] ? j->why : curl_easy_strerror(rc));
+  else if (j->kind == J_GET && http == 200) st = CA_B_OK;
+  else if (j->kind == J_GET && (http == 404 || http == 410)) st = CA_B_ABSENT;
+  else if (j->kind == J_PUT && http >= 200 && http < 300) st = CA_B_OK;
+  else snprintf(why, sizeof why, "HTTP %ld to a %s", http, j->kind == J_GET ? "GET" : "PUT");
+  snprintf(j->why, sizeof j->why, "%s", why);
+  if (st == CA_B_FAILED) {
+    bool refused = j->kind == J_PUT && rc == CURLE_OK && http >= 400 && http < 500;
+    if (refused) r->no_writes = true; /* the server reads but does not take writes from us */
+    else if (!r->dead) {
+      r->dead = true;
+      snprintf(r->dead_why, sizeof r->dead_why, "%s", why);
+    }
+  }
+  end_job(r, j, st);
+}
+
+static void *worker(void *arg) {
+  ca_Remote *r = arg;
+  pthread_mutex_lock(&r->mu);
+  for (;;) {
+    while (r->queue) { /* start what was submitted (or end it, once the remote is dropped) */
+      Job *j = r->queue;
+      r->queue = j->next;
+      if (!r->queue) r->queue_tail = &r->queue;
+      if (r->dead) end_job(r, j, CA_B_FAILED);
+      else start_job(r, j);
+    }
+    if (r->dead && r->active) { /* everything in flight ends now */
+      while (r->active_list) end_job(r, r->active_list, CA_B_FAILED);
+      pthread_cond_broadcast(&r->cv);
+      continue;
+    }
+    if (!r->active) {
+      pthread_cond_broadcast(&r->cv);
+      if (r->stopping) break;
+      pthread_cond_wait(&r->cv, &r->mu);
+      continue;
+    }
+    pthread_mutex_unlock(&r->mu);
+    int running = 0;
+    curl_multi_perform(r->multi, &running);
+    pthread_mutex_lock(&r->mu);
+    CURLMsg *m;
+    int left;
+    bool any = false;
+    while ((m = curl_multi_info_read(r->multi, &left)))
+      if (m->msg == CURLMSG_DONE) {
+        Job *j;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        settle(r, j, m->data.result);
+        any = true;
+      }
+    if (any) pthread_cond_broadcast(&r->cv);
+    if (r->active && !r->queue && !r->dead) {
+      pthread_mutex_unlock(&r->mu);
+      curl_multi_poll(r->multi, NULL, 0, 1000, NULL);
+      pthread_mutex_lock(&r->mu);
+    }
+  }
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+/* Hands j to the worker. */
+static void submit(ca_Remote *r, Job *j) {
+  pthread_mutex_lock(&r->mu);
+  j->next = NULL;
+  *r->queue_tail = j;
+  r->queue_tail = &j->next;
+  if (!r->started) r->started = !pthread_create(&r->thread, NULL, worker, r);
+  if (!r->started) { /* no thread: the remote cannot be used */
+    r->queue = NULL, r->queue_tail = &r->queue;
+    j->status = CA_B_FAILED, j->done = true;
+    if (!r->dead) r->dead = true, snprintf(r->dead_why, sizeof r->dead_why, "cannot start a thread");
+  }
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  curl_multi_wakeup(r->multi);
+}
+
+/* ---------------------------------------------------------------- the interface */
+
+/* The URL without "user:password@", for messages. */
+static void shown_url(const char *url, char *out, size_t cap) {
+  const char *auth = strstr(url, "://");
+  const char *host = auth ? auth + 3 : url;
+  const char *end = host + strcspn(host, "/?#");
+  const char *at = memchr(host, '@', (size_t)(end - host));
+  if (!at) snprintf(out, cap, "%s", url);
+  else snprintf(out, cap, "%.*s%s", (int)(host - url), url, at + 1);
+}
+
+int ca_remote_attach(ca_Cache *c, const ca_RemoteConfig *rc, char *why, size_t cap) {
+  const char *u = rc->url;
+  if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
+    char shown[2048];
+    shown_url(u, shown, sizeof shown);
+    snprintf(why, cap, "remote cache URL %s: not an http:// or https:// URL", shown);
+    return -1;
+  }
+  size_t n = strlen(u);
+  while (n > 8 && u[n - 1] == '/') n--;
+  if (n >= sizeof ((ca_Remote *)0)->base || strpbrk(u, " \t\r\n")) {
+    snprintf(why, cap, "remote cache URL: too long, or has spaces");
+    return -1;
+  }
+  pthread_once(&curl_once, curl_init);
+  if (curl_init_rc != CURLE_OK) {
+    snprintf(why, cap, "remote cache: libcurl cannot start: %s", curl_easy_strerror(curl_init_rc));
+    return -1;
+  }
+  ca_Remote *r = calloc(1, sizeof *r);
+  if (!r) abort();
+  memcpy(r->base, u, n);
+  shown_url(r->base, r->shown, sizeof r->shown);
+  r->read_only = rc->read_only;
+  r->timeout_ms = rc->timeout_ms > 0 ? rc->timeout_ms : 10000;
+  r->headers = curl_slist_append(NULL, "Expect:"); /* no wait for "100 Continue" before a PUT's body */
+  if (rc->token && *rc->token) {
+    size_t len = strlen(rc->token) + 32;
+    r->auth_header = malloc(len);
+    if (!r->auth_header) abort();
+    snprintf(r->auth_header, len, "Authorization: Bearer %s", rc->token);
+    r->headers = curl_slist_append(r->headers, r->auth_header);
+  }
+  if (rc->userpwd && *rc->userpwd && !(r->userpwd = strdup(rc->userpwd))) abort();
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  r->queue_tail = &r->queue;
+  r->multi = curl_multi_init();
+  if (!r->multi || !r->headers) abort();
+  curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONNECTIONS);
+  c->remote = r;
+  return 0;
+}
+
+const char *ca_remote_url(const ca_Cache *c) { return c->remote ? c->remote->shown : NULL; }
+
+/* The one warning of a run about the remote as a whole (under mu). */
+static void say_dead(ca_Cache *c) {
+  ca_Remote *r = c->remote;
+  if (r->dead && !r->dead_said) {
+    r->dead_said = true;
+    fprintf(stderr, "tric: warning: remote cache %s: %s; building without it\n", r->shown, r->dead_why);
+  }
+  if (r->no_writes && !r->writes_said && !r->dead) {
+    r->writes_said = true;
+    fprintf(stderr, "tric: warning: remote cache %s refuses writes; storing nothing there in this run\n", r->shown);
+  }
+}
+
+static char *entry_url(ca_Remote *r, const ca_Key *key) {
+  char name[48];
+  ca_entry_name(key, name);
+  size_t len = strlen(r->base) + 64;
+  char *url = malloc(len);
+  if (!url) abort();
+  snprintf(url, len, "%s/v1/%s", r->base, name);
+  return url;
+}
+
+ca_Fetch *ca_remote_fetch(ca_Cache *c, ca_Kind kind, const ca_Key *keys, int n) {
+  if (!c->remote || n <= 0) return NULL;
+  ca_Fetch *f = calloc(1, sizeof *f);
+  if (!f || !(f->keys = malloc(sizeof *keys * (size_t)n)) || !(f->jobs = calloc((size_t)n, sizeof *f->jobs))) abort();
+  f->c = c, f->kind = kind, f->n = n;
+  memcpy(f->keys, keys, sizeof *keys * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    f->jobs[i].kind = J_GET;
+    f->jobs[i].url = entry_url(c->remote, &keys[i]);
+    submit(c->remote, &f->jobs[i]);
+  }
+  return f;
+}
+
+ca_Lookup ca_fetch_wait(ca_Fetch *f, int i, ca_Entry *e) {
+  memset(e, 0, sizeof *e);
+  ca_Cache *c = f->c;
+  ca_Remote *r = c->remote;
+  Job *j = &f->jobs[i];
+  pthread_mutex_lock(&r->mu);
+  while (!j->done) pthread_cond_wait(&r->cv, &r->mu);
+  say_dead(c);
+  pthread_mutex_unlock(&r->mu);
+  if (j->status == CA_B_ABSENT) {
+    c->remote_run.misses++;
+    return CA_MISS;
+  }
+  if (j->status != CA_B_OK) {
+    c->remote_run.errors += j->why[0] != 0; /* not a GET dropped because another failed */
+    return CA_UNAVAILABLE;
+  }
+  c->remote_run.bytes_in += j->len;
+  char where[2200];
+  shown_url(j->url, where, sizeof where);
+  ca_Lookup got = ca_decode_for(j->body, j->len, f->kind, &f->keys[i], e, where);
+  if (got != CA_HIT) {
+    fprintf(stderr, "not used, compiling\n");
+    c->remote_run.errors++;
+  } else {
+    c->remote_run.hits++;
+    ca_put_bytes(c, &f->keys[i], j->body, j->len); /* a remote hit is kept locally */
+  }
+  free(j->body);
+  j->body = NULL;
+  return got;
+}
+
+void ca_fetch_free(ca_Fetch *f) {
+  if (!f) return;
+  ca_Remote *r = f->c->remote;
+  pthread_mutex_lock(&r->mu); /* the worker may still hold unfinished GETs */
+  for (int i = 0; i < f->n; i++)
+    while (!f->jobs[i].done) pthread_cond_wait(&r->cv, &r->mu);
+  pthread_mutex_unlock(&r->mu);
+  for (int i = 0; i < f->n; i++) free(f->jobs[i].url), free(f->jobs[i].body);
+  free(f->jobs), free(f->keys), free(f);
+}
+
+void ca_remote_put(ca_Cache *c, const ca_Key *key, const uint8_t *bytes, size_t len) {
+  ca_Remote *r = c->remote;
+  if (!r || r->read_only) return;
+  pthread_mutex_lock(&r->mu);
+  bool skip = r->dead || r->no_writes;
+  pthread_mutex_unlock(&r->mu);
+  if (skip) return;
+  Job *j = calloc(1, sizeof *j);
+  if (!j || !(j->body = malloc(len ? len : 1))) abort();
+  memcpy(j->body, bytes, len);
+  j->len = len;
+  j->kind = J_PUT;
+  j->url = entry_url(r, key);
+  pthread_mutex_lock(&r->mu);
+  j->owner_next = r->puts;
+  r->puts = j;
+  pthread_mutex_unlock(&r->mu);
+  submit(r, j);
+}
+
+void ca_remote_finish(ca_Cache *c) {
+  ca_Remote *r = c->remote;
+  if (!r) return;
+  pthread_mutex_lock(&r->mu);
+  r->stopping = true;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  curl_multi_wakeup(r->multi);
+  if (r->started) pthread_join(r->thread, NULL); /* each transfer is bounded by its timeout */
+  pthread_mutex_lock(&r->mu);
+  for (Job *j = r->puts; j; j = j->owner_next)
+    if (j->status == CA_B_OK) c->remote_run.puts++, c->remote_run.bytes_out += j->len;
+    else if (j->why[0]) c->remote_run.errors++;
+  say_dead(c);
+  pthread_mutex_unlock(&r->mu);
+  for (Job *j = r->puts, *next; j; j = next) {
+    next = j->owner_next;
+    free(j->url), free(j->body), free(j);
+  }
+  curl_multi_cleanup(r->multi);
+  curl_slist_free_all(r->headers);
+  free(r->auth_header), free(r->userpwd);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  free(r);
+  c->remote = NULL;
+}
