@@ -347,6 +347,8 @@ def test_machine_b_builds_everything_from_the_remote(ctx):
         if (sa.get("remote_hits"), sa.get("remote_misses"), sa.get("remote_errors")) != (0, N, 0) or \
                 "remote_bytes_received" not in sa or not sa.get("remote_bytes_sent", 0) >= total:
             return "machine A's stats (entries total %d bytes): %s" % (total, sa)
+        if sa.get("remote_puts", N) != N:
+            return "machine A's stats count %s PUTs of %d: %s" % (sa.get("remote_puts"), N, sa)
 
         # machine B: same sources at another path, an empty local cache
         b, cache_b = checkout(ctx, like=a), ctx.tmpdir()
@@ -487,14 +489,15 @@ def test_server_killed_mid_build(ctx):
 
 def test_failing_server_costs_one_warning(ctx):
     """A server answering 500, 403 or a redirect to everything: one warning, the remote
-    dropped for the rest of the run (no PUT, far fewer requests than modules), the build
-    as without a cache."""
+    dropped for the rest of the run (no PUT; of a build's GETs, which all fly at once on at
+    most 8 connections, those not yet sent are never sent: far fewer requests than the
+    150 modules), the build as without a cache."""
     skip = skip_why()
     if skip:
         return skip
     for code in (500, 403, 302):
         with nf.Nginx(ctx.tmpdir(), fail=code) as srv:
-            d, cache = checkout(ctx), ctx.tmpdir()
+            d, cache = checkout(ctx, N_LONG), ctx.tmpdir()
             r = build(ctx, d, cache, "--remote-cache=" + srv.url)
             if r.returncode:
                 return fail_build(r, "build against a server answering %d" % code)
@@ -507,10 +510,10 @@ def test_failing_server_costs_one_warning(ctx):
             got = srv.requests()
             if not got:
                 return "tric never asked the server answering %d (is the remote used at all?)" % code
-            if len(got) > N // 2 or [q for q in got if q[0] != "GET"]:
+            if len(got) >= 30 or [q for q in got if q[0] != "GET"]:
                 return "the remote was used after it answered %d: %d requests for %d modules: %s" % (
-                    code, len(got), N, got)
-            err = same_outputs(outputs(d), reference(ctx), "outputs of a build against a server answering %d" % code)
+                    code, len(got), N_LONG, got[:40])
+            err = same_outputs(outputs(d), reference(ctx, N_LONG), "outputs of a build against a server answering %d" % code)
             if err:
                 return err
             if stats(ctx, cache).get("remote_errors", 0) < 1:
