@@ -14,6 +14,9 @@
 
 /* Exit statuses: each means one thing. */
 enum { EXIT_OK = 0, EXIT_COMPILE = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+/* The exit status of a code generation failure (status.c): usage for a bad target, CPU or
+ * feature name, I/O or internal failure for the rest. */
+int exit_for(cg_Status st);
 
 /* One source file of the build, parsed and (once its imports are) checked. */
 typedef struct Module {
@@ -113,7 +116,7 @@ typedef struct Opts {
   const char *time_trace;  /* --time-trace=FILE */
   const char *out;
   bool out_dir; /* -o PATH/ (a trailing slash): PATH is the output folder even for one file */
-  const char *incdirs[64];
+  const char **incdirs; /* -I folders, in order: argc entries at most */
   int nincdirs;
   unsigned emit;
   const char *dump;
@@ -125,17 +128,16 @@ typedef struct Opts {
   bool keep_mtime; /* --keep-mtime: an unchanged output is never touched (Ninja's restat) */
   const char *mf; /* -MF FILE */
   Jobserver *js;  /* make's jobserver, or NULL */
-  const char *cache_args[8]; /* tric cache SUBCOMMAND ARGS */
+  const char **cache_args; /* tric cache SUBCOMMAND ARGS: argc entries at most */
   int ncache_args;
 } Opts;
 
-
-
-/* Builds (or, for `check`, only checks) every input; returns the exit status. */
+/* Builds (or, for `check`, only checks) every input; returns the exit status (build.c). */
 int run_build(const Opts *o, bool colour);
-/* The cache folder the options and environment name, or NULL. */
+
+/* The cache folder the options and environment name (maybe put in buf), or NULL (config.c). */
 const char *cache_dir(const Opts *o, char *buf, size_t cap);
-/* The cache size limit: TRIC_CACHE_MAX_SIZE or 2 GiB. */
+/* The cache size limit: TRIC_CACHE_MAX_SIZE or 2 GiB (config.c). */
 uint64_t cache_max_size(void);
 
 /* Monotonic time in seconds. */

@@ -88,7 +88,9 @@ static const char *clean_arg(const char *arg) { return path_clean((char *)arg); 
 static int parse_args(int argc, char **argv, Opts *o) {
   o->emit = CG_EMIT_OBJ | CG_EMIT_HEADER;
   o->files = calloc((size_t)argc + 1, sizeof *o->files);
-  if (!o->files) abort();
+  o->incdirs = calloc((size_t)argc + 1, sizeof *o->incdirs);
+  o->cache_args = calloc((size_t)argc + 1, sizeof *o->cache_args);
+  if (!o->files || !o->incdirs || !o->cache_args) abort();
   o->color = -1;
   o->cg.opt_level = 2;
   if (argc < 2) {
@@ -108,7 +110,7 @@ static int parse_args(int argc, char **argv, Opts *o) {
     for (int i = 2; i < argc; i++) {
       if (!strcmp(argv[i], "--cache-dir") && i + 1 < argc) o->cache_dir = argv[++i];
       else if (!strncmp(argv[i], "--cache-dir=", 12)) o->cache_dir = argv[i] + 12;
-      else if (o->ncache_args < 8) o->cache_args[o->ncache_args++] = argv[i];
+      else o->cache_args[o->ncache_args++] = argv[i];
     }
     if (!o->ncache_args) return usage_error("tric cache needs a subcommand: stats, list, prune, clear, verify or dir%s", "");
     return -1;
@@ -127,9 +129,9 @@ static int parse_args(int argc, char **argv, Opts *o) {
       o->out_dir = *val && val[strlen(val) - 1] == '/';
       o->out = *val ? clean_arg(val) : val;
     } else if (!strncmp(a, "-I", 2) && a[2]) {
-      if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = clean_arg(a + 2);
+      o->incdirs[o->nincdirs++] = clean_arg(a + 2);
     } else if (TAKES("-I")) {
-      if (o->nincdirs < 64) o->incdirs[o->nincdirs++] = clean_arg(val);
+      o->incdirs[o->nincdirs++] = clean_arg(val);
     } else if (!strncmp(a, "-O", 2) && a[2] >= '0' && a[2] <= '3' && !a[3]) o->cg.opt_level = a[2] - '0';
     else if (TAKES("--emit")) {
       if (!parse_emit(val, &o->emit)) return usage_error("--emit takes a list of obj,header,llvm-ir,asm,plan,plan-json, not '%s'", val);
@@ -178,25 +180,6 @@ static int parse_args(int argc, char **argv, Opts *o) {
   if (!o->nfiles) return usage_error("no input file%s", "");
   if (o->out && !*o->out) return usage_error("-o needs a path%s", "");
   return -1;
-}
-
-/* The cache folder: --cache-dir, $TRIC_CACHE_DIR, $XDG_CACHE_HOME/tric, ~/.cache/tric. */
-const char *cache_dir(const Opts *o, char *buf, size_t cap) {
-  const char *d = o->cache_dir ? o->cache_dir : getenv("TRIC_CACHE_DIR");
-  if (d && *d) return d;
-  const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-  if (x && *x) snprintf(buf, cap, "%s/tric", x);
-  else if (home && *home) snprintf(buf, cap, "%s/.cache/tric", home);
-  else return NULL;
-  return buf;
-}
-
-uint64_t cache_max_size(void) {
-  uint64_t v = 2ull << 30;
-  const char *e = getenv("TRIC_CACHE_MAX_SIZE");
-  if (e && *e && !ca_parse_size(e, &v))
-    fprintf(stderr, "tric: warning: TRIC_CACHE_MAX_SIZE='%s' is not a size like 2G; using 2G\n", e), v = 2ull << 30;
-  return v;
 }
 
 static int cache_command(const Opts *o) {
@@ -262,11 +245,14 @@ static int cache_command(const Opts *o) {
   return usage_error("unknown cache subcommand '%s' (stats, list, prune, clear, verify, dir)", sub);
 }
 
+/* Frees what parse_args allocated. */
+static void opts_free(Opts *o) { free(o->files), free(o->incdirs), free(o->cache_args); }
+
 int main(int argc, char **argv) {
   Opts o = {0};
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0) {
-    free(o.files);
+    opts_free(&o);
     return rc;
   }
   bool colour = o.color == 1;
@@ -276,7 +262,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(o.cmd, "cache")) {
     rc = cache_command(&o);
-    free(o.files);
+    opts_free(&o);
     return rc;
   }
   /* make's job slots, first: it names descriptors, and opening any file could reuse a closed one */
@@ -290,21 +276,21 @@ int main(int argc, char **argv) {
     bool list = o.cg.cpu && !strcmp(o.cg.cpu, "help");
     if (list) o.cg.cpu = NULL;
     cg_init();
-    rc = cg_check_target(&o.cg, list ? stdout : NULL, msg, sizeof msg);
-    if (rc || list) {
-      if (rc && !strncmp(msg, "unknown target", 14)) usage_error("%s", msg);
-      else if (rc)
+    cg_Status st = cg_check_target(&o.cg, list ? stdout : NULL, msg, sizeof msg);
+    if (st || list) {
+      if (st == CG_ERR_TARGET) usage_error("%s", msg);
+      else if (st)
         fprintf(stderr, "tric: error: %s\n(tric build --cpu help%s%s lists the target's CPUs and features)\n", msg,
                 o.cg.triple ? " --target " : "", o.cg.triple ? o.cg.triple : "");
-      free(o.files);
+      opts_free(&o);
       js_close(&js);
-      return !rc ? EXIT_OK : strstr(msg, "internal error") || strstr(msg, "cannot check") ? EXIT_IO : EXIT_USAGE;
+      return exit_for(st);
     }
   }
   install_signal_cleanup(o.js);
   int status = run_build(&o, colour);
   install_signal_cleanup(NULL); /* js is about to go */
-  free(o.files);
+  opts_free(&o);
   js_close(&js);
   return status;
 }

@@ -1,6 +1,8 @@
-/* output.c - atomic output files.
+/* output.c - output files: a target's outputs, each written atomically.
  *
- * Every output is written to a temporary file beside its destination and renamed into
+ * A target's outputs (object, header, IR, assembly, plan, depfile) come from its cache
+ * entry or its fresh compile alike, and on a failure those an earlier build left are
+ * removed, so nothing stale survives. Every output is written to a temporary file beside its destination and renamed into
  * place, so a reader never sees a partial object or header. Temporary files still open
  * when SIGINT, SIGTERM or SIGHUP arrives are removed before the process dies, and the job
  * slots taken from make's jobserver are given back; this table and that pointer are the
@@ -14,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/cmd.h"
+#include "cmd/build.h"
 
 enum { MAX_PENDING = 16 };
 static char pending[MAX_PENDING][4096];
@@ -107,4 +109,106 @@ int write_atomic(const char *path, const void *data, size_t len, const struct ti
   pending[slot][0] = 0;
   npending = slot;
   return err ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- a target's outputs */
+
+static int mkdirs_for(Build *b, const char *file) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", file);
+  char *slash = strrchr(buf, '/');
+  struct stat st;
+  if (!slash) return 0;
+  *slash = 0;
+  if (!strcmp(buf, b->made_dir)) return 0;
+  if (!stat(buf, &st) && S_ISDIR(st.st_mode)) { /* the common case: it exists */
+    memcpy(b->made_dir, buf, sizeof buf);
+    return 0;
+  }
+  *slash = '/';
+  for (char *s = buf + 1; *s; s++)
+    if (*s == '/') {
+      *s = 0;
+      if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+      *s = '/';
+    }
+  return 0;
+}
+
+static void dep_append(char **buf, size_t *len, size_t *cap, const char *s, bool path) {
+  for (; *s; s++) {
+    if (*len + 3 >= *cap) {
+      *cap *= 2;
+      *buf = realloc(*buf, *cap);
+      if (!*buf) abort();
+    }
+    if (path && (*s == ' ' || *s == '#')) (*buf)[(*len)++] = '\\';
+    if (path && *s == '$') (*buf)[(*len)++] = '$';
+    (*buf)[(*len)++] = *s;
+  }
+}
+
+/* The modules m depends on (itself first), each once. */
+static void closure(Module *m, fe_Vec *seen, fe_Arena *a) {
+  for (int i = 0; i < seen->n; i++)
+    if (seen->items[i] == m) return;
+  fe_vec_push(a, seen, m);
+  for (int k = 0; k + 1 < m->deps.n; k += 2) closure(m->deps.items[k], seen, a);
+}
+
+/* Writes the depfile: the object depends on its source and every module it imports;
+ * each import also gets an empty rule, so deleting one is no error for make. */
+static int write_depfile(Build *b, Target *t) {
+  fe_Vec mods = {0};
+  closure(t->m, &mods, b->g.arena);
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) abort();
+  dep_append(&buf, &len, &cap, t->obj, true);
+  dep_append(&buf, &len, &cap, ":", false);
+  for (int i = 0; i < mods.n; i++) {
+    dep_append(&buf, &len, &cap, " ", false);
+    dep_append(&buf, &len, &cap, ((Module *)mods.items[i])->path, true);
+  }
+  dep_append(&buf, &len, &cap, "\n", false);
+  for (int i = 1; i < mods.n; i++) {
+    dep_append(&buf, &len, &cap, "\n", false);
+    dep_append(&buf, &len, &cap, ((Module *)mods.items[i])->path, true);
+    dep_append(&buf, &len, &cap, ":\n", false);
+  }
+  int rc = write_atomic(t->dep, buf, len, b->o->keep_mtime ? NULL : &t->m->newest);
+  free(buf);
+  return rc;
+}
+
+/* Writes a target's outputs from its sections (cache entry or fresh compile). */
+int write_outputs(Build *b, Target *t, const void *const data[CA_NSECTIONS], const size_t len[CA_NSECTIONS]) {
+  const Opts *o = b->o;
+  double t0 = now_seconds();
+  if (mkdirs_for(b, t->obj)) {
+    fprintf(stderr, "tric: error: cannot create the folder of '%s': %s\n", t->obj, strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  const struct timespec *nb = o->keep_mtime ? NULL : &t->m->newest; /* touch an unchanged output? */
+  if ((o->emit & CG_EMIT_OBJ) && write_atomic(t->obj, data[CA_OBJ], len[CA_OBJ], nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_HEADER) && write_atomic(t->hdr, data[CA_HEADER], len[CA_HEADER], nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_LLVM_IR) && write_atomic(t->ll, data[CA_LLVM_IR], len[CA_LLVM_IR], nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_ASM) && write_atomic(t->as, data[CA_ASM], len[CA_ASM], nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_PLAN) && write_atomic(t->plan, t->plan_text, strlen(t->plan_text), nb)) rc = -1;
+  if (!rc && (o->emit & CG_EMIT_PLAN_JSON) &&
+      write_atomic(t->plan_json, t->plan_json_text, strlen(t->plan_json_text), nb))
+    rc = -1;
+  if (!rc && o->md && write_depfile(b, t)) rc = -1;
+  t->stage[ST_WRITE] += now_seconds() - t0;
+  return rc;
+}
+
+void remove_outputs(const Opts *o, Target *t) {
+  if (o->emit & CG_EMIT_OBJ) unlink(t->obj);
+  if (o->emit & CG_EMIT_HEADER) unlink(t->hdr);
+  if (o->emit & CG_EMIT_LLVM_IR) unlink(t->ll);
+  if (o->emit & CG_EMIT_ASM) unlink(t->as);
+  if (o->emit & CG_EMIT_PLAN) unlink(t->plan);
+  if (o->emit & CG_EMIT_PLAN_JSON) unlink(t->plan_json);
 }

@@ -36,6 +36,17 @@ typedef struct cg_Result {
   int nkernels;                  /* loop-nest kernels and microkernels emitted */
 } cg_Result;
 
+/* What went wrong, for the caller to map to an exit status: a user's mistake (a name
+ * LLVM does not know) or tric's and the system's (everything else). Messages are for
+ * people; this is what a caller decides by. */
+typedef enum cg_Status {
+  CG_OK = 0,
+  CG_ERR_TARGET,   /* no such target triple */
+  CG_ERR_CPU,      /* an unknown CPU or CPU feature name, or a malformed feature list */
+  CG_ERR_RESOURCE, /* the system refused what a step needs (a temporary file) */
+  CG_ERR_INTERNAL, /* a bug in tric or LLVM: invalid IR generated, an LLVM step failed */
+} cg_Status;
+
 /* Initialises LLVM's targets once per process, before any thread compiles. */
 void cg_init(void);
 /* Releases LLVM's process-wide state at exit. */
@@ -49,15 +60,16 @@ void cg_shutdown(void);
  *                units (passed in unit order) into the outputs, and frees the job.
  *
  * Objects and assembly for ELF targets are compiled this way, each kernel in a module of
- * its own. A kernel unit's code depends only on its key (cg_unit_key: its LLVM bitcode,
- * the target and the options), so a builder that meets a key again, in this module or
- * another, may pass the cg_Unit compiled for the first one to cg_finish instead of
- * compiling it again: the output is the same byte for byte. Otherwise (LLVM IR
+ * its own. A kernel unit's code depends only on what cg_unit_key_feed feeds (its LLVM
+ * bitcode, the target and the options), so a builder that meets those bytes again, in
+ * this module or another, may pass the cg_Unit compiled for the first one to cg_finish
+ * instead of compiling it again: the output is the same byte for byte. Codegen hashes
+ * nothing itself: the builder keys units and jobs (cmd/keys.c). Otherwise (LLVM IR
  * requested, other object formats) the job has no units and cg_finish compiles the
  * whole module.
  *
- * On failure each returns -1 with a malloc'd message in *err (a bad target name, an
- * LLVM failure); free a job that will not finish with cg_job_free. */
+ * On failure each returns a cg_Status other than CG_OK with a malloc'd message in *err
+ * (a bad target name, an LLVM failure); free a job that will not finish with cg_job_free. */
 typedef struct cg_Job cg_Job;
 /* Target machines kept for reuse from one step to the next (making one costs about a
  * millisecond): each step takes a cg_Machines (or NULL: its own, freed with the job),
@@ -69,18 +81,22 @@ typedef struct cg_Unit {
   cg_Blob asm_text;
   double t_opt, t_codegen; /* seconds */
 } cg_Unit;
-int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Machines *m,
-             cg_Job **job, int *nunits, char **err);
-/* The key of kernel unit u (128 bits). */
-void cg_unit_key(const cg_Job *job, int u, unsigned char key[16]);
-/* The key of everything cg_finish would produce (the exported functions' bitcode, every
- * kernel's key, the target, the options and the outputs asked for), so that a builder
- * may reuse the outputs of an earlier identical job; false for a job without units. */
-bool cg_job_key(const cg_Job *job, unsigned char key[16]);
+cg_Status cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit,
+                   cg_Machines *m, cg_Job **job, int *nunits, char **err);
+/* Takes n bytes at p into the key being made (ctx: the caller's hasher). */
+typedef void cg_KeyFeed(void *ctx, const void *p, size_t n);
+/* Feeds everything kernel unit u's code depends on: the target triple, CPU and features,
+ * the options that change code, and the unit's LLVM bitcode. */
+void cg_unit_key_feed(const cg_Job *job, int u, cg_KeyFeed *feed, void *ctx);
+/* Feeds everything cg_finish's outputs depend on but the kernel units: the target, the
+ * options, the outputs asked for and the exported functions' bitcode, so that a builder
+ * keying that with every unit's key may reuse the outputs of an earlier identical job;
+ * false (nothing fed) for a job without units. */
+bool cg_job_key_feed(const cg_Job *job, cg_KeyFeed *feed, void *ctx);
 /* The loop-nest kernels and shared microkernels the module emitted. */
 int cg_job_nkernels(const cg_Job *job);
-int cg_run_unit(cg_Job *job, int u, cg_Machines *m, cg_Unit *out, char **err);
-int cg_finish(cg_Job *job, const cg_Unit *const *units, cg_Machines *m, cg_Result *out, char **err);
+cg_Status cg_run_unit(cg_Job *job, int u, cg_Machines *m, cg_Unit *out, char **err);
+cg_Status cg_finish(cg_Job *job, const cg_Unit *const *units, cg_Machines *m, cg_Result *out, char **err);
 void cg_job_free(cg_Job *job);
 void cg_unit_free(cg_Unit *u);
 /* Frees the blobs of a result. */
@@ -98,11 +114,11 @@ char *cg_plan_text(tc_Func *funcs, int nfuncs, const cg_Options *o, fe_Arena *a,
 /* The triple, CPU and features that options o resolve to (malloc'd strings), for
  * --version, cache keys and messages. */
 void cg_describe_target(const cg_Options *o, char **triple, char **cpu, char **features);
-/* Checks that the target, CPU and features o names exist in LLVM (after cg_init): 0, or
- * -1 with a message naming the bad value (and close valid names) in msg. With list, it
+/* Checks that the target, CPU and features o names exist in LLVM (after cg_init): CG_OK,
+ * or a failure with a message naming the bad value (and close valid names) in msg. With list, it
  * writes the target's CPU and feature names there instead. It takes LLVM's tables from
  * text LLVM prints to stderr once per process, so call it once, before other threads start. */
-int cg_check_target(const cg_Options *o, FILE *list, char *msg, size_t cap);
+cg_Status cg_check_target(const cg_Options *o, FILE *list, char *msg, size_t cap);
 /* The LLVM version tric was built with ("19.1.7"). */
 const char *cg_llvm_version(void);
 

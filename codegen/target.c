@@ -21,7 +21,6 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <llvm/Config/llvm-config.h>
 
-#include <xxhash.h>
 
 #include "codegen/internal.h"
 
@@ -130,8 +129,8 @@ static void parse_names(Names *n) {
   }
 }
 
-/* Reads target t's (triple's) CPU and feature tables; 0, or -1 with a message. */
-static int read_names(LLVMTargetRef t, const char *triple, Names *n, char *msg, size_t cap) {
+/* Reads target t's (triple's) CPU and feature tables; CG_OK, or a failure with a message. */
+static cg_Status read_names(LLVMTargetRef t, const char *triple, Names *n, char *msg, size_t cap) {
   memset(n, 0, sizeof *n);
   FILE *tmp = tmpfile();
   int saved = dup(2);
@@ -139,7 +138,7 @@ static int read_names(LLVMTargetRef t, const char *triple, Names *n, char *msg, 
     snprintf(msg, cap, "cannot check the CPU and features: no temporary file: %s", strerror(errno));
     if (tmp) fclose(tmp);
     if (saved >= 0) close(saved);
-    return -1;
+    return CG_ERR_RESOURCE;
   }
   fflush(stderr);
   dup2(fileno(tmp), 2);
@@ -159,15 +158,15 @@ static int read_names(LLVMTargetRef t, const char *triple, Names *n, char *msg, 
   fclose(tmp);
   if (!n->text) {
     snprintf(msg, cap, "internal error: LLVM printed no CPU table for '%s' (it does so once per process)", triple);
-    return -1;
+    return CG_ERR_INTERNAL;
   }
   parse_names(n);
   if (!n->ncpus) {
     snprintf(msg, cap, "internal error: no CPU names in LLVM's table for '%s'", triple);
     names_free(n);
-    return -1;
+    return CG_ERR_INTERNAL;
   }
-  return 0;
+  return CG_OK;
 }
 
 /* Edit distance of a and b (both short names), for suggestions. */
@@ -210,34 +209,34 @@ static bool listed(const char *name, char *const *list, int n) {
 }
 
 /* Checks every item of a feature list (+NAME or -NAME, comma-separated). */
-static int check_features(const char *list, const char *triple, const Names *n, char *msg, size_t cap) {
+static cg_Status check_features(const char *list, const char *triple, const Names *n, char *msg, size_t cap) {
   for (const char *p = list; *p;) {
     size_t len = strcspn(p, ",");
     char item[128];
     snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), p);
     if (len && item[0] != '+' && item[0] != '-') {
       snprintf(msg, cap, "--features takes +NAME or -NAME items, not '%s'", item);
-      return -1;
+      return CG_ERR_CPU;
     }
     if (len && (len >= sizeof item || !listed(item + 1, n->features, n->nfeatures))) {
       snprintf(msg, cap, "unknown CPU feature '%s' for target %s", item + 1, triple);
       suggest(item + 1, n->features, n->nfeatures, msg, cap);
-      return -1;
+      return CG_ERR_CPU;
     }
     p += len;
     if (*p == ',') p++;
   }
-  return 0;
+  return CG_OK;
 }
 
-int cg_check_target(const cg_Options *o, FILE *list, char *msg, size_t cap) {
+cg_Status cg_check_target(const cg_Options *o, FILE *list, char *msg, size_t cap) {
   char *triple, *cpu, *features, *err = NULL;
   cg_describe_target(o, &triple, &cpu, &features);
   LLVMTargetRef t;
-  int rc = 0;
+  cg_Status rc = CG_OK;
   if (LLVMGetTargetFromTriple(triple, &t, &err)) {
     snprintf(msg, cap, "unknown target '%s' (%s)", triple, err ? err : "LLVM knows no such target");
-    rc = -1;
+    rc = CG_ERR_TARGET;
   }
   if (err) LLVMDisposeMessage(err);
   Names n = {0};
@@ -251,7 +250,7 @@ int cg_check_target(const cg_Options *o, FILE *list, char *msg, size_t cap) {
   } else if (!rc && o->cpu && !listed(o->cpu, n.cpus, n.ncpus)) {
     snprintf(msg, cap, "unknown CPU '%s' for target %s", o->cpu, triple);
     suggest(o->cpu, n.cpus, n.ncpus, msg, cap);
-    rc = -1;
+    rc = CG_ERR_CPU;
   } else if (!rc && o->features) rc = check_features(o->features, triple, &n, msg, cap);
   names_free(&n);
   free(triple), free(cpu), free(features);
@@ -267,13 +266,14 @@ static void blob_from_buffer(LLVMMemoryBufferRef buf, cg_Blob *b) {
   LLVMDisposeMemoryBuffer(buf);
 }
 
-static int fail(char **err, const char *what, char *msg) {
+/* Fails a step with status st: *err is what, and LLVM's message msg (taken) if any. */
+static cg_Status fail(char **err, cg_Status st, const char *what, char *msg) {
   size_t n = strlen(what) + (msg ? strlen(msg) : 0) + 4;
   *err = malloc(n);
   if (!*err) abort();
   snprintf(*err, n, "%s%s%s", what, msg ? ": " : "", msg ? msg : "");
   if (msg) LLVMDisposeMessage(msg);
-  return -1;
+  return st;
 }
 
 /* ---------------------------------------------------------------- compiles in units
@@ -288,13 +288,13 @@ static int fail(char **err, const char *what, char *msg) {
  * kernels are local symbols of the one object it then generates. The shared
  * microkernels that contraction kernels call (CG_UKERNEL_PREFIX) are units after the
  * kernels', each defining its own name, which stays as it is and becomes local the same
- * way. A unit's assembly depends only on its bitcode and the options, which is its key,
- * so one compile serves every module that emits the same kernel or microkernel. */
+ * way. A unit's assembly depends only on its bitcode, the target and the options, which
+ * cg_unit_key_feed gives the builder to key it by, so one compile serves every module
+ * that emits the same kernel or microkernel. */
 
 typedef struct Unit {
   char *bitcode;
   size_t len;
-  unsigned char key[16];
 } Unit;
 
 struct cg_Job {
@@ -373,7 +373,7 @@ static void set_layout(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *t
 }
 
 /* Runs the optimisation pipeline at `level` (and marks streaming stores); seconds spent in *t. */
-static int optimise(cg_Job *j, LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, double *t, char **err) {
+static cg_Status optimise(cg_Job *j, LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, double *t, char **err) {
   double t0 = seconds();
   char passes[32];
   snprintf(passes, sizeof passes, "default<O%d>", level & 3);
@@ -388,9 +388,9 @@ static int optimise(cg_Job *j, LLVMModuleRef mod, LLVMTargetMachineRef tm, int l
   LLVMDisposePassBuilderOptions(po);
   if (perr) {
     char *m = LLVMGetErrorMessage(perr);
-    fail(err, "internal error: LLVM optimisation failed", dupstr(m));
+    fail(err, CG_ERR_INTERNAL, "internal error: LLVM optimisation failed", dupstr(m));
     LLVMDisposeErrorMessage(m);
-    return -1;
+    return CG_ERR_INTERNAL;
   }
   if (j->stream) {
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
@@ -398,17 +398,17 @@ static int optimise(cg_Job *j, LLVMModuleRef mod, LLVMTargetMachineRef tm, int l
     LLVMDisposeTargetData(td);
   }
   *t = seconds() - t0;
-  return 0;
+  return CG_OK;
 }
 
-static int emit_file(LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFileType kind, cg_Blob *out, char **err) {
+static cg_Status emit_file(LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFileType kind, cg_Blob *out, char **err) {
   char *msg = NULL;
   LLVMMemoryBufferRef buf;
   if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, kind, &msg, &buf))
-    return fail(err, kind == LLVMObjectFile ? "internal error: object output failed" : "internal error: assembly output failed",
-                msg);
+    return fail(err, CG_ERR_INTERNAL,
+                kind == LLVMObjectFile ? "internal error: object output failed" : "internal error: assembly output failed", msg);
   blob_from_buffer(buf, out);
-  return 0;
+  return CG_OK;
 }
 
 /* Collects the first error LLVM reports through the context (the join assembles text:
@@ -435,32 +435,29 @@ static void to_bitcode(LLVMModuleRef mod, Unit *u) {
   LLVMDisposeMemoryBuffer(bc);
 }
 
-/* A hasher fed with `tag`, the target and the options (and, with_emit, the outputs
- * asked for): the start of every key codegen gives out. */
-static XXH3_state_t *key_start(const cg_Job *j, const char *tag, bool with_emit) {
-  XXH3_state_t *h = XXH3_createState();
-  if (!h) abort();
-  XXH3_128bits_reset(h);
-  const char *parts[] = {tag, j->triple, j->cpu, j->features};
-  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) XXH3_128bits_update(h, parts[i], strlen(parts[i]) + 1);
+/* Feeds the target and the options (and, with_emit, the outputs asked for): what every
+ * step's code depends on besides its bitcode. Strings go with their NUL, so that no two
+ * lists of them feed the same bytes. */
+static void feed_target(const cg_Job *j, bool with_emit, cg_KeyFeed *feed, void *ctx) {
+  const char *parts[] = {j->triple, j->cpu, j->features};
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) feed(ctx, parts[i], strlen(parts[i]) + 1);
   unsigned char opts[3] = {(unsigned char)j->opt_level, (unsigned char)j->stream, (unsigned char)j->emit};
-  XXH3_128bits_update(h, opts, with_emit ? 3 : 2);
-  return h;
+  feed(ctx, opts, with_emit ? 3 : 2);
 }
 
-/* A kernel unit's key: everything its assembly depends on. */
-static void unit_key(const cg_Job *j, Unit *u) {
-  XXH3_state_t *h = key_start(j, "tric-kernel-v1", false);
-  XXH3_128bits_update(h, u->bitcode, u->len);
-  XXH128_canonicalFromHash((XXH128_canonical_t *)u->key, XXH3_128bits_digest(h));
-  XXH3_freeState(h);
+/* Feeds a unit's bitcode, its length first. */
+static void feed_bitcode(const Unit *u, cg_KeyFeed *feed, void *ctx) {
+  uint64_t len = u->len;
+  feed(ctx, &len, sizeof len);
+  feed(ctx, u->bitcode, u->len);
 }
 
-static int verify(LLVMModuleRef mod, char **err) {
+static cg_Status verify(LLVMModuleRef mod, char **err) {
   char *msg = NULL;
-  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) return fail(err, "internal error: invalid LLVM IR generated", msg);
+  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg))
+    return fail(err, CG_ERR_INTERNAL, "internal error: invalid LLVM IR generated", msg);
   LLVMDisposeMessage(msg);
-  return 0;
+  return CG_OK;
 }
 
 /* Points j at the step's target machines, or at machines of its own. */
@@ -469,8 +466,8 @@ static void use_machines(cg_Job *j, cg_Machines *m) {
   j->mach = m ? m : j->own_mach;
 }
 
-int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit, cg_Machines *m,
-             cg_Job **out, int *nunits, char **err) {
+cg_Status cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Options *o, unsigned emit,
+                   cg_Machines *m, cg_Job **out, int *nunits, char **err) {
   *out = NULL;
   cg_Job *j = calloc(1, sizeof *j);
   if (!j) abort();
@@ -481,9 +478,9 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   j->opt_level = o->opt_level;
   j->emit = emit;
   if (LLVMGetTargetFromTriple(j->triple, &j->target, &msg)) {
-    fail(err, "unknown target", msg);
+    cg_Status st = fail(err, CG_ERR_TARGET, "unknown target", msg);
     cg_job_free(j);
-    return -1;
+    return st;
   }
   j->stream = o->opt_level >= 2 && (!strncmp(j->triple, "x86_64", 6) || (j->triple[0] == 'i' && !strncmp(j->triple + 2, "86", 2)));
   LLVMTargetMachineRef tm = make_tm(j);
@@ -510,12 +507,12 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   double t0 = seconds();
   cg_emit_module(e, funcs, nfuncs, j->cpu, j->features);
   j->nkernels = e->kernel_fns.n + e->uk_names.n; /* the shared microkernels count as kernels */
-  int rc = verify(e->mod, err);
+  cg_Status rc = verify(e->mod, err);
   for (int i = 0; !rc && i < e->kernel_mods.n; i++) rc = verify(e->kernel_mods.items[i], err);
   for (int i = 0; !rc && i < e->uk_mods.n; i++) rc = verify(e->uk_mods.items[i], err);
   if (rc) {
     cg_job_free(j);
-    return -1;
+    return rc;
   }
   j->split = e->split;
   if (e->split) { /* every unit starts from bitcode, in a context of its own */
@@ -526,7 +523,6 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
     for (int i = 0; i < j->nunits; i++) {
       int k = e->kernel_mods.n;
       to_bitcode(i < k ? e->kernel_mods.items[i] : e->uk_mods.items[i - k], &j->units[i]);
-      unit_key(j, &j->units[i]);
     }
     LLVMDisposeBuilder(e->b);
     LLVMContextDispose(e->ctx); /* and every module in it */
@@ -536,29 +532,27 @@ int cg_start(const char *module_name, tc_Func *funcs, int nfuncs, const cg_Optio
   j->t_ir = seconds() - t0;
   *nunits = j->nunits;
   *out = j;
-  return 0;
+  return CG_OK;
 }
 
-void cg_unit_key(const cg_Job *j, int u, unsigned char key[16]) { memcpy(key, j->units[u].key, 16); }
+void cg_unit_key_feed(const cg_Job *j, int u, cg_KeyFeed *feed, void *ctx) {
+  feed_target(j, false, feed, ctx);
+  feed_bitcode(&j->units[u], feed, ctx);
+}
 
-bool cg_job_key(const cg_Job *j, unsigned char key[16]) {
+bool cg_job_key_feed(const cg_Job *j, cg_KeyFeed *feed, void *ctx) {
   if (!j->split) return false;
-  XXH3_state_t *h = key_start(j, "tric-module-code-v1", true);
-  uint64_t len = j->entry.len;
-  XXH3_128bits_update(h, &len, sizeof len);
-  XXH3_128bits_update(h, j->entry.bitcode, j->entry.len);
-  for (int u = 0; u < j->nunits; u++) XXH3_128bits_update(h, j->units[u].key, 16);
-  XXH128_canonicalFromHash((XXH128_canonical_t *)key, XXH3_128bits_digest(h));
-  XXH3_freeState(h);
+  feed_target(j, true, feed, ctx);
+  feed_bitcode(&j->entry, feed, ctx);
   return true;
 }
 
 int cg_job_nkernels(const cg_Job *j) { return j->nkernels; }
 
 /* Optimises mod at `level` and generates the outputs j->emit asks for into out. */
-static int compile_module(cg_Job *j, LLVMModuleRef mod, int level, cg_Result *out, char **err) {
+static cg_Status compile_module(cg_Job *j, LLVMModuleRef mod, int level, cg_Result *out, char **err) {
   LLVMTargetMachineRef tm = make_tm_at(j, level);
-  int rc = optimise(j, mod, tm, level, &out->t_opt, err);
+  cg_Status rc = optimise(j, mod, tm, level, &out->t_opt, err);
   double t0 = seconds();
   if (!rc && (j->emit & CG_EMIT_LLVM_IR)) {
     char *ir = LLVMPrintModuleToString(mod);
@@ -572,7 +566,7 @@ static int compile_module(cg_Job *j, LLVMModuleRef mod, int level, cg_Result *ou
   return rc;
 }
 
-int cg_run_unit(cg_Job *j, int u, cg_Machines *m, cg_Unit *out, char **err) {
+cg_Status cg_run_unit(cg_Job *j, int u, cg_Machines *m, cg_Unit *out, char **err) {
   memset(out, 0, sizeof *out);
   /* Units of one job run at once on several threads, so this one never touches j->mach:
      it did, and two units could end up sharing one target machine (an ASan run saw a
@@ -582,8 +576,8 @@ int cg_run_unit(cg_Job *j, int u, cg_Machines *m, cg_Unit *out, char **err) {
   LLVMContextRef ctx = LLVMContextCreate();
   LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->units[u].bitcode, j->units[u].len, j->name, 0);
   LLVMModuleRef mod = NULL;
-  int rc = 0;
-  if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) rc = fail(err, "internal error: cannot read back a unit's bitcode", NULL);
+  cg_Status rc = CG_OK;
+  if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) rc = fail(err, CG_ERR_INTERNAL, "internal error: cannot read back a unit's bitcode", NULL);
   if (!rc) rc = optimise(j, mod, tm, j->opt_level, &out->t_opt, err);
   double t0 = seconds();
   if (!rc) rc = emit_file(tm, mod, LLVMAssemblyFile, &out->asm_text, err);
@@ -661,10 +655,10 @@ static void append_unit(Text *out, const cg_Blob *b, int u) {
   }
 }
 
-int cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Machines *m, cg_Result *out, char **err) {
+cg_Status cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Machines *m, cg_Result *out, char **err) {
   memset(out, 0, sizeof *out);
   use_machines(j, m);
-  int rc = 0;
+  cg_Status rc = CG_OK;
   if (!j->split) rc = compile_module(j, j->e.mod, j->opt_level, out, err);
   else { /* the entry module, with every kernel's assembly as its module assembly */
     LLVMContextRef ctx = LLVMContextCreate();
@@ -672,7 +666,7 @@ int cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Machines *m, cg_Result 
     LLVMContextSetDiagnosticHandler(ctx, on_diagnostic, &diag);
     LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(j->entry.bitcode, j->entry.len, j->name, 0);
     LLVMModuleRef mod = NULL;
-    if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) rc = fail(err, "internal error: cannot read back a unit's bitcode", NULL);
+    if (LLVMParseBitcodeInContext2(ctx, buf, &mod)) rc = fail(err, CG_ERR_INTERNAL, "internal error: cannot read back a unit's bitcode", NULL);
     else {
       Text text = {0};
       for (int u = 0; u < j->nunits; u++) append_unit(&text, &units[u]->asm_text, u);
@@ -682,7 +676,7 @@ int cg_finish(cg_Job *j, const cg_Unit *const *units, cg_Machines *m, cg_Result 
          call kernels), so they need neither the pipeline nor the optimising code generator */
       rc = compile_module(j, mod, 0, out, err);
       if (!rc && diag) {
-        rc = fail(err, "internal error: joining the kernels failed", diag);
+        rc = fail(err, CG_ERR_INTERNAL, "internal error: joining the kernels failed", diag);
         diag = NULL;
       }
       LLVMDisposeModule(mod);

@@ -450,3 +450,24 @@ def test_two_modules_one_object_is_refused(ctx):
         if sorted(os.listdir(d)) != ["a", "b"] or os.listdir(os.path.join(d, "a")) != ["m.tri"]:
             return "a refused build wrote %s" % sorted(os.listdir(d))
     shutil.rmtree(d)
+
+
+def test_every_include_folder_is_searched(ctx):
+    """Imports are looked up in every -I folder, in order, however many are given (the
+    command line kept the first 64 and dropped the rest without a word)."""
+    d = ctx.tmpdir()
+    dirs = [os.path.join(d, "inc%03d" % i) for i in range(100)]
+    for p in dirs:
+        os.mkdir(p)
+    with open(os.path.join(dirs[-1], "far.tri"), "w") as f:
+        f.write("fn g(x: f32[N]) -> f32[N] { return x * 3.0; }\n")
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write("import far;\nexport fn f(x: f32[N]) -> f32[N] { return far.g(x); }\n")
+    flags = [a for i, p in enumerate(dirs) for a in (("-I", p) if i % 2 else ("-I" + p,))]
+    r = ctx.run([ctx.tric, "check", "m.tri"] + flags, cwd=d)
+    if r.returncode or r.stderr:
+        return "import from the 100th -I folder: exit %d\n%s" % (r.returncode, r.stderr[-2000:])
+    os.remove(os.path.join(dirs[-1], "far.tri"))
+    r = ctx.run([ctx.tric, "check", "m.tri"] + flags, cwd=d)
+    if r.returncode != 1 or "far" not in r.stderr:
+        return "a missing import: exit %d\n%s" % (r.returncode, r.stderr[-2000:])

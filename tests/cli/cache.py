@@ -768,3 +768,30 @@ def test_explain_names_any_import(ctx):
     want = "tric: explain: top.tri: rebuilt: import %s changed" % names[-1]
     if r.returncode or want not in r.stderr:
         return "expected %r:\n%s" % (want, r.stderr[-2000:])
+
+
+def test_explain_names_a_long_dotted_import(ctx):
+    """--explain names the changed import in full when its dotted name is longer than any
+    fixed line buffer (the reason was formatted into 256 bytes, so a 400-character name
+    came out cut short), among 100 such imports."""
+    d, cache = ctx.tmpdir(), ctx.tmpdir()
+    env = dict(os.environ, TRIC_CACHE_DIR=cache)
+    pkg = "pkg_" + "p" * 200
+    os.mkdir(os.path.join(d, pkg))
+    leaves = ["lib_%03d_%s" % (i, "x" * 200) for i in range(100)]
+    for n in leaves:
+        with open(os.path.join(d, pkg, n + ".tri"), "w") as f:
+            f.write("fn g(x: f32[N]) -> f32[N] { return x + 1.0; }\n")
+    with open(os.path.join(d, "top.tri"), "w") as f:
+        f.write("".join("import %s.%s;\n" % (pkg, n) for n in leaves))
+        f.write("export fn f(x: f32[N]) -> f32[N] { return %s; }\n" % " + ".join("%s.g(x)" % n for n in leaves))
+    r = ctx.run([ctx.tric, "build", "top.tri"], cwd=d, env=env)
+    if r.returncode:
+        return "cold build: %s" % r.stderr[-2000:]
+    changed = leaves[len(leaves) // 2]
+    with open(os.path.join(d, pkg, changed + ".tri"), "w") as f:
+        f.write("fn g(x: f32[N]) -> f32[N] { return x + 2.0; }\n")
+    r = ctx.run([ctx.tric, "build", "--explain", "top.tri"], cwd=d, env=env)
+    want = "tric: explain: top.tri: rebuilt: import %s.%s changed\n" % (pkg, changed)
+    if r.returncode or want not in r.stderr:
+        return "expected %r:\n%s" % (want, r.stderr[-2000:])
