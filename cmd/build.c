@@ -42,7 +42,14 @@ static bool open_cache(Build *b, const char *dir) {
   else if (st == CA_OPEN_FAILED)
     fprintf(stderr, "tric: warning: cache %s: %s; building without the cache\n", dir, b->cache.why);
   b->cache.warned = st != CA_OPEN_OK;
-  return st != CA_OPEN_FAILED;
+  if (st == CA_OPEN_FAILED) return false;
+  ca_RemoteConfig rc;
+  char why[512];
+  if (remote_config(b->o, &rc, why, sizeof why) && rc.url) { /* checked before the build began */
+    if (ca_remote_attach(&b->cache, &rc, why, sizeof why)) fprintf(stderr, "tric: warning: %s; building without it\n", why);
+    else b->remote_used = true;
+  }
+  return true;
 }
 
 /* A target whose module (or an import) has errors: nothing is built, and its outputs
@@ -111,18 +118,35 @@ static void take_from_cache(Build *b, Target *t, ca_Entry *e, const fe_Diag **pr
     fail_target(b, t);
     return;
   }
-  if (o->explain) fprintf(stderr, "tric: explain: %s: reused from the cache\n", t->file);
+  if (o->explain) fprintf(stderr, "tric: explain: %s: %s\n", t->file, t->from_remote ? "from the remote cache" : "reused from the cache");
   if (write_outputs(b, t, (const void *const *)e->data, e->len)) b->status = EXIT_IO, t->failed = true, b->failed++;
   else b->cached++;
   progress(b, t, "cached");
 }
 
-/* Looks every target up in the cache (a hit is written out at once); returns the number
- * of targets left to check and compile. */
+/* Whether entry e has every section the build asks for. */
+static bool entry_complete(const Opts *o, const ca_Entry *e) {
+  static const unsigned need[CA_NSECTIONS] = {0, CG_EMIT_OBJ, CG_EMIT_HEADER, CG_EMIT_LLVM_IR, CG_EMIT_ASM};
+  for (int s = 1; s < CA_NSECTIONS; s++)
+    if ((o->emit & need[s]) && !e->data[s]) return false;
+  return true;
+}
+
+/* A target that missed in every cache: --explain says why it is rebuilt. */
+static void explain_miss(Build *b, Target *t, bool stopped) {
+  if (!b->o->explain) return;
+  const char *what = stopped ? "not built (a module failed and -k was not given)" : "rebuilt";
+  fprintf(stderr, "tric: explain: %s: %s: %s\n", t->file, what, miss_reason(b, t));
+}
+
+/* Looks every target up in the local cache (a hit is written out at once) and starts the
+ * remote cache's GETs for the targets to compile that missed; returns the number of
+ * targets left to check and compile (those asked of the remote among them). */
 static int look_up_targets(Build *b, bool stopped, const fe_Diag **printed) {
   const Opts *o = b->o;
   bool building = !strcmp(o->cmd, "build");
   int misses = 0;
+  fe_Vec ask = {0}; /* ca_Key*: of the targets asked of the remote */
   for (int i = 0; i < b->nt; i++) {
     Target *t = &b->t[i];
     if (t->failed) continue;
@@ -136,25 +160,46 @@ static int look_up_targets(Build *b, bool stopped, const fe_Diag **printed) {
     ca_Entry e;
     t->got = o->recache ? CA_MISS : ca_get(&b->cache, CA_KIND_MODULE, &t->key, &e);
     t->stage[ST_CACHE] += now_seconds() - t0;
-    bool complete = t->got == CA_HIT;
-    for (int s = 1; complete && s < CA_NSECTIONS; s++) {
-      static const unsigned need[CA_NSECTIONS] = {0, CG_EMIT_OBJ, CG_EMIT_HEADER, CG_EMIT_LLVM_IR, CG_EMIT_ASM};
-      if ((o->emit & need[s]) && !e.data[s]) complete = false;
-    }
+    bool complete = t->got == CA_HIT && entry_complete(o, &e);
     if (complete) take_from_cache(b, t, &e, printed);
     else {
       if (t->got == CA_HIT) t->got = CA_MISS;
       misses++;
       t->man = fe_alloc(b->g.arena, sizeof *t->man);
       make_manifest(b, t, &b->opts, t->man);
-      if (o->explain) {
-        const char *what = stopped ? "not built (a module failed and -k was not given)" : "rebuilt";
-        fprintf(stderr, "tric: explain: %s: %s: %s\n", t->file, what, miss_reason(b, t));
-      }
+      if (b->cache.remote && t->compile && !o->recache) { /* the answer is taken before its module is checked */
+        t->remote_pending = true;
+        t->remote_i = ask.n;
+        fe_vec_push(b->g.arena, &ask, &t->key);
+      } else explain_miss(b, t, stopped);
     }
     if (t->got == CA_HIT) ca_entry_free(&e);
   }
+  if (ask.n) {
+    ca_Key *keys = malloc(sizeof *keys * (size_t)ask.n);
+    if (!keys) abort();
+    for (int i = 0; i < ask.n; i++) keys[i] = *(ca_Key *)ask.items[i];
+    b->fetch = ca_remote_fetch(&b->cache, CA_KIND_MODULE, keys, ask.n);
+    free(keys);
+  }
   return misses;
+}
+
+/* The remote cache's answer for t: a hit is written out as a local one is (and kept in
+ * the local cache); otherwise t is compiled. */
+static void take_remote(Build *b, Target *t, const fe_Diag **printed) {
+  t->remote_pending = false;
+  double t0 = now_seconds();
+  ca_Entry e;
+  ca_Lookup r = ca_fetch_wait(b->fetch, t->remote_i, &e);
+  t->stage[ST_CACHE] += now_seconds() - t0;
+  if (r == CA_HIT && entry_complete(b->o, &e)) {
+    t->from_remote = true;
+    t->got = CA_HIT;
+    ca_manifest_put(&b->cache, t->file, t->man); /* what this build was made of, for a later --explain */
+    take_from_cache(b, t, &e, printed);
+  } else explain_miss(b, t, false);
+  if (r == CA_HIT) ca_entry_free(&e);
 }
 
 /* After module m is checked: its targets fail, or have their compile queued. Returns the
@@ -194,10 +239,11 @@ static int check_and_queue(Build *b, const fe_Diag **printed) {
   int ncompile = 0;
   for (int mi = 0; mi < b->g.modules.n; mi++) {
     Module *m = b->g.modules.items[mi];
-    graph_check_one(&b->g, m);
     Target *mt = NULL; /* m's target, if it has one */
     for (int i = 0; i < b->nt && !mt; i++)
       if (b->t[i].m == m) mt = &b->t[i];
+    if (mt && mt->remote_pending) take_remote(b, mt, printed); /* before its check prints anything */
+    graph_check_one(&b->g, m);
     if (diags->last != *printed) { /* this module's diagnostics, whole; a module from the cache showed its own */
       const fe_Diag *from = *printed ? (*printed)->next : diags->first;
       if (mt && mt->compile && b->cache_on && !m->failed) mt->diag_text = render_diags(diags, from);
@@ -229,6 +275,14 @@ int run_build(const Opts *o, bool colour) {
   b->hi_tail = &b->hi;
   b->lo_tail = &b->lo;
   bool building = !strcmp(o->cmd, "build");
+
+  ca_RemoteConfig rc;
+  char why[512];
+  if (building && !o->no_cache && !remote_config(o, &rc, why, sizeof why)) { /* a bad setting: before any work */
+    fprintf(stderr, "tric: error: %s\n", why);
+    b->status = EXIT_USAGE;
+    goto out;
+  }
 
   /* targets and the module graph */
   b->status = load_targets(b);
@@ -263,7 +317,10 @@ int run_build(const Opts *o, bool colour) {
   if (building && b->status && !o->keep_going)
     for (int i = 0; i < b->nt; i++)
       if (!b->t[i].queued) b->t[i].compile = false;
+  for (int i = 0; i < b->nt; i++) /* asked of the remote, but no check reached it */
+    if (b->t[i].remote_pending) take_remote(b, &b->t[i], &printed);
   pool_close(b);
+  ca_fetch_free(b->fetch);
   if (b->cache_on) ca_maybe_prune(&b->cache);
   double wall = now_seconds() - b->t0;
   if (building && (b->nt > 1 || o->verbose)) summary(b, wall);

@@ -55,6 +55,8 @@ typedef struct Target {
   ca_Manifest *man; /* made on a cache miss, to record (and explain) it */
   ca_Lookup got;
   bool from_cache, failed, compile, queued;
+  bool remote_pending, from_remote; /* asked of the remote cache (answer not yet taken); found there */
+  int remote_i;                     /* its GET in the build's fetch */
   ca_Key *ukeys;               /* per kernel unit of the job: its key (kernel_key) */
   ca_Key code_key;             /* of its emitted code (keys.c's code_key), when it has one */
   bool code_keyed, same_code;  /* same_code: the outputs of that code came from the cache */
@@ -78,6 +80,8 @@ typedef struct Build {
   Graph g;
   ca_Cache cache;
   bool cache_on;
+  ca_Fetch *fetch; /* the remote cache's GETs for the targets that missed locally */
+  bool remote_used; /* a remote cache was attached in this build (its counts are reported) */
   ca_Key tool, opts; /* tool_key, options_key */
   Target *t;
   int nt, done, built, cached, failed;

@@ -125,6 +125,8 @@ typedef struct Opts {
   cg_Options cg;
   const char *cache_dir; /* --cache-dir */
   bool no_cache, recache, explain, md;
+  const char *remote_cache; /* --remote-cache URL */
+  bool no_remote_cache, remote_read_only; /* --no-remote-cache, --remote-cache-read-only */
   bool keep_mtime; /* --keep-mtime: an unchanged output is never touched (Ninja's restat) */
   const char *mf; /* -MF FILE */
   Jobserver *js;  /* make's jobserver, or NULL */
@@ -137,6 +139,9 @@ int run_build(const Opts *o, bool colour);
 
 /* The cache folder the options and environment name (maybe put in buf), or NULL (config.c). */
 const char *cache_dir(const Opts *o, char *buf, size_t cap);
+/* The remote cache the options and environment name (config->url NULL: none); false with
+ * a message in why when a setting is bad (TRIC_REMOTE_CACHE_TIMEOUT not a number). */
+bool remote_config(const Opts *o, ca_RemoteConfig *config, char *why, size_t cap);
 /* The cache size limit: TRIC_CACHE_MAX_SIZE or 2 GiB (config.c). */
 uint64_t cache_max_size(void);
 

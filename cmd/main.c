@@ -45,7 +45,10 @@ static void usage(FILE *o) {
         "  -Werror              make warnings errors (exit 1, no outputs); -w: no warnings\n"
         "  --cache-dir DIR      the compilation cache (default $TRIC_CACHE_DIR, $XDG_CACHE_HOME/tric,\n"
         "                       ~/.cache/tric)\n"
-        "  --no-cache           neither read nor write the cache\n"
+        "  --no-cache           neither read nor write the cache (local or remote)\n"
+        "  --remote-cache URL   share the cache through an HTTP server (default $TRIC_REMOTE_CACHE;\n"
+        "                       docs/cache.md); --no-remote-cache: not\n"
+        "  --remote-cache-read-only  read the remote cache, never write to it\n"
         "  --recache            compile even when cached, and overwrite the entry\n"
         "  --explain            say for each module why it was rebuilt or reused\n"
         "  -MD                  write a depfile (object: source and imported files) beside the object\n"
@@ -164,6 +167,9 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (TAKES("--time-trace")) o->time_trace = val;
     else if (TAKES("--cache-dir")) o->cache_dir = val;
     else if (!strcmp(a, "--no-cache")) o->no_cache = true;
+    else if (TAKES("--remote-cache")) o->remote_cache = val;
+    else if (!strcmp(a, "--no-remote-cache")) o->no_remote_cache = true;
+    else if (!strcmp(a, "--remote-cache-read-only")) o->remote_read_only = true;
     else if (!strcmp(a, "--recache")) o->recache = true;
     else if (!strcmp(a, "--explain")) o->explain = true;
     else if (!strcmp(a, "-MD")) o->md = true;

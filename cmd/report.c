@@ -85,11 +85,17 @@ void time_report(Build *b, double wall) {
   stage[ST_CACHE] += b->kernel_cache_time;
   for (int s = 0; s < NSTAGES; s++) total += stage[s];
   long rss = peak_rss_kb();
+  const ca_RemoteCounts *r = b->remote_used ? &b->cache.remote_run : NULL;
   if (!strcmp(b->o->time_report, "json")) {
     fprintf(stderr, "{\"wall_s\": %.6f, \"stages\": {", wall);
     for (int s = 0; s < NSTAGES; s++) fprintf(stderr, "%s\"%s\": %.6f", s ? ", " : "", stage_names[s], stage[s]);
-    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"kernels_compiled\": %d, \"kernels_cached\": %d, \"same_code\": %d, \"modules\": %d}\n",
+    fprintf(stderr, "}, \"peak_rss_kb\": %ld, \"cache_hits\": %d, \"cache_misses\": %d, \"kernels\": %d, \"kernels_compiled\": %d, \"kernels_cached\": %d, \"same_code\": %d, \"modules\": %d",
             rss, hits, misses, kernels, compiled, kcached, same_code, b->nt);
+    if (r)
+      fprintf(stderr, ", \"remote\": {\"hits\": %llu, \"misses\": %llu, \"errors\": %llu, \"puts\": %llu, \"bytes_received\": %llu, \"bytes_sent\": %llu}",
+              (unsigned long long)r->hits, (unsigned long long)r->misses, (unsigned long long)r->errors,
+              (unsigned long long)r->puts, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out);
+    fprintf(stderr, "}\n");
     return;
   }
   fprintf(stderr, "time report (%d modules, wall %.1f ms; stage times add up over threads):\n", b->nt, wall * 1e3);
@@ -98,6 +104,10 @@ void time_report(Build *b, double wall) {
   fprintf(stderr, "  peak RSS %ld KB, cache %d hits / %d misses (%d of them emitted the same code as before); kernels: %d "
           "emitted, %d compiled, %d from the cache (the rest shared)\n",
           rss, hits, misses, same_code, kernels, compiled, kcached);
+  if (r)
+    fprintf(stderr, "  remote cache: %llu hits, %llu misses, %llu errors, %llu bytes received, %llu bytes sent (%llu puts)\n",
+            (unsigned long long)r->hits, (unsigned long long)r->misses, (unsigned long long)r->errors,
+            (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, (unsigned long long)r->puts);
 }
 
 /* Chrome trace-event JSON being written. */
