@@ -2,13 +2,15 @@
 cache (docs/cache.md) against a throw-away Debian nginx on 127.0.0.1
 (tests/cli/nginx_fixture.py), on a generated 200-module project (run.py's gen_project).
 
-Per repetition, one after the other (so that a slow spell of the machine hits all four):
+Per repetition, one after the other (so that a slow spell of the machine hits all four;
+cold and write swap places every other repetition):
   cold        an empty local cache, no remote: every module compiled (the baseline of both goals)
   write       machine A: the same cold build writing every module through to an empty server
   remote      machine B: another checkout path, an empty local cache, the server as A left it:
               every module from the remote
   no-change   machine B again, right after: every module from its local cache, no remote
-Figures (medians): remote / cold (goal <= 0.05), remote / no-change (no goal: what a remote
+Figures: the median of each run's times, and of each repetition's own ratios: remote / cold
+(goal <= 0.05), remote / no-change (no goal: what a remote
 hit costs over a local one), write / cold (goal <= 1.1). Every run is checked: B's remote run
 must count a remote hit per module and no miss (tric cache stats), the server must hold an
 entry per module, and every run's outputs must be byte-identical to the cold build's; else
@@ -19,6 +21,7 @@ same nginx, 200 small C files: cold 8.8 s, warm remote into an empty local cache
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,11 +47,18 @@ def env_for(cache):
     return env
 
 
+CPU = []  # the CPU seconds (user + system) of each timed_build, in order
+
+
 def timed_build(tric, d, env, remote=None):
+    """(wall seconds, stderr) of `tric build src -o out` in d; its CPU seconds go to CPU."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run([tric, "build", "src", "-o", "out"] + (["--remote-cache=" + remote] if remote else []), cwd=d,
                        env=env, capture_output=True, text=True)
     dt = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime)
     if r.returncode:
         sys.exit("remote: tric build failed in %s (exit %d):\n%s" % (d, r.returncode, r.stderr[-3000:]))
     return dt, r.stderr
@@ -82,32 +92,43 @@ def bench_remote(tric, json_path, gen_project):
         mach["cpu_model"], mach["cpus_allowed"], *mach["loadavg_start"], MODULES,
         subprocess.run([nf.NGINX, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]))
     times = {"cold": [], "write": [], "remote": [], "nochange": []}
+    ratios = {"remote_cold": [], "remote_nochange": [], "write_cold": []}
+    cpu, cpu_of = {k: [] for k in times}, {}  # tric's CPU seconds per run: what the load of others does not stretch
     served = {"entries": 0, "bytes": 0, "requests": 0}
 
     def fresh_cache():
         return tempfile.mkdtemp(prefix="cache-", dir=work)
 
     with nf.Nginx(work) as srv:
-        for rep in range(REPS + 1):  # the first repetition warms the page cache and is not counted
+        def cold():
             dt, _ = timed_build(tric, a, env_for(fresh_cache()))
-            ref = outputs(a)
-            if rep:
-                times["cold"].append(dt)
+            cpu_of["cold"] = CPU[-1]
+            return dt, outputs(a)
+
+        def write():
             shutil.rmtree(os.path.join(srv.root, "v1"), ignore_errors=True)  # an empty server
             seen = len(srv.requests())
             dt, err = timed_build(tric, a, env_for(fresh_cache()), srv.url)
+            cpu_of["write"] = CPU[-1]
             ents = srv.entries()
             if len(ents) != MODULES or "warning" in err:
                 sec.failures.append("write-through: the server holds %d entries for %d modules%s" % (
                     len(ents), MODULES, "; " + err.strip()[-500:] if "warning" in err else ""))
-            if outputs(a) != ref:
+            served.update(entries=len(ents), bytes=sum(len(x) for x in ents.values()),
+                          requests=len(srv.requests()) - seen)
+            return dt, outputs(a)
+
+        for rep in range(REPS + 1):  # the first repetition warms the page cache and is not counted
+            # cold and write alternate which goes first, so that a drift of the load hits both alike
+            first, second = (cold, write) if rep % 2 == 0 else (write, cold)
+            t1, o1 = first()
+            t2, o2 = second()
+            (t_cold, ref), (t_write, o_write) = ((t1, o1), (t2, o2)) if first is cold else ((t2, o2), (t1, o1))
+            if o_write != ref:
                 sec.failures.append("write-through: outputs differ from the cold build's")
-            if rep:
-                times["write"].append(dt)
-                served = {"entries": len(ents), "bytes": sum(len(x) for x in ents.values()),
-                          "requests": len(srv.requests()) - seen}
-            cache_b = fresh_cache()
-            dt, err = timed_build(tric, b, env_for(cache_b), srv.url)
+            cache_b = fresh_cache()  # the server as the write-through run left it
+            t_remote, err = timed_build(tric, b, env_for(cache_b), srv.url)
+            cpu_of["remote"] = CPU[-1]
             s = json.loads(subprocess.run([tric, "cache", "stats", "--json"], env=env_for(cache_b),
                                           capture_output=True, text=True).stdout or "{}")
             if (s.get("remote_hits"), s.get("remote_misses")) != (MODULES, 0) or "warning" in err:
@@ -116,36 +137,53 @@ def bench_remote(tric, json_path, gen_project):
                     "; " + err.strip()[-500:] if "warning" in err else ""))
             if outputs(b) != ref:
                 sec.failures.append("machine B's outputs from the remote differ from the cold build's")
-            if rep:
-                times["remote"].append(dt)
-            dt, _ = timed_build(tric, b, env_for(cache_b))
-            if rep:
-                times["nochange"].append(dt)
+            t_nochange, _ = timed_build(tric, b, env_for(cache_b))
+            cpu_of["nochange"] = CPU[-1]
+            if outputs(b) != ref:
+                sec.failures.append("machine B's no-change rebuild changed its outputs")
             if sec.failures:  # the first repetition already shows it: no figures
                 shutil.rmtree(work, ignore_errors=True)
                 kernels.write_result({"schema": "tric-bench-kernels/1", "section": "remote", "machine": mach,
                                       "checks_failed": sec.failures, "figures": {}}, json_path, "remote", sec.failures)
+            if rep:
+                for k, v in (("cold", t_cold), ("write", t_write), ("remote", t_remote), ("nochange", t_nochange)):
+                    times[k].append(v)
+                    cpu[k].append(cpu_of[k])
+                ratios["remote_cold"].append(t_remote / t_cold)
+                ratios["remote_nochange"].append(t_remote / t_nochange)
+                ratios["write_cold"].append(t_write / t_cold)
     st = {k: kernels.stats(v) for k, v in times.items()}
     ms = {k: v["median"] * 1e3 for k, v in st.items()}
     for k in times:
         sec.add("remote.%s_ms" % k, ms[k], st[k]["spread"], "ms", "lower" if k != "cold" else None, samples=times[k])
-    r_remote = st["remote"]["median"] / st["cold"]["median"]
-    r_nochange = st["remote"]["median"] / st["nochange"]["median"]
-    r_write = st["write"]["median"] / st["cold"]["median"]
-    met_r = sec.add("remote.ratio_remote_cold", r_remote, st["remote"]["spread"] + st["cold"]["spread"], "ratio", "lower",
-                    GOAL_REMOTE)
-    sec.add("remote.ratio_remote_nochange", r_nochange, st["remote"]["spread"] + st["nochange"]["spread"], "ratio", "lower")
-    met_w = sec.add("remote.ratio_write_cold", r_write, st["write"]["spread"] + st["cold"]["spread"], "ratio", "lower",
-                    GOAL_WRITE)
-    print("  (median of %d; process wall time of `tric build src -o out`, default -j; the server holds %d entries, "
-          "%.1f KB; a write-through build made %d requests)" % (REPS, served["entries"], served["bytes"] / 1024,
-                                                                  served["requests"]))
-    print("  cold, no remote (baseline)        %8.1f ms" % ms["cold"])
-    print("  machine B, warm remote, empty local cache %8.1f ms   ratio to cold %.3f%s   ratio to a no-change "
-          "rebuild %.2f" % (ms["remote"], r_remote, kernels.goal_text(met_r, GOAL_REMOTE, "lower"), r_nochange))
-    print("  machine B, no-change local rebuild %7.1f ms" % ms["nochange"])
-    print("  machine A, cold, writing through   %7.1f ms   ratio to cold %.3f%s" % (
-        ms["write"], r_write, kernels.goal_text(met_w, GOAL_WRITE, "lower")))
+        c = kernels.stats(cpu[k])
+        sec.add("remote.%s_cpu_ms" % k, c["median"] * 1e3, c["spread"], "ms", samples=cpu[k])
+    cpu_ms = {k: kernels.stats(v)["median"] * 1e3 for k, v in cpu.items()}
+    # each ratio: the median of the repetitions' own ratios (runs seconds apart), its spread theirs
+    rs = {k: kernels.stats(v) for k, v in ratios.items()}
+    met = {}
+    for k, goal in (("remote_cold", GOAL_REMOTE), ("remote_nochange", None), ("write_cold", GOAL_WRITE)):
+        met[k] = sec.add("remote.ratio_" + k, rs[k]["median"], rs[k]["spread"], "ratio", "lower", goal,
+                         samples=ratios[k])
+
+    def spread(k):
+        return " (spread %2.0f%%)" % (100 * st[k]["spread"])
+    print("  (median of %d; process wall time of `tric build src -o out`, default -j; ratios: the median of each "
+          "repetition's own; the server holds %d entries, %.1f KB; a write-through build made %d requests)" % (
+              REPS, served["entries"], served["bytes"] / 1024, served["requests"]))
+    print("  A cold, no remote (baseline)             %8.1f ms%s" % (ms["cold"], spread("cold")))
+    print("  A cold, writing through to the server    %8.1f ms%s   ratio to cold %.3f%s" % (
+        ms["write"], spread("write"), rs["write_cold"]["median"],
+        kernels.goal_text(met["write_cold"], GOAL_WRITE, "lower")))
+    print("  B cold, warm remote, empty local cache   %8.1f ms%s   ratio to cold %.3f%s" % (
+        ms["remote"], spread("remote"), rs["remote_cold"]["median"],
+        kernels.goal_text(met["remote_cold"], GOAL_REMOTE, "lower")))
+    print("  B no-change rebuild, local cache         %8.1f ms%s   remote / no-change %.2f" % (
+        ms["nochange"], spread("nochange"), rs["remote_nochange"]["median"]))
+    print("  tric's CPU time (user + system, median): cold %.0f ms, writing through %.0f ms (%.3f), B from the remote "
+          "%.0f ms (%.3f of cold), no-change %.0f ms" % (
+              cpu_ms["cold"], cpu_ms["write"], cpu_ms["write"] / cpu_ms["cold"], cpu_ms["remote"],
+              cpu_ms["remote"] / cpu_ms["cold"], cpu_ms["nochange"]))
     print("  for scale, ccache 4.7 on the same nginx (issue 12): warm remote / cold 0.125, write-through / cold 3.9")
     print("section took %.0f s, load %.2f at the end" % (time.time() - t_start, os.getloadavg()[0]))
     mach["loadavg_end"] = list(os.getloadavg())
