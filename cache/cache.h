@@ -64,8 +64,6 @@ typedef struct ca_RemoteCounts {
   uint64_t hits, misses, errors, puts, bytes_in, bytes_out;
 } ca_RemoteCounts;
 
-typedef struct ca_Remote ca_Remote;
-
 /* An open cache folder. */
 typedef struct ca_Cache {
   char dir[2048];
@@ -77,7 +75,8 @@ typedef struct ca_Cache {
   uint64_t max_size; /* bytes; pruning keeps the cache under it */
   unsigned file_mode; /* of files written: 0666 less the umask, as any file the user makes */
   uint64_t hits, misses, corrupt, written, written_bytes; /* this run's, not yet in stats.log */
-  ca_Remote *remote; /* NULL: none */
+  struct ca_Backend *remote; /* the remote cache's backend, or NULL */
+  bool remote_read_only;     /* never written to */
   ca_RemoteCounts remote_run, remote_flushed; /* this run's; of those, what stats.log has */
 } ca_Cache;
 
@@ -133,8 +132,6 @@ typedef struct ca_RemoteConfig {
 /* Puts the remote behind c (an open, usable cache): 0, or -1 with why (a bad URL; nothing
  * is contacted yet). Credentials never appear in a message. */
 int ca_remote_attach(ca_Cache *c, const ca_RemoteConfig *rc, char *why, size_t cap);
-/* The remote's URL as messages show it (no credentials), or NULL when there is none. */
-const char *ca_remote_url(const ca_Cache *c);
 /* Starts GETs of the entries of kind for keys[0..n), all at once on the remote's own
  * thread; NULL without a remote. */
 typedef struct ca_Fetch ca_Fetch;

@@ -42,8 +42,6 @@ void ca_report_bad(const char *where, ca_Lookup r, ca_Kind kind, uint32_t got_ki
 /* Stores an entry's bytes in the local folder, counted as written: 0, or -1 (warned once;
  * nothing more is stored this run). */
 int ca_put_bytes(ca_Cache *c, const ca_Key *key, const uint8_t *buf, size_t len);
-/* Writes an entry's bytes through to c's remote (a copy; in the background). */
-void ca_remote_put(ca_Cache *c, const ca_Key *key, const uint8_t *bytes, size_t len);
 
 /* ---------------------------------------------------------------- backends */
 
@@ -71,12 +69,28 @@ typedef struct ca_BackendOps {
   ca_BStatus (*remove)(void *self, const char *name);
   /* Where the object is, for messages (a path, or a URL without credentials). */
   void (*where)(void *self, const char *name, char *out, size_t cap);
+  /* Optional (NULL: the caller gets names one by one): starts getting names[0..n) all at
+   * once, in the background; get_wait(batch, i, ...) waits for names[i] and answers as get
+   * does (FAILED: the backend failed, and said so itself); get_end frees the batch (after
+   * waiting for what is still in flight). */
+  void *(*get_start)(void *self, const char *const *names, int n);
+  ca_BStatus (*get_wait)(void *batch, int i, uint8_t **data, size_t *len);
+  void (*get_end)(void *batch);
+  /* Optional: waits for writes still in flight (a backend's put may return before its
+   * object is stored), adds what it did to counts (puts, bytes sent, its own errors), and
+   * frees the backend. */
+  void (*close)(void *self, ca_RemoteCounts *counts);
 } ca_BackendOps;
 
 typedef struct ca_Backend {
   const ca_BackendOps *ops;
   void *self;
 } ca_Backend;
+
+/* An HTTP server's entries (remote.c): a backend, or .ops NULL with why (a bad URL, no
+ * libcurl). Its put returns at once (the PUT runs in the background), its touch does
+ * nothing, and it neither lists nor removes. */
+ca_Backend ca_http_backend(const ca_RemoteConfig *rc, char *why, size_t cap);
 
 /* The local folder's entries (DIR/v1/entries): a backend over c's folder. */
 ca_Backend ca_local_entries(ca_Cache *c);

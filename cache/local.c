@@ -106,7 +106,7 @@ uint8_t *ca_local_read(const ca_Cache *c, const char *rel, size_t *len, int64_t 
 /* ---------------------------------------------------------------- the backend */
 
 static void entry_path(ca_Cache *c, const char *name, char *out, size_t cap) {
-  char rel[128];
+  char rel[600];
   snprintf(rel, sizeof rel, "entries/%s", name);
   ca_local_path(c, rel, out, cap);
 }
@@ -121,7 +121,7 @@ static ca_BStatus local_get(void *self, const char *name, uint8_t **data, size_t
 }
 
 static ca_BStatus local_put(void *self, const char *name, const void *data, size_t len) {
-  char rel[128];
+  char rel[600];
   snprintf(rel, sizeof rel, "entries/%s", name);
   return ca_local_write(self, rel, data, len) ? CA_B_FAILED : CA_B_OK;
 }
@@ -151,8 +151,8 @@ static ca_BStatus local_list(void *self, int (*each)(void *ctx, const ca_Object 
   struct dirent *de;
   int stop = 0;
   while (!stop && (de = readdir(d))) {
-    if (de->d_name[0] == '.' || strlen(de->d_name) > 64) continue;
-    char sub[2300];
+    if (de->d_name[0] == '.') continue;
+    char sub[2200 + 258];
     snprintf(sub, sizeof sub, "%s/%s", root, de->d_name);
     DIR *d2 = opendir(sub);
     if (!d2) continue;
@@ -160,7 +160,7 @@ static ca_BStatus local_list(void *self, int (*each)(void *ctx, const ca_Object 
     while (!stop && (f = readdir(d2))) {
       size_t len = strlen(f->d_name);
       if (len != 36 || strcmp(f->d_name + 32, ".tce")) continue;
-      char p[2400], name[128];
+      char p[2200 + 2 * 258], name[2 * 258];
       snprintf(p, sizeof p, "%s/%s", sub, f->d_name);
       snprintf(name, sizeof name, "%s/%s", de->d_name, f->d_name);
       struct stat st;
@@ -174,6 +174,7 @@ static ca_BStatus local_list(void *self, int (*each)(void *ctx, const ca_Object 
   return CA_B_OK;
 }
 
-static const ca_BackendOps local_ops = {"local", local_get, local_put, local_touch, local_list, local_remove, local_where};
+static const ca_BackendOps local_ops = {.kind = "local", .get = local_get, .put = local_put, .touch = local_touch,
+                                        .list = local_list, .remove = local_remove, .where = local_where};
 
 ca_Backend ca_local_entries(ca_Cache *c) { return (ca_Backend){&local_ops, c}; }

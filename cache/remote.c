@@ -8,7 +8,8 @@
  * answer it needs next. A server that fails (no connection, a timeout, an answer that is
  * not 200/404 to a GET or 2xx to a PUT) costs one warning: the remote is dropped for the
  * rest of the run and everything still in flight ends at once. Nothing here trusts the
- * bytes: the caller decodes them like a local entry's (checksum, key, kind).
+ * bytes: store.c decodes them like a local entry's (checksum, key, kind). This file is
+ * transport only; what is asked, counted and kept is store.c's policy.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,10 +40,9 @@ typedef struct Job {
   struct Job *active_next; /* on the multi handle */
 } Job;
 
-struct ca_Remote {
+typedef struct Remote {
   char base[2048];  /* the URL, without a trailing slash */
   char shown[2048]; /* the URL for messages: no user or password */
-  bool read_only;
   char *auth_header; /* "Authorization: Bearer ..." or NULL */
   char *userpwd;
   long timeout_ms;
@@ -59,15 +59,14 @@ struct ca_Remote {
   bool dead_said, writes_said;
   char dead_why[CURL_ERROR_SIZE + 2300];
   struct curl_slist *headers;
-};
+  uint64_t get_errors; /* GETs that failed (not those dropped after another failed) */
+} Remote;
 
-struct ca_Fetch {
-  ca_Cache *c;
-  ca_Kind kind;
+typedef struct Batch {
+  Remote *r;
   int n;
-  ca_Key *keys;
   Job *jobs;
-};
+} Batch;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -101,7 +100,7 @@ static size_t on_read(char *p, size_t size, size_t n, void *arg) {
 }
 
 /* Puts j on the multi handle (under mu). */
-static void start_job(ca_Remote *r, Job *j) {
+static void start_job(Remote *r, Job *j) {
   CURL *e = curl_easy_init();
   if (!e) {
     j->status = CA_B_FAILED;
@@ -139,7 +138,7 @@ static void start_job(ca_Remote *r, Job *j) {
 }
 
 /* Ends j (under mu, on the worker) with status. */
-static void end_job(ca_Remote *r, Job *j, ca_BStatus status) {
+static void end_job(Remote *r, Job *j, ca_BStatus status) {
   if (j->easy) {
     Job **p = &r->active_list;
     while (*p != j) p = &(*p)->active_next;
@@ -154,7 +153,7 @@ static void end_job(ca_Remote *r, Job *j, ca_BStatus status) {
 }
 
 /* What a finished transfer means. */
-static void settle(ca_Remote *r, Job *j, CURLcode rc) {
+static void settle(Remote *r, Job *j, CURLcode rc) {
   long http = 0;
   curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &http);
   j->http = http;
@@ -179,7 +178,7 @@ static void settle(ca_Remote *r, Job *j, CURLcode rc) {
 }
 
 static void *worker(void *arg) {
-  ca_Remote *r = arg;
+  Remote *r = arg;
   pthread_mutex_lock(&r->mu);
   for (;;) {
     while (r->queue) { /* start what was submitted (or end it, once the remote is dropped) */
@@ -226,7 +225,7 @@ static void *worker(void *arg) {
 }
 
 /* Hands j to the worker. */
-static void submit(ca_Remote *r, Job *j) {
+static void submit(Remote *r, Job *j) {
   pthread_mutex_lock(&r->mu);
   j->next = NULL;
   *r->queue_tail = j;
@@ -242,7 +241,7 @@ static void submit(ca_Remote *r, Job *j) {
   curl_multi_wakeup(r->multi);
 }
 
-/* ---------------------------------------------------------------- the interface */
+/* ---------------------------------------------------------------- the backend */
 
 /* The URL without "user:password@", for messages. */
 static void shown_url(const char *url, char *out, size_t cap) {
@@ -254,30 +253,187 @@ static void shown_url(const char *url, char *out, size_t cap) {
   else snprintf(out, cap, "%.*s%s", (int)(host - url), url, at + 1);
 }
 
-int ca_remote_attach(ca_Cache *c, const ca_RemoteConfig *rc, char *why, size_t cap) {
+/* The one warning of a run about the server as a whole (under mu). */
+static void say_dead(Remote *r) {
+  if (r->dead && !r->dead_said) {
+    r->dead_said = true;
+    fprintf(stderr, "tric: warning: remote cache %s: %s; building without it\n", r->shown, r->dead_why);
+  }
+  if (r->no_writes && !r->writes_said && !r->dead) {
+    r->writes_said = true;
+    fprintf(stderr, "tric: warning: remote cache %s refuses writes; storing nothing there in this run\n", r->shown);
+  }
+}
+
+static char *object_url(Remote *r, const char *name) {
+  size_t len = strlen(r->base) + strlen(name) + 8;
+  char *url = malloc(len);
+  if (!url) abort();
+  snprintf(url, len, "%s/v1/%s", r->base, name);
+  return url;
+}
+
+/* Waits for j (under mu); says what the server did wrong, once. */
+static void wait_job(Remote *r, Job *j) {
+  while (!j->done) pthread_cond_wait(&r->cv, &r->mu);
+  say_dead(r);
+}
+
+/* A GET's answer: the body handed over on OK. */
+static ca_BStatus get_answer(Remote *r, Job *j, uint8_t **data, size_t *len) {
+  *data = NULL, *len = 0;
+  if (j->status == CA_B_FAILED && j->why[0]) r->get_errors++;
+  if (j->status != CA_B_OK) return j->status;
+  *data = j->body, *len = j->len;
+  j->body = NULL;
+  if (!*data && !(*data = malloc(1))) abort(); /* an empty answer */
+  return CA_B_OK;
+}
+
+static ca_BStatus http_get(void *self, const char *name, uint8_t **data, size_t *len, int64_t *used) {
+  Remote *r = self;
+  Job j = {.kind = J_GET, .url = object_url(r, name)};
+  submit(r, &j);
+  pthread_mutex_lock(&r->mu);
+  wait_job(r, &j);
+  ca_BStatus st = get_answer(r, &j, data, len);
+  pthread_mutex_unlock(&r->mu);
+  if (used) *used = 0;
+  free(j.url), free(j.body);
+  return st;
+}
+
+static ca_BStatus http_put(void *self, const char *name, const void *data, size_t len) {
+  Remote *r = self;
+  pthread_mutex_lock(&r->mu);
+  bool skip = r->dead || r->no_writes;
+  pthread_mutex_unlock(&r->mu);
+  if (skip) return CA_B_FAILED;
+  Job *j = calloc(1, sizeof *j);
+  if (!j || !(j->body = malloc(len ? len : 1))) abort();
+  memcpy(j->body, data, len);
+  j->len = len;
+  j->kind = J_PUT;
+  j->url = object_url(r, name);
+  pthread_mutex_lock(&r->mu);
+  j->owner_next = r->puts;
+  r->puts = j;
+  pthread_mutex_unlock(&r->mu);
+  submit(r, j);
+  return CA_B_OK; /* under way: close waits for it */
+}
+
+static ca_BStatus http_touch(void *self, const char *name) { /* the server keeps its own times */
+  (void)self, (void)name;
+  return CA_B_OK;
+}
+
+static ca_BStatus http_list(void *self, int (*each)(void *ctx, const ca_Object *o), void *ctx) {
+  (void)self, (void)each, (void)ctx;
+  errno = ENOTSUP; /* plain HTTP has no listing */
+  return CA_B_FAILED;
+}
+
+static ca_BStatus http_remove(void *self, const char *name) {
+  (void)self, (void)name;
+  errno = ENOTSUP; /* readers never delete on a shared server: writers overwrite */
+  return CA_B_FAILED;
+}
+
+static void http_where(void *self, const char *name, char *out, size_t cap) {
+  Remote *r = self;
+  snprintf(out, cap, "%s/v1/%s", r->shown, name);
+}
+
+static void *http_get_start(void *self, const char *const *names, int n) {
+  Batch *b = calloc(1, sizeof *b);
+  if (!b || !(b->jobs = calloc((size_t)n, sizeof *b->jobs))) abort();
+  b->r = self, b->n = n;
+  for (int i = 0; i < n; i++) {
+    b->jobs[i].kind = J_GET;
+    b->jobs[i].url = object_url(b->r, names[i]);
+    submit(b->r, &b->jobs[i]);
+  }
+  return b;
+}
+
+static ca_BStatus http_get_wait(void *batch, int i, uint8_t **data, size_t *len) {
+  Batch *b = batch;
+  pthread_mutex_lock(&b->r->mu);
+  wait_job(b->r, &b->jobs[i]);
+  ca_BStatus st = get_answer(b->r, &b->jobs[i], data, len);
+  pthread_mutex_unlock(&b->r->mu);
+  return st;
+}
+
+static void http_get_end(void *batch) {
+  Batch *b = batch;
+  pthread_mutex_lock(&b->r->mu); /* the worker may still hold GETs no one waited for */
+  for (int i = 0; i < b->n; i++)
+    while (!b->jobs[i].done) pthread_cond_wait(&b->r->cv, &b->r->mu);
+  pthread_mutex_unlock(&b->r->mu);
+  for (int i = 0; i < b->n; i++) free(b->jobs[i].url), free(b->jobs[i].body);
+  free(b->jobs), free(b);
+}
+
+static void http_close(void *self, ca_RemoteCounts *counts) {
+  Remote *r = self;
+  pthread_mutex_lock(&r->mu);
+  r->stopping = true;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  curl_multi_wakeup(r->multi);
+  if (r->started) pthread_join(r->thread, NULL); /* each transfer is bounded by its timeout */
+  pthread_mutex_lock(&r->mu);
+  counts->errors += r->get_errors;
+  for (Job *j = r->puts; j; j = j->owner_next)
+    if (j->status == CA_B_OK) counts->puts++, counts->bytes_out += j->len;
+    else if (j->why[0]) counts->errors++;
+  say_dead(r);
+  pthread_mutex_unlock(&r->mu);
+  for (Job *j = r->puts, *next; j; j = next) {
+    next = j->owner_next;
+    free(j->url), free(j->body), free(j);
+  }
+  curl_multi_cleanup(r->multi);
+  curl_slist_free_all(r->headers);
+  free(r->auth_header), free(r->userpwd);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  free(r);
+}
+
+static const ca_BackendOps http_ops = {.kind = "http",     .get = http_get,
+                                       .put = http_put,       .touch = http_touch,
+                                       .list = http_list,     .remove = http_remove,
+                                       .where = http_where,   .get_start = http_get_start,
+                                       .get_wait = http_get_wait, .get_end = http_get_end,
+                                       .close = http_close};
+
+ca_Backend ca_http_backend(const ca_RemoteConfig *rc, char *why, size_t cap) {
+  ca_Backend none = {NULL, NULL};
   const char *u = rc->url;
+  char shown[2048];
+  shown_url(u, shown, sizeof shown);
   if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
-    char shown[2048];
-    shown_url(u, shown, sizeof shown);
-    snprintf(why, cap, "remote cache URL %s: not an http:// or https:// URL", shown);
-    return -1;
+    snprintf(why, cap, "remote cache %s: not an http:// or https:// URL", shown);
+    return none;
   }
   size_t n = strlen(u);
   while (n > 8 && u[n - 1] == '/') n--;
-  if (n >= sizeof ((ca_Remote *)0)->base || strpbrk(u, " \t\r\n")) {
+  if (n >= sizeof ((Remote *)0)->base || strpbrk(u, " \t\r\n")) {
     snprintf(why, cap, "remote cache URL: too long, or has spaces");
-    return -1;
+    return none;
   }
   pthread_once(&curl_once, curl_init);
   if (curl_init_rc != CURLE_OK) {
     snprintf(why, cap, "remote cache: libcurl cannot start: %s", curl_easy_strerror(curl_init_rc));
-    return -1;
+    return none;
   }
-  ca_Remote *r = calloc(1, sizeof *r);
+  Remote *r = calloc(1, sizeof *r);
   if (!r) abort();
   memcpy(r->base, u, n);
   shown_url(r->base, r->shown, sizeof r->shown);
-  r->read_only = rc->read_only;
   r->timeout_ms = rc->timeout_ms > 0 ? rc->timeout_ms : 10000;
   r->headers = curl_slist_append(NULL, "Expect:"); /* no wait for "100 Continue" before a PUT's body */
   if (rc->token && *rc->token) {
@@ -294,137 +450,5 @@ int ca_remote_attach(ca_Cache *c, const ca_RemoteConfig *rc, char *why, size_t c
   r->multi = curl_multi_init();
   if (!r->multi || !r->headers) abort();
   curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONNECTIONS);
-  c->remote = r;
-  return 0;
-}
-
-const char *ca_remote_url(const ca_Cache *c) { return c->remote ? c->remote->shown : NULL; }
-
-/* The one warning of a run about the remote as a whole (under mu). */
-static void say_dead(ca_Cache *c) {
-  ca_Remote *r = c->remote;
-  if (r->dead && !r->dead_said) {
-    r->dead_said = true;
-    fprintf(stderr, "tric: warning: remote cache %s: %s; building without it\n", r->shown, r->dead_why);
-  }
-  if (r->no_writes && !r->writes_said && !r->dead) {
-    r->writes_said = true;
-    fprintf(stderr, "tric: warning: remote cache %s refuses writes; storing nothing there in this run\n", r->shown);
-  }
-}
-
-static char *entry_url(ca_Remote *r, const ca_Key *key) {
-  char name[48];
-  ca_entry_name(key, name);
-  size_t len = strlen(r->base) + 64;
-  char *url = malloc(len);
-  if (!url) abort();
-  snprintf(url, len, "%s/v1/%s", r->base, name);
-  return url;
-}
-
-ca_Fetch *ca_remote_fetch(ca_Cache *c, ca_Kind kind, const ca_Key *keys, int n) {
-  if (!c->remote || n <= 0) return NULL;
-  ca_Fetch *f = calloc(1, sizeof *f);
-  if (!f || !(f->keys = malloc(sizeof *keys * (size_t)n)) || !(f->jobs = calloc((size_t)n, sizeof *f->jobs))) abort();
-  f->c = c, f->kind = kind, f->n = n;
-  memcpy(f->keys, keys, sizeof *keys * (size_t)n);
-  for (int i = 0; i < n; i++) {
-    f->jobs[i].kind = J_GET;
-    f->jobs[i].url = entry_url(c->remote, &keys[i]);
-    submit(c->remote, &f->jobs[i]);
-  }
-  return f;
-}
-
-ca_Lookup ca_fetch_wait(ca_Fetch *f, int i, ca_Entry *e) {
-  memset(e, 0, sizeof *e);
-  ca_Cache *c = f->c;
-  ca_Remote *r = c->remote;
-  Job *j = &f->jobs[i];
-  pthread_mutex_lock(&r->mu);
-  while (!j->done) pthread_cond_wait(&r->cv, &r->mu);
-  say_dead(c);
-  pthread_mutex_unlock(&r->mu);
-  if (j->status == CA_B_ABSENT) {
-    c->remote_run.misses++;
-    return CA_MISS;
-  }
-  if (j->status != CA_B_OK) {
-    c->remote_run.errors += j->why[0] != 0; /* not a GET dropped because another failed */
-    return CA_UNAVAILABLE;
-  }
-  c->remote_run.bytes_in += j->len;
-  char where[2200];
-  shown_url(j->url, where, sizeof where);
-  ca_Lookup got = ca_decode_for(j->body, j->len, f->kind, &f->keys[i], e, where);
-  if (got != CA_HIT) {
-    fprintf(stderr, "not used, compiling\n");
-    c->remote_run.errors++;
-  } else {
-    c->remote_run.hits++;
-    ca_put_bytes(c, &f->keys[i], j->body, j->len); /* a remote hit is kept locally */
-  }
-  free(j->body);
-  j->body = NULL;
-  return got;
-}
-
-void ca_fetch_free(ca_Fetch *f) {
-  if (!f) return;
-  ca_Remote *r = f->c->remote;
-  pthread_mutex_lock(&r->mu); /* the worker may still hold unfinished GETs */
-  for (int i = 0; i < f->n; i++)
-    while (!f->jobs[i].done) pthread_cond_wait(&r->cv, &r->mu);
-  pthread_mutex_unlock(&r->mu);
-  for (int i = 0; i < f->n; i++) free(f->jobs[i].url), free(f->jobs[i].body);
-  free(f->jobs), free(f->keys), free(f);
-}
-
-void ca_remote_put(ca_Cache *c, const ca_Key *key, const uint8_t *bytes, size_t len) {
-  ca_Remote *r = c->remote;
-  if (!r || r->read_only) return;
-  pthread_mutex_lock(&r->mu);
-  bool skip = r->dead || r->no_writes;
-  pthread_mutex_unlock(&r->mu);
-  if (skip) return;
-  Job *j = calloc(1, sizeof *j);
-  if (!j || !(j->body = malloc(len ? len : 1))) abort();
-  memcpy(j->body, bytes, len);
-  j->len = len;
-  j->kind = J_PUT;
-  j->url = entry_url(r, key);
-  pthread_mutex_lock(&r->mu);
-  j->owner_next = r->puts;
-  r->puts = j;
-  pthread_mutex_unlock(&r->mu);
-  submit(r, j);
-}
-
-void ca_remote_finish(ca_Cache *c) {
-  ca_Remote *r = c->remote;
-  if (!r) return;
-  pthread_mutex_lock(&r->mu);
-  r->stopping = true;
-  pthread_cond_broadcast(&r->cv);
-  pthread_mutex_unlock(&r->mu);
-  curl_multi_wakeup(r->multi);
-  if (r->started) pthread_join(r->thread, NULL); /* each transfer is bounded by its timeout */
-  pthread_mutex_lock(&r->mu);
-  for (Job *j = r->puts; j; j = j->owner_next)
-    if (j->status == CA_B_OK) c->remote_run.puts++, c->remote_run.bytes_out += j->len;
-    else if (j->why[0]) c->remote_run.errors++;
-  say_dead(c);
-  pthread_mutex_unlock(&r->mu);
-  for (Job *j = r->puts, *next; j; j = next) {
-    next = j->owner_next;
-    free(j->url), free(j->body), free(j);
-  }
-  curl_multi_cleanup(r->multi);
-  curl_slist_free_all(r->headers);
-  free(r->auth_header), free(r->userpwd);
-  pthread_mutex_destroy(&r->mu);
-  pthread_cond_destroy(&r->cv);
-  free(r);
-  c->remote = NULL;
+  return (ca_Backend){&http_ops, r};
 }

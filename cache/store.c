@@ -217,15 +217,94 @@ int ca_put_bytes(ca_Cache *c, const ca_Key *key, const uint8_t *buf, size_t len)
 }
 
 int ca_put(ca_Cache *c, ca_Kind kind, const ca_Key *key, const ca_Entry *e) {
-  bool remote = c->remote && kind == CA_KIND_MODULE;
+  bool remote = c->remote && !c->remote_read_only && kind == CA_KIND_MODULE; /* only modules are shared */
   if (!c->writable && !remote) return -1;
   size_t len;
   uint8_t *buf = ca_encode_entry(kind, key, e, &len);
   if (!buf) return -1;
-  if (remote) ca_remote_put(c, key, buf, len);
+  if (remote) {
+    char name[48];
+    ca_entry_name(key, name);
+    c->remote->ops->put(c->remote->self, name, buf, len); /* in the background; a failure is the backend's to say */
+  }
   int rc = ca_put_bytes(c, key, buf, len);
   free(buf);
   return rc;
+}
+
+/* ---------------------------------------------------------------- the remote cache */
+
+struct ca_Fetch {
+  ca_Cache *c;
+  ca_Kind kind;
+  int n;
+  ca_Key *keys;
+  char (*names)[48];
+  void *batch; /* the backend's, when it gets many at once */
+};
+
+int ca_remote_attach(ca_Cache *c, const ca_RemoteConfig *rc, char *why, size_t cap) {
+  ca_Backend b = ca_http_backend(rc, why, cap);
+  if (!b.ops) return -1;
+  if (!(c->remote = malloc(sizeof *c->remote))) abort();
+  *c->remote = b;
+  c->remote_read_only = rc->read_only;
+  return 0;
+}
+
+ca_Fetch *ca_remote_fetch(ca_Cache *c, ca_Kind kind, const ca_Key *keys, int n) {
+  if (!c->remote || n <= 0) return NULL;
+  ca_Fetch *f = calloc(1, sizeof *f);
+  if (!f || !(f->keys = malloc(sizeof *keys * (size_t)n)) || !(f->names = malloc(sizeof *f->names * (size_t)n))) abort();
+  f->c = c, f->kind = kind, f->n = n;
+  memcpy(f->keys, keys, sizeof *keys * (size_t)n);
+  const char **names = malloc(sizeof *names * (size_t)n);
+  if (!names) abort();
+  for (int i = 0; i < n; i++) ca_entry_name(&keys[i], f->names[i]), names[i] = f->names[i];
+  const ca_BackendOps *ops = c->remote->ops;
+  if (ops->get_start) f->batch = ops->get_start(c->remote->self, names, n);
+  free(names);
+  return f;
+}
+
+ca_Lookup ca_fetch_wait(ca_Fetch *f, int i, ca_Entry *e) {
+  memset(e, 0, sizeof *e);
+  ca_Cache *c = f->c;
+  const ca_Backend *b = c->remote;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  ca_BStatus st = f->batch ? b->ops->get_wait(f->batch, i, &buf, &len) : b->ops->get(b->self, f->names[i], &buf, &len, NULL);
+  if (st == CA_B_ABSENT) {
+    c->remote_run.misses++;
+    return CA_MISS;
+  }
+  if (st != CA_B_OK) return CA_UNAVAILABLE; /* the backend said why, and counts its errors */
+  c->remote_run.bytes_in += len;
+  char where[4096];
+  b->ops->where(b->self, f->names[i], where, sizeof where);
+  ca_Lookup got = ca_decode_for(buf, len, f->kind, &f->keys[i], e, where);
+  if (got != CA_HIT) {
+    fprintf(stderr, "not used, compiling\n");
+    c->remote_run.errors++;
+  } else {
+    c->remote_run.hits++;
+    ca_put_bytes(c, &f->keys[i], buf, len); /* a remote hit is kept locally, the same bytes */
+  }
+  free(buf);
+  return got;
+}
+
+void ca_fetch_free(ca_Fetch *f) {
+  if (!f) return;
+  if (f->batch) f->c->remote->ops->get_end(f->batch);
+  free(f->keys), free(f->names), free(f);
+}
+
+void ca_remote_finish(ca_Cache *c) {
+  if (!c->remote) return;
+  if (c->remote->ops->close) c->remote->ops->close(c->remote->self, &c->remote_run);
+  free(c->remote);
+  c->remote = NULL;
 }
 
 /* A statistics line of remote counts ("R hits misses errors puts in out"), or "" when all are 0. */
@@ -305,7 +384,7 @@ static void compact_stats(ca_Cache *c, uint64_t live_bytes) {
 /* ---------------------------------------------------------------- walking and pruning */
 
 typedef struct Item {
-  char name[72]; /* the backend's name for it: "KK/KEY.tce" */
+  char name[2 * 258]; /* the backend's name for it: "KK/KEY.tce" */
   uint64_t size;
   int64_t used;
   char key[33];

@@ -375,7 +375,7 @@ static LLVMValueRef vec_from_storage(cg_Emit *e, int dt, LLVMValueRef v, int vl)
 
 /* The kernel positions (KH * KW, constant) whose masks a panel works out once, at most:
  * nv of them each (a 7x7 kernel's 98 at nv 2). */
-enum { CONV_MASKS_MAX = 128 };
+enum { CONV_MASKS_MAX = 128, CG_MAX_NV = 8 };
 
 /* The mask of vector v of a panel's depth row moved by (dy, dx) (lanes: the window
  * origins, pack_b_conv): lanes inside x (0 <= iy < H and 0 <= ix < W, as unsigned
@@ -397,6 +397,29 @@ static LLVMValueRef window_mask(Fn *F, const Conv *c, const cg_Tiles *t, LLVMVal
   LLVMValueRef mask = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntULT, iy, splat(e, c->H, vl), ""),
                                    LLVMBuildICmp(b, LLVMIntULT, ixv, splat(e, c->W, vl), ""), "");
   return LLVMBuildAnd(b, mask, LLVMBuildICmp(b, LLVMIntSLT, LLVMConstVector(cl, (unsigned)vl), splat(e, w, vl), ""), "");
+}
+
+/* vl lanes l at xp[at + 2l] (masked: those off in mask are zero): two masked loads of vl
+ * consecutive elements whose odd ones are never read, and a shuffle of the even ones;
+ * cheaper than a gather (two of 64-bit offsets were most of ResNet-18's stem packing). */
+static LLVMValueRef pairs_load(Fn *F, LLVMTypeRef st, LLVMTypeRef svt, unsigned salign, LLVMValueRef xp, LLVMValueRef at,
+                               LLVMValueRef mask, int vl) {
+  cg_Emit *e = F->e;
+  LLVMBuilderRef b = e->b;
+  LLVMValueRef halves[2], mi[64], ev[64];
+  if (vl > 64) TRIC_BUG("pairs_load: %d lanes", vl);
+  LLVMValueRef off = LLVMConstNull(LLVMVectorType(e->i1, (unsigned)vl));
+  LLVMTypeRef pt = LLVMPointerTypeInContext(e->ctx, 0);
+  for (int h = 0; h < 2; h++) {
+    for (int j = 0; j < vl; j++) mi[j] = LLVMConstInt(e->i32, j % 2 ? (unsigned)vl : (unsigned)(h * vl / 2 + j / 2), 0);
+    LLVMValueRef hm = LLVMBuildShuffleVector(b, mask, off, LLVMConstVector(mi, (unsigned)vl), "");
+    LLVMValueRef ah = LLVMBuildAdd(b, at, cg_i64(F, (int64_t)h * vl), "");
+    LLVMTypeRef tys[2] = {svt, pt};
+    LLVMValueRef la[4] = {LLVMBuildGEP2(b, st, xp, &ah, 1, ""), LLVMConstInt(e->i32, salign, 0), hm, LLVMConstNull(svt)};
+    halves[h] = call_overloaded(e, "llvm.masked.load", tys, 2, la, 4);
+  }
+  for (int j = 0; j < vl; j++) ev[j] = LLVMConstInt(e->i32, (unsigned)(2 * j), 0);
+  return LLVMBuildShuffleVector(b, halves[0], halves[1], LLVMConstVector(ev, (unsigned)vl), "");
 }
 
 /* Packs a convolution's B[pc .. pc+kc, jc .. jc+nc] (its input windows) into Bp as pack_b
@@ -445,7 +468,8 @@ static void pack_b_conv(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t
   LLVMBuildStore(b, LLVMBuildAdd(b, LLVMBuildMul(b, y0, c.W, ""), x0, ""), LLVMBuildInBoundsGEP2(b, e->i64, lanes, &l3, 1, ""));
   cg_loop_end(F, &ll);
   bool vec = conv_vector_pack(F, n);
-  LLVMValueRef plane = NULL, linear = NULL, off0 = NULL;
+  if (t->nv > CG_MAX_NV) TRIC_BUG("pack_b_conv: %d vectors a tile row", t->nv);
+  LLVMValueRef plane = NULL, linear = NULL, off0 = NULL, pairs[CG_MAX_NV] = {NULL};
   if (vec) {
     /* the start of x's plane of image ix->v[0], channel group * C/groups (ci added per row) */
     LLVMValueRef HW = LLVMBuildMul(b, c.H, c.W, "");
@@ -457,12 +481,20 @@ static void pack_b_conv(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t
     /* consecutive offsets: stride 1 and the panel's w columns in one output row, or rows
        that follow each other in x (sh * W == OW) */
     linear = LLVMConstInt(e->i1, 0, 0);
+    LLVMValueRef ylast = LLVMBuildSDiv(b, LLVMBuildAdd(b, col0, last, ""), c.OW, "");
+    LLVMValueRef one_row = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildSDiv(b, col0, c.OW, ""), ylast, "");
     if (n->conv.stride[1] == 1) {
-      LLVMValueRef ylast = LLVMBuildSDiv(b, LLVMBuildAdd(b, col0, last, ""), c.OW, "");
-      LLVMValueRef one_row = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildSDiv(b, col0, c.OW, ""), ylast, "");
       LLVMValueRef follow = LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildMul(b, c.W, cg_i64(F, n->conv.stride[0]), ""), c.OW, "");
       linear = LLVMBuildOr(b, one_row, follow, "");
     }
+    if (n->conv.stride[1] == 2) /* per vector of lanes: whether they lie in one output row */
+      for (int v = 0; v < t->nv; v++) {
+        LLVMValueRef f = cg_i64(F, (int64_t)v * t->vl), l = cg_i64(F, (int64_t)v * t->vl + t->vl - 1);
+        LLVMValueRef yf = LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &f, 1, ""), "");
+        LLVMValueRef yl = LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &l, 1, ""), "");
+        pairs[v] = LLVMBuildICmp(b, LLVMIntEQ, yf, yl, "");
+      }
+    (void)one_row;
   }
   /* a kernel of KH * KW constant positions: each one's nv masks, worked out once for the
      panel as vl-bit integers (they do not depend on ci), mtab[(ky * KW + kx) * nv + v] */
@@ -525,6 +557,14 @@ static void pack_b_conv(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t
           got = call_overloaded(e, "llvm.masked.load", tys, 2, la, 4);
         } else {
           LLVMValueRef li = cg_i64(F, 2 * (int64_t)t->nr + (int64_t)v * vl);
+          LLVMBasicBlockRef gb = NULL, pb = NULL, jb = NULL, gend = NULL, pend = NULL;
+          if (pairs[v]) { /* stride 2 with the vector's lanes in one output row: lane l at o + 2l */
+            gb = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "lanes_gather");
+            pb = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "lanes_pairs");
+            jb = LLVMAppendBasicBlockInContext(e->ctx, F->fn, "lanes_read");
+            LLVMBuildCondBr(b, pairs[v], pb, gb);
+            LLVMPositionBuilderAtEnd(b, gb);
+          }
           LLVMValueRef o2 = LLVMBuildLoad2(b, ivt, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &li, 1, ""), "");
           LLVMSetAlignment(o2, 8);
           LLVMValueRef offs = LLVMBuildAdd(b, o2, splat(e, delta, vl), "");
@@ -532,6 +572,21 @@ static void pack_b_conv(Fn *F, const tc_Node *n, const Ix *ix, const cg_Tiles *t
           LLVMTypeRef tys[2] = {svt, pvt};
           LLVMValueRef ga[4] = {ptrs, LLVMConstInt(e->i32, salign, 0), mask, LLVMConstNull(svt)};
           got = call_overloaded(e, "llvm.masked.gather", tys, 2, ga, 4);
+          if (pairs[v]) {
+            gend = LLVMGetInsertBlock(b);
+            LLVMBuildBr(b, jb);
+            LLVMPositionBuilderAtEnd(b, pb);
+            LLVMValueRef pgot = pairs_load(F, st, svt, salign, xp,
+                                           LLVMBuildAdd(b, LLVMBuildLoad2(b, e->i64, LLVMBuildInBoundsGEP2(b, e->i64, lanes, &li, 1, ""), ""), delta, ""),
+                                           mask, vl);
+            pend = LLVMGetInsertBlock(b);
+            LLVMBuildBr(b, jb);
+            LLVMPositionBuilderAtEnd(b, jb);
+            LLVMValueRef phi = LLVMBuildPhi(b, svt, "lanes");
+            LLVMAddIncoming(phi, &got, &gend, 1);
+            LLVMAddIncoming(phi, &pgot, &pend, 1);
+            got = phi;
+          }
         }
         got = vec_from_storage(e, x->dtype, got, vl);
         LLVMValueRef d = LLVMBuildAdd(b, kbase, cg_i64(F, (int64_t)v * vl), "");

@@ -701,7 +701,7 @@ static void emit_concat(Fn *F, const tc_Node *n, LLVMValueRef dst) {
  * kernel, generated once per module.
  */
 
-enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE, K_POOL };
+enum { K_FILL, K_REDUCE, K_MATMUL, K_CONCAT, K_COPY, K_ROWWISE, K_POOL, K_DEPTHWISE };
 
 /* Whether a kernel of this kind writes each element of its output independently (an
  * elementwise map or a copy), so that it may split its first dimension over threads. */
@@ -717,6 +717,7 @@ static int emit_kind(cg_PlanKind k) {
   case CG_PK_COPY: return K_COPY;
   case CG_PK_ROWWISE: return K_ROWWISE;
   case CG_PK_POOL: return K_POOL;
+  case CG_PK_DEPTHWISE: return K_DEPTHWISE;
   }
   TRIC_BUG("plan kernel kind %d has no loop nest", (int)k);
 }
@@ -738,6 +739,7 @@ static void emit_kernel_body(Fn *K, int kind, const tc_Node *n, const tc_Node *x
   case K_COPY: flat_fill(K, n, dst, true, n->rank ? range : NULL); break; /* n is the kernel's input 0 */
   case K_ROWWISE: cg_emit_rowwise(K, n, dst, range); break;
   case K_POOL: cg_emit_pool(K, n, dst, range); break;
+  case K_DEPTHWISE: cg_emit_depthwise(K, x, n, dst, range); break;
   default: TRIC_BUG("kernel kind %d for '%s' has no emitter", kind, tc_op_name(n->op));
   }
 }
@@ -763,7 +765,7 @@ static void run_kernel(Fn *F, const cg_PlanKernel *pk, int kind, const tc_Node *
   for (int i = 0; i < e->kernel_keys.n && !kfn; i++)
     if (!memcmp(e->kernel_keys.items[i], pk->key, sizeof pk->key)) kfn = e->kernel_fns.items[i];
   /* a contraction also takes the rows and columns of its part of C: ilo, ihi, jlo, jhi */
-  int nrange = kind == K_MATMUL ? 4 : kind == K_ROWWISE || kind == K_POOL || (fill_kind(kind) && n->rank) ? 2 : 0;
+  int nrange = kind == K_MATMUL ? 4 : kind == K_ROWWISE || kind == K_POOL || kind == K_DEPTHWISE || (fill_kind(kind) && n->rank) ? 2 : 0;
   int nin = pk->nparams, ns = F->f->nsyms, np = 1 + (scratch != NULL) + nrange + nin + ns;
   LLVMTypeRef *pt = fe_alloc(e->arena, sizeof *pt * (size_t)np);
   LLVMValueRef *args = fe_alloc(e->arena, sizeof *args * (size_t)np);
@@ -839,7 +841,7 @@ static void run_kernel(Fn *F, const cg_PlanKernel *pk, int kind, const tc_Node *
   }
   if (kind == K_MATMUL) cg_contraction_call(F, x, n, kfn, fty, args, np, stride);
   else if (kind == K_ROWWISE) cg_rowwise_call(F, n, kfn, fty, args, np);
-  else if (kind == K_POOL) cg_pool_call(F, n, kfn, fty, args, np);
+  else if (kind == K_POOL || kind == K_DEPTHWISE) cg_pool_call(F, kind == K_POOL ? n : x, kfn, fty, args, np);
   else if (nrange == 2) cg_fill_call(F, n, kfn, fty, args, np);
   else LLVMBuildCall2(e->b, fty, kfn, args, (unsigned)np, "");
 }
@@ -1177,6 +1179,7 @@ static void emit_function(cg_Emit *e, tc_Func *f) {
   LLVMValueRef pool_nt = LLVMConstInt(e->i32, 1, 0);
   for (int i = 0; i < P->nkernels; i++)
     if (P->kernels[i].kind == CG_PK_CONTRACTION || P->kernels[i].kind == CG_PK_ROWWISE || P->kernels[i].kind == CG_PK_POOL ||
+        P->kernels[i].kind == CG_PK_DEPTHWISE ||
         ((P->kernels[i].kind == CG_PK_ELEMENTWISE || P->kernels[i].kind == CG_PK_COPY) && P->kernels[i].root->rank)) {
       pool_nt = pool_threads(F);
       break;

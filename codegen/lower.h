@@ -140,6 +140,9 @@ void cg_fill_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty,
  * fused into each window, for the planes (image, channel) range[0] <= p < range[1] of its
  * output (pool.c). */
 void cg_emit_pool(Fn *F, const tc_Node *n, LLVMValueRef dst, const LLVMValueRef *range);
+/* dst = root, the end of depthwise conv2d x's epilogue (or x itself), for the planes
+ * range[0] <= p < range[1] of its output (image, channel) (pool.c). */
+void cg_emit_depthwise(Fn *F, const tc_Node *x, const tc_Node *root, LLVMValueRef dst, const LLVMValueRef *range);
 /* Calls pooling kernel kfn (as cg_parallel_call) split over its output planes when its
  * windows are large enough in all (parallel.c). */
 void cg_pool_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs);

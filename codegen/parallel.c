@@ -147,7 +147,13 @@ enum { POOL_PARALLEL = 1 << 18, POOL_CHUNK = 1 << 16 };
 void cg_pool_call(Fn *F, const tc_Node *root, LLVMValueRef kfn, LLVMTypeRef fty, LLVMValueRef *args, int nargs) {
   LLVMBuilderRef b = F->e->b;
   cg_Split s = {.nrange = 2, .unit = cg_i64(F, 1)};
-  LLVMValueRef cells = cg_i64(F, root->pool.kernel[0] * root->pool.kernel[1]);
+  int64_t kh = 0, kw = 0; /* a window's cells: a pooling's kernel, or a depthwise conv's weights */
+  if (root->op == TC_CONV2D) {
+    if (!tc_poly_is_const(root->args[1]->dims[2], &kh) || !tc_poly_is_const(root->args[1]->dims[3], &kw))
+      TRIC_BUG("cg_pool_call: a depthwise conv2d with a symbolic window");
+  } else if (root->op == TC_MAXPOOL2D || root->op == TC_AVGPOOL2D) kh = root->pool.kernel[0], kw = root->pool.kernel[1];
+  else TRIC_BUG("cg_pool_call: '%s' has no window", tc_op_name(root->op));
+  LLVMValueRef cells = cg_i64(F, kh * kw);
   LLVMValueRef per_plane = LLVMBuildMul(b, cg_numel(F, 2, (const tc_Poly **)root->dims + 2), cells, "");
   s.m = cg_numel(F, 2, (const tc_Poly **)root->dims);
   s.grain = cg_grain(F, per_plane, POOL_CHUNK);

@@ -40,6 +40,18 @@ static bool is_contraction(const tc_Node *n) { return tc_op_info(n->op)->cls == 
 
 static bool is_reduce(tc_Op op) { return tc_op_info(op)->cls == TC_CLASS_REDUCTION; }
 
+bool cg_plan_depthwise(const tc_Node *n) {
+  if (n->op != TC_CONV2D || !fe_dtype_is_float(n->dtype) || n->conv.groups < 2) return false;
+  const tc_Node *x = n->args[0], *w = n->args[1];
+  int64_t c, o, kh, kw;
+  return tc_poly_is_const(x->dims[1], &c) && c == n->conv.groups && tc_poly_is_const(w->dims[0], &o) &&
+         o <= CG_DW_MAX_OUT * c && tc_poly_is_const(w->dims[2], &kh) && tc_poly_is_const(w->dims[3], &kw) &&
+         kh * kw <= CG_DW_MAX_CELLS;
+}
+
+/* The kind of a kernel whose contraction (or the one whose epilogue it ends) is x. */
+static cg_PlanKind contraction_kind(const tc_Node *x) { return cg_plan_depthwise(x) ? CG_PK_DEPTHWISE : CG_PK_CONTRACTION; }
+
 /* Cheap to recompute: leaves, buffers, and index remaps or casts of cheap nodes. */
 static bool cheap(Plan *F, const tc_Node *n) {
   const tc_OpInfo *info = tc_op_info(n->op);
@@ -504,7 +516,7 @@ static int by_id(const void *a, const void *b) {
 static cg_PlanKind kind_of(const tc_Node *n) {
   switch (tc_op_info(n->op)->cls) {
   case TC_CLASS_REDUCTION: return CG_PK_REDUCTION;
-  case TC_CLASS_CONTRACTION: return CG_PK_CONTRACTION;
+  case TC_CLASS_CONTRACTION: return contraction_kind(n);
   case TC_CLASS_LEAF: case TC_CLASS_ELEMENTWISE: return CG_PK_ELEMENTWISE;
   case TC_CLASS_LAYOUT: /* a concat is a loop nest of its own; other moves are index remaps */
     return n->op == TC_CONCAT ? CG_PK_LAYOUT : CG_PK_ELEMENTWISE;
@@ -517,11 +529,11 @@ static cg_PlanKind kind_of(const tc_Node *n) {
 static void add_kernel(Walk *W, fe_Vec *ks, const tc_Node *root, int output, bool copy) {
   cg_PlanKernel *k = fe_alloc(W->arena, sizeof *k);
   memset(k, 0, sizeof *k);
-  k->kind = copy ? CG_PK_COPY : W->epi[root->id] ? CG_PK_CONTRACTION : kind_of(root);
+  k->kind = copy ? CG_PK_COPY : W->epi[root->id] ? contraction_kind(W->epi[root->id]) : kind_of(root);
   k->root = root;
   k->output = output;
   k->scratch = k->kind == CG_PK_CONTRACTION;
-  if (k->kind == CG_PK_CONTRACTION) k->contraction = W->epi[root->id] ? W->epi[root->id] : root;
+  if (k->kind == CG_PK_CONTRACTION || k->kind == CG_PK_DEPTHWISE) k->contraction = W->epi[root->id] ? W->epi[root->id] : root;
   W->gen++;
   W->fused = (fe_Vec){0};
   W->inputs = (fe_Vec){0};
@@ -789,6 +801,7 @@ const char *cg_plan_kind_name(cg_PlanKind k) {
   case CG_PK_COPY: return "copy";
   case CG_PK_ROWWISE: return "row-wise";
   case CG_PK_POOL: return "pooling";
+  case CG_PK_DEPTHWISE: return "depthwise";
   }
   TRIC_BUG("plan: kernel kind %d has no name", (int)k);
 }
@@ -997,7 +1010,7 @@ static bool splits_first_dim(const cg_PlanKernel *k) {
   switch (k->kind) {
   case CG_PK_ROWWISE: return k->root->rank >= 2;
   case CG_PK_ELEMENTWISE: case CG_PK_COPY: return k->root->rank >= 1;
-  case CG_PK_REDUCTION: case CG_PK_CONTRACTION: case CG_PK_LAYOUT: case CG_PK_POOL: return false;
+  case CG_PK_REDUCTION: case CG_PK_CONTRACTION: case CG_PK_LAYOUT: case CG_PK_POOL: case CG_PK_DEPTHWISE: return false;
   }
   TRIC_BUG("plan kernel kind %d has no thread split", (int)k->kind);
 }
@@ -1198,7 +1211,11 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
                  : "\n    threads split the first dimension", out);
     else if (k->kind == CG_PK_POOL)
       fputs(json ? "],\n        \"parallel\": {\"axis\": \"planes\"}" : "\n    threads split the planes (image, channel)", out);
-    bool closed = k->kind == CG_PK_CONTRACTION || k->kind == CG_PK_POOL || splits_first_dim(k);
+    else if (k->kind == CG_PK_DEPTHWISE) {
+      write_epilogue(out, f, k, json);
+      fputs(json ? "],\n        \"parallel\": {\"axis\": \"planes\"}" : "\n    threads split the planes (image, channel)", out);
+    }
+    bool closed = k->kind == CG_PK_CONTRACTION || k->kind == CG_PK_POOL || k->kind == CG_PK_DEPTHWISE || splits_first_dim(k);
     if (json) fputs(closed ? ",\n        \"reads\": [" : "],\n        \"reads\": [", out);
     else fputs("\n    reads:", out);
     for (int j = 0; j < k->ninputs; j++) {
@@ -1223,7 +1240,8 @@ static void plan_write(FILE *out, const tc_Func *f, const cg_Plan *p, fe_Arena *
     nfused += !p->mat[n->id];
   }
   for (int i = 0; i < p->nkernels; i++) /* an epilogue's last op is fused into its contraction */
-    nfused += p->kernels[i].kind == CG_PK_CONTRACTION && p->kernels[i].root != p->kernels[i].contraction &&
+    nfused += (p->kernels[i].kind == CG_PK_CONTRACTION || p->kernels[i].kind == CG_PK_DEPTHWISE) &&
+              p->kernels[i].root != p->kernels[i].contraction &&
               fusible(p->kernels[i].root);
   if (json)
     fprintf(out, "],\n     \"summary\": {\"kernels\": %d, \"fused_ops\": %d, \"fusible_ops\": %d, \"bytes_moved\": ",

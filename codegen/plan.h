@@ -22,7 +22,18 @@ typedef enum {
                         kept as per-row scalars, in node order) */
   CG_PK_POOL,        /* the root pooling: per output element a fold over its window of the
                         argument, whose expression is fused (pool.c) */
+  CG_PK_DEPTHWISE,   /* a depthwise conv2d (cg_plan_depthwise): per output element a
+                        weighted fold over its window, then its epilogue up to the root,
+                        before the one store (pool.c) */
 } cg_PlanKind;
+
+/* Whether conv2d n takes the depthwise path (CG_PK_DEPTHWISE) instead of an implicit GEMM:
+ * every group reads one input channel and writes at most DW_MAX_OUT output channels, so a
+ * GEMM per group would be a product with 1-4 rows and KH*KW depth, too thin for the
+ * microkernel (docs/plan.md, "Depthwise convolution"). Needs a float dtype and constant
+ * C, O, KH and KW. */
+enum { CG_DW_MAX_OUT = 4, CG_DW_MAX_CELLS = 64 };
+bool cg_plan_depthwise(const tc_Node *n);
 
 /* What the cost model knows of the target: its vector width, vector registers and the
  * cache sizes assumed for its class of CPU (see docs/plan.md, "Cost model"). */

@@ -401,7 +401,7 @@ def test_e2e(ctx, path, extra_flags=()):
 # every x86 target below too (each cell a test of its own).
 MATRIX = ["select_tail", "select_chain", "binary_f32", "unary_f64", "half", "casts", "int_small", "edge_sizes",
           "reductions", "matmul", "matmul_blocks", "matmul_epilogue", "matmul_edges", "matmul_in_place", "models", "sum_accuracy",
-          "rowwise", "pooling", "conv2d", "conv2d_windows"]
+          "rowwise", "pooling", "conv2d", "conv2d_windows", "depthwise"]
 OPT_LEVELS = ["-O0", "-O1", "-O2", "-O3"]
 # name, tric flags, the /proc/cpuinfo flags the code may use
 TARGETS = [

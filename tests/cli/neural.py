@@ -118,6 +118,36 @@ export fn block(x: f32[N, 8, H, W], w: f32[8, 8, 3, 3], s: f32[8, 1, 1], t: f32[
         return "plan-json: %s" % k
 
 
+def test_emit_plan_depthwise(ctx):
+    """A depthwise conv2d (groups = input channels, at most 4 outputs each) is a kernel of
+    kind "depthwise", not an implicit GEMM, with its batch-norm scale and shift and relu6
+    as its epilogue (one kernel); 5 outputs per input channel stays a contraction."""
+    import json
+    src = """\
+export fn dw(x: f32[N, 8, H, W], w: f32[16, 1, 3, 3], s: f32[16, 1, 1], t: f32[16, 1, 1]) -> f32[N, 16, H, W] {
+  return minimum(maximum(conv2d(x, w, padding=1, groups=8) * s + t, 0.0), 6.0);
+}
+export fn wide(x: f32[N, 8, H, W], w: f32[40, 1, 3, 3]) -> f32[N, 40, H, W] { return conv2d(x, w, padding=1, groups=8); }
+"""
+    d = ctx.tmpdir()
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write(src)
+    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan,plan-json"], cwd=d)
+    if r.returncode:
+        return r.stderr
+    text = open(os.path.join(d, "m.plan")).read()
+    kernels = [l for l in text.splitlines() if l.startswith("  kernel ")]
+    epi = [l for l in text.splitlines() if l.startswith("    epilogue:")]
+    if len(kernels) != 2 or "depthwise" not in kernels[0] or "contraction" not in kernels[1] or not epi or \
+            [o.split()[1] for o in epi[0].split(":", 1)[1].strip().split(", ")] != ["mul", "add", "maximum", "minimum"]:
+        return "want a depthwise kernel with epilogue mul, add, maximum, minimum, then a contraction:\n%s" % text
+    doc = json.load(open(os.path.join(d, "m.plan.json")))
+    k = doc["functions"][0]["kernels"]
+    if len(k) != 1 or k[0]["kind"] != "depthwise" or k[0]["root"]["op"] != "minimum" or len(k[0]["epilogue"]) != 4 or \
+            k[0]["parallel"]["axis"] != "planes":
+        return "plan-json: %s" % k
+
+
 def test_residual_of_a_later_block_fuses(ctx):
     """Two residual blocks: the second block's residual is the first block's output, made
     by earlier convolutions; it still fuses into the last conv's epilogue (four kernels,

@@ -43,5 +43,13 @@ def cases(rng):
         yield Case("wide_pad", [xs, ws], [n, c, o], [conv(xs, ws, padding=(2, 3)).astype(f32)], **tol)
         wdl = rn(o, c, 3, 3) / 3
         yield Case("dil", [x, wdl], [n, c, o], [conv(x, wdl, stride=(2, 1), dilation=(2, 3), padding=(1, 0)).astype(f32)], **tol)
+        xw, ww = rn(n, c, 9, 131), rn(o, c, 3, 3) / 3
+        yield Case("s2wide", [xw, ww], [n, c, o], [conv(xw, ww, stride=2, padding=1).astype(f32)], **tol)
+        xh, wh = xw.astype(np.float16), ww.astype(np.float16)
+        yh = conv(xh.astype(f32), wh.astype(f32), stride=2, padding=1).astype(np.float16)
+        yield Case("hs2wide", [Tagged(xh.view(np.uint16), "f16"), Tagged(wh.view(np.uint16), "f16")], [n, c, o],
+                   [Tagged(yh.view(np.uint16), "f16")], rtol=2e-3, atol=2e-3)
+        x7, w7w = rn(n, c, 20, 70), rn(o, c, 7, 7) / 7
+        yield Case("s2w7", [x7, w7w], [n, c, o], [conv(x7, w7w, stride=2, padding=3).astype(f32)], **tol)
         xg, wg = rn(n, 6, 7, 9), rn(4, 3, 3, 3) / 3
         yield Case("grouped", [xg, wg], [n], [conv(xg, wg, stride=2, padding=1, groups=2).astype(f32)], **tol)
