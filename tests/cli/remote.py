@@ -808,3 +808,22 @@ def test_options_and_environment(ctx):
         if r.returncode or warnings(r) or len(from_remote(r)) != N:
             return "--remote-cache=URL over a dead TRIC_REMOTE_CACHE: %d from the remote\n%s" % (
                 len(from_remote(r)), r.stderr)
+
+
+def test_bad_url_or_timeout_is_a_usage_error(ctx):
+    """docs/cli.md: a URL that is not http:// or https:// is a usage error (exit 2), said
+    before any work (no output written), naming the value; so is a timeout that is not a
+    number of seconds. Credentials in such a URL are not shown (tric shows none of it)."""
+    d, cache = checkout(ctx), ctx.tmpdir()
+    for what, extra, env, shown in (
+            ("--remote-cache=ftp://...", ["--remote-cache=ftp://ci:s3cr3t-pw@127.0.0.1/x"], {}, "--remote-cache"),
+            ("TRIC_REMOTE_CACHE=cache.internal", [], {"TRIC_REMOTE_CACHE": "cache.internal:8080"}, "cache.internal:8080"),
+            ("TRIC_REMOTE_CACHE_TIMEOUT=abc", ["--remote-cache=" + closed_port_url()],
+             {"TRIC_REMOTE_CACHE_TIMEOUT": "abc"}, "abc")):
+        r = build(ctx, d, cache, *extra, env=clean_env(cache, **env), timeout=60)
+        if r.returncode != 2 or shown not in r.stderr or "error" not in r.stderr:
+            return fail_build(r, "%s: expected a usage error (exit 2) naming %r" % (what, shown))
+        if os.path.exists(os.path.join(d, "out")):
+            return "%s: outputs were written before the usage error" % what
+        if "s3cr3t-pw" in r.stderr:
+            return "%s: the URL's password is shown:\n%s" % (what, r.stderr)
