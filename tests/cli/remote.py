@@ -26,6 +26,7 @@ _spec.loader.exec_module(nf)
 
 N = 30           # modules of the project most tests build
 N_LONG = 150     # of the one whose server is killed mid-build
+N_DROP = 60      # of the builds against a failing server that count its requests
 ENTRY_PATH = re.compile(r"^v1/([0-9a-f]{2})/([0-9a-f]{32})\.tce$")
 WARN_REMOTE = re.compile(r"^tric: warning: remote cache ")
 
@@ -518,27 +519,27 @@ def test_failing_server_costs_one_warning(ctx):
 
 
 def test_failing_server_is_dropped_at_once(ctx):
-    """The remote is not used for the rest of a run once it failed: of a build's GETs,
-    which all fly at once on at most 8 connections (docs/cache.md, "Order"), those not yet
-    sent when the first failure comes back are never sent. On 150 modules, fewer than 30
-    requests (8 in flight, and as many again, and slack), for a server that closes the
-    connection after its answer (500) and for ones that keep it open (403, a redirect),
-    five builds each."""
+    """The remote is not used for the rest of a run once it failed: a build's GETs all fly
+    at once on at most 8 connections (docs/cache.md, "Order"), and those not sent yet when
+    the first failure comes back are never sent. So at most 12 requests (the 8 in flight,
+    and slack) however many modules: checked on 60, twice each for a server that closes
+    the connection after its answer (500) and for ones that keep it open (403, a redirect),
+    where a transfer queued inside libcurl could otherwise start on a freed connection."""
     skip = skip_why()
     if skip:
         return skip
-    ref = reference(ctx, N_LONG)
+    ref = reference(ctx, N_DROP)
     for code in (500, 403, 302):
-        for attempt in range(5):
+        for attempt in range(2):
             with nf.Nginx(ctx.tmpdir(), fail=code) as srv:
-                d, cache = checkout(ctx, N_LONG), ctx.tmpdir()
+                d, cache = checkout(ctx, N_DROP), ctx.tmpdir()
                 r = build(ctx, d, cache, "--remote-cache=" + srv.url)
                 if r.returncode or len(remote_warnings(r)) != 1:
                     return fail_build(r, "build against a server answering %d (one warning expected)" % code)
                 got = srv.requests()
-                if len(got) >= 30:
+                if len(got) > 12:
                     return "the remote was used after it answered %d (build %d): %d requests for %d modules" % (
-                        code, attempt + 1, len(got), N_LONG)
+                        code, attempt + 1, len(got), N_DROP)
                 if attempt == 0:
                     err = same_outputs(outputs(d), ref, "outputs against a server answering %d" % code)
                     if err:
