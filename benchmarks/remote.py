@@ -180,6 +180,9 @@ def bench_remote(tric, json_path, gen_project):
         kernels.goal_text(met["remote_cold"], GOAL_REMOTE, "lower")))
     print("  B no-change rebuild, local cache         %8.1f ms%s   remote / no-change %.2f" % (
         ms["nochange"], spread("nochange"), rs["remote_nochange"]["median"]))
+    print("  B from the remote, each run: %s ms (a run far above the others is a stall, not the load, when its CPU "
+          "time is not: %s ms)" % (" ".join("%.0f" % (t * 1e3) for t in times["remote"]),
+                                    " ".join("%.0f" % (t * 1e3) for t in cpu["remote"])))
     print("  tric's CPU time (user + system, median): cold %.0f ms, writing through %.0f ms (%.3f), B from the remote "
           "%.0f ms (%.3f of cold), no-change %.0f ms" % (
               cpu_ms["cold"], cpu_ms["write"], cpu_ms["write"] / cpu_ms["cold"], cpu_ms["remote"],
