@@ -21,7 +21,7 @@ import socket
 import subprocess
 import time
 
-NGINX = "/usr/sbin/nginx"
+NGINX = os.environ.get("TRIC_TEST_NGINX", "/usr/sbin/nginx")  # another nginx binary, or a missing one to see the skips
 
 CONF = """\
 daemon off;
