@@ -939,7 +939,7 @@ static LLVMValueRef shared_fn(Fn *F, const char *name, LLVMTypeRef fty, const in
   LLVMValueRef fn = decl;
   if (e->split) {
     LLVMSetVisibility(decl, LLVMHiddenVisibility);
-    LLVMModuleRef um = cg_unit_module(e, &e->uk_mods);
+    LLVMModuleRef um = cg_unit_module(e, &e->uk_mods, CG_PIPE_MICROKERNEL);
     e->mod = um;
     fn = LLVMAddFunction(um, name, fty);
     LLVMSetVisibility(fn, LLVMHiddenVisibility);

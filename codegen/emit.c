@@ -195,10 +195,14 @@ void cg_loop_end(Fn *F, Loop *L) {
   cg_memo_reset(F);
 }
 
-LLVMModuleRef cg_unit_module(cg_Emit *e, fe_Vec *mods) {
+LLVMModuleRef cg_unit_module(cg_Emit *e, fe_Vec *mods, cg_Pipeline pipe) {
   LLVMModuleRef m = LLVMModuleCreateWithNameInContext(CG_KERNEL_NAME, e->ctx);
   LLVMSetTarget(m, LLVMGetTarget(e->mod));
   LLVMSetDataLayout(m, LLVMGetDataLayoutStr(e->mod));
+  if (pipe != CG_PIPE_DEFAULT) {
+    LLVMValueRef kind = LLVMConstInt(e->i32, (unsigned long long)pipe, 0);
+    LLVMAddNamedMetadataOperand(m, CG_PIPELINE_MD, LLVMMDNodeInContext(e->ctx, &kind, 1));
+  }
   fe_vec_push(e->arena, mods, m);
   return m;
 }
@@ -788,7 +792,7 @@ static void run_kernel(Fn *F, const cg_PlanKernel *pk, int kind, const tc_Node *
     if (e->split) { /* the entry calls a declaration; the body goes into a module of its own */
       callee = LLVMAddFunction(e->mod, name, fty);
       LLVMSetVisibility(callee, LLVMHiddenVisibility);
-      LLVMModuleRef km = cg_unit_module(e, &e->kernel_mods);
+      LLVMModuleRef km = cg_unit_module(e, &e->kernel_mods, kind == K_MATMUL ? CG_PIPE_CONTRACTION : CG_PIPE_DEFAULT);
       e->mod = km;
       kfn = LLVMAddFunction(km, CG_KERNEL_NAME, fty);
       LLVMSetVisibility(kfn, LLVMHiddenVisibility);

@@ -32,6 +32,16 @@ typedef struct cg_Emit {
   fe_Vec uk_names, uk_mods;
 } cg_Emit;
 
+/* The optimisation pipeline a kernel unit asks for at -O2 (target.c, "Pipelines"): the
+ * unit module carries it as named metadata CG_PIPELINE_MD, so it is part of the unit's
+ * bitcode and key. At other levels, and for a unit that names none, default<On>. */
+typedef enum {
+  CG_PIPE_DEFAULT,     /* default<O2>: elementwise, reduction, pooling ... kernels */
+  CG_PIPE_CONTRACTION, /* a contraction kernel: packing, microkernel calls, its epilogue */
+  CG_PIPE_MICROKERNEL, /* a shared microkernel or packing routine: explicit vector code */
+} cg_Pipeline;
+#define CG_PIPELINE_MD "tric.pipeline"
+
 /* The name of the kernel in a module of its own (and the prefix of every kernel's name). */
 #define CG_KERNEL_NAME "tric.kernel"
 /* The prefix of a shared microkernel's name (contraction.c), a symbol of a unit of its

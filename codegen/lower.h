@@ -114,8 +114,9 @@ void cg_loop_end(Fn *F, Loop *L);
 /* Attaches llvm.loop metadata {key: value} to a loop's back edge br. */
 void cg_set_loop_md(Fn *F, LLVMValueRef br, const char *key, LLVMValueRef value);
 /* A new module for a compile unit of its own (split jobs), with the target and data layout
- * of the module being emitted, appended to mods (the kernels' or the microkernels'). */
-LLVMModuleRef cg_unit_module(cg_Emit *e, fe_Vec *mods);
+ * of the module being emitted, appended to mods (the kernels' or the microkernels'), that
+ * asks for optimisation pipeline pipe. */
+LLVMModuleRef cg_unit_module(cg_Emit *e, fe_Vec *mods, cg_Pipeline pipe);
 /* An alloca at the top of the function's entry block. */
 LLVMValueRef cg_entry_alloca(Fn *F, LLVMTypeRef ty);
 /* The compute value of node n at index ix in the current loop body (fused unless n has a

@@ -372,11 +372,48 @@ static void set_layout(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *t
   LLVMDisposeTargetData(td);
 }
 
+/* ---------------------------------------------------------------- pipelines
+ *
+ * At -O2 a kernel unit's pipeline is the one its module asks for (CG_PIPELINE_MD, set by
+ * the emitter, internal.h). default<O2> runs some 90 passes, and on a contraction kernel or
+ * a microkernel most find nothing: their hot code is written with explicit vector types,
+ * every loop but the epilogue's carries vectorize.enable=false, and loop unrolling only
+ * grows the code that instruction selection and register allocation then pay for (a
+ * contraction unit cost about as much in the code generator as in the optimiser). The
+ * short pipelines keep what those kernels need: SROA and instruction combining for the
+ * emitter's index arithmetic, loop rotation and LICM for the loop-invariant addresses,
+ * GVN, and, for a contraction kernel, the loop vectoriser for its fused epilogue (the
+ * scalar loop over a tile's accumulators). They cost about half of default<O2> in
+ * the optimiser and the code generator together (docs/cli.md "Optimisation pipelines").
+ * -O3 keeps default<O3> for every unit; -O1 and -O0 are unchanged. */
+
+#define CG_IC "instcombine<no-verify-fixpoint>"
+#define CG_LEAN_HEAD "sroa,early-cse," CG_IC ",simplifycfg,loop-mssa(loop-rotate,licm),gvn," CG_IC
+static const char *const lean_pipelines[] = {
+    [CG_PIPE_CONTRACTION] = "function(" CG_LEAN_HEAD ",loop-vectorize," CG_IC ",simplifycfg,dce)",
+    [CG_PIPE_MICROKERNEL] = "function(" CG_LEAN_HEAD ",simplifycfg,dce)",
+};
+
+/* The pipeline module mod asks for (CG_PIPE_DEFAULT if none). */
+static cg_Pipeline unit_pipeline(LLVMModuleRef mod) {
+  if (LLVMGetNamedMetadataNumOperands(mod, CG_PIPELINE_MD) != 1) return CG_PIPE_DEFAULT;
+  LLVMValueRef node;
+  LLVMGetNamedMetadataOperands(mod, CG_PIPELINE_MD, &node);
+  if (LLVMGetMDNodeNumOperands(node) != 1) return CG_PIPE_DEFAULT;
+  LLVMValueRef kind;
+  LLVMGetMDNodeOperands(node, &kind);
+  if (!LLVMIsAConstantInt(kind)) return CG_PIPE_DEFAULT;
+  unsigned long long k = LLVMConstIntGetZExtValue(kind);
+  return k == CG_PIPE_CONTRACTION || k == CG_PIPE_MICROKERNEL ? (cg_Pipeline)k : CG_PIPE_DEFAULT;
+}
+
 /* Runs the optimisation pipeline at `level` (and marks streaming stores); seconds spent in *t. */
 static cg_Status optimise(cg_Job *j, LLVMModuleRef mod, LLVMTargetMachineRef tm, int level, double *t, char **err) {
   double t0 = seconds();
   char passes[32];
   snprintf(passes, sizeof passes, "default<O%d>", level & 3);
+  cg_Pipeline pipe = (level & 3) == 2 ? unit_pipeline(mod) : CG_PIPE_DEFAULT;
+  const char *pipeline = pipe == CG_PIPE_DEFAULT ? passes : lean_pipelines[pipe];
   LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
   LLVMPassBuilderOptionsSetLoopVectorization(po, j->opt_level >= 2);
   /* SLP finds nothing to widen in loop kernels but is superlinear on the long straight-line
@@ -384,7 +421,7 @@ static cg_Status optimise(cg_Job *j, LLVMModuleRef mod, LLVMTargetMachineRef tm,
   LLVMPassBuilderOptionsSetSLPVectorization(po, false);
   LLVMPassBuilderOptionsSetLoopInterleaving(po, j->opt_level >= 2);
   LLVMPassBuilderOptionsSetLoopUnrolling(po, j->opt_level >= 2);
-  LLVMErrorRef perr = LLVMRunPasses(mod, passes, tm, po);
+  LLVMErrorRef perr = LLVMRunPasses(mod, pipeline, tm, po);
   LLVMDisposePassBuilderOptions(po);
   if (perr) {
     char *m = LLVMGetErrorMessage(perr);

@@ -260,6 +260,43 @@ def test_small_outputs_use_plain_stores(ctx):
     shutil.rmtree(d)
 
 
+def test_rowwise_streaming_stores(ctx):
+    """A row-wise kernel (softmax, layer norm) into an output of symbolic size has a path
+    with streaming stores and an sfence at every x86 target (taken for outputs of 16 MiB
+    and more: tests/e2e/rowwise_stream checks the values), its softmax divides once per row
+    (a multiply by the reciprocal, vdivps nowhere in its vector loops) and its max folds
+    with plain vmaxps (no llvm.maximum in the first loop); a fixed output of 16 KiB has no
+    streaming path."""
+    src = ("export fn sm(x: f32[R, C]) -> f32[R, C] { return softmax(x); }\n"
+           "export fn norm(x: f32[R, C]) -> f32[R, C] {\n"
+           "  let d = x - mean(x, axis=-1, keepdims=true);\n"
+           "  return d * rsqrt(mean(d * d, axis=-1, keepdims=true) + 1e-5);\n}\n"
+           "export fn small(x: f32[4, 1024]) -> f32[4, 1024] { return softmax(x); }\n")
+    d = setup(ctx, src)
+    for cpu in ("x86-64", "x86-64-v3", "skylake-avx512"):
+        r = ctx.run([ctx.tric, "build", "model.tri", "--emit=asm,llvm-ir", "--target", "x86_64-linux-gnu", "--cpu", cpu],
+                    cwd=d)
+        if r.returncode:
+            return r.stderr
+        ir = open(os.path.join(d, "model.ll")).read()
+        asm = open(os.path.join(d, "model.s")).read()
+        for fn in ("sm", "norm", "small"):
+            ks = kernels_called(ir, fn)
+            if len(ks) != 1:
+                return "%s: expected one row-wise kernel, found %s" % (fn, ks)
+            body = function_asm(asm, ks[0])
+            nt = any("movntp" in l for l in body) and any("sfence" in l for l in body)
+            if nt != (fn != "small"):
+                return "%s at %s: streaming stores %s" % (fn, cpu, "present" if nt else "missing")
+            if fn == "sm":
+                loops = vector_loops(ir_function(ir, ks[0]))
+                if any("fdiv <" in l for l in loops):
+                    return "sm at %s: a vector division in the row's loops" % cpu
+                if "llvm.maximum" in loops[0]:
+                    return "sm at %s: the max's vector loop folds with llvm.maximum" % cpu
+    shutil.rmtree(d)
+
+
 def test_identical_kernels_generated_once(ctx):
     """Ten structurally identical layers share their kernels: the matmul with its fused
     epilogue (bias, tanh, *2) is one kernel into a temporary called nine times, and one

@@ -227,7 +227,8 @@ def test_rowwise_groups(ctx):
     with open(os.path.join(d, "rowwise.plan.json")) as f:
         doc = json.load(f)
     kinds = {fn["name"]: [k["kind"] for k in fn["kernels"]] for fn in doc["functions"]}
-    grouped = {"sm", "sm1", "imax", "lsm", "norm", "norm_affine", "sm3", "norm64", "sm_h", "norm_bf", "chain", "chain2", "sm_fit"}
+    grouped = {"sm", "sm1", "imax", "lsm", "norm", "norm_affine", "sm3", "norm64", "sm_h", "norm_bf", "chain", "chain2", "sm_fit",
+               "dv", "dv64", "mx", "mn"}
     for name, ks in sorted(kinds.items()):
         if name in grouped and ks != ["row-wise"]:
             return "%s: kernels %s, want one row-wise kernel" % (name, ks)
