@@ -136,7 +136,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:exitcode=86:allocator_may_return_null=1 UB
 # The tests' other independent reference: PyTorch, for the neural builtins against
 # torch.nn.functional and examples/resnet18.tri against torchvision's resnet18 (NumPy, in
 # DEBIAN_PACKAGES, checks the rest).
-TEST_PACKAGES = python3-torch python3-torchvision
+TEST_PACKAGES = python3-torch python3-torchvision nginx
 
 test-deps:
 	$(call apt_install,test-deps,$(TEST_PACKAGES))
@@ -187,7 +187,7 @@ check: $(FRONTEND) $(TYPECHECK) $(CODEGEN)
 	echo "check: no mutable global state in frontend/typecheck/codegen"
 
 # The benchmarks' baselines only (OpenBLAS, PyTorch): not needed to build or test tric.
-BENCH_PACKAGES = libopenblas-dev python3-torch python3-torchvision pkg-config
+BENCH_PACKAGES = libopenblas-dev python3-torch python3-torchvision pkg-config nginx
 # Node.js for ONNX Runtime (benchmarks/resnet18.py npm-installs onnxruntime-node under build/).
 # NodeSource's nodejs bundles npm and conflicts with Debian's: ask for npm only when absent.
 BENCH_PACKAGES += nodejs $(if $(shell command -v npm),,npm)

@@ -21,6 +21,11 @@ side by side in the same process or the same script, never an absolute target.
          and TorchScript (trace, freeze, optimize_for_inference) and ONNX Runtime's CPU
          provider (npm's onnxruntime-node) on the same weights, and its compile time
          (resnet18.py; figures also to --resnet18-json FILE).
+  remote: the remote build cache against a throw-away nginx on a generated 200-module project:
+         machine B from a warm remote into an empty local cache against its cold compile
+         (goal <= 0.05) and its no-change rebuild, and a cold build writing through to the
+         server against the same build without one (goal <= 1.1) (remote.py; figures also
+         to --remote-json FILE, default build/bench-remote.json).
 
 Targets (issue 4): a 50-layer model under 250 ms with peak RSS under 60 MB; -j2 at least
 1.8x faster than -j1 on 64 modules; a no-change rebuild of 1000 modules under 50 ms.
@@ -190,18 +195,21 @@ def bench_build(tric):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tric", required=True)
-    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels", "conv", "resnet18"), help="run one benchmark")
+    ap.add_argument("--only", choices=("gelu", "cache", "build", "kernels", "conv", "resnet18", "remote"), help="run one benchmark")
     ap.add_argument("--json", default=os.path.join(os.path.dirname(HERE), "build", "bench-kernels.json"),
                     help="where the kernels section writes its figures (default build/bench-kernels.json)")
     ap.add_argument("--conv-json", default=os.path.join(os.path.dirname(HERE), "build", "bench-conv.json"),
                     help="where the conv section writes its figures (default build/bench-conv.json)")
     ap.add_argument("--resnet18-json", default=os.path.join(os.path.dirname(HERE), "build", "bench-resnet18.json"),
                     help="where the resnet18 section writes its figures (default build/bench-resnet18.json)")
+    ap.add_argument("--remote-json", default=os.path.join(os.path.dirname(HERE), "build", "bench-remote.json"),
+                    help="where the remote section writes its figures (default build/bench-remote.json)")
     ap.add_argument("--ref-tric", help="kernels: a tric from before the kernel-engine work, to time the model compile against")
     args = ap.parse_args()
     tric = os.path.abspath(args.tric)
     import conv
     import kernels
+    import remote
     import resnet18
 
     def bench_kernels(t):
@@ -209,7 +217,8 @@ def main():
     def bench_conv(t):
         conv.bench_conv(t, args.conv_json)
     sections = (("gelu", bench_gelu), ("cache", bench_cache), ("build", bench_build), ("kernels", bench_kernels),
-                ("conv", bench_conv), ("resnet18", lambda t: resnet18.bench_resnet18(t, args.resnet18_json)))
+                ("conv", bench_conv), ("resnet18", lambda t: resnet18.bench_resnet18(t, args.resnet18_json)),
+                ("remote", lambda t: remote.bench_remote(t, args.remote_json, gen_project)))
     for name, fn in sections:
         if args.only in (None, name):
             fn(tric)
