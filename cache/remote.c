@@ -181,7 +181,12 @@ static void *worker(void *arg) {
   Remote *r = arg;
   pthread_mutex_lock(&r->mu);
   for (;;) {
-    while (r->queue) { /* start what was submitted (or end it, once the remote is dropped) */
+    /* start what was submitted (or end it, once the remote is dropped), at most
+       MAX_CONNECTIONS at a time: handed more, libcurl queues them itself and starts them on
+       the connections the first answers free, inside one curl_multi_perform, before a
+       failing server's first answer can drop the remote (and a queued transfer waited on
+       poll's timeout) */
+    while (r->queue && (r->dead || r->active < MAX_CONNECTIONS)) {
       Job *j = r->queue;
       r->queue = j->next;
       if (!r->queue) r->queue_tail = &r->queue;
@@ -214,9 +219,9 @@ static void *worker(void *arg) {
         any = true;
       }
     if (any) pthread_cond_broadcast(&r->cv);
-    if (r->active && !r->queue && !r->dead) {
+    if (r->active && (!r->queue || r->active >= MAX_CONNECTIONS) && !r->dead) {
       pthread_mutex_unlock(&r->mu);
-      curl_multi_poll(r->multi, NULL, 0, 1000, NULL);
+      curl_multi_poll(r->multi, NULL, 0, 100, NULL);
       pthread_mutex_lock(&r->mu);
     }
   }
