@@ -423,6 +423,7 @@ static Item *walk(ca_Cache *c, int *n) {
   ca_Backend b = ca_local_entries(c);
   b.ops->list(b.self, walk_one, &w);
   *n = w.n;
+  if (!w.v && !(w.v = malloc(sizeof *w.v))) abort(); /* never NULL: qsort and loops take it as it is */
   return w.v;
 }
 
