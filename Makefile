@@ -48,7 +48,7 @@ LLVM_INC = $(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
 LLVM_LIBDIR = $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
 LLVM_LIBS = $(shell $(LLVM_CONFIG) --link-static --libs core passes native x86 aarch64 2>/dev/null)
 LLVM_SYSLIBS = $(shell $(LLVM_CONFIG) --link-static --system-libs 2>/dev/null)
-LDLIBS = -L$(LLVM_LIBDIR) $(LLVM_LIBS) $(LLVM_SYSLIBS) -lxxhash -luv -lcurl -lstdc++ -lm -lpthread
+LDLIBS = -L$(LLVM_LIBDIR) $(LLVM_LIBS) $(LLVM_SYSLIBS) -lxxhash -luv -lstdc++ -lm -lpthread
 
 FRONTEND = $(BUILD)/frontend/lexer.o $(BUILD)/frontend/parser.o $(BUILD)/frontend/parse.o \
            $(BUILD)/frontend/support.o
