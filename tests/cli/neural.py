@@ -89,6 +89,25 @@ def test_dump_ir_conv2d_shapes(ctx):
         return "missing lines %s in:\n%s" % (miss, r.stdout)
 
 
+def _plans(ctx, src):
+    """Builds src as m.tri with --emit=plan,plan-json: (error or None, folder, the plan's
+    text, its kernel lines, its epilogue lines)."""
+    d = ctx.tmpdir()
+    with open(os.path.join(d, "m.tri"), "w") as f:
+        f.write(src)
+    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan,plan-json"], cwd=d)
+    if r.returncode:
+        return r.stderr, d, "", [], []
+    text = open(os.path.join(d, "m.plan")).read()
+    lines = text.splitlines()
+    return None, d, text, [l for l in lines if l.startswith("  kernel ")], [l for l in lines if l.startswith("    epilogue:")]
+
+
+def _ops(epilogue_line):
+    """The op names of a plan's "    epilogue: %5 mul, %6 add" line."""
+    return [o.split()[1] for o in epilogue_line.split(":", 1)[1].strip().split(", ")]
+
+
 def test_emit_plan_conv2d_epilogue(ctx):
     """A conv2d is a contraction kernel: its batch-norm scale and shift, residual add and
     relu are its epilogue (one kernel), with tiles; --emit=plan-json says the same."""
@@ -98,17 +117,11 @@ export fn block(x: f32[N, 8, H, W], w: f32[8, 8, 3, 3], s: f32[8, 1, 1], t: f32[
   return relu(conv2d(x, w, padding=1) * s + t + x);
 }
 """
-    d = ctx.tmpdir()
-    with open(os.path.join(d, "m.tri"), "w") as f:
-        f.write(src)
-    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan,plan-json"], cwd=d)
-    if r.returncode:
-        return r.stderr
-    text = open(os.path.join(d, "m.plan")).read()
-    kernels = [l for l in text.splitlines() if l.startswith("  kernel ")]
-    epi = [l for l in text.splitlines() if l.startswith("    epilogue:")]
+    err, d, text, kernels, epi = _plans(ctx, src)
+    if err:
+        return err
     if len(kernels) != 1 or "contraction" not in kernels[0] or not epi or \
-            [o.split()[1] for o in epi[0].split(":", 1)[1].strip().split(", ")] != ["mul", "add", "add", "maximum"]:
+            _ops(epi[0]) != ["mul", "add", "add", "maximum"]:
         return "want one contraction kernel with epilogue mul, add, add, maximum:\n%s" % text
     if "tiles: " not in text:
         return "no tiles for the conv2d kernel:\n%s" % text
@@ -129,17 +142,11 @@ export fn dw(x: f32[N, 8, H, W], w: f32[16, 1, 3, 3], s: f32[16, 1, 1], t: f32[1
 }
 export fn wide(x: f32[N, 8, H, W], w: f32[40, 1, 3, 3]) -> f32[N, 40, H, W] { return conv2d(x, w, padding=1, groups=8); }
 """
-    d = ctx.tmpdir()
-    with open(os.path.join(d, "m.tri"), "w") as f:
-        f.write(src)
-    r = ctx.run([ctx.tric, "build", "m.tri", "--emit=plan,plan-json"], cwd=d)
-    if r.returncode:
-        return r.stderr
-    text = open(os.path.join(d, "m.plan")).read()
-    kernels = [l for l in text.splitlines() if l.startswith("  kernel ")]
-    epi = [l for l in text.splitlines() if l.startswith("    epilogue:")]
+    err, d, text, kernels, epi = _plans(ctx, src)
+    if err:
+        return err
     if len(kernels) != 2 or "depthwise" not in kernels[0] or "contraction" not in kernels[1] or not epi or \
-            [o.split()[1] for o in epi[0].split(":", 1)[1].strip().split(", ")] != ["mul", "add", "maximum", "minimum"]:
+            _ops(epi[0]) != ["mul", "add", "maximum", "minimum"]:
         return "want a depthwise kernel with epilogue mul, add, maximum, minimum, then a contraction:\n%s" % text
     doc = json.load(open(os.path.join(d, "m.plan.json")))
     k = doc["functions"][0]["kernels"]

@@ -637,6 +637,15 @@ def test_damaged_and_misplaced_entries_are_not_used(ctx):
             return "the damaged entries were not replaced by good ones: %s" % method_lines(srv, "PUT")[N:]
 
 
+def one_warning_same_outputs(ctx, r, d, url, what):
+    """None when build r against `what` at url gave exactly one warning, the remote's, and
+    outputs in d byte-identical to a build without any cache; else what went wrong."""
+    w = remote_warnings(r)
+    if len(w) != 1 or url not in w[0] or len(warnings(r)) != 1:
+        return "expected one 'tric: warning: remote cache %s: ...' line, got:\n%s" % (url, r.stderr)
+    return same_outputs(outputs(d), reference(ctx), "outputs of a build against " + what)
+
+
 def closed_port_url():
     return "http://127.0.0.1:%d" % nf.free_port()
 
@@ -647,12 +656,7 @@ def test_dead_url_costs_one_warning(ctx):
     r = build(ctx, d, cache, "--remote-cache=" + url, timeout=120)  # a hang fails here, not a timing
     if r.returncode:
         return fail_build(r, "build against a closed port")
-    w = remote_warnings(r)
-    if len(w) != 1 or url not in w[0] or len(warnings(r)) != 1:
-        return "expected one 'tric: warning: remote cache %s: ...' line, got:\n%s" % (url, r.stderr)
-    err = same_outputs(outputs(d), reference(ctx), "outputs of a build against a closed port")
-    if err:
-        return err
+    return one_warning_same_outputs(ctx, r, d, url, "a closed port")
 
 
 def test_silent_server_times_out(ctx):
@@ -667,12 +671,7 @@ def test_silent_server_times_out(ctx):
                   timeout=120)
     if r.returncode:
         return fail_build(r, "build against a silent server")
-    w = remote_warnings(r)
-    if len(w) != 1 or url not in w[0] or len(warnings(r)) != 1:
-        return "expected one 'tric: warning: remote cache %s: ...' line, got:\n%s" % (url, r.stderr)
-    err = same_outputs(outputs(d), reference(ctx), "outputs of a build against a silent server")
-    if err:
-        return err
+    return one_warning_same_outputs(ctx, r, d, url, "a silent server")
 
 
 # ---------------------------------------------------------------- many clients
